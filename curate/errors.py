@@ -1,0 +1,81 @@
+"""Errors and reason codes for the curation library.
+
+Every failure of one input becomes a :class:`Rejection` row carrying a :class:`Reason`; failures
+of the build itself (bad config, bad paths given on the command line) are :class:`CurateError`.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = [
+    "ConfigError",
+    "CurateError",
+    "InputRejected",
+    "Reason",
+    "Stage",
+    "UsageError",
+]
+
+
+class Stage(str, enum.Enum):
+    """Where in the flow an input was rejected."""
+
+    SOURCE = "source"
+    DECODE = "decode"
+    FILTER = "filter"
+    DEDUPE = "dedupe"
+
+
+class Reason(str, enum.Enum):
+    """Machine-readable reason codes for rejected inputs (stable: they are stored in parquet)."""
+
+    # Source stage: the input could not be turned into an utterance.
+    MALFORMED_ENTRY = "malformed_entry"  # a manifest line / row that cannot be parsed
+    PATH_OUTSIDE_ROOT = "path_outside_root"  # an audio path escaping the corpus root
+    UNSUPPORTED_PATH = "unsupported_path"  # e.g. a Kaldi pipe command in wav.scp
+    MISSING_TRANSCRIPT = "missing_transcript"  # audio file with no transcript entry
+    MISSING_AUDIO = "missing_audio"  # transcript entry whose audio file does not exist
+    TEXT_NOT_UTF8 = "text_not_utf8"
+    DUPLICATE_KEY = "duplicate_key"  # two inputs with the same key: the second is rejected
+    # Decode stage.
+    AUDIO_EMPTY = "audio_empty"  # zero-byte file
+    AUDIO_UNREADABLE = "audio_unreadable"  # I/O error reading the file
+    AUDIO_UNDECODABLE = "audio_undecodable"  # not audio, corrupt header, unknown format
+    AUDIO_TRUNCATED = "audio_truncated"  # fewer frames than the header declares
+    BAD_SEGMENT = "bad_segment"  # segment times outside the recording
+    # Filter stage.
+    EMPTY_TEXT = "empty_text"
+    TOO_SHORT = "too_short"
+    TOO_LONG = "too_long"
+    SILENT = "silent"
+    CLIPPED = "clipped"
+    LOW_SNR = "low_snr"
+    SPEAKING_RATE = "speaking_rate"  # characters per second outside the configured range
+    # Dedupe stage.
+    DUPLICATE_AUDIO = "duplicate_audio"
+
+
+class CurateError(Exception):
+    """Base class for every error this library raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(CurateError):
+    """A user mistake on the command line: bad path, bad option."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A build config that does not validate; the message names the field."""
+
+
+class InputRejected(CurateError):
+    """One input cannot be used; carries the reason code that goes into ``rejected.parquet``."""
+
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail

@@ -1,0 +1,46 @@
+"""One distribution for the library, the pipelines, the registry and the suites.
+
+Dataflow ships this file to its workers with ``--setup_file``.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="curate-speech",
+    version="0.1.0",
+    description="Curate, validate and version speech datasets on Apache Beam",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["curate*", "registry*", "pipelines*", "expectations*"]),
+    package_data={
+        "expectations": ["*.json"],
+        "pipelines": ["configs/*.yaml"],
+    },
+    install_requires=[
+        "apache-beam[gcp]>=2.60,<3",
+        "tensorflow-cpu>=2.16,<3; platform_machine=='x86_64'",
+        "tensorflow>=2.16,<3; platform_machine!='x86_64'",
+        "array-record>=0.5",
+        "pyarrow>=14",
+        "great-expectations>=1.3,<2",
+        "lakefs>=0.8",
+        "soundfile>=0.12",
+        "soxr>=0.3",
+        "numpy>=1.24",
+        "pydantic>=2.5,<3",
+        "pyyaml>=6",
+        "google-crc32c>=1.5",
+        "filelock>=3.12",
+        "platformdirs>=3",
+        "matplotlib>=3.7",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.2",
+            "moto[server]>=5",
+        ],
+    },
+    entry_points={"console_scripts": ["curate=curate.cli:main"]},
+)
