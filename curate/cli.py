@@ -1,0 +1,76 @@
+"""The ``curate`` command line.
+
+Each command group lives in its own module exposing ``add_commands(subparsers)``; a handler
+takes the parsed args and returns an exit code. Errors this project raises on purpose become
+one line on stderr and their ``exit_code``; a traceback means a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+__all__ = ["main"]
+
+# Modules that contribute sub-commands, in the order they appear in --help.
+_COMMAND_MODULES = (
+    "curate.commands",
+    "registry.cli",
+    "curate.validation.cli",
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="curate", description="Curate, validate and version speech datasets on Apache Beam."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name is not None and name.startswith(e.name):
+                continue  # that command group is not part of this installation
+            raise
+        module.add_commands(sub)
+    return parser
+
+
+def _error_types() -> tuple[type[BaseException], ...]:
+    from curate.errors import CurateError
+
+    types: list[type[BaseException]] = [CurateError]
+    try:
+        from registry.errors import RegistryError
+
+        types.append(RegistryError)
+    except ImportError:
+        pass
+    return tuple(types)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "accepts_extra", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except _error_types() as e:
+        print(f"curate: error: {e}", file=sys.stderr)
+        return int(getattr(e, "exit_code", 1))
+    except KeyboardInterrupt:
+        print("curate: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
