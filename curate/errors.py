@@ -15,6 +15,7 @@ __all__ = [
     "Reason",
     "Stage",
     "UsageError",
+    "stage_of",
 ]
 
 
@@ -54,6 +55,30 @@ class Reason(str, enum.Enum):
     SPEAKING_RATE = "speaking_rate"  # characters per second outside the configured range
     # Dedupe stage.
     DUPLICATE_AUDIO = "duplicate_audio"
+
+
+_STAGES = {
+    Reason.MALFORMED_ENTRY: Stage.SOURCE,
+    Reason.PATH_OUTSIDE_ROOT: Stage.SOURCE,
+    Reason.UNSUPPORTED_PATH: Stage.SOURCE,
+    Reason.MISSING_TRANSCRIPT: Stage.SOURCE,
+    Reason.TEXT_NOT_UTF8: Stage.SOURCE,
+    Reason.DUPLICATE_KEY: Stage.SOURCE,
+    Reason.EMPTY_TEXT: Stage.FILTER,
+    Reason.TOO_SHORT: Stage.FILTER,
+    Reason.TOO_LONG: Stage.FILTER,
+    Reason.SILENT: Stage.FILTER,
+    Reason.CLIPPED: Stage.FILTER,
+    Reason.LOW_SNR: Stage.FILTER,
+    Reason.SPEAKING_RATE: Stage.FILTER,
+    Reason.DUPLICATE_AUDIO: Stage.DEDUPE,
+}
+
+
+def stage_of(reason: Reason) -> Stage:
+    """The stage that normally rejects ``reason``; audio reasons (and a missing file found when
+    it is opened) belong to the decode stage."""
+    return _STAGES.get(reason, Stage.DECODE)
 
 
 class CurateError(Exception):

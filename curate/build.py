@@ -1,0 +1,127 @@
+"""The build: sources -> process -> dedupe -> split -> shards -> build directory.
+
+``BuildDataset`` is the whole flow as one Beam transform; ``run_build`` runs it with the given
+pipeline options and returns the parsed ``dataset_info.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from curate.build_info import INFO_FILE, write_info, write_manifest, write_rejected
+from curate.config import BuildConfig
+from curate.errors import UsageError
+from curate.process import REJECTED, ProcessUtterances
+from curate.shards import DUPLICATES, DedupeAudio, WriteShards, assign_split
+from curate.sources import REJECTED as SOURCE_REJECTED
+from curate.sources import ReadSources
+
+__all__ = ["BuildDataset", "STAGING_DIR", "prepare_output", "read_info"]
+
+STAGING_DIR = ".staging"
+
+
+def _write_manifest(item, output_dir: str):
+    split, shard_results = item
+    rows = [row for result in shard_results for row in result.rows]
+    return split, write_manifest(output_dir, split, rows)
+
+
+def _finalize(_, *, output_dir, config, shards, manifests, rejections, read):
+    manifests = dict(manifests)
+    for split in config.splits.ratios:  # a split with no examples still gets its (empty) manifest
+        if split not in manifests:
+            manifests[split] = write_manifest(output_dir, split, [])
+    rejected = write_rejected(output_dir, rejections)
+    by_reason = Counter(r.reason.value for r in rejections)
+    info = write_info(
+        output_dir,
+        config=config,
+        shards=shards,
+        manifests=manifests,
+        rejected=rejected,
+        rejections_by_reason=by_reason,
+        read=read,
+    )
+    staging = f"{output_dir}/{STAGING_DIR}"
+    if FileSystems.exists(staging):
+        FileSystems.delete([staging])
+    return info["fingerprint"]
+
+
+class BuildDataset(beam.PTransform):
+    """Applied to a pipeline root: builds ``config`` into ``output_dir``; outputs the fingerprint."""
+
+    def __init__(self, config: BuildConfig, output_dir: str) -> None:
+        super().__init__()
+        self._config = config
+        self._output = output_dir.rstrip("/")
+
+    def expand(self, pbegin):
+        cfg, out = self._config, self._output
+        sources = pbegin | "ReadSources" >> ReadSources(cfg.sources)
+        utterances = sources.utterances
+        processed = utterances | "ProcessUtterances" >> ProcessUtterances(
+            cfg.audio, cfg.filters, f"{out}/{STAGING_DIR}"
+        )
+        deduped = processed.examples | "DedupeAudio" >> DedupeAudio()
+        shards = (
+            deduped.unique
+            | "AssignSplit" >> beam.Map(lambda e: (assign_split(e, cfg.splits), e))  # (split, example)
+            | "WriteShards" >> WriteShards(out, cfg.name, cfg.shards)  # ShardResult
+        )
+        manifests = (
+            shards
+            | "KeyBySplit" >> beam.Map(lambda r: (r.split, r))  # (split, ShardResult)
+            | "GroupBySplit" >> beam.GroupByKey()  # (split, [ShardResult])
+            | "WriteManifest" >> beam.Map(_write_manifest, out)  # (split, (file, summary))
+        )
+        rejections = (
+            sources[SOURCE_REJECTED],
+            processed[REJECTED],
+            deduped[DUPLICATES],
+        ) | "AllRejections" >> beam.Flatten()
+        read = (
+            (utterances, sources[SOURCE_REJECTED])
+            | "AllInputs" >> beam.Flatten()
+            | "CountRead" >> beam.combiners.Count.Globally()
+        )
+        return (
+            pbegin
+            | "Once" >> beam.Create([None])
+            | "Finalize"
+            >> beam.Map(
+                _finalize,
+                output_dir=out,
+                config=cfg,
+                shards=beam.pvalue.AsList(shards),
+                manifests=beam.pvalue.AsList(manifests),
+                rejections=beam.pvalue.AsList(rejections),
+                read=beam.pvalue.AsSingleton(read),
+            )
+        )
+
+
+def prepare_output(output_dir: str, *, overwrite: bool = False) -> None:
+    """Refuse to build over an existing build or other files unless asked; clear the leftovers
+    of a build that died (it has a staging dir but no ``dataset_info.json``)."""
+    root = output_dir.rstrip("/")
+    if not FileSystems.exists(root):
+        return
+    finished = FileSystems.exists(f"{root}/{INFO_FILE}")
+    leftover = not finished and FileSystems.exists(f"{root}/{STAGING_DIR}")
+    empty = not FileSystems.match([f"{root}/*"])[0].metadata_list
+    if not (overwrite or leftover or empty):
+        what = "already holds a build" if finished else "exists and is not empty"
+        raise UsageError(f"{output_dir}: {what} (use --overwrite to replace it)")
+    FileSystems.delete([root])
+
+
+def read_info(output_dir: str) -> dict[str, Any]:
+    with FileSystems.open(f"{output_dir.rstrip('/')}/{INFO_FILE}") as f:
+        return json.loads(f.read())

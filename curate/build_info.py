@@ -1,0 +1,164 @@
+"""The build directory's own files: manifests, ``rejected.parquet``, ``stats.json`` and, last,
+``dataset_info.json`` with the fingerprint. A build is complete when ``dataset_info.json`` exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.config import BuildConfig
+from curate.features import FEATURE_SPEC
+from curate.records import SIGNAL_FIELDS, Rejection
+from curate.stats import summarize_split
+from curate.writers import WrittenFile, write_bytes
+
+__all__ = [
+    "INFO_FILE",
+    "MANIFEST_SCHEMA",
+    "REJECTED_SCHEMA",
+    "SCHEMA_VERSION",
+    "code_version",
+    "fingerprint",
+    "write_info",
+    "write_manifest",
+    "write_rejected",
+]
+
+INFO_FILE = "dataset_info.json"
+SCHEMA_VERSION = 1
+
+MANIFEST_SCHEMA = pa.schema(
+    [
+        ("key", pa.string()),
+        ("speaker", pa.string()),
+        ("text", pa.string()),
+        ("shard", pa.int32()),
+        ("position", pa.int64()),
+        ("duration_s", pa.float64()),
+        ("num_samples", pa.int64()),
+        ("sample_rate_hz", pa.int32()),
+        ("audio_sha256", pa.string()),
+        ("pcm_sha256", pa.string()),
+        ("source_uri", pa.string()),
+        ("audio_uri", pa.string()),
+        *[(name, pa.float64()) for name in SIGNAL_FIELDS if name != "duration_s"],
+    ]
+)
+
+REJECTED_SCHEMA = pa.schema(
+    [(name, pa.string()) for name in ("key", "source_uri", "audio_uri", "stage", "reason", "detail")]
+)
+
+
+def code_version() -> str:
+    try:
+        return f"curate-speech {metadata.version('curate-speech')}"
+    except metadata.PackageNotFoundError:
+        return "curate-speech (not installed)"
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    return buf.getvalue()
+
+
+def write_manifest(output_dir: str, split: str, rows: Iterable[Mapping[str, Any]]):
+    """Write ``manifest/<split>.parquet`` (rows sorted by key); returns (file, split summary)."""
+    ordered = sorted(rows, key=lambda r: r["key"])
+    columns = {f.name: [r[f.name] for r in ordered] for f in MANIFEST_SCHEMA}
+    table = pa.table(columns, schema=MANIFEST_SCHEMA)
+    rel = f"manifest/{split}.parquet"
+    written = write_bytes(f"{output_dir}/{rel}", _parquet_bytes(table))
+    return _relative(written, rel), summarize_split(columns)
+
+
+def write_rejected(output_dir: str, rejections: Iterable[Rejection]) -> WrittenFile:
+    rows = sorted((r.to_dict() for r in rejections), key=lambda r: (r["key"], r["reason"], r["source_uri"]))
+    table = pa.table({f.name: [r[f.name] for r in rows] for f in REJECTED_SCHEMA}, schema=REJECTED_SCHEMA)
+    return _relative(write_bytes(f"{output_dir}/rejected.parquet", _parquet_bytes(table)), "rejected.parquet")
+
+
+def _relative(written: WrittenFile, rel: str) -> WrittenFile:
+    return WrittenFile(path=rel, sha256=written.sha256, size_bytes=written.size_bytes,
+                       num_examples=written.num_examples)
+
+
+def _json_bytes(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def fingerprint(files: Mapping[str, Mapping[str, Any]]) -> str:
+    """sha256 over every data file's path and sha256: equal fingerprints mean equal builds."""
+    h = hashlib.sha256()
+    for path in sorted(files):
+        h.update(f"{path}\t{files[path]['sha256']}\n".encode())
+    return h.hexdigest()
+
+
+def write_info(
+    output_dir: str,
+    *,
+    config: BuildConfig,
+    shards: Iterable[Any],  # curate.shards.ShardResult
+    manifests: Mapping[str, tuple[WrittenFile, dict[str, Any]]],
+    rejected: WrittenFile,
+    rejections_by_reason: Mapping[str, int],
+    read: int,
+) -> dict[str, Any]:
+    """Write ``stats.json`` then ``dataset_info.json``; checks the accounting identity."""
+    files: dict[str, dict[str, Any]] = {}
+    splits: dict[str, Any] = {}
+    for split in config.splits.ratios:
+        manifest, summary = manifests[split]
+        files[manifest.path] = {"sha256": manifest.sha256, "size_bytes": manifest.size_bytes}
+        splits[split] = {
+            "num_examples": summary["num_examples"],
+            "duration_s": summary["duration_s"],
+            "num_speakers": summary["num_speakers"],
+            "shards": {fmt.value: [] for fmt in config.shards.formats},
+        }
+    for result in sorted(shards, key=lambda r: (r.split, r.index)):
+        for fmt, f in result.files:
+            files[f.path] = {"sha256": f.sha256, "size_bytes": f.size_bytes}
+            splits[result.split]["shards"][fmt.value].append(
+                {"path": f.path, "sha256": f.sha256, "size_bytes": f.size_bytes,
+                 "num_examples": f.num_examples}
+            )
+    files[rejected.path] = {"sha256": rejected.sha256, "size_bytes": rejected.size_bytes}
+    stats = {"splits": {s: manifests[s][1] for s in config.splits.ratios}}
+    stats_file = write_bytes(f"{output_dir}/stats.json", _json_bytes(stats))
+    files["stats.json"] = {"sha256": stats_file.sha256, "size_bytes": stats_file.size_bytes}
+
+    accepted = sum(s["num_examples"] for s in splits.values())
+    rejected_total = sum(rejections_by_reason.values())
+    if accepted + rejected_total != read:
+        raise RuntimeError(
+            f"accounting broken: accepted {accepted} + rejected {rejected_total} != read {read}"
+        )
+    info = {
+        "name": config.name,
+        "schema_version": SCHEMA_VERSION,
+        "fingerprint": fingerprint(files),
+        "config": config.resolved(),
+        "config_hash": config.config_hash(),
+        "code_version": code_version(),
+        "audio_codec": config.audio.codec.value,
+        "sample_rate_hz": config.audio.sample_rate_hz,
+        "channels": config.audio.channels,
+        "feature_spec": FEATURE_SPEC,
+        "counts": {"read": read, "accepted": accepted, "rejected": rejected_total},
+        "rejected_by_reason": dict(sorted(rejections_by_reason.items())),
+        "splits": splits,
+        "files": dict(sorted(files.items())),
+    }
+    write_bytes(f"{output_dir}/{INFO_FILE}", _json_bytes(info))
+    return info

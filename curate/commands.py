@@ -1,0 +1,106 @@
+"""``curate samples``, ``curate build`` and ``curate demo``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+__all__ = ["add_commands", "print_summary"]
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.3f} h"
+
+
+def print_summary(info: dict[str, Any], output_dir: str) -> None:
+    """The short table that ends a build."""
+    counts = info["counts"]
+    print(f"\ndataset      {info['name']}")
+    print(f"utterances   read {counts['read']}, accepted {counts['accepted']}, "
+          f"rejected {counts['rejected']}")
+    print(f"{'split':<12} {'examples':>9} {'speakers':>9} {'hours':>10} {'shards':>7}")
+    for split, s in info["splits"].items():
+        n_shards = len(next(iter(s["shards"].values()), []))
+        print(f"{split:<12} {s['num_examples']:>9} {s['num_speakers']:>9} "
+              f"{_hours(s['duration_s']):>10} {n_shards:>7}")
+    if info["rejected_by_reason"]:
+        print("rejected by reason:")
+        for reason, n in sorted(info["rejected_by_reason"].items(), key=lambda kv: (-kv[1], kv[0])):
+            print(f"  {reason:<22} {n:>7}")
+    print(f"output       {output_dir}")
+    print(f"fingerprint  {info['fingerprint']}")
+
+
+def _samples(args: argparse.Namespace) -> int:
+    from curate.samples import make_corpus
+
+    summary = make_corpus(
+        args.dir, utterances=args.utterances, seed=args.seed, with_bad_inputs=args.with_bad_inputs
+    )
+    print(f"wrote {summary.num_good} good and {summary.num_bad} bad utterances "
+          f"({summary.total_duration_s / 60:.1f} min of audio, {summary.num_speakers} speakers) "
+          f"to {args.dir}")
+    print(f"build configs: {os.path.join(args.dir, 'configs')}/{{librispeech,jsonl,tsv,kaldi}}.yaml")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from pipelines.asr_dataset import run
+
+    info = run(args.config, args.output, workers=args.workers, pipeline_args=args.extra,
+               overwrite=args.overwrite)
+    print_summary(info, args.output)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """Sample corpus -> build -> summary (later: validate and register)."""
+    from curate.errors import UsageError
+    from curate.samples import make_corpus
+    from pipelines.asr_dataset import run
+
+    root = os.path.abspath(args.dir)
+    corpus, build = os.path.join(root, "corpus"), os.path.join(root, "build")
+    if os.path.exists(root) and os.listdir(root) and not args.overwrite:
+        raise UsageError(f"{root}: exists and is not empty (use --overwrite to start over)")
+    if os.path.exists(root):
+        import shutil
+
+        shutil.rmtree(root)
+    print(f"[1/2] writing a sample corpus of {args.utterances} utterances (+ known bad inputs)")
+    make_corpus(corpus, utterances=args.utterances, seed=args.seed, with_bad_inputs=True)
+    print(f"[2/2] building it with {args.workers} worker(s)")
+    info = run(os.path.join(corpus, "configs", "librispeech.yaml"), build, workers=args.workers)
+    print_summary(info, build)
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("samples", help="write a deterministic sample corpus in four layouts")
+    p.add_argument("dir")
+    p.add_argument("--utterances", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--with-bad-inputs", action="store_true")
+    p.set_defaults(func=_samples)
+
+    p = sub.add_parser(
+        "build", help="build a dataset from a YAML config (extra flags go to Beam)",
+        description="Build a dataset. Flags not listed here are Beam pipeline options, "
+        "e.g. --runner DataflowRunner --project P --region R --temp_location gs://… "
+        "--setup_file ./setup.py.",
+    )
+    p.add_argument("config")
+    p.add_argument("--output", required=True)
+    p.add_argument("--workers", type=int, default=None,
+                   help="DirectRunner worker processes (direct_num_workers, multi_processing)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_build, accepts_extra=True)
+
+    p = sub.add_parser("demo", help="sample corpus -> build -> validate -> register -> show")
+    p.add_argument("--dir", default="demo")
+    p.add_argument("--utterances", type=int, default=60)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_demo)

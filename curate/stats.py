@@ -1,0 +1,66 @@
+"""Per-split summaries and fixed-bin histograms of the manifest's numeric columns.
+
+Bins are fixed per signal (not data-dependent), so histograms of two builds can be compared bin
+by bin: that is what the drift check does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["BINS", "histogram", "summarize_split"]
+
+# Edges per column; values outside are counted in the first/last bin.
+BINS: dict[str, np.ndarray] = {
+    "duration_s": np.concatenate([np.arange(0, 5, 0.5), np.arange(5, 41, 1.0)]),
+    "rms_dbfs": np.arange(-120, 1, 5.0),
+    "peak_dbfs": np.arange(-120, 1, 5.0),
+    "clipping_ratio": np.array([0, 1e-5, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0]),
+    "silence_ratio": np.linspace(0, 1, 21),
+    "snr_db": np.arange(-20, 101, 5.0),
+    "chars_per_s": np.arange(0, 41, 2.0),
+    "words_per_s": np.arange(0, 10.5, 0.5),
+}
+
+
+def histogram(column: str, values: Sequence[float] | np.ndarray) -> list[int]:
+    """Counts of ``values`` in the fixed bins of ``column`` (outliers clamp to the end bins)."""
+    edges = BINS[column]
+    clipped = np.clip(np.asarray(values, dtype=np.float64), edges[0], edges[-1])
+    counts, _ = np.histogram(clipped, bins=edges)
+    return [int(c) for c in counts]
+
+
+def _summary(column: str, values: np.ndarray) -> dict[str, Any]:
+    if values.size == 0:
+        return {"count": 0}
+    q = np.quantile(values, [0.05, 0.5, 0.95])
+    return {
+        "count": int(values.size),
+        "min": float(values.min()),
+        "max": float(values.max()),
+        "mean": float(values.mean()),
+        "std": float(values.std()),
+        "p05": float(q[0]),
+        "p50": float(q[1]),
+        "p95": float(q[2]),
+        "histogram": {"edges": [float(e) for e in BINS[column]], "counts": histogram(column, values)},
+    }
+
+
+def summarize_split(columns: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+    """Summary of one split from its manifest columns (``key``, ``speaker`` and ``BINS`` columns)."""
+    durations = np.asarray(columns.get("duration_s", []), dtype=np.float64)
+    return {
+        "num_examples": int(len(columns.get("key", []))),
+        "num_speakers": int(len(set(columns.get("speaker", [])))),
+        "duration_s": float(durations.sum()),
+        "hours": float(durations.sum() / 3600.0),
+        "signals": {
+            name: _summary(name, np.asarray(columns.get(name, []), dtype=np.float64))
+            for name in BINS
+        },
+    }
