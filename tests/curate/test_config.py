@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import pytest
+
+from curate.config import BuildConfig, load_config, parse_config
+from curate.errors import ConfigError
+
+BASE = {"name": "ds", "sources": [{"kind": "jsonl", "path": "m.jsonl"}]}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"bogus": 1}, "bogus: unknown field"),
+        ({"sources": [{"kind": "wav", "path": "x"}]}, "sources[0].kind: Input should be"),
+        ({"sources": [{"kind": "jsonl"}]}, "sources[0].path: Field required"),
+        ({"audio": {"sample_rate_hz": 100}}, "audio.sample_rate_hz: Input should be greater"),
+        ({"splits": {"ratios": {"train": 0.5}}}, "splits: split ratios must sum to 1"),
+        ({"filters": {"min_duration_s": 5, "max_duration_s": 2}}, "filters: min_duration_s must be below"),
+        ({"name": "Bad Name"}, "name: String should match pattern"),
+        ({"shards": {"formats": ["parquet"]}}, "shards.formats[0]: Input should be"),
+    ],
+)
+def test_config_errors_name_the_field(change, message):
+    with pytest.raises(ConfigError) as e:
+        parse_config({**BASE, **change}, origin="c.yaml")
+    assert str(e.value).startswith(f"c.yaml: {message}"), str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_relative_paths_resolve_against_the_config_dir(tmp_path):
+    (tmp_path / "m.jsonl").write_text("")
+    (tmp_path / "c.yaml").write_text("name: ds\nsources:\n  - kind: jsonl\n    path: m.jsonl\n")
+    cfg = load_config(str(tmp_path / "c.yaml"))
+    assert cfg.sources[0].path == str(tmp_path / "m.jsonl")
+    assert isinstance(cfg, BuildConfig) and cfg.audio.sample_rate_hz == 16000
+
+
+def test_missing_source_path_and_bad_yaml(tmp_path):
+    (tmp_path / "c.yaml").write_text("name: ds\nsources:\n  - kind: jsonl\n    path: nope.jsonl\n")
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.path: not found: .*nope.jsonl"):
+        load_config(str(tmp_path / "c.yaml"))
+    (tmp_path / "b.yaml").write_text("name: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(str(tmp_path / "b.yaml"))
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(str(tmp_path / "none.yaml"))
+
+
+def test_config_hash_is_stable_and_sensitive():
+    a = parse_config(BASE)
+    assert a.config_hash() == parse_config(dict(BASE)).config_hash()
+    assert a.config_hash() != parse_config({**BASE, "audio": {"codec": "wav"}}).config_hash()
