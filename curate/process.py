@@ -115,12 +115,13 @@ class _ProcessFn(beam.DoFn):
             samples = audio.normalise(
                 decoded, sample_rate_hz=self._audio.sample_rate_hz, channels=self._audio.channels
             )
+            pcm = audio.to_pcm16(samples)  # quantised once: hashed, measured and encoded
             signals = compute_signals(
                 source=decoded, samples=samples, sample_rate_hz=self._audio.sample_rate_hz,
-                text=utt.text,
+                text=utt.text, pcm16=pcm,
             )
             filters.check_signals(signals, self._filters)
-            encoded = audio.encode(samples, self._audio.sample_rate_hz, self._audio.codec)
+            encoded = audio.encode(pcm, self._audio.sample_rate_hz, self._audio.codec)
         except InputRejected as e:
             Metrics.counter("curate", f"rejected.{e.reason.value}").inc()
             yield beam.pvalue.TaggedOutput(

@@ -1,0 +1,186 @@
+"""End to end: sample corpus -> build -> the build directory, read back without this library."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from curate.samples import make_corpus
+from pipelines.asr_dataset import run
+
+tf = pytest.importorskip("tensorflow")
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("corpus") / "c")
+    make_corpus(root, utterances=30, seed=7, with_bad_inputs=True)
+    for layout in ("librispeech", "jsonl"):  # small shards, so every split has several
+        path = os.path.join(root, "configs", f"{layout}.yaml")
+        config = yaml.safe_load(open(path))
+        config["shards"]["target_size_mb"] = 0.4
+        with open(path, "w") as f:
+            yaml.safe_dump(config, f)
+    with open(os.path.join(root, "expected.json")) as f:
+        return root, json.load(f)
+
+
+@pytest.fixture(scope="module")
+def build_1(corpus, tmp_path_factory):
+    root, _ = corpus
+    out = str(tmp_path_factory.mktemp("b1") / "build")
+    info = run(os.path.join(root, "configs", "librispeech.yaml"), out, workers=1, say=_quiet)
+    return out, info
+
+
+def _outcomes(build_dir: str) -> dict[str, str | None]:
+    outcome: dict[str, str | None] = {}
+    for name in os.listdir(os.path.join(build_dir, "manifest")):
+        for key in pq.read_table(os.path.join(build_dir, "manifest", name)).column("key").to_pylist():
+            outcome[key] = None
+    rejected = pq.read_table(os.path.join(build_dir, "rejected.parquet")).to_pylist()
+    for row in rejected:
+        assert row["key"] not in outcome, f"{row['key']} both accepted and rejected"
+        outcome[row["key"]] = row["reason"]
+    return outcome
+
+
+def _expected(expected: dict, layout: str) -> dict[str, str | None]:
+    return expected[layout] if layout in expected else expected["layouts"][layout]
+
+
+def test_every_input_is_accounted_for_with_its_expected_reason(corpus, build_1):
+    _, expected = corpus
+    out, info = build_1
+    assert _outcomes(out) == _expected(expected, "librispeech")
+    counts = info["counts"]
+    assert counts["accepted"] + counts["rejected"] == counts["read"]
+    assert counts["read"] == len(_expected(expected, "librispeech"))
+    assert sum(info["rejected_by_reason"].values()) == counts["rejected"]
+    assert not os.path.exists(os.path.join(out, ".staging"))
+
+
+def test_jsonl_layout_rejects_what_it_can_express(corpus, tmp_path):
+    root, expected = corpus
+    out = str(tmp_path / "build")
+    info = run(os.path.join(root, "configs", "jsonl.yaml"), out, workers=1, say=_quiet)
+    assert _outcomes(out) == _expected(expected, "jsonl")
+    assert info["counts"]["accepted"] + info["counts"]["rejected"] == info["counts"]["read"]
+
+
+def test_two_workers_give_byte_identical_shards_and_fingerprint(corpus, build_1, tmp_path):
+    root, _ = corpus
+    out1, info1 = build_1
+    out2 = str(tmp_path / "build")
+    info2 = run(os.path.join(root, "configs", "librispeech.yaml"), out2, workers=2, say=_quiet)
+    assert info2["fingerprint"] == info1["fingerprint"]
+    assert info2["files"] == info1["files"]
+    for path in info1["files"]:
+        with open(os.path.join(out1, path), "rb") as a, open(os.path.join(out2, path), "rb") as b:
+            assert a.read() == b.read(), path
+
+
+def test_build_directory_describes_itself(build_1):
+    out, info = build_1
+    import hashlib
+
+    for path, meta in info["files"].items():
+        data = open(os.path.join(out, path), "rb").read()
+        assert hashlib.sha256(data).hexdigest() == meta["sha256"], path
+        assert len(data) == meta["size_bytes"]
+    for split, s in info["splits"].items():
+        manifest = pq.read_table(os.path.join(out, "manifest", f"{split}.parquet"))
+        assert manifest.num_rows == s["num_examples"]
+        assert sum(sh["num_examples"] for sh in s["shards"]["tfrecord"]) == s["num_examples"]
+        assert sum(sh["num_examples"] for sh in s["shards"]["array_record"]) == s["num_examples"]
+        assert s["duration_s"] == pytest.approx(sum(manifest.column("duration_s").to_pylist()))
+    speakers = [set(pq.read_table(os.path.join(out, "manifest", f"{s}.parquet")).column("speaker").to_pylist())
+                for s in info["splits"]]
+    assert sum(len(s) for s in speakers) == len(set().union(*speakers)), "a speaker crosses splits"
+    assert sum(len(s["shards"]["tfrecord"]) for s in info["splits"].values()) > 3, "expected several shards"
+    stats = json.load(open(os.path.join(out, "stats.json")))
+    assert set(stats["splits"]) == set(info["splits"])
+
+
+def _expected_pcm(audio_uri: str, start_s: float = 0.0):
+    from curate import audio
+
+    decoded = audio.decode(audio.read_bytes(audio_uri), uri=audio_uri)
+    return audio.to_pcm16(audio.normalise(decoded, sample_rate_hz=16000, channels=1))
+
+
+def test_tfrecord_reads_back_with_plain_tf_data(corpus, build_1):
+    import soundfile as sf
+    import io
+
+    out, info = build_1
+    spec = {k: tf.io.FixedLenFeature(v["shape"], getattr(tf, v["dtype"]))
+            for k, v in info["feature_spec"].items()}
+    split = max(info["splits"], key=lambda s: info["splits"][s]["num_examples"])
+    files = [os.path.join(out, s["path"]) for s in info["splits"][split]["shards"]["tfrecord"]]
+    manifest = {r["key"]: r for r in pq.read_table(os.path.join(out, "manifest", f"{split}.parquet")).to_pylist()}
+    parsed = list(tf.data.TFRecordDataset(files).map(lambda r: tf.io.parse_single_example(r, spec)))
+    assert len(parsed) == len(manifest)
+    for ex in parsed[:6]:
+        key = ex["key"].numpy().decode()
+        row = manifest[key]
+        assert ex["text"].numpy().decode() == row["text"]
+        pcm, rate = sf.read(io.BytesIO(ex["audio"].numpy()), dtype="int16", always_2d=True)
+        assert rate == 16000 == ex["sample_rate_hz"].numpy()
+        assert pcm.shape[0] == ex["num_samples"].numpy() == row["num_samples"]
+        np.testing.assert_array_equal(pcm, _expected_pcm(row["audio_uri"]))
+
+
+def test_array_record_holds_the_same_examples_in_the_same_order(build_1):
+    from array_record.python.array_record_data_source import ArrayRecordDataSource
+    from curate.writers import read_tfrecord
+
+    out, info = build_1
+    for split, s in info["splits"].items():
+        for tfr, arr in zip(s["shards"]["tfrecord"], s["shards"]["array_record"]):
+            records = read_tfrecord(open(os.path.join(out, tfr["path"]), "rb").read())
+            source = ArrayRecordDataSource([os.path.join(out, arr["path"])])
+            assert len(source) == len(records)
+            assert [source[i] for i in range(len(source))] == records
+
+
+def _cli(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "curate.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ("name: x\nsources: [{kind: jsonl, path: m.jsonl}]\nbogus: 1\n", "bogus: unknown field"),
+        ("name: x\nsources: [{kind: jsonl, path: m.jsonl}]\naudio: {sample_rate_hz: -1}\n",
+         "audio.sample_rate_hz"),
+        ("name: x\nsources: [{kind: jsonl, path: missing.jsonl}]\n", "sources[0].path: not found"),
+    ],
+)
+def test_config_errors_exit_2_with_one_line(tmp_path, config, message):
+    (tmp_path / "m.jsonl").write_text("")
+    (tmp_path / "c.yaml").write_text(config)
+    proc = _cli("build", str(tmp_path / "c.yaml"), "--output", str(tmp_path / "out"))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_refuses_to_overwrite_a_build(corpus, build_1):
+    out, info = build_1
+    proc = _cli("build", os.path.join(corpus[0], "configs", "librispeech.yaml"), "--output", out)
+    assert proc.returncode == 2 and "already holds a build" in proc.stderr, proc.stderr
+    assert json.load(open(os.path.join(out, "dataset_info.json"))) == info
