@@ -1,0 +1,107 @@
+"""Path arithmetic that works the same for local paths and filesystem URIs (``gs://``, ``s3://``).
+
+Pure string functions: nothing here touches a filesystem. Local paths use :mod:`os.path`;
+URIs use POSIX rules on the part after ``scheme://``. :func:`is_within` is lexical (it does not
+follow symlinks): it catches ``..`` escapes and absolute paths pointing elsewhere.
+
+>>> join("gs://bucket/corpus", "clips/a.mp3")
+'gs://bucket/corpus/clips/a.mp3'
+>>> normalise("gs://bucket/corpus/clips/../../x.wav")
+'gs://bucket/x.wav'
+>>> is_within("gs://bucket/corpus", "gs://bucket/corpus/../secret.wav")
+False
+>>> stem("gs://bucket/corpus/1-2-0003.flac")
+'1-2-0003'
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+
+__all__ = [
+    "basename",
+    "dirname",
+    "is_uri",
+    "is_within",
+    "join",
+    "normalise",
+    "relative_parts",
+    "stem",
+]
+
+_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.DOTALL)
+
+
+def _split(path: str) -> tuple[str, str]:
+    """``("gs://", "bucket/a")`` for a URI, ``("", path)`` for a local path."""
+    m = _URI.match(path)
+    return (m.group(1) + "://", m.group(2)) if m else ("", path)
+
+
+def is_uri(path: str) -> bool:
+    return _URI.match(path) is not None
+
+
+def _is_absolute(part: str) -> bool:
+    return is_uri(part) or part.startswith("/") or os.path.isabs(part)
+
+
+def join(base: str, *parts: str) -> str:
+    """Join like :func:`os.path.join`: an absolute part (a URI or ``/...``) replaces the base."""
+    path = base
+    for part in parts:
+        if _is_absolute(part):
+            path = part
+            continue
+        scheme, rest = _split(path)
+        path = scheme + posixpath.join(rest, part) if scheme else os.path.join(rest, part)
+    return path
+
+
+def normalise(path: str) -> str:
+    """Collapse ``.``, ``..`` and doubled separators; local paths are made absolute."""
+    scheme, rest = _split(path)
+    if not scheme:
+        return os.path.abspath(path)
+    return scheme + posixpath.normpath(rest) if rest else scheme
+
+
+def is_within(root: str, path: str) -> bool:
+    """True if ``path`` is ``root`` or below it, after normalising both (same scheme only)."""
+    root_scheme, root_rest = _split(normalise(root))
+    path_scheme, path_rest = _split(normalise(path))
+    if root_scheme != path_scheme:
+        return False
+    if root_rest == path_rest:
+        return True
+    sep = "/" if root_scheme else os.sep
+    prefix = root_rest if root_rest.endswith(sep) else root_rest + sep
+    return path_rest.startswith(prefix)
+
+
+def dirname(path: str) -> str:
+    scheme, rest = _split(path)
+    return scheme + posixpath.dirname(rest) if scheme else os.path.dirname(rest)
+
+
+def basename(path: str) -> str:
+    scheme, rest = _split(path)
+    return posixpath.basename(rest) if scheme else os.path.basename(rest)
+
+
+def stem(path: str) -> str:
+    """The file name without its last extension: ``a/b/x.y.flac`` -> ``x.y``."""
+    return os.path.splitext(basename(path))[0]
+
+
+def relative_parts(root: str, path: str) -> list[str]:
+    """The components of ``path`` below ``root`` (``[]`` if it is not below it)."""
+    if not is_within(root, path):
+        return []
+    root_scheme, root_rest = _split(normalise(root))
+    _, path_rest = _split(normalise(path))
+    sep = "/" if root_scheme else os.sep
+    tail = path_rest[len(root_rest) :].lstrip(sep)
+    return [p for p in tail.split(sep) if p]
