@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # Beam relays its workers' start-up chatter as warnings
+        logging.getLogger("apache_beam").setLevel(logging.ERROR)
     try:
         return int(args.func(args) or 0)
     except _error_types() as e:

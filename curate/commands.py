@@ -20,7 +20,9 @@ def print_summary(info: dict[str, Any], output_dir: str) -> None:
     print(f"utterances   read {counts['read']}, accepted {counts['accepted']}, "
           f"rejected {counts['rejected']}")
     print(f"{'split':<12} {'examples':>9} {'speakers':>9} {'hours':>10} {'shards':>7}")
-    for split, s in info["splits"].items():
+    order = sorted(info["splits"], key=lambda n: (-info["config"]["splits"]["ratios"].get(n, 0), n))
+    for split in order:
+        s = info["splits"][split]
         n_shards = len(next(iter(s["shards"].values()), []))
         print(f"{split:<12} {s['num_examples']:>9} {s['num_speakers']:>9} "
               f"{_hours(s['duration_s']):>10} {n_shards:>7}")
@@ -99,7 +101,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("demo", help="sample corpus -> build -> validate -> register -> show")
     p.add_argument("--dir", default="demo")
-    p.add_argument("--utterances", type=int, default=60)
+    p.add_argument("--utterances", type=int, default=120)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--overwrite", action="store_true")

@@ -48,11 +48,12 @@ def assign_split(example: StagedExample, cfg: SplitConfig) -> str:
     value = example.speaker if cfg.by is SplitBy.SPEAKER else example.key
     u = _unit_hash(cfg.salt, value) / 2.0**64
     cumulative = 0.0
-    for name, ratio in cfg.ratios.items():
-        cumulative += ratio
+    names = sorted(cfg.ratios)  # not the mapping's order: a re-serialised config must agree
+    for name in names:
+        cumulative += cfg.ratios[name]
         if u < cumulative:
             return name
-    return next(reversed(cfg.ratios))
+    return names[-1]
 
 
 def num_shards(total_bytes: int, num_examples: int, cfg: ShardConfig) -> int:
