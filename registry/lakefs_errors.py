@@ -77,9 +77,12 @@ def translate(
             error_type: type[RegistryError] = StoreUnavailableError
             where = f" at {server}" if server else ""
             detail = f"cannot reach the lakeFS server{where} ({type(exc).__name__})"
-        else:
+        elif isinstance(exc, _CLIENT_ERRORS):
             error_type = RegistryError
             detail = f"invalid argument ({detail or type(exc).__name__})"
+        else:  # another SDK-side failure (e.g. a transaction): name it
+            error_type = RegistryError
+            detail = f"lakeFS SDK error ({type(exc).__name__}: {exc})"
         message = f"{action}: {detail}"
     else:
         error_type = _error_type(status, detail)

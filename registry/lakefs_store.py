@@ -21,12 +21,20 @@ Where the high-level SDK is bypassed (``client.sdk_client``), and why:
 - the listings (``list_repositories``, ``list_branches``, ``list_tags``, ``list_objects``,
   ``log``, ``diff``): the high-level generators consume lakeFS's pagination themselves and hide
   ``has_more``/``next_offset``, which a ``Page`` must carry;
-- ``create_branch``: ``Branch.create()`` drops the commit id the server returns, and reading the
-  branch head afterwards could see a later commit.
+- ``create_branch`` and ``create_tag``: ``Branch.create()``/``Tag.create()`` drop the commit id
+  the server returns; reading it back afterwards could see a later commit (branch) or, for a tag,
+  a branch of the same name (lakeFS resolves a commit id, then a branch, then a tag);
+- the connection pool's size (``sdk_client.objects_api.api_client.rest_client.pool_manager``,
+  the path the SDK's own raw upload uses).
 
-Thread safety: one ``lakefs.Client`` (one urllib3 pool, which is thread-safe) is shared; every
-call builds its own short-lived SDK objects and keeps no other state, so many threads may
-upload through one store at once.
+Data never sits whole in memory: uploads go through the SDK's object writer (spooled to a
+temporary file past 32 MiB, sent as a stream), downloads are 8 MiB ranged reads into a temporary
+file renamed into place. Neither uses pre-signed URLs, so data passes through the lakeFS server.
+
+Thread safety: one ``lakefs.Client`` (one urllib3 pool manager, which is thread-safe) is shared;
+every call builds its own short-lived SDK objects and keeps no other state, so many threads may
+upload through one store at once. The pool keeps up to ``MAX_CONNECTIONS`` connections alive
+(the SDK's default, five per CPU, makes 16 upload threads log "Connection pool is full").
 """
 
 from __future__ import annotations
@@ -48,10 +56,11 @@ from registry.lakectl_config import LakectlConfig, resolve_lakectl_config
 from registry.lakefs_errors import lakefs_errors
 from registry.store import Commit, DiffEntry, DiffType, ObjectInfo, Page
 
-__all__ = ["SHA256_METADATA_KEY", "STORAGE_NAMESPACE_ENV", "LakeFSStore"]
+__all__ = ["MAX_CONNECTIONS", "SHA256_METADATA_KEY", "STORAGE_NAMESPACE_ENV", "LakeFSStore"]
 
 STORAGE_NAMESPACE_ENV = "CURATE_LAKEFS_STORAGE_NAMESPACE"
 SHA256_METADATA_KEY = "sha256"
+MAX_CONNECTIONS = 32
 _LAKEFS_METADATA_PREFIX = ".lakefs."
 _MAX_AMOUNT = 1000  # lakeFS's maximum page size (DefaultMaxPerPage)
 _CHUNK_BYTES = 8 * 1024 * 1024  # upload read size and download range size
@@ -119,8 +128,10 @@ class LakeFSStore:
     def create_branch(self, repo: str, branch: str, *, source_ref: str) -> str:
         creation = lakefs_sdk.BranchCreation(name=branch, source=source_ref)
         with self._errors(f"create branch {branch!r} from {source_ref!r} in {repo!r}"):
-            commit_id = self._api.branches_api.create_branch(repo, creation)
-        return str(commit_id).strip()
+            response = self._api.branches_api.create_branch_with_http_info(repo, creation)
+        # The 201 body is the commit id as plain text. Take it raw: the generated client tries
+        # json.loads first, which would turn an id that happens to be all digits into an int.
+        return str(response.raw_data).strip()
 
     def delete_branch(self, repo: str, branch: str) -> None:
         with self._errors(f"delete branch {branch!r} of {repo!r}"):
@@ -242,8 +253,9 @@ class LakeFSStore:
             )
 
     def create_tag(self, repo: str, tag: str, ref: str) -> str:
+        creation = lakefs_sdk.TagCreation(id=tag, ref=ref)
         with self._errors(f"create tag {tag!r} at {ref!r} in {repo!r}"):
-            return self._repo(repo).tag(tag).create(ref).get_commit().id
+            return self._api.tags_api.create_tag(repo, creation).commit_id
 
     def list_tags(self, repo: str, *, after: str = "", amount: int = 100) -> Page[tuple[str, str]]:
         with self._errors(f"list tags of {repo!r}"):
@@ -293,7 +305,7 @@ def _new_client(config: LakectlConfig) -> lakefs.Client:
     loggers = [logging.getLogger(name) for name in ("urllib3", "lakefs_sdk")]
     levels = [logger.level for logger in loggers]
     try:
-        return lakefs.Client(
+        client = lakefs.Client(
             host=config.endpoint_url,
             username=config.access_key_id,
             password=config.secret_access_key,
@@ -301,6 +313,11 @@ def _new_client(config: LakectlConfig) -> lakefs.Client:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+    # Pools are made on first use, so this applies to all of them. The SDK's own raw upload
+    # reaches the pool manager by this same path.
+    pool_manager = client.sdk_client.objects_api.api_client.rest_client.pool_manager
+    pool_manager.connection_pool_kw["maxsize"] = MAX_CONNECTIONS
+    return client
 
 
 def _amount(amount: int) -> int:

@@ -98,6 +98,15 @@ def test_ssl_failure_wrapped_with_status_zero_means_unavailable() -> None:
     assert type(translate(exc, "get")) is StoreUnavailableError
 
 
+def test_other_sdk_failures_are_named() -> None:
+    exc = lakefs.exceptions.TransactionException("failed committing transaction tx-1")
+    error = translate(exc, "commit")
+    assert type(error) is RegistryError
+    assert str(error) == (
+        "commit: lakeFS SDK error (TransactionException: failed committing transaction tx-1)"
+    )
+
+
 def test_secrets_are_masked_in_messages() -> None:
     exc = lakefs.exceptions.ServerException(400, "Bad", b'{"message": "echo: hunter2-secret"}')
     assert "hunter2-secret" not in str(translate(exc, "x", secrets=["hunter2-secret"]))

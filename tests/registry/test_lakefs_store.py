@@ -4,6 +4,7 @@ pagination mapped onto lakeFS's, sha256 as user metadata, streaming, threads, la
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -208,7 +209,11 @@ def test_failed_download_leaves_no_file(store: LakeFSStore, repo: str, tmp_path:
 
 
 def test_many_threads_upload_through_one_store(
-    store: LakeFSStore, repo: str, server: LakeFSTestServer, tmp_path: Path
+    store: LakeFSStore,
+    repo: str,
+    server: LakeFSTestServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     store.create_branch(repo, "build", source_ref="main")
     shards = {f"data/train-{i:05d}-of-00064": os.urandom(50_000 + i) for i in range(64)}
@@ -222,8 +227,10 @@ def test_many_threads_upload_through_one_store(
             repo, "build", path, local_path=str(local), sha256=hashlib.sha256(data).hexdigest()
         ).path
 
+    caplog.set_level(logging.WARNING, logger="urllib3")
     with ThreadPoolExecutor(max_workers=16) as pool:
         assert sorted(pool.map(upload, shards.items())) == sorted(shards)
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
     store.commit(repo, "build", message="64 shards", metadata={})
     listed = {
         o.path: o.sha256 for o in paginate(lambda a: store.list_objects(repo, "build", after=a))
@@ -320,3 +327,15 @@ def test_creating_a_repository_without_a_namespace_names_the_setting(
         store.create_repository("needs-namespace")
     assert "storage_namespace_root=" in str(info.value)
     assert not store.repository_exists("needs-namespace")
+
+
+def test_create_tag_returns_the_tagged_commit_even_if_a_branch_has_its_name(
+    store: LakeFSStore, repo: str, put
+) -> None:
+    # Regression: reading the tag back by name would resolve the branch (lakeFS: branch first).
+    initial = store.get_commit(repo, "main").id
+    store.create_branch(repo, "v1", source_ref="main")
+    put("main", "a", b"a")
+    commit = store.commit(repo, "main", message="m", metadata={})
+    assert store.create_tag(repo, "v1", commit.id) == commit.id
+    assert store.get_commit(repo, "v1").id == initial  # the branch wins, as in lakeFS
