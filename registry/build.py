@@ -1,0 +1,183 @@
+"""A build directory as the registry sees it: what to upload, verified, and its commit metadata.
+
+``dataset_info.json`` lists every file of the build with its sha256 and size (except itself and
+``validation/``, which ``curate validate`` writes later). :meth:`Build.read` checks all of them
+before anything is written anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from registry.errors import IntegrityError, NotFoundError
+
+__all__ = [
+    "INFO_FILE",
+    "META_CODE_VERSION",
+    "META_CONFIG_HASH",
+    "META_DATASET",
+    "META_FINGERPRINT",
+    "VALIDATION_RESULT",
+    "Build",
+    "BuildFile",
+    "sha256_of",
+]
+
+INFO_FILE = "dataset_info.json"
+VALIDATION_DIR = "validation"
+VALIDATION_RESULT = "validation/result.json"
+
+# Commit metadata keys (all values are strings).
+META_DATASET = "curate.dataset"
+META_FINGERPRINT = "curate.fingerprint"
+META_CONFIG_HASH = "curate.config_hash"
+META_CODE_VERSION = "curate.code_version"
+META_SCHEMA_VERSION = "curate.schema_version"
+META_EXAMPLES = "curate.examples"
+META_HOURS = "curate.hours"
+META_COUNTS = "curate.counts."  # + read / accepted / rejected
+META_SPLIT = "curate.split."  # + <split>.examples / .hours / .speakers
+META_VALIDATION = "curate.validation."  # + suite / success / evaluated / successful / failed
+
+_REQUIRED = ("fingerprint", "splits", "files")
+_VALIDATION_KEYS = ("suite", "success", "evaluated", "successful", "failed")
+_CHUNK = 1 << 20
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BuildFile:
+    path: str  # relative, POSIX separators
+    sha256: str
+    size_bytes: int
+
+
+def _relative(path: str) -> str:
+    p = PurePosixPath(path)
+    if not path or p.is_absolute() or ".." in p.parts or "\\" in path:
+        raise IntegrityError(f"{INFO_FILE}: file path {path!r} is not relative to the build")
+    return str(p)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Build:
+    root: Path
+    info: Mapping[str, Any]
+    files: tuple[BuildFile, ...]  # every file to upload, sorted by path
+    validation: Mapping[str, Any] | None  # validation/result.json, if present
+
+    @property
+    def fingerprint(self) -> str:
+        return str(self.info["fingerprint"])
+
+    def local_path(self, f: BuildFile) -> str:
+        return str(self.root / f.path)
+
+    @classmethod
+    def read(cls, build_dir: str | os.PathLike[str], *, workers: int = 8) -> Build:
+        """Read and verify a build directory; IntegrityError names the first bad file."""
+        root = Path(build_dir)
+        info_path = root / INFO_FILE
+        if not root.is_dir():
+            raise NotFoundError(f"build directory '{root}' not found")
+        if not info_path.is_file():
+            raise NotFoundError(f"'{root}' is not a build directory: no {INFO_FILE}")
+        try:
+            info = json.loads(info_path.read_bytes())
+        except (ValueError, UnicodeDecodeError) as e:
+            raise IntegrityError(f"{info_path}: not valid JSON ({e})") from e
+        missing = [k for k in _REQUIRED if k not in info]
+        if not isinstance(info, dict) or missing:
+            raise IntegrityError(f"{info_path}: missing {', '.join(map(repr, missing))}")
+        listed = [
+            BuildFile(path=_relative(p), sha256=str(v["sha256"]), size_bytes=int(v["size_bytes"]))
+            for p, v in sorted(info["files"].items())
+        ]
+
+        def check(f: BuildFile) -> None:
+            local = root / f.path
+            if not local.is_file():
+                raise IntegrityError(f"build file '{f.path}' is missing from '{root}'")
+            size = local.stat().st_size
+            if size != f.size_bytes:
+                raise IntegrityError(
+                    f"build file '{f.path}' has {size} bytes, {INFO_FILE} says {f.size_bytes}"
+                )
+            if sha256_of(local) != f.sha256:
+                raise IntegrityError(
+                    f"build file '{f.path}' does not match its sha256 in {INFO_FILE} (tampered?)"
+                )
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(check, listed))  # re-raises the first failure, in path order
+
+        extra = [BuildFile(path=INFO_FILE, sha256=sha256_of(info_path),
+                           size_bytes=info_path.stat().st_size)]
+        validation = None
+        vdir = root / VALIDATION_DIR
+        if vdir.is_dir():
+            for p in sorted(vdir.rglob("*")):
+                if p.is_file():
+                    rel = p.relative_to(root).as_posix()
+                    extra.append(BuildFile(path=rel, sha256=sha256_of(p), size_bytes=p.stat().st_size))
+            if (root / VALIDATION_RESULT).is_file():
+                try:
+                    validation = json.loads((root / VALIDATION_RESULT).read_bytes())
+                except ValueError as e:
+                    raise IntegrityError(f"{root / VALIDATION_RESULT}: not valid JSON ({e})") from e
+        files = tuple(sorted(listed + extra, key=lambda f: f.path))
+        return cls(root=root, info=info, files=files, validation=validation)
+
+    def metadata(self, dataset: str) -> dict[str, str]:
+        """The commit metadata of this build: flat string keys and values."""
+        info = self.info
+        md = {
+            META_DATASET: dataset,
+            META_FINGERPRINT: self.fingerprint,
+            META_CONFIG_HASH: _fmt(info.get("config_hash", "")),
+            META_CODE_VERSION: _fmt(info.get("code_version", "")),
+            META_SCHEMA_VERSION: _fmt(info.get("schema_version", "")),
+        }
+        for key in ("audio_codec", "sample_rate_hz", "channels"):
+            if key in info:
+                md[f"curate.{key}"] = _fmt(info[key])
+        for key, n in sorted(info.get("counts", {}).items()):
+            md[META_COUNTS + key] = _fmt(n)
+        total_examples, total_s = 0, 0.0
+        for split, s in sorted(info["splits"].items()):
+            examples, seconds = int(s.get("num_examples", 0)), float(s.get("duration_s", 0.0))
+            total_examples += examples
+            total_s += seconds
+            md[f"{META_SPLIT}{split}.examples"] = str(examples)
+            md[f"{META_SPLIT}{split}.hours"] = f"{seconds / 3600:.6g}"
+            if "num_speakers" in s:
+                md[f"{META_SPLIT}{split}.speakers"] = _fmt(s["num_speakers"])
+        md[META_EXAMPLES] = str(total_examples)
+        md[META_HOURS] = f"{total_s / 3600:.6g}"
+        if self.validation is not None:
+            for key in _VALIDATION_KEYS:
+                if key in self.validation:
+                    md[META_VALIDATION + key] = _fmt(self.validation[key])
+        return md

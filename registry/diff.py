@@ -1,0 +1,146 @@
+"""What changed between two versions: examples by key and content, counts and hours per split,
+and files. Examples are compared on the manifests: same key with a different ``audio_sha256`` or
+``text`` is *changed*."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from registry.dataset import DatasetVersion
+
+__all__ = ["SplitDiff", "VersionDiff", "diff_versions"]
+
+_CONTENT = ("audio_sha256", "text")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SplitDiff:
+    split: str
+    examples_before: int
+    examples_after: int
+    hours_before: float
+    hours_after: float
+    added: tuple[str, ...]  # keys, sorted
+    removed: tuple[str, ...]
+    changed: tuple[str, ...]
+
+    @property
+    def examples_delta(self) -> int:
+        return self.examples_after - self.examples_before
+
+    @property
+    def hours_delta(self) -> float:
+        return self.hours_after - self.hours_before
+
+    @property
+    def unchanged(self) -> bool:
+        return not (self.added or self.removed or self.changed) and not self.examples_delta
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "split": self.split,
+            "examples_before": self.examples_before,
+            "examples_after": self.examples_after,
+            "examples_delta": self.examples_delta,
+            "hours_before": self.hours_before,
+            "hours_after": self.hours_after,
+            "hours_delta": self.hours_delta,
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "changed": list(self.changed),
+        }
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class VersionDiff:
+    before: str  # a reference, e.g. "asr-demo@v1"
+    after: str
+    before_commit: str
+    after_commit: str
+    splits: tuple[SplitDiff, ...]
+    files_added: tuple[str, ...]
+    files_removed: tuple[str, ...]
+    files_changed: tuple[str, ...]
+
+    def split(self, name: str) -> SplitDiff:
+        return next(s for s in self.splits if s.split == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "before": self.before,
+            "after": self.after,
+            "before_commit": self.before_commit,
+            "after_commit": self.after_commit,
+            "splits": {s.split: s.to_dict() for s in self.splits},
+            "files": {
+                "added": list(self.files_added),
+                "removed": list(self.files_removed),
+                "changed": list(self.files_changed),
+            },
+        }
+
+
+def _key_changes(
+    before: pa.Table | None, after: pa.Table | None
+) -> tuple[list[str], list[str], list[str]]:
+    """(added, removed, changed) keys, each sorted."""
+    import pyarrow.compute as pc
+
+    if before is None or after is None:
+        keys = sorted((after if before is None else before).column("key").to_pylist())
+        return (keys, [], []) if before is None else ([], keys, [])
+    a = before.select(["key", *_CONTENT])
+    b = after.select(["key", *_CONTENT])
+    added = b.filter(pc.invert(pc.is_in(b["key"], value_set=a["key"])))["key"].to_pylist()
+    removed = a.filter(pc.invert(pc.is_in(a["key"], value_set=b["key"])))["key"].to_pylist()
+    both = a.join(b, keys="key", join_type="inner", left_suffix=".before", right_suffix=".after")
+    differs = None
+    for col in _CONTENT:
+        x, y = both[f"{col}.before"], both[f"{col}.after"]
+        # Null on exactly one side counts as a change; null on both does not.
+        ne = pc.if_else(pc.is_null(x), pc.is_valid(y), pc.fill_null(pc.not_equal(x, y), True))
+        differs = ne if differs is None else pc.or_(differs, ne)
+    changed = both.filter(differs)["key"].to_pylist() if both.num_rows else []
+    return sorted(added), sorted(removed), sorted(changed)
+
+
+def diff_versions(before: DatasetVersion, after: DatasetVersion) -> VersionDiff:
+    """Compare two versions (of one dataset or of two)."""
+    fa, fb = before.info["files"], after.info["files"]
+    split_diffs = []
+    for split in sorted(set(before.info["splits"]) | set(after.info["splits"])):
+        sa, sb = before.info["splits"].get(split), after.info["splits"].get(split)
+        manifest = f"manifest/{split}.parquet"
+        if sa is not None and sb is not None and fa.get(manifest) == fb.get(manifest):
+            added, removed, changed = [], [], []  # same manifest bytes: same examples
+        else:
+            added, removed, changed = _key_changes(
+                before.manifest(split) if sa is not None else None,
+                after.manifest(split) if sb is not None else None,
+            )
+        split_diffs.append(
+            SplitDiff(
+                split=split,
+                examples_before=int(sa["num_examples"]) if sa else 0,
+                examples_after=int(sb["num_examples"]) if sb else 0,
+                hours_before=float(sa["duration_s"]) / 3600 if sa else 0.0,
+                hours_after=float(sb["duration_s"]) / 3600 if sb else 0.0,
+                added=tuple(added),
+                removed=tuple(removed),
+                changed=tuple(changed),
+            )
+        )
+    return VersionDiff(
+        before=before.ref,
+        after=after.ref,
+        before_commit=before.commit_id,
+        after_commit=after.commit_id,
+        splits=tuple(split_diffs),
+        files_added=tuple(sorted(set(fb) - set(fa))),
+        files_removed=tuple(sorted(set(fa) - set(fb))),
+        files_changed=tuple(sorted(p for p in set(fa) & set(fb) if fa[p] != fb[p])),
+    )
