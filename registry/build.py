@@ -141,7 +141,8 @@ class Build:
             for p in sorted(vdir.rglob("*")):
                 if p.is_file():
                     rel = p.relative_to(root).as_posix()
-                    extra.append(BuildFile(path=rel, sha256=sha256_of(p), size_bytes=p.stat().st_size))
+                    size = p.stat().st_size
+                    extra.append(BuildFile(path=rel, sha256=sha256_of(p), size_bytes=size))
             if (root / VALIDATION_RESULT).is_file():
                 try:
                     validation = json.loads((root / VALIDATION_RESULT).read_bytes())

@@ -15,7 +15,7 @@ from typing import Any
 from registry.api import Registry
 from registry.build import META_VALIDATION
 from registry.diff import VersionDiff
-from registry.refs import parse_ref
+from registry.refs import parse_ref, validate_dataset_name
 
 __all__ = ["add_commands"]
 
@@ -76,6 +76,7 @@ def _date(ts: int) -> str:
 
 
 def _register(args: argparse.Namespace) -> int:
+    validate_dataset_name(args.dataset)
     reg = _registry(args)
     before = reg.latest(args.dataset) if reg.store.repository_exists(args.dataset) else None
     v = reg.register(args.build_dir, dataset=args.dataset, message=args.message)

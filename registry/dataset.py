@@ -112,7 +112,8 @@ class CommitCache:
             info = self.store.stat_object(self.repo, self.commit_id, rel)
             sha256, size_bytes = info.sha256, info.size_bytes
         if dest.is_file():
-            if (size_bytes is None or dest.stat().st_size == size_bytes) and sha256_of(dest) == sha256:
+            size_ok = size_bytes is None or dest.stat().st_size == size_bytes
+            if size_ok and sha256_of(dest) == sha256:
                 self._mark(rel, sha256)
                 return dest
             log.warning("cached %s is corrupted; fetching it again", dest)
@@ -229,7 +230,9 @@ class DatasetVersion:
         shape = [None] if channels == 1 else [None, channels]
 
         def decode(features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-            audio = tf.numpy_function(_decode_audio, [features["audio"]], tf.float32, stateful=False)
+            audio = tf.numpy_function(
+                _decode_audio, [features["audio"]], tf.float32, stateful=False
+            )
             audio.set_shape(shape)
             return {**features, "audio": audio}
 

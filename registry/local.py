@@ -5,7 +5,8 @@ Layout under ``root``::
     objects/ab/cdef…                 file contents, named by sha256 (shared by every repository)
     locks/<repo>.lock                one ``filelock.FileLock`` per repository
     repositories/<repo>/
-        repository.json              written last by ``create_repository``: the repo exists iff it does
+        repository.json              written last by ``create_repository``: the repo exists iff it
+                                     does
         trees/<id>.json              {path: {"sha256", "size_bytes"}}, id = sha256 of that JSON
         commits/<id>.json            {"tree", "parents", "message", "metadata", "creation_date"}
         branches/<name>.json         {"commit", "staging"}: head and staging-area token
@@ -132,7 +133,13 @@ class LocalStore:
         return tree_id
 
     def _write_commit(
-        self, repo: str, *, tree: Tree, parents: list[str], message: str, metadata: Mapping[str, str]
+        self,
+        repo: str,
+        *,
+        tree: Tree,
+        parents: list[str],
+        message: str,
+        metadata: Mapping[str, str],
     ) -> str:
         for k, v in metadata.items():
             if not isinstance(k, str) or not isinstance(v, str):
@@ -507,7 +514,10 @@ class LocalStore:
             a, b = left.get(path), right.get(path)
             if a == b:
                 continue
-            kind = DiffType.ADDED if a is None else DiffType.REMOVED if b is None else DiffType.CHANGED
+            if a is None:
+                kind = DiffType.ADDED
+            else:
+                kind = DiffType.REMOVED if b is None else DiffType.CHANGED
             entries.append(DiffEntry(path=path, type=kind))
         return _page(entries, lambda e: e.path, after, amount)
 

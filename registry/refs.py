@@ -96,7 +96,9 @@ def parse_ref(text: str) -> DatasetRef:
         kind = RefKind.VERSION
     elif _HEX_RE.match(version):
         if len(version) < MIN_COMMIT_PREFIX:
-            raise bad(f"commit id prefix '{version}' is shorter than {MIN_COMMIT_PREFIX} hex digits")
+            raise bad(
+                f"commit id prefix '{version}' is shorter than {MIN_COMMIT_PREFIX} hex digits"
+            )
         if len(version) > 64:
             raise bad(f"commit id '{version}' is longer than 64 hex digits")
         kind = RefKind.COMMIT

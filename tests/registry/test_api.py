@@ -73,7 +73,8 @@ def test_register_creates_v1_with_the_build_and_its_metadata(reg: Registry, buil
     assert reg.resolve(f"{DS}@v1") == reg.resolve(f"{DS}@latest") == v.commit_id
     assert reg.resolve(f"{DS}@{v.commit_id[:8]}") == v.commit_id
     assert reg.show(f"{DS}@{v.commit_id}") == v
-    objects = {o.path: o.sha256 for o in paginate(lambda a: reg.store.list_objects(DS, v.commit_id, after=a))}
+    listing = paginate(lambda a: reg.store.list_objects(DS, v.commit_id, after=a))
+    objects = {o.path: o.sha256 for o in listing}
     assert objects == _build_files(builds.v1)
     # The build branch is gone; main is the tagged merge commit.
     assert reg.store.list_branches(DS).results == ["main"]
@@ -183,7 +184,9 @@ def test_a_damaged_build_does_not_touch_an_existing_dataset(
         reg.register(tmp_path / "nowhere", dataset=DS)
 
 
-def test_validation_summary_goes_into_the_metadata(reg: Registry, builds: Builds, tmp_path: Path) -> None:
+def test_validation_summary_goes_into_the_metadata(
+    reg: Registry, builds: Builds, tmp_path: Path
+) -> None:
     examples = builds.examples["v1"]
     build = write_build(tmp_path / "validated", examples, validation={
         "suite": "asr_default", "success": True, "evaluated": 12, "successful": 12, "failed": 0,

@@ -94,7 +94,8 @@ def test_human_output_is_short_and_clear(
         (["versions", "nope-set"], 2, "unknown dataset 'nope-set'"),
         (["show", f"{DS}@v7"], 2, "dataset 'asr-demo' has no version v7 (latest is v1)"),
         (["pull", f"{DS}@v9", "out"], 2, "has no version v9"),
-        (["register", "/nonexistent/build", "--dataset", DS], 2, "build directory '/nonexistent/build' not found"),
+        (["register", "/nonexistent/build", "--dataset", DS], 2,
+         "build directory '/nonexistent/build' not found"),
     ],
 )
 def test_errors_are_one_line_with_an_exit_code(
@@ -116,8 +117,9 @@ def test_a_tampered_build_exits_1_and_writes_nothing(
     (build / "stats.json").write_text("{}")
     code, out, err = run(capsys, "register", str(build), "--dataset", DS, "--registry", registry_uri)
     assert code == 1 and out == ""
-    assert err == "curate: error: build file 'stats.json' has 2 bytes, dataset_info.json says " \
-                  f"{json.loads((builds.v1 / 'dataset_info.json').read_text())['files']['stats.json']['size_bytes']}\n"
+    size = json.loads((builds.v1 / "dataset_info.json").read_text())["files"]["stats.json"]
+    assert err == (f"curate: error: build file 'stats.json' has 2 bytes, dataset_info.json says "
+                   f"{size['size_bytes']}\n")
     assert not (tmp_path / "registry").exists()
 
 

@@ -167,3 +167,17 @@ def test_pull_copies_the_whole_version(reg: Registry, builds: Builds, tmp_path: 
         assert (dest / rel).read_bytes() == (builds.v1 / rel).read_bytes()
     with pytest.raises(ConflictError, match="not an empty directory"):
         reg.open(f"{DS}@v1").pull(dest)
+
+
+def test_tf_dataset_decodes_wav_builds_too(tmp_path: Path) -> None:
+    from tests.registry.build_fixture import make_examples, write_build
+
+    examples = make_examples("wv", 3)
+    build = write_build(tmp_path / "wav", {"test": examples}, codec="wav", num_shards=1)
+    reg = Registry(LocalStore(tmp_path / "store"), cache_dir=tmp_path / "cache")
+    reg.register(build, dataset="wav-set")
+    decoded = {f["key"].numpy().decode(): f["audio"].numpy()
+               for f in reg.open("wav-set@v1").tf_dataset("test")}
+    assert decoded.keys() == {ex.key for ex in examples}
+    for ex in examples:
+        np.testing.assert_array_equal(decoded[ex.key], ex.float_samples())
