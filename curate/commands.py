@@ -56,25 +56,49 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_open(registry, uri: str, ref: str) -> None:
+    """Open a registered version the way training code would, and show one batch."""
+    ds = registry.open(ref)
+    split = max(ds.splits, key=lambda s: ds.info["splits"][s]["num_examples"])
+    batch = next(iter(ds.tf_dataset(split).padded_batch(4)))
+    print(f"opened {ref} at commit {ds.commit_id[:12]}: a batch of {split} has audio "
+          f"{tuple(batch['audio'].shape)} and texts like {batch['text'][0].numpy().decode()[:40]!r}")
+    print(f"""in training code:
+    from registry.api import Registry
+    ds = Registry("{uri}").open("{ref}")
+    train = ds.tf_dataset("train")       # or ds.array_record_source("train") for Grain
+    print(ds.commit_id)                   # log this: it names the exact bytes you trained on""")
+
+
 def _demo(args: argparse.Namespace) -> int:
-    """Sample corpus -> build -> summary (later: validate and register)."""
+    """Sample corpus -> build -> register -> open, in one directory."""
+    import shutil
+
     from curate.errors import UsageError
     from curate.samples import make_corpus
     from pipelines.asr_dataset import run
+    from registry.api import Registry
 
     root = os.path.abspath(args.dir)
     corpus, build = os.path.join(root, "corpus"), os.path.join(root, "build")
     if os.path.exists(root) and os.listdir(root) and not args.overwrite:
         raise UsageError(f"{root}: exists and is not empty (use --overwrite to start over)")
     if os.path.exists(root):
-        import shutil
-
         shutil.rmtree(root)
-    print(f"[1/2] writing a sample corpus of {args.utterances} utterances (+ known bad inputs)")
+    print(f"[1/3] writing a sample corpus of {args.utterances} utterances (+ known bad inputs)")
     make_corpus(corpus, utterances=args.utterances, seed=args.seed, with_bad_inputs=True)
-    print(f"[2/2] building it with {args.workers} worker(s)")
+    print(f"[2/3] building it with {args.workers} worker(s)")
     info = run(os.path.join(corpus, "configs", "librispeech.yaml"), build, workers=args.workers)
     print_summary(info, build)
+    uri = f"file://{os.path.join(root, 'registry')}"
+    registry = Registry(uri)
+    print(f"\n[3/3] registering it in the embedded registry {uri}")
+    version = registry.register(build, dataset=info["name"], message="curate demo")
+    again = registry.register(build, dataset=info["name"], message="curate demo, again")
+    print(f"registered {version.ref} -> commit {version.commit_id[:12]} "
+          f"({version.examples} examples, {version.hours:.3f} h); registering the same build "
+          f"again gives {again.ref}, nothing new stored")
+    _show_open(registry, uri, version.ref)
     return 0
 
 
@@ -99,7 +123,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_build, accepts_extra=True)
 
-    p = sub.add_parser("demo", help="sample corpus -> build -> validate -> register -> show")
+    p = sub.add_parser("demo", help="sample corpus -> build -> register -> open")
     p.add_argument("--dir", default="demo")
     p.add_argument("--utterances", type=int, default=120)
     p.add_argument("--seed", type=int, default=0)

@@ -1,0 +1,34 @@
+"""The quickstart's main job, as a user runs it: build -> register -> open."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+
+def _curate(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "curate.cli", *args], capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_demo_builds_registers_and_opens(tmp_path):
+    root = str(tmp_path / "demo")
+    proc = _curate("demo", "--dir", root, "--utterances", "40")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    read = re.search(r"read (\d+), accepted (\d+), rejected (\d+)", out)
+    assert read and int(read[2]) + int(read[3]) == int(read[1])
+    assert re.search(r"registered sample-librispeech@v1 -> commit [0-9a-f]{12}", out)
+    assert "registering the same build again gives sample-librispeech@v1" in out
+    assert re.search(r"a batch of \w+ has audio \(4, \d+\)", out)
+    assert os.path.exists(os.path.join(root, "build", "dataset_info.json"))
+    assert "Traceback" not in proc.stderr
+
+    again = _curate("demo", "--dir", root)
+    assert again.returncode == 2 and "use --overwrite" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1
+
+    versions = _curate("versions", "sample-librispeech", "--registry", f"file://{root}/registry")
+    assert versions.returncode == 0 and "v1" in versions.stdout, versions.stderr
