@@ -19,22 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from curate.features import FEATURE_SPEC
+from curate.records import SIGNAL_FIELDS
+
 __all__ = ["FixtureExample", "make_examples", "write_build", "FEATURE_SPEC"]
 
 SAMPLE_RATE_HZ = 16_000
-SIGNALS = ("duration_s", "rms_dbfs", "peak_dbfs", "clipping_ratio", "silence_ratio", "snr_db",
-           "chars_per_s", "words_per_s")
-FEATURE_SPEC: dict[str, dict[str, Any]] = {
-    "key": {"dtype": "string", "shape": []},
-    "audio": {"dtype": "string", "shape": []},
-    "text": {"dtype": "string", "shape": []},
-    "speaker": {"dtype": "string", "shape": []},
-    "sample_rate_hz": {"dtype": "int64", "shape": []},
-    "num_samples": {"dtype": "int64", "shape": []},
-    "channels": {"dtype": "int64", "shape": []},
-    **{s: {"dtype": "float32", "shape": []} for s in SIGNALS},
-    "pcm_sha256": {"dtype": "string", "shape": []},
-}
+SIGNALS = SIGNAL_FIELDS
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
