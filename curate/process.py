@@ -24,7 +24,13 @@ from curate.config import AudioConfig, FilterConfig
 from curate.errors import InputRejected, Reason, stage_of
 from curate.records import Rejection, Signals, Utterance
 
-__all__ = ["REJECTED", "ProcessUtterances", "StagedExample"]
+__all__ = [
+    "REJECTED",
+    "ProcessUtterances",
+    "ProcessedUtterance",
+    "StagedExample",
+    "process_utterance",
+]
 
 REJECTED = "rejected"
 _log = logging.getLogger(__name__)
@@ -64,6 +70,87 @@ class StagedExample:
         return row
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProcessedUtterance:
+    """What :func:`process_utterance` made of one accepted utterance: its serialised Example
+    and the small facts about it that travel on (see :meth:`staged`)."""
+
+    utterance: Utterance
+    record: bytes  # the serialised tf.train.Example
+    sample_rate_hz: int
+    num_samples: int
+    channels: int
+    audio_sha256: str
+    signals: Signals
+
+    def staged(self, path: str, offset: int) -> StagedExample:
+        utt = self.utterance
+        return StagedExample(
+            key=utt.key,
+            speaker=utt.speaker,
+            text=utt.text,
+            source_uri=utt.source_uri,
+            audio_uri=utt.audio_uri,
+            sample_rate_hz=self.sample_rate_hz,
+            num_samples=self.num_samples,
+            channels=self.channels,
+            audio_sha256=self.audio_sha256,
+            signals=self.signals,
+            staged_path=path,
+            offset=offset,
+            length=len(self.record),
+        )
+
+
+def process_utterance(
+    utt: Utterance, audio_cfg: AudioConfig, filter_cfg: FilterConfig
+) -> ProcessedUtterance:
+    """All the per-utterance work of a build, with no Beam: check the text, read and decode the
+    audio, normalise it, quantise it once, measure it, filter it, encode it and serialise the
+    Example. Raises :class:`InputRejected` with the reason. (The benchmark floor calls this
+    too, so the pipeline and the floor always do the same work.)"""
+    from curate import audio, filters
+    from curate.features import serialize_example
+    from curate.signals import compute_signals
+
+    filters.check_text(utt.text, filter_cfg)
+    try:
+        decoded = audio.decode(
+            audio.read_bytes(utt.audio_uri), uri=utt.audio_uri, start_s=utt.start_s, end_s=utt.end_s
+        )
+    except InputRejected:
+        raise
+    except Exception as e:  # a decoder failure on one file must not stop the build
+        raise InputRejected(Reason.AUDIO_UNDECODABLE, f"{type(e).__name__}: {e}") from e
+    rate = audio_cfg.sample_rate_hz
+    samples = audio.normalise(decoded, sample_rate_hz=rate, channels=audio_cfg.channels)
+    pcm = audio.to_pcm16(samples)  # quantised once: hashed, measured and encoded
+    signals = compute_signals(
+        source=decoded, samples=samples, sample_rate_hz=rate, text=utt.text, pcm16=pcm
+    )
+    filters.check_signals(signals, filter_cfg)
+    encoded = audio.encode(pcm, rate, audio_cfg.codec)
+    record = serialize_example(
+        key=utt.key,
+        audio=encoded,
+        text=utt.text,
+        speaker=utt.speaker,
+        sample_rate_hz=rate,
+        num_samples=samples.shape[0],
+        channels=samples.shape[1],
+        signals=signals,
+    )
+    return ProcessedUtterance(
+        utterance=utt,
+        record=record,
+        sample_rate_hz=rate,
+        num_samples=int(samples.shape[0]),
+        channels=int(samples.shape[1]),
+        audio_sha256=hashlib.sha256(encoded).hexdigest(),
+        signals=signals,
+    )
+
+
 class _ProcessFn(beam.DoFn):
     """Utterance -> StagedExample, or a Rejection on the REJECTED output."""
 
@@ -95,66 +182,17 @@ class _ProcessFn(beam.DoFn):
             self._out = None
 
     def process(self, utt: Utterance):
-        from curate import audio, filters
-        from curate.features import serialize_example
-        from curate.signals import compute_signals
-
         try:
-            filters.check_text(utt.text, self._filters)
-            try:
-                decoded = audio.decode(
-                    audio.read_bytes(utt.audio_uri),
-                    uri=utt.audio_uri,
-                    start_s=utt.start_s,
-                    end_s=utt.end_s,
-                )
-            except InputRejected:
-                raise
-            except Exception as e:  # a decoder failure on one file must not stop the build
-                raise InputRejected(Reason.AUDIO_UNDECODABLE, f"{type(e).__name__}: {e}") from e
-            samples = audio.normalise(
-                decoded, sample_rate_hz=self._audio.sample_rate_hz, channels=self._audio.channels
-            )
-            pcm = audio.to_pcm16(samples)  # quantised once: hashed, measured and encoded
-            signals = compute_signals(
-                source=decoded, samples=samples, sample_rate_hz=self._audio.sample_rate_hz,
-                text=utt.text, pcm16=pcm,
-            )
-            filters.check_signals(signals, self._filters)
-            encoded = audio.encode(pcm, self._audio.sample_rate_hz, self._audio.codec)
+            done = process_utterance(utt, self._audio, self._filters)
         except InputRejected as e:
             Metrics.counter("curate", f"rejected.{e.reason.value}").inc()
             yield beam.pvalue.TaggedOutput(
                 REJECTED, Rejection.of(utt, stage_of(e.reason), e.reason, e.detail)
             )
             return
-        record = serialize_example(
-            key=utt.key,
-            audio=encoded,
-            text=utt.text,
-            speaker=utt.speaker,
-            sample_rate_hz=self._audio.sample_rate_hz,
-            num_samples=samples.shape[0],
-            channels=samples.shape[1],
-            signals=signals,
-        )
-        path, offset = self._stage(record)
+        path, offset = self._stage(done.record)
         self._accepted.inc()
-        yield StagedExample(
-            key=utt.key,
-            speaker=utt.speaker,
-            text=utt.text,
-            source_uri=utt.source_uri,
-            audio_uri=utt.audio_uri,
-            sample_rate_hz=self._audio.sample_rate_hz,
-            num_samples=int(samples.shape[0]),
-            channels=int(samples.shape[1]),
-            audio_sha256=hashlib.sha256(encoded).hexdigest(),
-            signals=signals,
-            staged_path=path,
-            offset=offset,
-            length=len(record),
-        )
+        yield done.staged(path, offset)
 
 
 class ProcessUtterances(beam.PTransform):
