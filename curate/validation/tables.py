@@ -1,0 +1,223 @@
+"""The four tables a suite validates, made from a build's manifests and ``dataset_info.json``.
+
+GX validates one batch (a DataFrame) at a time, and an expectation sees only its own batch. Row
+checks belong to the manifest; dataset-level facts (examples per split, the share of rejected
+inputs, speakers that cross splits) do not, so they are computed here into small tables of their
+own and validated as batches of their own:
+
+========== ======================== ===============================================================
+table      one row per              columns
+========== ======================== ===============================================================
+examples   manifest row, all splits every manifest column (``curate.build_info.MANIFEST_SCHEMA``)
+                                    and ``split``
+speakers   speaker                  speaker, num_splits, splits (sorted, comma-joined),
+                                    num_examples
+splits     split of the config      split, num_examples, num_speakers, duration_s, hours
+dataset    (a single row)           read, accepted, rejected, rejected_share, num_examples,
+                                    num_speakers, num_splits, duration_s, hours
+========== ======================== ===============================================================
+
+A split named by the config but absent from the build gets a row of zeros in ``splits``, so a
+minimum per split catches it.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from curate.build_info import INFO_FILE, MANIFEST_SCHEMA
+from curate.validation.errors import BuildReadError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+__all__ = [
+    "COLUMNS",
+    "INDEX_COLUMNS",
+    "BuildLike",
+    "LocalBuild",
+    "Table",
+    "Tables",
+    "build_tables",
+    "manifest_frame",
+    "split_names",
+]
+
+
+class Table(str, enum.Enum):
+    """The batches a suite's expectations are routed to by their ``meta.table``."""
+
+    EXAMPLES = "examples"
+    SPEAKERS = "speakers"
+    SPLITS = "splits"
+    DATASET = "dataset"
+
+
+COLUMNS: dict[Table, tuple[str, ...]] = {
+    Table.EXAMPLES: (*MANIFEST_SCHEMA.names, "split"),
+    Table.SPEAKERS: ("speaker", "num_splits", "splits", "num_examples"),
+    Table.SPLITS: ("split", "num_examples", "num_speakers", "duration_s", "hours"),
+    Table.DATASET: (
+        "read", "accepted", "rejected", "rejected_share", "num_examples", "num_speakers",
+        "num_splits", "duration_s", "hours",
+    ),
+}  # fmt: skip
+
+# Columns that identify a failing row in results and Data Docs (GX unexpected_index_column_names).
+INDEX_COLUMNS: dict[Table, tuple[str, ...]] = {
+    Table.EXAMPLES: ("key", "split"),
+    Table.SPEAKERS: ("speaker", "splits"),
+    Table.SPLITS: ("split",),
+    Table.DATASET: (),
+}
+
+
+@runtime_checkable
+class BuildLike(Protocol):
+    """What validation needs of a build: a local build directory, or a registered version
+    (``registry.dataset.DatasetVersion`` has exactly this shape)."""
+
+    @property
+    def info(self) -> Mapping[str, Any]:
+        """The parsed ``dataset_info.json``."""
+
+    def manifest(self, split: str) -> pa.Table:
+        """The rows of ``manifest/<split>.parquet``."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LocalBuild:
+    """A build directory on the local disk, read on demand."""
+
+    root: str
+    info: Mapping[str, Any]
+
+    @classmethod
+    def open(cls, root: str | os.PathLike[str]) -> LocalBuild:
+        """Read ``root/dataset_info.json``; BuildReadError names what is missing or broken."""
+        root = os.fspath(root)
+        path = os.path.join(root, INFO_FILE)
+        if not os.path.isdir(root):
+            raise BuildReadError(f"{root}: build directory not found")
+        if not os.path.isfile(path):
+            raise BuildReadError(f"{root}: not a build directory (no {INFO_FILE})")
+        try:
+            with open(path, "rb") as f:
+                info = json.load(f)
+        except (OSError, ValueError) as e:
+            raise BuildReadError(f"{path}: cannot be read as JSON ({e})") from e
+        if not isinstance(info, dict) or not isinstance(info.get("splits"), dict):
+            raise BuildReadError(f"{path}: no 'splits' mapping")
+        return cls(root=root, info=info)
+
+    @property
+    def ref(self) -> str:
+        return self.root
+
+    def manifest(self, split: str) -> pa.Table:
+        import pyarrow.parquet as pq
+
+        path = os.path.join(self.root, "manifest", f"{split}.parquet")
+        if not os.path.isfile(path):
+            raise BuildReadError(f"{self.root}: split {split!r} has no manifest ({path})")
+        try:
+            return pq.read_table(path)
+        except Exception as e:  # pyarrow raises several types for a damaged file
+            raise BuildReadError(f"{path}: not a readable Parquet manifest ({e})") from e
+
+
+def split_names(info: Mapping[str, Any]) -> list[str]:
+    """The build's splits: the config's, in config order, then any others the build has."""
+    configured = list(info.get("config", {}).get("splits", {}).get("ratios", {}))
+    return configured + sorted(s for s in info.get("splits", {}) if s not in configured)
+
+
+def manifest_frame(build: BuildLike) -> pd.DataFrame:
+    """Every split's manifest rows in one DataFrame with a ``split`` column."""
+    import pandas as pd
+    import pyarrow as pa
+
+    frames = []
+    for split in split_names(build.info):
+        if split not in build.info["splits"]:
+            continue  # configured but never written: the splits table shows it as empty
+        table = build.manifest(split)
+        table = table.append_column("split", pa.array([split] * table.num_rows, pa.string()))
+        frames.append(table.to_pandas())
+    if not frames:
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in COLUMNS[Table.EXAMPLES]})
+    return pd.concat(frames, ignore_index=True)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Tables:
+    """One DataFrame per :class:`Table`."""
+
+    examples: pd.DataFrame
+    speakers: pd.DataFrame
+    splits: pd.DataFrame
+    dataset: pd.DataFrame
+
+    def __getitem__(self, table: Table) -> pd.DataFrame:
+        return getattr(self, table.value)
+
+
+def build_tables(build: BuildLike) -> Tables:
+    """The examples, speakers, splits and dataset tables of ``build`` (see the module doc)."""
+    import pandas as pd
+
+    info = build.info
+    examples = manifest_frame(build)
+    known = examples.dropna(subset=["speaker"])
+    by_speaker = known.groupby("speaker", sort=True)["split"]
+    speakers = pd.DataFrame(
+        {
+            "speaker": list(by_speaker.groups),
+            "num_splits": by_speaker.nunique().to_numpy(dtype="int64"),
+            "splits": by_speaker.agg(lambda s: ",".join(sorted(set(s)))).to_numpy(dtype=object),
+            "num_examples": by_speaker.size().to_numpy(dtype="int64"),
+        },
+        columns=list(COLUMNS[Table.SPEAKERS]),
+    )
+    rows = []
+    for split in split_names(info):
+        part = examples[examples["split"] == split]
+        seconds = float(part["duration_s"].sum())
+        rows.append(
+            {
+                "split": split,
+                "num_examples": int(len(part)),
+                "num_speakers": int(part["speaker"].nunique()),
+                "duration_s": seconds,
+                "hours": seconds / 3600.0,
+            }
+        )
+    splits = pd.DataFrame(rows, columns=list(COLUMNS[Table.SPLITS]))
+    counts = info.get("counts", {})
+    accepted = int(counts.get("accepted", len(examples)))
+    rejected = int(counts.get("rejected", 0))
+    read = int(counts.get("read", accepted + rejected))
+    seconds = float(examples["duration_s"].sum())
+    dataset = pd.DataFrame(
+        [
+            {
+                "read": read,
+                "accepted": accepted,
+                "rejected": rejected,
+                "rejected_share": rejected / read if read else 0.0,
+                "num_examples": int(len(examples)),
+                "num_speakers": int(examples["speaker"].nunique()),
+                "num_splits": int(len(splits)),
+                "duration_s": seconds,
+                "hours": seconds / 3600.0,
+            }
+        ],
+        columns=list(COLUMNS[Table.DATASET]),
+    )
+    return Tables(examples=examples, speakers=speakers, splits=splits, dataset=dataset)

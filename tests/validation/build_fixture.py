@@ -1,0 +1,198 @@
+"""Writes schema-valid build directories for the validation tests, without running a pipeline.
+
+Only what validation reads is written: ``manifest/<split>.parquet`` (through
+``curate.build_info.write_manifest``), ``rejected.parquet`` (``write_rejected``), ``stats.json``
+and ``dataset_info.json`` with the sha256 of those files and a fingerprint over them; no shards.
+Everything comes from ``FixtureSpec`` and its seed, so the same spec writes the same bytes.
+
+>>> import tempfile
+>>> info = write_build(tempfile.mkdtemp(), FixtureSpec(examples={"train": 20, "test": 5}))
+>>> info["counts"], sorted(info["splits"])
+({'read': 30, 'accepted': 25, 'rejected': 5}, ['test', 'train'])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.build_info import MANIFEST_SCHEMA, fingerprint, write_manifest, write_rejected
+from curate.errors import Reason, Stage
+from curate.records import Rejection
+from curate.stats import summarize_split
+
+__all__ = ["FixtureSpec", "Rows", "write_build"]
+
+Rows = list[dict[str, Any]]
+_WORDS = ("THE", "AND", "WATER", "LIGHT", "HOUSE", "MORNING", "SMALL", "THROUGH", "GARDEN", "ONE",
+          "NEVER", "FATHER", "WINDOW", "STREET", "PEOPLE", "THOUGHT", "YOUNG", "WHITE")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FixtureSpec:
+    """What a fixture build holds. Defaults pass ``asr_default``; see :data:`STRICT_OK` for a
+    spec that passes ``asr_strict``."""
+
+    name: str = "fixture"
+    examples: Mapping[str, int] = field(
+        default_factory=lambda: {"train": 80, "validation": 12, "test": 12}
+    )
+    speakers: Mapping[str, int] = field(
+        default_factory=lambda: {"train": 8, "validation": 2, "test": 2}
+    )
+    median_duration_s: float = 4.0
+    duration_scale: float = 1.0  # every duration times this (a shifted distribution)
+    rejected: int = 5
+    sample_rate_hz: int = 16000  # of the rows; the config always says 16000
+    leak_speakers: int = 0  # this many train speakers also speak in the last split
+    seed: int = 0
+
+
+STRICT_OK = FixtureSpec(
+    name="fixture-strict",
+    examples={"train": 240, "validation": 200, "test": 200},
+    speakers={"train": 12, "validation": 12, "test": 12},
+    median_duration_s=12.0,
+    rejected=10,
+)
+
+
+def _split_rows(spec: FixtureSpec, split: str, index: int) -> Rows:
+    rng = np.random.default_rng([spec.seed, index])
+    n, n_spk = spec.examples[split], max(1, spec.speakers.get(split, 1))
+    speakers = [f"{split[:2]}{index}{j:03d}" for j in range(n_spk)]
+    durations = np.exp(rng.normal(math.log(spec.median_duration_s), 0.35, size=n))
+    durations = np.clip(durations, 0.6, 19.0) * spec.duration_scale
+    rows = []
+    for i in range(n):
+        speaker = speakers[i % n_spk]
+        duration = float(round(durations[i], 4))
+        words = [str(w) for w in rng.choice(_WORDS, size=max(1, round(duration * 2.2)))]
+        text = " ".join(words)
+        key = f"{speaker}-{split}-{i:05d}"
+        rows.append({
+            "key": key, "speaker": speaker, "text": text, "shard": 0, "position": i,
+            "duration_s": duration,
+            "num_samples": int(round(duration * spec.sample_rate_hz)),
+            "sample_rate_hz": spec.sample_rate_hz,
+            "audio_sha256": hashlib.sha256(f"audio {key}".encode()).hexdigest(),
+            "pcm_sha256": hashlib.sha256(f"pcm {key}".encode()).hexdigest(),
+            "source_uri": f"file:///fixture/{split}.jsonl",
+            "audio_uri": f"file:///fixture/audio/{key}.flac",
+            "rms_dbfs": float(round(rng.normal(-22.0, 2.0), 3)),
+            "peak_dbfs": float(round(rng.uniform(-6.0, -3.0), 3)),
+            "clipping_ratio": 0.0,
+            "silence_ratio": float(round(rng.uniform(0.0, 0.2), 4)),
+            "snr_db": float(round(rng.uniform(15.0, 35.0), 3)),
+            "chars_per_s": len("".join(words)) / duration,
+            "words_per_s": len(words) / duration,
+        })  # fmt: skip
+    return rows
+
+
+def _leak(spec: FixtureSpec, rows_by_split: dict[str, Rows]) -> None:
+    """Give ``leak_speakers`` train speakers an example in the last split each."""
+    splits = list(spec.examples)
+    if spec.leak_speakers <= 0 or "train" not in splits or len(splits) < 2:
+        return
+    target = rows_by_split[splits[-1]]
+    leaked = sorted({r["speaker"] for r in rows_by_split["train"]})[: spec.leak_speakers]
+    for j, speaker in enumerate(leaked):
+        target[j % len(target)]["speaker"] = speaker
+
+
+def _write_manifest_direct(output_dir: str, split: str, rows: Rows) -> tuple[Any, Any]:
+    """``write_manifest`` sorts by key and so cannot take a null key; write those directly."""
+    from curate.writers import WrittenFile
+
+    table = pa.table({f.name: [r[f.name] for r in rows] for f in MANIFEST_SCHEMA},
+                     schema=MANIFEST_SCHEMA)  # fmt: skip
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    rel = f"manifest/{split}.parquet"
+    os.makedirs(os.path.join(output_dir, "manifest"), exist_ok=True)
+    with open(os.path.join(output_dir, rel), "wb") as f:
+        f.write(buf.getvalue())
+    written = WrittenFile(path=rel, sha256=hashlib.sha256(buf.getvalue()).hexdigest(),
+                          size_bytes=len(buf.getvalue()))  # fmt: skip
+    columns = {f.name: [r[f.name] for r in rows] for f in MANIFEST_SCHEMA}
+    columns["speaker"] = [s for s in columns["speaker"] if s is not None]
+    return written, summarize_split(columns)
+
+
+def write_build(
+    output_dir: str,
+    spec: FixtureSpec | None = None,
+    *,
+    mutate: Callable[[str, Rows], None] | None = None,
+) -> dict[str, Any]:
+    """Write a build for ``spec`` into ``output_dir``; ``mutate(split, rows)`` may change the
+    rows of each split before they are written. Returns the ``dataset_info.json`` data."""
+    spec = spec or FixtureSpec()
+    os.makedirs(output_dir, exist_ok=True)
+    rows_by_split = {s: _split_rows(spec, s, i) for i, s in enumerate(spec.examples)}
+    _leak(spec, rows_by_split)
+    files: dict[str, dict[str, Any]] = {}
+    splits: dict[str, Any] = {}
+    stats: dict[str, Any] = {"splits": {}}
+    for split, rows in rows_by_split.items():
+        if mutate is not None:
+            mutate(split, rows)
+        if all(isinstance(r["key"], str) for r in rows):
+            written, summary = write_manifest(output_dir, split, rows)
+        else:
+            written, summary = _write_manifest_direct(output_dir, split, rows)
+        files[written.path] = {"sha256": written.sha256, "size_bytes": written.size_bytes}
+        stats["splits"][split] = summary
+        splits[split] = {
+            "num_examples": summary["num_examples"],
+            "duration_s": summary["duration_s"],
+            "num_speakers": summary["num_speakers"],
+            "shards": {},
+        }
+    rejections = [
+        Rejection(key=f"bad-{i:05d}", source_uri="file:///fixture/bad.jsonl",
+                  audio_uri=f"file:///fixture/audio/bad-{i:05d}.flac", stage=Stage.FILTER,
+                  reason=Reason.TOO_SHORT, detail="0.05 s")  # fmt: skip
+        for i in range(spec.rejected)
+    ]
+    rejected = write_rejected(output_dir, rejections)
+    files[rejected.path] = {"sha256": rejected.sha256, "size_bytes": rejected.size_bytes}
+    stats_bytes = (json.dumps(stats, indent=2, sort_keys=True) + "\n").encode()
+    with open(os.path.join(output_dir, "stats.json"), "wb") as f:
+        f.write(stats_bytes)
+    files["stats.json"] = {"sha256": hashlib.sha256(stats_bytes).hexdigest(),
+                           "size_bytes": len(stats_bytes)}  # fmt: skip
+    accepted = sum(s["num_examples"] for s in splits.values())
+    total = sum(spec.examples.values())
+    info = {
+        "name": spec.name,
+        "schema_version": 1,
+        "fingerprint": fingerprint(files),
+        "config": {
+            "name": spec.name,
+            "audio": {"sample_rate_hz": 16000, "channels": 1, "codec": "flac"},
+            "splits": {"by": "speaker", "salt": "fixture",
+                       "ratios": {s: n / total for s, n in spec.examples.items()}},
+        },  # fmt: skip
+        "sample_rate_hz": 16000,
+        "counts": {"read": accepted + spec.rejected, "accepted": accepted,
+                   "rejected": spec.rejected},  # fmt: skip
+        "rejected_by_reason": {Reason.TOO_SHORT.value: spec.rejected} if spec.rejected else {},
+        "splits": splits,
+        "files": dict(sorted(files.items())),
+    }
+    with open(os.path.join(output_dir, "dataset_info.json"), "w", encoding="utf-8") as f:
+        json.dump(info, f, indent=2, sort_keys=True)
+        f.write("\n")
+    return info
