@@ -1,0 +1,101 @@
+"""What the benchmarks share: the plan (sizes per mode), child-process commands, statistics."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench.corpus import Subset
+from bench.proctree import Measured, run_measured
+
+__all__ = ["FULL", "QUICK", "Plan", "build", "floor", "median", "ratio", "repo_root"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Plan:
+    """Sizes of one benchmark run."""
+
+    name: str
+    corpus_utterances: int  # the whole corpus; the throughput and 4N builds read all of it
+    memory_n: int  # N of the memory benchmark (4N = corpus_utterances)
+    rounds: int  # throughput rounds; each round runs floor, 1 worker and 2 workers once
+    target_shard_mb: float
+    loader_passes: int  # passes over a split per loader measurement (best one kept)
+    random_reads: int  # ArrayRecord random reads per measurement
+
+
+QUICK = Plan(
+    name="quick",
+    corpus_utterances=120,
+    memory_n=30,
+    rounds=1,
+    target_shard_mb=1.0,
+    loader_passes=2,
+    random_reads=2000,
+)
+FULL = Plan(
+    name="full",
+    corpus_utterances=2000,
+    memory_n=500,
+    rounds=3,
+    target_shard_mb=16.0,
+    loader_passes=3,
+    random_reads=20000,
+)
+
+
+def repo_root() -> str:
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    root = repo_root()
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def _fresh(path: str) -> str:
+    if os.path.exists(path):
+        shutil.rmtree(path)
+    return path
+
+
+def floor(subset: Subset, output: str, *, profile: str | None = None) -> Measured:
+    """The floor over ``subset`` in a fresh process."""
+    cmd = [
+        sys.executable, "-m", "bench.floor",
+        "--manifest", subset.manifest,
+        "--audio-root", subset.audio_root,
+        "--config", subset.config,
+        "--output", _fresh(output),
+    ]
+    if profile:
+        cmd += ["--profile", profile]
+    return run_measured(cmd, env=_env(), cwd=repo_root())
+
+
+def build(subset: Subset, output: str, *, workers: int, profile: str | None = None) -> Measured:
+    """The full build of ``subset`` in a fresh process (DirectRunner, ``workers`` workers)."""
+    cmd = [
+        sys.executable, "-m", "bench.child",
+        "--config", subset.config,
+        "--output", _fresh(output),
+        "--workers", str(workers),
+    ]
+    if profile:
+        cmd += ["--profile", profile]
+    return run_measured(cmd, env=_env(), cwd=repo_root())
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
+
+
+def ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")

@@ -1,0 +1,122 @@
+"""The results table: Markdown, so that it can be pasted into the README as printed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["table"]
+
+
+def _ok(flag: bool | None) -> str:
+    return "" if flag is None else ("yes" if flag else "**no**")
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:.1f} MB" if abs(n) >= 1e5 else f"{int(n)} B"
+
+
+def _throughput_rows(t: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    s, r = t["summary"], t["ratios"]
+
+    def fig(kind: str) -> str:
+        x = s[kind]
+        return (
+            f"{x['audio_s_per_s']:.0f} audio s/s ({x['wall_s']:.1f} s wall, start-up "
+            f"{x['startup_s']:.1f} s, {x['cpu_s']:.1f} CPU s, others' load "
+            f"{x['background_cores']:.2f} cores)"
+        )
+
+    hours = t["audio_s"] / 3600
+    rows = [
+        ("1 curation: floor (1 process, no Beam)", f"{t['utterances']} utterances, {hours:.2f} h: "
+         + fig("floor"), "1.00", "", ""),
+        ("1 curation: build, 1 worker", fig("workers_1"), f"{r['workers_1_vs_floor']:.2f}",
+         ">= 0.95", _ok(r["workers_1_vs_floor"] >= 0.95)),
+        ("1 curation: build, 2 workers", fig("workers_2"), f"{r['workers_2_vs_floor']:.2f}",
+         ">= 1.7", _ok(r["workers_2_vs_floor"] >= 1.7)),
+        ("1 curation: start-up excluded, 1 / 2 workers",
+         f"{s['workers_1']['steady_audio_s_per_s']:.0f} / "
+         f"{s['workers_2']['steady_audio_s_per_s']:.0f} audio s/s "
+         f"(floor {s['floor']['steady_audio_s_per_s']:.0f})",
+         f"{r['workers_1_vs_floor_steady']:.2f} / {r['workers_2_vs_floor_steady']:.2f}", "", ""),
+        ("1 curation: CPU s of floor / CPU s of build, 1 / 2 workers", "",
+         f"{r['cpu_floor_vs_workers_1']:.2f} / {r['cpu_floor_vs_workers_2']:.2f}", "", ""),
+        ("1 curation: 1 and 2 workers byte-identical", "", "", "",
+         _ok(t["deterministic_1_vs_2_workers"])),
+    ]
+    return rows
+
+
+def _memory_rows(m: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    n, n4 = m["runs"]["n"], m["runs"]["4n"]
+    r = m["ratios"]["peak_tree_4n_vs_n"]
+    return [
+        (
+            f"2 memory: peak RSS of the build tree, {m['workers']} workers, N = {n['utterances']}",
+            f"N: {n['peak_tree_rss_mb']:.0f} MB, 4N: {n4['peak_tree_rss_mb']:.0f} MB "
+            f"(largest process {n['peak_process_rss_mb']:.0f} / "
+            f"{n4['peak_process_rss_mb']:.0f} MB)",
+            f"{r:.2f}",
+            "<= 1.25",
+            _ok(r <= 1.25),
+        )
+    ]
+
+
+def _registration_rows(g: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    rows = []
+    ch = g["changed"]
+    for name, st in g["stores"].items():
+        if "skipped" in st:
+            rows.append((f"3 registration ({name})", st["skipped"], "", "", ""))
+            continue
+        v1, ident, chg, r = st["v1"], st["identical_rebuild"], st["one_split_changed"], st["ratios"]
+        rows += [
+            (f"3 registration ({name}): v1", f"{v1['seconds']:.2f} s, "
+             f"{_mb(v1['object_bytes_stored'])} stored", "", "", ""),
+            (f"3 registration ({name}): identical rebuild",
+             f"{ident['seconds']:.2f} s, {_mb(ident['object_bytes_stored'])} stored, "
+             f"version {ident['tag']}", f"{ident['object_bytes_stored']} B",
+             "0 B, no new version", _ok(st["targets"]["identical: no new version, 0 bytes"])),
+            (f"3 registration ({name}): '{g['changed_split']}' changed",
+             f"{chg['seconds']:.2f} s, {_mb(chg['object_bytes_stored'])} stored for "
+             f"{_mb(ch['bytes'])} changed ({ch['shard_files']} shard files changed, "
+             f"{ch['unchanged_shard_files']} not), version {chg['tag']}",
+             f"{r['changed_stored_vs_changed_files']:.2f}", "<= 1.1",
+             _ok(st["targets"]["changed: stored <= 1.1x changed files"])),
+        ]
+    return rows
+
+
+def _loader_rows(lo: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    tf_, rd, r = lo["tf_data"], lo["reads"], lo["ratios"]
+    return [
+        (f"4 loaders: tf_dataset('{lo['split']}') vs TFRecordDataset + parse_example",
+         f"{tf_['tf_dataset']['per_s']:.0f} vs {tf_['plain_parse_example']['per_s']:.0f} "
+         f"examples/s (batched parse {tf_['plain_batched_parse_example']['per_s']:.0f}/s; "
+         f"decoding audio {tf_['tf_dataset_decode_audio']['per_s']:.0f}/s)",
+         f"{r['tf_dataset_vs_plain']:.2f}", ">= 0.9", _ok(r["tf_dataset_vs_plain"] >= 0.9)),
+        ("4 loaders: ArrayRecord shuffled reads vs TFRecord sequential reads",
+         f"{rd['array_record_shuffled']['per_s']:.0f} vs {rd['tfrecord_sequential']['per_s']:.0f} "
+         f"records/s (ArrayRecord in order {rd['array_record_in_order']['per_s']:.0f}/s)",
+         f"{r['array_record_shuffled_vs_tfrecord_sequential']:.2f}", "", ""),
+    ]
+
+
+def table(results: dict[str, Any]) -> str:
+    rows: list[tuple[str, str, str, str, str]] = []
+    b = results.get("benchmarks", {})
+    for key, fn in (
+        ("throughput", _throughput_rows),
+        ("memory", _memory_rows),
+        ("registration", _registration_rows),
+        ("loaders", _loader_rows),
+    ):
+        if key in b and "error" not in b[key]:
+            rows += fn(b[key])
+        elif key in b:
+            rows.append((key, f"failed: {b[key]['error']}", "", "", ""))
+    head = ("benchmark", "measured", "ratio", "target", "met")
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
