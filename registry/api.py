@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from curate.validation.result import NotValidatedError
 from registry.build import META_EXAMPLES, META_FINGERPRINT, META_HOURS, Build
 from registry.dataset import DatasetVersion, default_cache_dir
 from registry.diff import VersionDiff, diff_versions
@@ -37,6 +38,15 @@ MAIN = "main"
 _TAG_RE = re.compile(r"^v([1-9]\d*)$")
 _LAND_ATTEMPTS = 5  # a concurrent register moved main: rebase onto it and try again
 _TAG_ATTEMPTS = 20  # a concurrent register took vN: take the next one
+
+
+# Paths on main that belong to the repository, not to a build (lakeFS actions: the pre-merge
+# validation hook lives there); registering a build never deletes them.
+_REPOSITORY_PREFIXES = ("_lakefs_actions/",)
+
+
+def _kept_on_main(paths: Any) -> set[str]:
+    return {p for p in paths if p.startswith(_REPOSITORY_PREFIXES)}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -215,16 +225,31 @@ class Registry:
     # -- registering --------------------------------------------------------------------------
 
     def register(
-        self, build_dir: str | os.PathLike[str], *, dataset: str, message: str | None = None
+        self,
+        build_dir: str | os.PathLike[str],
+        *,
+        dataset: str,
+        message: str | None = None,
+        allow_unvalidated: bool = False,
     ) -> Version:
         """Register a build directory as the next version of ``dataset`` (see module doc).
 
         Every file is verified against ``dataset_info.json`` before anything is written. A build
         whose fingerprint equals the latest version's returns that version and writes nothing.
+        A build without a passing ``curate validate`` result for its current contents is refused
+        (``NotValidatedError``) unless ``allow_unvalidated``, which is then recorded as
+        ``curate.validation.unvalidated`` in the version's metadata.
         """
         repo = validate_dataset_name(dataset)
         build = Build.read(build_dir, workers=self._workers)
-        metadata = build.metadata(dataset)
+        unvalidated = None
+        try:
+            build.require_validation()
+        except NotValidatedError as e:
+            if not allow_unvalidated:
+                raise
+            unvalidated = str(e)
+        metadata = build.metadata(dataset, unvalidated=unvalidated)
         message = message or f"Register build {build.fingerprint[:12]} of {dataset}"
         last: _MainMoved | None = None
         for attempt in range(1, _LAND_ATTEMPTS + 1):
@@ -279,7 +304,7 @@ class Registry:
 
             with ThreadPoolExecutor(max_workers=self._workers) as pool:
                 list(pool.map(upload, uploads))
-            for path in sorted(set(present) - wanted):
+            for path in sorted(set(present) - wanted - _kept_on_main(present)):
                 self.store.delete_object(repo, branch, path)
             try:
                 self.store.commit(repo, branch, message=message, metadata=metadata)

@@ -47,7 +47,6 @@ META_SPLIT = "curate.split."  # + <split>.examples / .hours / .speakers
 META_VALIDATION = "curate.validation."  # + suite / success / evaluated / successful / failed
 
 _REQUIRED = ("fingerprint", "splits", "files")
-_VALIDATION_KEYS = ("suite", "success", "evaluated", "successful", "failed")
 _CHUNK = 1 << 20
 
 
@@ -151,8 +150,9 @@ class Build:
         files = tuple(sorted(listed + extra, key=lambda f: f.path))
         return cls(root=root, info=info, files=files, validation=validation)
 
-    def metadata(self, dataset: str) -> dict[str, str]:
-        """The commit metadata of this build: flat string keys and values."""
+    def metadata(self, dataset: str, *, unvalidated: str | None = None) -> dict[str, str]:
+        """The commit metadata of this build: flat string keys and values. ``unvalidated`` is
+        why a build without a passing validation was registered anyway."""
         info = self.info
         md = {
             META_DATASET: dataset,
@@ -178,7 +178,15 @@ class Build:
         md[META_EXAMPLES] = str(total_examples)
         md[META_HOURS] = f"{total_s / 3600:.6g}"
         if self.validation is not None:
-            for key in _VALIDATION_KEYS:
-                if key in self.validation:
-                    md[META_VALIDATION + key] = _fmt(self.validation[key])
+            from curate.validation.result import ValidationResult
+
+            md.update(ValidationResult.from_dict(self.validation).summary_metadata())
+        if unvalidated is not None:
+            md[META_VALIDATION + "unvalidated"] = unvalidated
         return md
+
+    def require_validation(self) -> None:
+        """Raise ``NotValidatedError`` unless ``validation/result.json`` passed for this build."""
+        from curate.validation.result import require_passed
+
+        require_passed(str(self.root), fingerprint=self.fingerprint)

@@ -36,6 +36,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("build_dir", metavar="DIR")
     p.add_argument("--dataset", required=True, metavar="NAME")
     p.add_argument("--message", "-m", metavar="M", help="commit message")
+    p.add_argument("--allow-unvalidated", action="store_true",
+                   help="register even without a passing `curate validate` (recorded in metadata)")
     _common(p)
     p.set_defaults(func=_register)
 
@@ -79,7 +81,8 @@ def _register(args: argparse.Namespace) -> int:
     validate_dataset_name(args.dataset)
     reg = _registry(args)
     before = reg.latest(args.dataset) if reg.store.repository_exists(args.dataset) else None
-    v = reg.register(args.build_dir, dataset=args.dataset, message=args.message)
+    v = reg.register(args.build_dir, dataset=args.dataset, message=args.message,
+                     allow_unvalidated=args.allow_unvalidated)
     created = before is None or before.commit_id != v.commit_id
     if args.json:
         _print_json({**v.to_dict(), "new_version": created})

@@ -111,9 +111,12 @@ def write_build(
     num_shards: int = 2,
     codec: str = "flac",
     code_version: str = "test-0",
-    validation: Mapping[str, Any] | None = None,
+    validation: Mapping[str, Any] | None | str = "passed",
 ) -> Path:
-    """Write a complete build directory; returns its path."""
+    """Write a complete build directory; returns its path.
+
+    ``validation``: ``"passed"`` writes a passing ``validation/result.json`` for this build (what
+    ``curate validate`` leaves), a mapping writes that result, ``None`` leaves it unvalidated."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     import tensorflow as tf
@@ -211,7 +214,11 @@ def write_build(
         "splits": info_splits, "files": files,
     }
     (root / "dataset_info.json").write_text(json.dumps(info, sort_keys=True, indent=2))
+    if validation == "passed":
+        validation = {"suite": "asr_default", "success": True, "evaluated": 1, "successful": 1,
+                      "failed": 0}
     if validation is not None:
         (root / "validation").mkdir(exist_ok=True)
-        (root / "validation" / "result.json").write_text(json.dumps(dict(validation)))
+        result = {"fingerprint": fingerprint, **dict(validation)}  # type: ignore[arg-type]
+        (root / "validation" / "result.json").write_text(json.dumps(result))
     return root

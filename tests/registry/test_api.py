@@ -51,7 +51,9 @@ def _build_files(build: Path) -> dict[str, str]:
     import hashlib
 
     files = {p: f["sha256"] for p, f in _info(build)["files"].items()}
-    files["dataset_info.json"] = hashlib.sha256((build / "dataset_info.json").read_bytes()).hexdigest()
+    for extra in [build / "dataset_info.json", *sorted((build / "validation").rglob("*"))]:
+        if extra.is_file():
+            files[extra.relative_to(build).as_posix()] = hashlib.sha256(extra.read_bytes()).hexdigest()
     return files
 
 
@@ -105,7 +107,7 @@ def test_v2_changing_one_split_stores_only_the_changed_files(
     changed = {p for p, sha in v2_files.items() if v1_files.get(p) != sha}
     assert new == {v2_files[p] for p in changed}
     assert changed  # the test split's shards and manifest, stats and dataset_info
-    assert all(p.startswith(("data/test/", "manifest/test", "stats.json", "dataset_info"))
+    assert all(p.startswith(("data/test/", "manifest/test", "stats.json", "dataset_info", "validation/"))
                for p in changed)
     assert not any(p.startswith("data/train/") for p in changed)
     assert v2.tag == "v2" and v2.metadata["curate.split.test.examples"] == "7"
@@ -242,3 +244,29 @@ def test_register_and_read_back_on_every_store(store: Store, builds: Builds, tmp
         assert path.read_bytes() == (builds.v1 / rel).read_bytes()
     assert reg.diff(f"{name}@v1", f"{name}@v2").split("test").added == ("te-0006",)
     assert reg.diff(f"{name}@v2", f"{name}@v3").split("test").removed == ("te-0006",)
+
+
+def test_lakefs_actions_on_main_survive_a_register(reg: Registry, builds: Builds, tmp_path: Path) -> None:
+    import hashlib
+
+    reg.register(builds.v1, dataset=DS)
+    action = tmp_path / "pre-merge-validate.yaml"
+    action.write_text("name: validate\non:\n  pre-merge:\n    branches: [main]\n")
+    sha = hashlib.sha256(action.read_bytes()).hexdigest()
+    reg.store.upload_object(DS, "main", "_lakefs_actions/validate.yaml", local_path=str(action), sha256=sha)
+    reg.store.commit(DS, "main", message="add the validation hook", metadata={})
+    v2 = reg.register(builds.v2, dataset=DS)
+    assert reg.store.stat_object(DS, v2.commit_id, "_lakefs_actions/validate.yaml").sha256 == sha
+
+
+def test_register_refuses_an_unvalidated_build_unless_allowed(
+    reg: Registry, builds: Builds, tmp_path: Path
+) -> None:
+    from curate.validation.result import NotValidatedError
+
+    build = write_build(tmp_path / "never", builds.examples["v1"], validation=None)
+    with pytest.raises(NotValidatedError, match="never validated"):
+        reg.register(build, dataset=DS)
+    assert not reg.store.repository_exists(DS)
+    v = reg.register(build, dataset=DS, allow_unvalidated=True)
+    assert "never validated" in v.metadata[META_VALIDATION + "unvalidated"]

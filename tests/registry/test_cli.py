@@ -64,7 +64,8 @@ def test_human_output_is_short_and_clear(
     validated = write_build(tmp_path / "validated", builds.examples["v2"], validation={
         "suite": "asr_default", "success": False, "evaluated": 10, "successful": 9, "failed": 1})
     for build in (builds.v1, validated):
-        code, out, _ = run(capsys, "register", str(build), "--dataset", DS, "--registry", registry_uri)
+        code, out, _ = run(capsys, "register", str(build), "--dataset", DS, "--registry", registry_uri,
+                           "--allow-unvalidated")
         assert code == 0 and out.startswith("registered asr-demo@v")
     code, out, _ = run(capsys, "versions", DS, "--registry", registry_uri)
     lines = out.splitlines()
@@ -158,3 +159,25 @@ def test_credentials_never_show_on_lakefs(
     monkeypatch.setenv("LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY", "wrong-" + secret)
     code, out, err = run(capsys, "versions", name)
     assert code != 0 and "Traceback" not in err and secret not in out + err
+
+
+def test_register_refuses_a_build_without_a_passing_validation(
+    registry_uri: str, builds: Builds, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    never = write_build(tmp_path / "never", builds.examples["v1"], validation=None)
+    failed = write_build(tmp_path / "failed", builds.examples["v2"], validation={
+        "suite": "asr_default", "success": False, "evaluated": 10, "successful": 9, "failed": 1})
+    stale = write_build(tmp_path / "stale", builds.examples["v3"], validation={
+        "suite": "asr_default", "success": True, "evaluated": 3, "successful": 3, "failed": 0,
+        "fingerprint": "0" * 64})
+    for build, why in ((never, "never validated"), (failed, "1 of 10 expectations failed"),
+                       (stale, "validation result is for build 000000000000")):
+        code, out, err = run(capsys, "register", str(build), "--dataset", DS, "--registry", registry_uri)
+        assert code == 1 and why in err and len(err.strip().splitlines()) == 1, err
+    assert run(capsys, "versions", DS, "--registry", registry_uri)[0] == 2  # nothing was written
+
+    code, out, _ = run(capsys, "register", str(failed), "--dataset", DS, "--registry", registry_uri,
+                       "--allow-unvalidated", "--json")
+    meta = json.loads(out)["metadata"]
+    assert code == 0 and "1 of 10 expectations failed" in meta["curate.validation.unvalidated"]
+    assert meta["curate.validation.success"] == "false"

@@ -162,7 +162,7 @@ def test_pull_copies_the_whole_version(reg: Registry, builds: Builds, tmp_path: 
     dest = reg.open(f"{DS}@v1").pull(tmp_path / "pulled")
     files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
     info = json.loads((builds.v1 / "dataset_info.json").read_text())
-    assert files == sorted([*info["files"], "dataset_info.json"])
+    assert files == sorted([*info["files"], "dataset_info.json", "validation/result.json"])
     for rel in files:
         assert (dest / rel).read_bytes() == (builds.v1 / rel).read_bytes()
     with pytest.raises(ConflictError, match="not an empty directory"):
