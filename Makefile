@@ -15,6 +15,7 @@ demo: $(BIN)/.installed
 	$(BIN)/curate demo --overwrite
 
 test: $(BIN)/.installed
+	-sh tests/validation/install_chromium.sh  # for the Data Docs test; it skips, saying why, without
 	$(BIN)/python -m pytest tests
 
 bench: $(BIN)/.installed

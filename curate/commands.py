@@ -71,11 +71,13 @@ def _show_open(registry, uri: str, ref: str) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """Sample corpus -> build -> register -> open, in one directory."""
+    """Sample corpus -> build -> validate (the gate) -> register -> open, in one directory."""
     import shutil
 
     from curate.errors import UsageError
     from curate.samples import make_corpus
+    from curate.validation.cli import print_report
+    from curate.validation.validate import latest_baseline, validate_build
     from pipelines.asr_dataset import run
     from registry.api import Registry
 
@@ -85,14 +87,21 @@ def _demo(args: argparse.Namespace) -> int:
         raise UsageError(f"{root}: exists and is not empty (use --overwrite to start over)")
     if os.path.exists(root):
         shutil.rmtree(root)
-    print(f"[1/3] writing a sample corpus of {args.utterances} utterances (+ known bad inputs)")
+    print(f"[1/4] writing a sample corpus of {args.utterances} utterances (+ known bad inputs)")
     make_corpus(corpus, utterances=args.utterances, seed=args.seed, with_bad_inputs=True)
-    print(f"[2/3] building it with {args.workers} worker(s)")
+    print(f"[2/4] building it with {args.workers} worker(s)")
     info = run(os.path.join(corpus, "configs", "librispeech.yaml"), build, workers=args.workers)
     print_summary(info, build)
     uri = f"file://{os.path.join(root, 'registry')}"
+    print("\n[3/4] validating it against the asr_default suite (the gate)")
+    result = validate_build(build, suite="asr_default",
+                            baseline=latest_baseline(info["name"], registry=uri))
+    print_report(result, build_dir=build)
+    if not result.success:
+        print("the gate refused this build: it is not registered")
+        return 1
     registry = Registry(uri)
-    print(f"\n[3/3] registering it in the embedded registry {uri}")
+    print(f"\n[4/4] registering it in the embedded registry {uri}")
     version = registry.register(build, dataset=info["name"], message="curate demo")
     again = registry.register(build, dataset=info["name"], message="curate demo, again")
     print(f"registered {version.ref} -> commit {version.commit_id[:12]} "
@@ -123,7 +132,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_build, accepts_extra=True)
 
-    p = sub.add_parser("demo", help="sample corpus -> build -> register -> open")
+    p = sub.add_parser("demo", help="sample corpus -> build -> validate -> register -> open")
     p.add_argument("--dir", default="demo")
     p.add_argument("--utterances", type=int, default=120)
     p.add_argument("--seed", type=int, default=0)

@@ -1,4 +1,4 @@
-"""The quickstart's main job, as a user runs it: build -> register -> open."""
+"""The quickstart's main job, as a user runs it: build -> validate -> register -> open."""
 
 from __future__ import annotations
 
@@ -15,11 +15,14 @@ def _curate(*args: str) -> subprocess.CompletedProcess:
 
 def test_demo_builds_registers_and_opens(tmp_path):
     root = str(tmp_path / "demo")
-    proc = _curate("demo", "--dir", root, "--utterances", "40")
+    proc = _curate("demo", "--dir", root)  # exactly what `make demo` runs
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     read = re.search(r"read (\d+), accepted (\d+), rejected (\d+)", out)
     assert read and int(read[2]) + int(read[3]) == int(read[1])
+    assert re.search(r"suite +asr_default: (\d+) of \1 expectations passed", out)
+    assert re.search(r"verdict +PASSED", out)
+    assert os.path.exists(os.path.join(root, "build", "validation", "docs", "index.html"))
     assert re.search(r"registered sample-librispeech@v1 -> commit [0-9a-f]{12}", out)
     assert "registering the same build again gives sample-librispeech@v1" in out
     assert re.search(r"a batch of \w+ has audio \(4, \d+\)", out)
