@@ -6,6 +6,7 @@ pipeline options and returns the parsed ``dataset_info.json``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 from typing import Any
@@ -17,9 +18,10 @@ from curate.build_info import INFO_FILE, write_info, write_manifest, write_rejec
 from curate.config import BuildConfig
 from curate.errors import UsageError
 from curate.process import REJECTED, ProcessUtterances
-from curate.shards import DUPLICATES, DedupeAudio, WriteShards, assign_split
+from curate.shards import DUPLICATES, DedupeAudio, ShardResult, WriteShards, assign_split
 from curate.sources import REJECTED as SOURCE_REJECTED
 from curate.sources import ReadSources
+from curate.writers import is_local
 
 __all__ = ["BuildDataset", "STAGING_DIR", "prepare_output", "read_info"]
 
@@ -30,6 +32,12 @@ def _write_manifest(item, output_dir: str):
     split, shard_results = item
     rows = [row for result in shard_results for row in result.rows]
     return split, write_manifest(output_dir, split, rows)
+
+
+def _without_rows(result: ShardResult) -> ShardResult:
+    """Finalize needs each shard's files, not its manifest rows: a side input is read whole by
+    one worker, so rows there would put every example of the corpus in one worker's memory."""
+    return dataclasses.replace(result, rows=())
 
 
 def _finalize(_, *, output_dir, config, shards, manifests, rejections, read):
@@ -49,9 +57,21 @@ def _finalize(_, *, output_dir, config, shards, manifests, rejections, read):
         read=read,
     )
     staging = f"{output_dir}/{STAGING_DIR}"
-    if FileSystems.exists(staging):
-        FileSystems.delete([staging])
+    if _holds_files(staging):
+        _delete_tree(staging)
     return info["fingerprint"]
+
+
+def _holds_files(path: str) -> bool:
+    """Whether any file lies below ``path``. Object stores have no directories: there
+    ``FileSystems.exists(prefix)`` is False even when objects sit under it, so list instead."""
+    return bool(FileSystems.match([f"{path}/**"], limits=[1])[0].metadata_list)
+
+
+def _delete_tree(path: str) -> None:
+    """Delete a directory, or every object under a prefix (Beam's S3 and GCS filesystems
+    delete a prefix only when it is given with a trailing ``/``)."""
+    FileSystems.delete([path if is_local(path) else path.rstrip("/") + "/"])
 
 
 class BuildDataset(beam.PTransform):
@@ -99,7 +119,7 @@ class BuildDataset(beam.PTransform):
                 _finalize,
                 output_dir=out,
                 config=cfg,
-                shards=beam.pvalue.AsList(shards),
+                shards=beam.pvalue.AsList(shards | "DropRows" >> beam.Map(_without_rows)),
                 manifests=beam.pvalue.AsList(manifests),
                 rejections=beam.pvalue.AsList(rejections),
                 read=beam.pvalue.AsSingleton(read),
@@ -111,15 +131,16 @@ def prepare_output(output_dir: str, *, overwrite: bool = False) -> None:
     """Refuse to build over an existing build or other files unless asked; clear the leftovers
     of a build that died (it has a staging dir but no ``dataset_info.json``)."""
     root = output_dir.rstrip("/")
-    if not FileSystems.exists(root):
+    empty = not _holds_files(root)
+    if empty and not FileSystems.exists(root):
         return
     finished = FileSystems.exists(f"{root}/{INFO_FILE}")
-    leftover = not finished and FileSystems.exists(f"{root}/{STAGING_DIR}")
-    empty = not FileSystems.match([f"{root}/*"])[0].metadata_list
+    leftover = not finished and _holds_files(f"{root}/{STAGING_DIR}")
     if not (overwrite or leftover or empty):
         what = "already holds a build" if finished else "exists and is not empty"
         raise UsageError(f"{output_dir}: {what} (use --overwrite to replace it)")
-    FileSystems.delete([root])
+    if FileSystems.exists(root) or not empty:
+        _delete_tree(root)
 
 
 def read_info(output_dir: str) -> dict[str, Any]:

@@ -69,6 +69,23 @@ class _Progress(threading.Thread):
         self._stop_event.set()
 
 
+def _check_source_paths(config_path: str, config) -> None:
+    """Every source path is a file, a directory, or an object-store prefix holding objects.
+
+    ``load_config``'s own check asks ``FileSystems.exists``, which is False for a "directory" on
+    S3 or GCS (they only have objects), so a LibriSpeech tree or Kaldi dir in a bucket would be
+    "not found". Same message as that check.
+    """
+    from apache_beam.io.filesystems import FileSystems
+
+    from curate.errors import ConfigError
+
+    for i, src in enumerate(config.sources):
+        below = f"{src.path.rstrip('/')}/**"
+        if not (FileSystems.exists(src.path) or FileSystems.match([below], limits=[1])[0].metadata_list):
+            raise ConfigError(f"{config_path}: sources[{i}].path: not found: {src.path}")
+
+
 def run(
     config_path: str,
     output_dir: str,
@@ -80,12 +97,17 @@ def run(
 ) -> dict[str, Any]:
     """Validate the config, run the build, return the parsed ``dataset_info.json``."""
     import apache_beam as beam
+    from apache_beam.io.filesystems import FileSystems
 
     from curate.build import BuildDataset, prepare_output, read_info
     from curate.config import load_config
 
-    config = load_config(config_path)
     options = pipeline_options(pipeline_args, workers)
+    # The config, the sources' checks and the output are read before beam.Pipeline() would hand
+    # the options to FileSystems: without this, s3:// paths ignore --s3_endpoint_url & co.
+    FileSystems.set_options(options)
+    config = load_config(config_path, check_paths=False)
+    _check_source_paths(config_path, config)
     output_dir = output_dir if "://" in output_dir else os.path.abspath(output_dir)
     prepare_output(output_dir, overwrite=overwrite)
     say(f"building {config.name!r} from {len(config.sources)} source(s) into {output_dir}")
