@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import tempfile
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +26,7 @@ from curate.config import ShardConfig, ShardFormat, SplitBy, SplitConfig
 from curate.errors import Reason, Stage
 from curate.process import StagedExample
 from curate.records import Rejection
-from curate.writers import WrittenFile, shard_name, write_shard
+from curate.writers import WrittenFile, is_local, shard_name, write_shards
 
 __all__ = [
     "DUPLICATES",
@@ -37,6 +39,7 @@ __all__ = [
 ]
 
 DUPLICATES = "duplicates"
+_OPEN_FILES = 32  # staging files a shard writer keeps open at once
 
 
 def _unit_hash(salt: str, value: str) -> int:
@@ -106,21 +109,66 @@ class ShardResult:
     rows: tuple[dict[str, Any], ...]  # manifest rows, sorted by key, with shard and position
 
 
-def _read_staged(examples: list[StagedExample]) -> dict[str, bytes]:
-    """The staged records of ``examples``, reading each staging file once, in offset order."""
-    by_path: dict[str, list[StagedExample]] = defaultdict(list)
-    for e in examples:
-        by_path[e.staged_path].append(e)
-    records = {}
-    for path, group in sorted(by_path.items()):
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            for e in sorted(group, key=lambda e: e.offset):
-                f.seek(e.offset)
-                data = f.read(e.length)
-                if len(data) != e.length:
-                    raise IOError(f"staging file {path} is short at offset {e.offset}")
-                records[e.key] = data
-    return records
+class _StagedRecords:
+    """The staged records of a shard's examples, one at a time, in the order asked for.
+
+    Memory holds one record, whatever the shard's size. Local staging files are read in place
+    (a seek and a read per record, from the page cache). Remote ones (``gs://``, ``s3://``)
+    would cost a ranged request per record that way, so each staging file is first read once,
+    front to back, and the records wanted from it are spooled to a local temporary file.
+    """
+
+    def __init__(self, examples: list[StagedExample]) -> None:
+        self._examples = examples
+        self._spool: Any = None
+        self._where: dict[str, tuple[str, int]] = {}  # key -> (local path, offset)
+
+    def __enter__(self) -> _StagedRecords:
+        remote = [e for e in self._examples if not is_local(e.staged_path)]
+        for e in self._examples:
+            self._where[e.key] = (e.staged_path, e.offset)
+        if remote:
+            self._spool = tempfile.NamedTemporaryFile(prefix="curate-spool-", delete=False)
+            by_path: dict[str, list[StagedExample]] = defaultdict(list)
+            for e in remote:
+                by_path[e.staged_path].append(e)
+            for path, group in sorted(by_path.items()):
+                with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                    for e in sorted(group, key=lambda e: e.offset):
+                        f.seek(e.offset)
+                        self._where[e.key] = (self._spool.name, self._spool.tell())
+                        self._spool.write(_read_exactly(f, e, path))
+            self._spool.close()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        if self._spool is not None:
+            os.unlink(self._spool.name)
+
+    def __iter__(self) -> Iterator[bytes]:
+        handles: dict[str, Any] = {}
+        try:
+            for e in self._examples:
+                path, offset = self._where[e.key]
+                f = handles.get(path)
+                if f is None:
+                    if len(handles) >= _OPEN_FILES:
+                        handles.pop(next(iter(handles))).close()
+                    f = handles[path] = FileSystems.open(
+                        path, compression_type=CompressionTypes.UNCOMPRESSED
+                    )
+                f.seek(offset)
+                yield _read_exactly(f, e, path)
+        finally:
+            for f in handles.values():
+                f.close()
+
+
+def _read_exactly(f: Any, e: StagedExample, path: str) -> bytes:
+    data = f.read(e.length)
+    if len(data) != e.length:
+        raise IOError(f"staging file {path} is short at offset {e.offset} (key {e.key})")
+    return data
 
 
 class _WriteShardFn(beam.DoFn):
@@ -135,16 +183,16 @@ class _WriteShardFn(beam.DoFn):
         for a, b in zip(examples, examples[1:]):
             if a.key == b.key:  # the sources reject duplicate keys: this is a bug
                 raise ValueError(f"duplicate key {a.key!r}: {a.audio_uri} and {b.audio_uri}")
-        records = _read_staged(examples)
-        ordered = [records[e.key] for e in examples]
         count = counts[split]
-        files = []
-        for fmt in self._cfg.formats:
-            rel = shard_name(self._dataset, split, fmt, index, count)
-            written = write_shard(f"{self._output_dir}/{rel}", fmt, ordered)
-            files.append((fmt, WrittenFile(path=rel, sha256=written.sha256,
-                                           size_bytes=written.size_bytes,
-                                           num_examples=written.num_examples)))
+        rels = {f: shard_name(self._dataset, split, f, index, count) for f in self._cfg.formats}
+        dests = {f: f"{self._output_dir}/{rel}" for f, rel in rels.items()}
+        with _StagedRecords(examples) as records:  # streamed: one record in memory at a time
+            written = write_shards(dests, records)
+        files = [
+            (f, WrittenFile(path=rels[f], sha256=w.sha256, size_bytes=w.size_bytes,
+                            num_examples=w.num_examples))
+            for f, w in written.items()
+        ]
         rows = tuple({**e.manifest_row(), "shard": index, "position": i} for i, e in enumerate(examples))
         Metrics.counter("curate", "shards.written").inc()
         yield ShardResult(split=split, index=index, count=count, files=tuple(files), rows=rows)

@@ -3,6 +3,11 @@
 Each shard is written to a temporary name and renamed into place, so a half-written shard is
 never visible; the sha256 of what was written is returned with the path. Every destination may be
 a local path or any Beam filesystem URI.
+
+Records stream through: :func:`write_shards` takes any iterable and writes each record to every
+format as it comes, so a shard of any size costs one record's worth of memory. The TFRecord
+file is hashed as it is written; the ArrayRecord file (written by its C++ writer) is read back
+once to hash it.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import os
 import struct
 import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import google_crc32c
@@ -29,6 +34,7 @@ __all__ = [
     "tfrecord_frame",
     "write_bytes",
     "write_shard",
+    "write_shards",
 ]
 
 # One record per group: random access without decompressing neighbours. Audio is already
@@ -129,36 +135,88 @@ def write_bytes(dest: str, data: bytes) -> WrittenFile:
     return WrittenFile(path=dest, sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
 
 
-def _write_tfrecord(tmp: str, records: list[bytes]) -> None:
-    with open(tmp, "wb") as f:
-        for record in records:
-            f.write(tfrecord_frame(record))
+class _TFRecordFile:
+    """Appends framed records to a local file, hashing the bytes as they are written."""
+
+    def __init__(self, path: str) -> None:
+        self._f = open(path, "wb")
+        self._sha = hashlib.sha256()
+        self._size = 0
+
+    def write(self, record: bytes) -> None:
+        length = struct.pack("<Q", len(record))
+        head = length + struct.pack("<I", _masked_crc(length))
+        tail = struct.pack("<I", _masked_crc(record))
+        for part in (head, record, tail):  # no concatenated copy of the record
+            self._f.write(part)
+            self._sha.update(part)
+        self._size += 16 + len(record)
+
+    def close(self) -> tuple[str, int]:
+        self._f.close()
+        return self._sha.hexdigest(), self._size
+
+    def abort(self) -> None:
+        self._f.close()
 
 
-def _write_array_record(tmp: str, records: list[bytes]) -> None:
-    from array_record.python.array_record_module import ArrayRecordWriter
+class _ArrayRecordFile:
+    def __init__(self, path: str) -> None:
+        from array_record.python.array_record_module import ArrayRecordWriter
 
-    writer = ArrayRecordWriter(tmp, ARRAY_RECORD_OPTIONS)
+        self._path = path
+        self._writer = ArrayRecordWriter(path, ARRAY_RECORD_OPTIONS)
+
+    def write(self, record: bytes) -> None:
+        self._writer.write(record)
+
+    def close(self) -> tuple[str, int]:
+        self._writer.close()
+        return _sha256_of_local(self._path), os.path.getsize(self._path)
+
+    def abort(self) -> None:
+        self._writer.close()
+
+
+_WRITERS = {ShardFormat.TFRECORD: _TFRecordFile, ShardFormat.ARRAY_RECORD: _ArrayRecordFile}
+
+
+def write_shards(
+    dests: Mapping[ShardFormat, str], records: Iterable[bytes]
+) -> dict[ShardFormat, WrittenFile]:
+    """Write ``records`` in order as one shard per format (``dests``: format -> destination),
+    in a single pass: each record is written to every format as it arrives and then dropped."""
+    tmps = {fmt: _local_tmp_for(dest) for fmt, dest in dests.items()}
+    files: dict[ShardFormat, _TFRecordFile | _ArrayRecordFile] = {}
     try:
+        for fmt, tmp in tmps.items():
+            files[fmt] = _WRITERS[fmt](tmp)
+        count = 0
         for record in records:
-            writer.write(record)
-    finally:
-        writer.close()
-
-
-_WRITERS = {ShardFormat.TFRECORD: _write_tfrecord, ShardFormat.ARRAY_RECORD: _write_array_record}
+            for f in files.values():
+                f.write(record)
+            count += 1
+        done = {fmt: f.close() for fmt, f in files.items()}
+        files.clear()
+        out = {}
+        for fmt, (digest, size) in done.items():
+            _publish_local_file(tmps[fmt], dests[fmt])
+            out[fmt] = WrittenFile(
+                path=dests[fmt], sha256=digest, size_bytes=size, num_examples=count
+            )
+        return out
+    except BaseException:
+        for f in files.values():
+            try:
+                f.abort()
+            except Exception:  # the original error matters, not a second one while aborting
+                pass
+        for tmp in tmps.values():
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise
 
 
 def write_shard(dest: str, fmt: ShardFormat, records: Iterable[bytes]) -> WrittenFile:
     """Write ``records`` in order as one shard at ``dest``; returns its sha256 and size."""
-    records = list(records)
-    tmp = _local_tmp_for(dest)
-    try:
-        _WRITERS[fmt](tmp, records)
-        digest, size = _sha256_of_local(tmp), os.path.getsize(tmp)
-        _publish_local_file(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return WrittenFile(path=dest, sha256=digest, size_bytes=size, num_examples=len(records))
+    return write_shards({fmt: dest}, records)[fmt]
