@@ -1,0 +1,166 @@
+"""Object stores: a build whose config, corpus, staging and output all live in ``s3://``.
+
+A local S3-compatible server (moto, on loopback, fake credentials) stands in for S3; Beam's own
+S3 filesystem reaches it through ``--s3_endpoint_url`` and the other ``S3Options``. The S3 build
+runs with two worker processes, so the options must reach ``FileSystems`` in the workers through
+the pipeline options (not just through the driver's process-wide state).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from curate.build_info import fingerprint
+from curate.samples import make_corpus
+from pipelines.asr_dataset import run
+from tests.s3_server import local_s3, upload_tree
+
+pytest.importorskip("moto.server")
+pytest.importorskip("boto3")
+
+BUCKET = "speech"
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@pytest.fixture(scope="module")
+def s3():
+    with local_s3() as server:
+        server.client.create_bucket(Bucket=BUCKET)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, s3):
+    """The sample corpus on disk and a copy of its LibriSpeech tree in the bucket, with a config
+    in the bucket naming it by ``s3://`` URI."""
+    root = str(tmp_path_factory.mktemp("corpus") / "c")
+    make_corpus(root, utterances=10, seed=11, with_bad_inputs=True)
+    local_config = os.path.join(root, "configs", "librispeech.yaml")
+    config = yaml.safe_load(open(local_config))
+    config["shards"]["target_size_mb"] = 0.4  # several shards per split
+    yaml.safe_dump(config, open(local_config, "w"))
+    uploaded = upload_tree(s3, os.path.join(root, "librispeech"), BUCKET, "corpus/librispeech")
+    assert uploaded > 10
+    source = dict(config["sources"][0], path=f"s3://{BUCKET}/corpus/librispeech")
+    remote = dict(config, sources=[source])
+    s3.client.put_object(Bucket=BUCKET, Key="configs/librispeech.yaml",
+                         Body=yaml.safe_dump(remote).encode())
+    expected = json.load(open(os.path.join(root, "expected.json")))
+    return root, expected
+
+
+@pytest.fixture(scope="module")
+def s3_build(corpus, s3):
+    info = run(f"s3://{BUCKET}/configs/librispeech.yaml", f"s3://{BUCKET}/builds/b1", workers=2,
+               pipeline_args=s3.pipeline_args(), say=_quiet)
+    return "builds/b1", info
+
+
+def _outcomes(read) -> dict[str, str | None]:
+    """key -> None (accepted) or reason, from manifest and rejected files given by a reader."""
+    info = json.loads(read("dataset_info.json"))
+    outcome: dict[str, str | None] = {}
+    for split in info["splits"]:
+        manifest = pq.read_table(io.BytesIO(read(f"manifest/{split}.parquet")))
+        for key in manifest.column("key").to_pylist():
+            outcome[key] = None
+    for row in pq.read_table(io.BytesIO(read("rejected.parquet"))).to_pylist():
+        outcome[row["key"]] = row["reason"]
+    return outcome
+
+
+def test_build_reads_config_and_corpus_from_s3_and_writes_there(corpus, s3, s3_build):
+    """Also the regression test for a LibriSpeech tree in a bucket reported "not found" (a
+    prefix is no object, so ``FileSystems.exists`` is False) and for the config read from S3
+    before the S3 options reached ``FileSystems``."""
+    _, expected = corpus
+    prefix, info = s3_build
+    for rel, meta in info["files"].items():  # read back from the bucket and verify every file
+        data = s3.get(BUCKET, f"{prefix}/{rel}")
+        assert hashlib.sha256(data).hexdigest() == meta["sha256"], rel
+        assert len(data) == meta["size_bytes"], rel
+    assert fingerprint(info["files"]) == info["fingerprint"]
+    assert json.loads(s3.get(BUCKET, f"{prefix}/dataset_info.json")) == info
+
+    outcomes = _outcomes(lambda rel: s3.get(BUCKET, f"{prefix}/{rel}"))
+    layout = expected.get("librispeech") or expected["layouts"]["librispeech"]
+    assert outcomes == layout
+    assert info["counts"]["accepted"] + info["counts"]["rejected"] == info["counts"]["read"]
+
+
+def test_staging_prefix_is_deleted_from_the_bucket(s3, s3_build):
+    """Regression: the staging "directory" was deleted only if ``FileSystems.exists`` said it
+    existed, which it never does for a prefix in an object store."""
+    prefix, info = s3_build
+    keys = s3.keys(BUCKET, prefix + "/")
+    assert not [k for k in keys if "/.staging/" in k or ".tmp-" in k]
+    assert {k[len(prefix) + 1:] for k in keys} == set(info["files"]) | {"dataset_info.json"}
+
+
+def test_s3_build_equals_a_local_build_of_the_same_corpus(corpus, s3, s3_build, tmp_path):
+    """Shards are byte-identical to a local build of the local copy; the fingerprint, which
+    also covers the manifests (they name each example's source URI), equals that of a build of
+    the same ``s3://`` corpus written to a local directory."""
+    root, _ = corpus
+    prefix, s3_info = s3_build
+    local = run(os.path.join(root, "configs", "librispeech.yaml"), str(tmp_path / "local"),
+                workers=1, say=_quiet)
+    shards = lambda info: {p: m for p, m in info["files"].items() if p.startswith("data/")}
+    assert shards(s3_info) == shards(local)
+
+    local_root = os.path.join(root, "librispeech")
+    remote_root = f"s3://{BUCKET}/corpus/librispeech"
+    for split in s3_info["splits"]:
+        remote = s3.get(BUCKET, f"{prefix}/manifest/{split}.parquet")
+        remote_rows = pq.read_table(io.BytesIO(remote)).to_pylist()
+        local_rows = pq.read_table(tmp_path / "local" / "manifest" / f"{split}.parquet").to_pylist()
+        for row in local_rows:
+            for col in ("source_uri", "audio_uri"):
+                row[col] = row[col].replace(local_root, remote_root)
+        assert remote_rows == local_rows, split
+
+    mixed = run(f"s3://{BUCKET}/configs/librispeech.yaml", str(tmp_path / "from_s3"), workers=1,
+                pipeline_args=s3.pipeline_args(), say=_quiet)
+    assert mixed["fingerprint"] == s3_info["fingerprint"]
+    assert mixed["files"] == s3_info["files"]
+
+
+def test_refuses_to_overwrite_a_build_in_the_bucket(corpus, s3, s3_build):
+    from curate.errors import UsageError
+
+    prefix, info = s3_build
+    with pytest.raises(UsageError, match="already holds a build"):
+        run(f"s3://{BUCKET}/configs/librispeech.yaml", f"s3://{BUCKET}/{prefix}",
+            pipeline_args=s3.pipeline_args(), say=_quiet)
+    assert json.loads(s3.get(BUCKET, f"{prefix}/dataset_info.json")) == info
+
+
+def test_leftovers_of_a_dead_build_in_the_bucket_are_cleared(s3):
+    """Regression: ``prepare_output`` looked for the output "directory" with
+    ``FileSystems.exists``, so in a bucket it never found a dead build's leftovers."""
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from curate.build import prepare_output
+
+    for key in ("dead/.staging/0a1b.records", "dead/data/train/x.tfrecord-00000-of-00002"):
+        s3.client.put_object(Bucket=BUCKET, Key=key, Body=b"partial")
+    s3.client.put_object(Bucket=BUCKET, Key="deadly/keep.txt", Body=b"a neighbour")
+    saved = FileSystems._pipeline_options
+    FileSystems.set_options(PipelineOptions(s3.pipeline_args()))
+    try:
+        prepare_output(f"s3://{BUCKET}/dead")
+    finally:
+        FileSystems.set_options(saved)
+    assert s3.keys(BUCKET, "dead/") == []
+    assert s3.keys(BUCKET, "deadly/") == ["deadly/keep.txt"]
