@@ -112,15 +112,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             subset, builds["workers_1"], builds["workers_2"],
             os.path.join(workdir, "registration"), _say, lakefs=not args.no_lakefs))
         store = os.path.join(workdir, "registration", "local-store")
-        if "loaders" in wanted and not os.path.isdir(store):  # registration was not run
-            from registry.api import Registry
 
-            Registry(store, cache_dir=os.path.join(workdir, "cache")).register(
-                builds["workers_1"], dataset=registration.DATASET)
-        attempt("loaders", lambda: loaders.run(
-            store, registration.DATASET,
-            os.path.join(workdir, "loaders"), passes=plan.loader_passes,
-            random_reads=plan.random_reads, say=_say))
+        def run_loaders() -> dict[str, Any]:
+            if not os.path.isdir(store):  # registration was not run: register v1 here
+                from registry.api import Registry
+
+                Registry(store, cache_dir=os.path.join(workdir, "cache")).register(
+                    builds["workers_1"], dataset=registration.DATASET, allow_unvalidated=True
+                )
+            return loaders.run(
+                store, registration.DATASET, os.path.join(workdir, "loaders"),
+                passes=plan.loader_passes, min_records=plan.loader_min_records,
+                random_reads=plan.random_reads, say=_say,
+            )
+
+        attempt("loaders", run_loaders)
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -24,7 +24,8 @@ class Plan:
     memory_n: int  # N of the memory benchmark (4N = corpus_utterances)
     rounds: int  # throughput rounds; each round runs floor, 1 worker and 2 workers once
     target_shard_mb: float
-    loader_passes: int  # passes over a split per loader measurement (best one kept)
+    loader_passes: int  # loader measurements of each kind (the best one is kept)
+    loader_min_records: int  # a measurement reads the split until it has read this many
     random_reads: int  # ArrayRecord random reads per measurement
 
 
@@ -35,6 +36,7 @@ QUICK = Plan(
     rounds=1,
     target_shard_mb=1.0,
     loader_passes=2,
+    loader_min_records=1000,
     random_reads=2000,
 )
 FULL = Plan(
@@ -44,6 +46,7 @@ FULL = Plan(
     rounds=3,
     target_shard_mb=16.0,
     loader_passes=3,
+    loader_min_records=3000,
     random_reads=20000,
 )
 

@@ -12,8 +12,8 @@ no download is timed), over its largest split:
   (``TFRecordDataset`` iterated record by record into Python bytes), and ArrayRecord read in
   order for reference.
 
-Every measurement reads the split over and over until it has read at least ``random_reads``
-records (exactly that many for the shuffled reads), so that a small split is not dominated by
+Every measurement reads the split over and over until it has read at least ``min_records``
+records (``random_reads`` for the shuffled reads), so that a small split is not dominated by
 setting up a ``tf.data`` pipeline; measurements are interleaved, and the best of ``passes`` is
 kept, after one warm-up pass that brings the files into the page cache.
 """
@@ -55,7 +55,14 @@ def _best(fns: dict[str, Callable[[], int]], passes: int) -> dict[str, dict[str,
 
 
 def run(
-    registry_root: str, dataset: str, workdir: str, *, passes: int, random_reads: int, say
+    registry_root: str,
+    dataset: str,
+    workdir: str,
+    *,
+    passes: int,
+    min_records: int,
+    random_reads: int,
+    say,
 ) -> dict[str, Any]:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import numpy as np
@@ -76,7 +83,7 @@ def run(
     }
 
     n = int(splits[split]["num_examples"])
-    times = max(1, -(-random_reads // max(n, 1)))  # passes over the split per measurement
+    times = max(1, -(-min_records // max(n, 1)))  # passes over the split per measurement
 
     def plain() -> int:
         ds = tf.data.TFRecordDataset(files).map(
