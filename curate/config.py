@@ -181,6 +181,16 @@ def parse_config(data: Any, *, origin: str = "config", base_dir: str | None = No
     return config.model_copy(update={"sources": sources})
 
 
+def _exists(path: str) -> bool:
+    """A file, a directory, or an object-store prefix holding objects (S3 and GCS have no
+    directories: ``FileSystems.exists`` is False for a LibriSpeech tree in a bucket)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    if FileSystems.exists(path):
+        return True
+    return bool(FileSystems.match([f"{path.rstrip('/')}/**"], limits=[1])[0].metadata_list)
+
+
 def load_config(path: str, *, check_paths: bool = True) -> BuildConfig:
     """Load and validate a YAML build config; ``check_paths`` verifies every source exists."""
     from apache_beam.io.filesystems import FileSystems
@@ -199,6 +209,6 @@ def load_config(path: str, *, check_paths: bool = True) -> BuildConfig:
     config = parse_config(data, origin=path, base_dir=base)
     if check_paths:
         for i, src in enumerate(config.sources):
-            if not FileSystems.exists(src.path):
+            if not _exists(src.path):
                 raise ConfigError(f"{path}: sources[{i}].path: not found: {src.path}")
     return config

@@ -69,23 +69,6 @@ class _Progress(threading.Thread):
         self._stop_event.set()
 
 
-def _check_source_paths(config_path: str, config) -> None:
-    """Every source path is a file, a directory, or an object-store prefix holding objects.
-
-    ``load_config``'s own check asks ``FileSystems.exists``, which is False for a "directory" on
-    S3 or GCS (they only have objects), so a LibriSpeech tree or Kaldi dir in a bucket would be
-    "not found". Same message as that check.
-    """
-    from apache_beam.io.filesystems import FileSystems
-
-    from curate.errors import ConfigError
-
-    for i, src in enumerate(config.sources):
-        below = f"{src.path.rstrip('/')}/**"
-        if not (FileSystems.exists(src.path) or FileSystems.match([below], limits=[1])[0].metadata_list):
-            raise ConfigError(f"{config_path}: sources[{i}].path: not found: {src.path}")
-
-
 def run(
     config_path: str,
     output_dir: str,
@@ -106,8 +89,7 @@ def run(
     # The config, the sources' checks and the output are read before beam.Pipeline() would hand
     # the options to FileSystems: without this, s3:// paths ignore --s3_endpoint_url & co.
     FileSystems.set_options(options)
-    config = load_config(config_path, check_paths=False)
-    _check_source_paths(config_path, config)
+    config = load_config(config_path)
     output_dir = output_dir if "://" in output_dir else os.path.abspath(output_dir)
     prepare_output(output_dir, overwrite=overwrite)
     say(f"building {config.name!r} from {len(config.sources)} source(s) into {output_dir}")
