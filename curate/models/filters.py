@@ -1,0 +1,62 @@
+"""Model-signal filters: the first rule that fails decides the reason.
+
+1. ``low_speech_ratio``  vad_speech_ratio < vad.min_speech_ratio
+2. ``wrong_language``    langid_language not in langid.languages, with langid_confidence >=
+                         langid.min_confidence, for a transcript of at least langid.min_words
+                         words (a short or ambiguous transcript is never flagged)
+3. ``asr_disagreement``  asr_wer > asr.max_wer, or asr_cer > asr.max_cer
+
+A rule applies only when its model is enabled, its bound is set and its signal is present.
+Values equal to a bound pass. Language comes before ASR: a transcript in another language also
+disagrees with an English recogniser, and the language is the more useful diagnosis.
+
+>>> from curate.models.config import ModelSignalsConfig
+>>> cfg = ModelSignalsConfig.model_validate({"asr": {"enabled": True, "max_wer": 0.5}})
+>>> first_violation(ModelSignals(asr_wer=0.75, asr_cer=0.4), cfg)
+('asr_disagreement', 'wer 0.75 > max_wer 0.5')
+"""
+
+from __future__ import annotations
+
+from curate.models.config import ModelSignalsConfig
+from curate.models.errors import ASR_DISAGREEMENT, LOW_SPEECH_RATIO, WRONG_LANGUAGE
+from curate.models.records import ModelSignals
+
+__all__ = ["first_violation"]
+
+
+def first_violation(signals: ModelSignals, cfg: ModelSignalsConfig) -> tuple[str, str] | None:
+    """``(reason, detail)`` for the first rule (see the module docstring) that fails, or None."""
+    vad, asr, langid = cfg.vad, cfg.asr, cfg.langid
+    ratio = signals.vad_speech_ratio
+    if vad.enabled and vad.min_speech_ratio is not None and ratio is not None:
+        if ratio < vad.min_speech_ratio:
+            detail = f"speech ratio {_fmt(ratio, vad.min_speech_ratio)} < min_speech_ratio " \
+                     f"{vad.min_speech_ratio:g}"  # fmt: skip
+            return LOW_SPEECH_RATIO, detail
+    language, confidence = signals.langid_language, signals.langid_confidence
+    if langid.enabled and language and confidence is not None:
+        words = signals.langid_words or 0
+        if (
+            language not in langid.languages
+            and confidence >= langid.min_confidence
+            and words >= langid.min_words
+        ):
+            detail = f"transcript language {language!r} (confidence {confidence:.2f}) not in " \
+                     f"languages {langid.languages}"  # fmt: skip
+            return WRONG_LANGUAGE, detail
+    if asr.enabled:
+        for name, value, bound in (("wer", signals.asr_wer, asr.max_wer),
+                                   ("cer", signals.asr_cer, asr.max_cer)):  # fmt: skip
+            if value is not None and bound is not None and value > bound:
+                return ASR_DISAGREEMENT, f"{name} {_fmt(value, bound)} > max_{name} {bound:g}"
+    return None
+
+
+def _fmt(value: float, bound: float) -> str:
+    """Two decimals, or as many as it takes not to print a value that looks equal to ``bound``."""
+    for decimals in (2, 4, 6):
+        text = f"{value:.{decimals}f}"
+        if float(text) != bound:
+            return text
+    return repr(value)

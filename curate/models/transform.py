@@ -1,0 +1,149 @@
+"""``ComputeModelSignals``: every enabled model over ``(key, ModelInput)``, with RunInference.
+
+The models run one after another (VAD, ASR, language ID), fused in the same stage: no shuffle,
+and each element carries the signals found so far with its key. An input on which a model
+raises leaves the chain there and comes out on the ``FAILED`` output as
+``(key, "model_failed", "<model>: <error>")``; so does every input of a batch that failed as a
+whole. Thresholds are not applied here: see :func:`curate.models.filters.first_violation`.
+
+Models are loaded in each worker's ``DoFn.setup``; a model that cannot load fails the pipeline
+there, before it processes data. Call :func:`check_models` before building the pipeline to
+fail earlier still, in the launcher, with a one-line message, and to get the models'
+identities for ``dataset_info.json``.
+
+:class:`LoadedModels` runs the same per-input code without Beam (tests, benchmarks, notebooks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.metrics import Metrics
+from apache_beam.ml.inference.base import RunInference
+
+from curate.models.config import ModelSignalsConfig
+from curate.models.errors import MODEL_FAILED, ModelLoadError
+from curate.models.handlers import handler_for, keyed
+from curate.models.records import MODEL_RATE_HZ, ModelFailure, ModelInput, ModelSignals
+
+__all__ = ["FAILED", "SIGNALS", "ComputeModelSignals", "LoadedModels", "check_models"]
+
+SIGNALS = "signals"  # (key, ModelSignals)
+FAILED = "failed"  # (key, reason, detail)
+
+
+class LoadedModels:
+    """The enabled models, loaded in this process, and the handlers' own per-input code."""
+
+    def __init__(self, cfg: ModelSignalsConfig) -> None:
+        self._handlers = {name: handler_for(name, getattr(cfg, name)) for name in cfg.enabled}
+        self.models: dict[str, Any] = {}
+        for name, handler in self._handlers.items():
+            try:
+                self.models[name] = handler.load_model()
+            except ModelLoadError:
+                raise
+            except Exception as e:
+                raise ModelLoadError(f"signals.{name}: cannot load the model: "
+                                     f"{type(e).__name__}: {e}") from e  # fmt: skip
+
+    def compute(self, x: ModelInput) -> ModelSignals | ModelFailure:
+        """All enabled models on one input, exactly as ``ComputeModelSignals`` runs them."""
+        signals = ModelSignals()
+        for name, handler in self._handlers.items():
+            result = handler.infer_one(self.models[name], x)
+            if isinstance(result, ModelFailure):
+                return result
+            signals = signals.merged(result)
+        return signals
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        """Per model: ``model_id``, and name, version, files and sha256 where the model tells."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, model in self.models.items():
+            info = getattr(model, "info", None) or getattr(getattr(model, "recognizer", None),
+                                                           "info", None)  # fmt: skip
+            out[name] = info.to_dict() if info is not None else {"model_id": model.model_id}
+        return out
+
+
+def check_models(cfg: ModelSignalsConfig) -> dict[str, dict[str, Any]]:
+    """Load every enabled model and run it on a probe (one second of silence, "hello world");
+    raise :class:`ModelLoadError` naming the config field when one cannot. Returns
+    :meth:`LoadedModels.describe`, for ``dataset_info.json``. Cost: the models' load time."""
+    models = LoadedModels(cfg)
+    probe = ModelInput(samples=np.zeros(MODEL_RATE_HZ, np.float32), transcript="hello world")
+    result = models.compute(probe)
+    if isinstance(result, ModelFailure):
+        raise ModelLoadError(f"signals.{result.model}: the model loaded but fails on a probe "
+                             f"input: {result.detail}")  # fmt: skip
+    return models.describe()
+
+
+def _start(element: tuple[Any, ModelInput]) -> tuple[tuple[Any, ModelSignals], ModelInput]:
+    key, x = element
+    return (key, ModelSignals()), x
+
+
+class _MergeFn(beam.DoFn):
+    """Fold one model's result into the signals carried with the key, or fail the input."""
+
+    def process(self, element):
+        (key, signals), result = element
+        inference = result.inference
+        if isinstance(inference, ModelFailure):
+            Metrics.counter("curate_models", f"failed.{inference.model}").inc()
+            yield beam.pvalue.TaggedOutput(
+                FAILED, (key, MODEL_FAILED, f"{inference.model}: {inference.detail}")
+            )
+            return
+        yield (key, signals.merged(inference)), result.example
+
+
+def _batch_failures(failure, model: str) -> Iterable[tuple[Any, str, str]]:
+    """A batch that raised as a whole (RunInference's dead letters): fail each of its inputs."""
+    batch, (_, error, _) = failure
+    for (key, _), _ in batch:
+        yield key, MODEL_FAILED, f"{model}: batch failed: {error}"
+
+
+def _finish(element: tuple[tuple[Any, ModelSignals], ModelInput]) -> tuple[Any, ModelSignals]:
+    (key, signals), _ = element
+    return key, signals
+
+
+class ComputeModelSignals(beam.PTransform):
+    """``(key, ModelInput)`` -> ``{SIGNALS: (key, ModelSignals), FAILED: (key, reason, detail)}``.
+
+    Every input comes out exactly once, on one of the two outputs. With no model enabled, each
+    input gets an empty ``ModelSignals``.
+    """
+
+    def __init__(self, cfg: ModelSignalsConfig) -> None:
+        super().__init__()
+        self._cfg = cfg
+
+    def expand(self, inputs):
+        cfg = self._cfg
+        pending = inputs | "Start" >> beam.Map(_start)  # ((key, ModelSignals), ModelInput)
+        failures = []
+        for name in cfg.enabled:
+            step = name.capitalize()
+            handler = keyed(handler_for(name, getattr(cfg, name)))
+            results, dead = pending | f"Infer{step}" >> RunInference(
+                handler
+            ).with_exception_handling()  # ((key, ModelSignals), PredictionResult)
+            merged = results | f"Merge{step}" >> beam.ParDo(_MergeFn()).with_outputs(
+                FAILED, main=SIGNALS
+            )  # ((key, ModelSignals), ModelInput) | (key, reason, detail)
+            failures.append(merged[FAILED])
+            failures.append(
+                dead.failed_inferences | f"{step}BatchFailed" >> beam.FlatMap(_batch_failures, name)
+            )
+            pending = merged[SIGNALS]
+        signals = pending | "Finish" >> beam.Map(_finish)  # (key, ModelSignals)
+        failed = failures | "AllFailures" >> beam.Flatten(pipeline=inputs.pipeline)
+        return {SIGNALS: signals, FAILED: failed}

@@ -1,0 +1,105 @@
+"""ComputeModelSignals on Beam: the same signals as the models called directly; failures are
+records, not crashes; an unloadable model stops the build before any data."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from curate.models.config import ModelSignalsConfig
+from curate.models.errors import MODEL_FAILED, ModelLoadError
+from curate.models.records import ModelInput, ModelSignals
+from curate.models.transform import (FAILED, SIGNALS, ComputeModelSignals, LoadedModels,
+                                     _batch_failures, check_models)  # fmt: skip
+from tests.curate.models import speech
+from tests.curate.models.conftest import CANDIDATES
+
+
+def _run(cfg: ModelSignalsConfig, inputs: list[tuple[str, ModelInput]], signals, failed) -> None:
+    with TestPipeline() as p:
+        out = p | beam.Create(inputs, reshuffle=False) | ComputeModelSignals(cfg)
+        assert_that(out[SIGNALS], equal_to(signals), label="Signals")
+        assert_that(out[FAILED], equal_to(failed), label="Failed")
+
+
+def test_beam_gives_the_signals_of_the_models_called_directly(
+    models, signals_cfg, librivox, librivox_signals, espeak
+):
+    short = sorted(librivox, key=lambda k: librivox[k].samples.shape[0])[:2]
+    inputs = [(k, librivox[k]) for k in short]
+    inputs.append(("silence", speech.non_speech("nothing to hear here")["silence"]))
+    inputs.append(("french", espeak(speech.FRENCH[0], "fr")))
+    inputs.append(("nan", ModelInput(samples=np.full(16000, np.nan, np.float32), transcript="x y")))
+    direct = {k: librivox_signals.get(k) or models.compute(x) for k, x in inputs if k != "nan"}
+    assert all(isinstance(s, ModelSignals) for s in direct.values())
+    nan_failure = models.compute(inputs[-1][1])
+    assert nan_failure.model == "vad"  # the first model refuses it; the others never see it
+    _run(signals_cfg, inputs, signals=list(direct.items()),
+         failed=[("nan", MODEL_FAILED, f"vad: {nan_failure.detail}")])  # fmt: skip
+
+
+def test_a_recogniser_failing_on_one_input_rejects_only_that_input(model_libraries):
+    cfg = ModelSignalsConfig.model_validate(
+        {"asr": {"enabled": True, "recognizer": "tests.curate.models.fakes:echo",
+                 "options": {"words": "one two three"}}}
+    )  # fmt: skip
+    ones = np.full(8000, 0.1, np.float32)
+    inputs = [("a", ModelInput(samples=ones, transcript="one two three")),
+              ("b", ModelInput(samples=np.zeros(8000, np.float32), transcript="one two three")),
+              ("c", ModelInput(samples=ones, transcript="one two four"))]  # fmt: skip
+    expected = [(k, LoadedModels(cfg).compute(x)) for k, x in inputs if k != "b"]
+    assert [s.asr_wer for _, s in expected] == [0.0, pytest.approx(1 / 3)]
+    failed = [("b", MODEL_FAILED, "asr: RuntimeError: cannot decode digital silence")]
+    _run(cfg, inputs, signals=expected, failed=failed)
+
+
+def test_with_no_model_enabled_every_input_gets_empty_signals():
+    x = ModelInput(samples=np.zeros(10, np.float32), transcript="")
+    _run(ModelSignalsConfig(), [("k", x)], signals=[("k", ModelSignals())], failed=[])
+
+
+def test_a_batch_that_fails_as_a_whole_fails_each_of_its_inputs():
+    batch = [(("a", ModelSignals()), None), (("b", ModelSignals()), None)]
+    failure = (batch, (RuntimeError, "RuntimeError('boom')", ["traceback"]))
+    assert list(_batch_failures(failure, "asr")) == [
+        ("a", MODEL_FAILED, "asr: batch failed: RuntimeError('boom')"),
+        ("b", MODEL_FAILED, "asr: batch failed: RuntimeError('boom')"),
+    ]
+
+
+BAD_MODELS = [
+    ({"vad": {"enabled": True, "model_path": "/missing/vad.onnx"}},
+     "signals.vad.model_path: no such file: /missing/vad.onnx"),
+    ({"asr": {"enabled": True, "model_path": "/missing/en-us"}},
+     "signals.asr.model_path: PocketSphinx model files not found"),
+    ({"langid": {"enabled": True, "candidates": ["en", "qq"]}},
+     "signals.langid.candidates: lingua has no language with code 'qq'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("data", "message"), BAD_MODELS)
+def test_check_models_fails_up_front_naming_the_field(model_libraries, data, message):
+    with pytest.raises(ModelLoadError, match=message) as caught:
+        check_models(ModelSignalsConfig.model_validate(data))
+    assert caught.value.exit_code == 2  # a config error for the CLI: one line, exit 2
+
+
+def test_an_unloadable_model_stops_the_pipeline_before_any_data(model_libraries):
+    cfg = ModelSignalsConfig.model_validate(BAD_MODELS[1][0])
+    x = ModelInput(samples=np.zeros(16000, np.float32), transcript="never decoded")
+    with pytest.raises(Exception, match="PocketSphinx model files not found"):
+        _run(cfg, [("k", x)], signals=[], failed=[])
+
+
+def test_check_models_describes_each_model_for_dataset_info(model_libraries):
+    cfg = ModelSignalsConfig.model_validate(
+        {"vad": {"enabled": True}, "langid": {"enabled": True, "candidates": CANDIDATES[:2]}}
+    )
+    info = check_models(cfg)
+    assert sorted(info) == ["langid", "vad"]
+    assert info["vad"]["name"] == "silero-vad" and len(info["vad"]["sha256"]) == 64
+    assert info["vad"]["model_id"].startswith("silero-vad==6.")
+    assert info["langid"]["detail"] == "candidates=en,fr"
