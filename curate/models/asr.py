@@ -170,8 +170,8 @@ class FasterWhisperRecognizer:
         self.model_id = self.info.model_id
 
     def transcribe(self, samples: np.ndarray) -> str:
-        segments, _ = self._model.transcribe(
-            samples, language=self._language, beam_size=self._beam_size,
+        segments, _ = self._model.transcribe(  # temperature 0: no sampled fallback, same text
+            samples, language=self._language, beam_size=self._beam_size, temperature=0.0,
             condition_on_previous_text=False, vad_filter=False,
         )  # fmt: skip
         return " ".join(s.text.strip() for s in segments)

@@ -133,14 +133,27 @@ def handler_for(name: str, cfg: VadConfig | AsrConfig | LangIdConfig) -> _Handle
 
 
 class _KeyedHandler(KeyedModelHandler):
-    """``KeyedModelHandler`` that accepts an empty batch. Beam's BatchElements emits one when the
-    first element of a bundle weighs more than its current target (with ``element_size_fn``),
-    and ``KeyedModelHandler`` cannot unzip an empty batch."""
+    """``KeyedModelHandler`` fixed for audio batches (Beam 2.77):
+
+    * an empty batch is accepted: BatchElements emits one when the first element of a bundle
+      weighs more than its current target (with ``element_size_fn``), and Beam's version
+      cannot unzip it, in ``run_inference`` nor in ``get_num_bytes``;
+    * ``get_num_bytes`` (called after every batch, for metrics) counts the examples only:
+      Beam's version pickles every key of the batch, and here a key may carry a whole
+      utterance riding along (see ``ComputeModelSignals``).
+    """
+
+    def __init__(self, unkeyed: _Handler) -> None:
+        super().__init__(unkeyed)
+        self._handler = unkeyed
 
     def run_inference(self, batch, model, inference_args=None):
         if not batch:
             return []
         return super().run_inference(batch, model, inference_args)
+
+    def get_num_bytes(self, batch) -> int:
+        return self._handler.get_num_bytes([example for _, example in batch])
 
 
 def keyed(handler: _Handler) -> KeyedModelHandler:

@@ -119,7 +119,9 @@ class ComputeModelSignals(beam.PTransform):
     """``(key, ModelInput)`` -> ``{SIGNALS: (key, ModelSignals), FAILED: (key, reason, detail)}``.
 
     Every input comes out exactly once, on one of the two outputs. With no model enabled, each
-    input gets an empty ``ModelSignals``.
+    input gets an empty ``ModelSignals``. The key is opaque (any picklable value; it is never
+    hashed or compared), so a pipeline can let the rest of an utterance ride along in it, e.g.
+    ``((utterance, samples), ModelInput)``, and get it back with the signals without a join.
     """
 
     def __init__(self, cfg: ModelSignalsConfig) -> None:

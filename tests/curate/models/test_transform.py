@@ -56,6 +56,17 @@ def test_a_recogniser_failing_on_one_input_rejects_only_that_input(model_librari
     _run(cfg, inputs, signals=expected, failed=failed)
 
 
+def test_the_key_is_opaque_so_the_rest_of_an_utterance_can_ride_along(model_libraries):
+    cfg = ModelSignalsConfig.model_validate(
+        {"asr": {"enabled": True, "recognizer": "tests.curate.models.fakes:echo",
+                 "options": {"words": "one two"}}}
+    )  # fmt: skip
+    payload = ("utt-1", {"speaker": "s1", "text": "one two"})  # a dict: unhashable is fine
+    x = ModelInput(samples=np.full(800, 0.1, np.float32), transcript="one two")
+    expected = LoadedModels(cfg).compute(x)
+    _run(cfg, [(payload, x)], signals=[(payload, expected)], failed=[])
+
+
 def test_with_no_model_enabled_every_input_gets_empty_signals():
     x = ModelInput(samples=np.zeros(10, np.float32), transcript="")
     _run(ModelSignalsConfig(), [("k", x)], signals=[("k", ModelSignals())], failed=[])
@@ -103,3 +114,19 @@ def test_check_models_describes_each_model_for_dataset_info(model_libraries):
     assert info["vad"]["name"] == "silero-vad" and len(info["vad"]["sha256"]) == 64
     assert info["vad"]["model_id"].startswith("silero-vad==6.")
     assert info["langid"]["detail"] == "candidates=en,fr"
+
+
+def test_keyed_handler_takes_empty_batches_and_never_pickles_keys():
+    """Regression: Beam's KeyedModelHandler failed on the empty batches BatchElements emits
+    with an element_size_fn, and pickled every key of every batch to count bytes."""
+    import threading
+
+    from curate.models.config import VadConfig
+    from curate.models.handlers import handler_for, keyed
+
+    handler = keyed(handler_for("vad", VadConfig(enabled=True)))
+    assert list(handler.run_inference([], model=None)) == []
+    assert handler.get_num_bytes([]) == 0
+    x = ModelInput(samples=np.zeros(100, np.float32), transcript="abc")
+    unpicklable_key = ("k", threading.Lock())
+    assert handler.get_num_bytes([(unpicklable_key, x)]) == 400 + 3
