@@ -17,7 +17,8 @@ from apache_beam.io.filesystems import FileSystems
 from curate.build_info import INFO_FILE, write_info, write_manifest, write_rejected
 from curate.config import BuildConfig
 from curate.errors import UsageError
-from curate.process import REJECTED, ProcessUtterances
+from curate.features import model_fields
+from curate.process import ProcessUtterances
 from curate.shards import DUPLICATES, DedupeAudio, ShardResult, WriteShards, assign_split
 from curate.sources import REJECTED as SOURCE_REJECTED
 from curate.sources import ReadSources
@@ -28,10 +29,10 @@ __all__ = ["BuildDataset", "STAGING_DIR", "prepare_output", "read_info"]
 STAGING_DIR = ".staging"
 
 
-def _write_manifest(item, output_dir: str):
+def _write_manifest(item, output_dir: str, fields: tuple[str, ...]):
     split, shard_results = item
     rows = [row for result in shard_results for row in result.rows]
-    return split, write_manifest(output_dir, split, rows)
+    return split, write_manifest(output_dir, split, rows, fields)
 
 
 def _without_rows(result: ShardResult) -> ShardResult:
@@ -40,11 +41,12 @@ def _without_rows(result: ShardResult) -> ShardResult:
     return dataclasses.replace(result, rows=())
 
 
-def _finalize(_, *, output_dir, config, shards, manifests, rejections, read):
+def _finalize(_, *, output_dir, config, models, shards, manifests, rejections, read):
     manifests = dict(manifests)
     for split in config.splits.ratios:  # a split with no examples still gets its (empty) manifest
         if split not in manifests:
-            manifests[split] = write_manifest(output_dir, split, [])
+            manifests[split] = write_manifest(output_dir, split, [],
+                                              model_fields(config.enabled_models))
     rejected = write_rejected(output_dir, rejections)
     by_reason = Counter(r.reason.value for r in rejections)
     info = write_info(
@@ -55,6 +57,7 @@ def _finalize(_, *, output_dir, config, shards, manifests, rejections, read):
         rejected=rejected,
         rejections_by_reason=by_reason,
         read=read,
+        models=models,
     )
     staging = f"{output_dir}/{STAGING_DIR}"
     if _holds_files(staging):
@@ -75,21 +78,26 @@ def _delete_tree(path: str) -> None:
 
 
 class BuildDataset(beam.PTransform):
-    """Applied to a pipeline root: builds ``config`` into ``output_dir``; outputs the fingerprint."""
+    """Applied to a pipeline root: builds ``config`` into ``output_dir``; outputs the fingerprint.
 
-    def __init__(self, config: BuildConfig, output_dir: str) -> None:
+    ``models`` describes the enabled signal models for ``dataset_info.json`` (what
+    ``curate.models.transform.check_models`` returns; a WER means nothing without its model)."""
+
+    def __init__(self, config: BuildConfig, output_dir: str,
+                 models: dict[str, Any] | None = None) -> None:  # fmt: skip
         super().__init__()
         self._config = config
         self._output = output_dir.rstrip("/")
+        self._models = models or None
 
     def expand(self, pbegin):
         cfg, out = self._config, self._output
         sources = pbegin | "ReadSources" >> ReadSources(cfg.sources)
         utterances = sources.utterances
-        processed = utterances | "ProcessUtterances" >> ProcessUtterances(
-            cfg.audio, cfg.filters, f"{out}/{STAGING_DIR}"
+        examples, processing_rejected = utterances | "ProcessUtterances" >> ProcessUtterances(
+            cfg.audio, cfg.filters, f"{out}/{STAGING_DIR}", cfg.signals
         )
-        deduped = processed.examples | "DedupeAudio" >> DedupeAudio()
+        deduped = examples | "DedupeAudio" >> DedupeAudio()
         shards = (
             deduped.unique
             | "AssignSplit" >> beam.Map(lambda e: (assign_split(e, cfg.splits), e))  # (split, example)
@@ -99,11 +107,12 @@ class BuildDataset(beam.PTransform):
             shards
             | "KeyBySplit" >> beam.Map(lambda r: (r.split, r))  # (split, ShardResult)
             | "GroupBySplit" >> beam.GroupByKey()  # (split, [ShardResult])
-            | "WriteManifest" >> beam.Map(_write_manifest, out)  # (split, (file, summary))
+            | "WriteManifest"
+            >> beam.Map(_write_manifest, out, model_fields(cfg.enabled_models))  # (split, (file, summary))
         )
         rejections = (
             sources[SOURCE_REJECTED],
-            processed[REJECTED],
+            processing_rejected,
             deduped[DUPLICATES],
         ) | "AllRejections" >> beam.Flatten()
         read = (
@@ -119,6 +128,7 @@ class BuildDataset(beam.PTransform):
                 _finalize,
                 output_dir=out,
                 config=cfg,
+                models=self._models,
                 shards=beam.pvalue.AsList(shards | "DropRows" >> beam.Map(_without_rows)),
                 manifests=beam.pvalue.AsList(manifests),
                 rejections=beam.pvalue.AsList(rejections),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.config import BuildConfig
-from curate.features import FEATURE_SPEC
+from curate.features import feature_spec, model_fields
 from curate.records import SIGNAL_FIELDS, Rejection
 from curate.stats import summarize_split
 from curate.writers import WrittenFile, write_bytes
@@ -26,6 +26,7 @@ __all__ = [
     "REJECTED_SCHEMA",
     "SCHEMA_VERSION",
     "code_version",
+    "manifest_schema",
     "fingerprint",
     "write_info",
     "write_manifest",
@@ -58,6 +59,16 @@ REJECTED_SCHEMA = pa.schema(
 )
 
 
+_ARROW_TYPES = {"string": pa.string(), "int64": pa.int64(), "float32": pa.float64()}
+
+
+def manifest_schema(model_signal_fields: Sequence[str] = ()) -> pa.Schema:
+    """``MANIFEST_SCHEMA`` plus a column per model-signal field of the build's enabled models."""
+    spec = feature_spec(model_signal_fields)
+    extra = [(name, _ARROW_TYPES[spec[name]["dtype"]]) for name in model_signal_fields]
+    return pa.schema([*MANIFEST_SCHEMA, *extra])
+
+
 def code_version() -> str:
     try:
         return f"curate-speech {metadata.version('curate-speech')}"
@@ -71,11 +82,17 @@ def _parquet_bytes(table: pa.Table) -> bytes:
     return buf.getvalue()
 
 
-def write_manifest(output_dir: str, split: str, rows: Iterable[Mapping[str, Any]]):
+def write_manifest(
+    output_dir: str,
+    split: str,
+    rows: Iterable[Mapping[str, Any]],
+    model_signal_fields: Sequence[str] = (),
+):
     """Write ``manifest/<split>.parquet`` (rows sorted by key); returns (file, split summary)."""
     ordered = sorted(rows, key=lambda r: r["key"])
-    columns = {f.name: [r[f.name] for r in ordered] for f in MANIFEST_SCHEMA}
-    table = pa.table(columns, schema=MANIFEST_SCHEMA)
+    schema = manifest_schema(model_signal_fields)
+    columns = {f.name: [r[f.name] for r in ordered] for f in schema}
+    table = pa.table(columns, schema=schema)
     rel = f"manifest/{split}.parquet"
     written = write_bytes(f"{output_dir}/{rel}", _parquet_bytes(table))
     return _relative(written, rel), summarize_split(columns)
@@ -113,6 +130,7 @@ def write_info(
     rejected: WrittenFile,
     rejections_by_reason: Mapping[str, int],
     read: int,
+    models: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write ``stats.json`` then ``dataset_info.json``; checks the accounting identity."""
     files: dict[str, dict[str, Any]] = {}
@@ -154,11 +172,13 @@ def write_info(
         "audio_codec": config.audio.codec.value,
         "sample_rate_hz": config.audio.sample_rate_hz,
         "channels": config.audio.channels,
-        "feature_spec": FEATURE_SPEC,
+        "feature_spec": feature_spec(model_fields(models or {})),
         "counts": {"read": read, "accepted": accepted, "rejected": rejected_total},
         "rejected_by_reason": dict(sorted(rejections_by_reason.items())),
         "splits": splits,
         "files": dict(sorted(files.items())),
     }
+    if models:
+        info["models"] = dict(models)  # name -> model id, version, files' sha256
     write_bytes(f"{output_dir}/{INFO_FILE}", _json_bytes(info))
     return info

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from curate.errors import ConfigError
+from curate.models.config import ModelSignalsConfig
 
 __all__ = [
     "AudioCodec",
@@ -133,10 +134,20 @@ class BuildConfig(_Strict):
     filters: FilterConfig = Field(default_factory=FilterConfig)
     splits: SplitConfig = Field(default_factory=SplitConfig)
     shards: ShardConfig = Field(default_factory=ShardConfig)
+    # Model-based signals (VAD, ASR agreement, language ID): ``pip install .[signals]``.
+    # None (the default) keeps configs without the section hashing as they always did.
+    signals: ModelSignalsConfig | None = None
+
+    @property
+    def enabled_models(self) -> tuple[str, ...]:
+        return () if self.signals is None else self.signals.enabled
 
     def resolved(self) -> dict[str, Any]:
         """The config as plain JSON data, as stored in ``dataset_info.json``."""
-        return self.model_dump(mode="json")
+        data = self.model_dump(mode="json")
+        if data["signals"] is None:  # absent, as in configs written before the section existed
+            del data["signals"]
+        return data
 
     def config_hash(self) -> str:
         data = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))

@@ -25,6 +25,7 @@ class Stage(str, enum.Enum):
     SOURCE = "source"
     DECODE = "decode"
     FILTER = "filter"
+    MODEL = "model"  # a model-based signal model raised on this input
     DEDUPE = "dedupe"
 
 
@@ -53,6 +54,11 @@ class Reason(str, enum.Enum):
     CLIPPED = "clipped"
     LOW_SNR = "low_snr"
     SPEAKING_RATE = "speaking_rate"  # characters per second outside the configured range
+    # Model signals (curate.models): filters on model-based signals, and a model failure.
+    LOW_SPEECH_RATIO = "low_speech_ratio"
+    WRONG_LANGUAGE = "wrong_language"
+    ASR_DISAGREEMENT = "asr_disagreement"
+    MODEL_FAILED = "model_failed"
     # Dedupe stage.
     DUPLICATE_AUDIO = "duplicate_audio"
 
@@ -71,6 +77,10 @@ _STAGES = {
     Reason.CLIPPED: Stage.FILTER,
     Reason.LOW_SNR: Stage.FILTER,
     Reason.SPEAKING_RATE: Stage.FILTER,
+    Reason.LOW_SPEECH_RATIO: Stage.FILTER,
+    Reason.WRONG_LANGUAGE: Stage.FILTER,
+    Reason.ASR_DISAGREEMENT: Stage.FILTER,
+    Reason.MODEL_FAILED: Stage.MODEL,
     Reason.DUPLICATE_AUDIO: Stage.DEDUPE,
 }
 

@@ -9,12 +9,13 @@ without this library:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from curate.example_proto import encode_example
 from curate.records import SIGNAL_FIELDS, Signals
 
-__all__ = ["FEATURE_SPEC", "serialize_example"]
+__all__ = ["FEATURE_SPEC", "feature_spec", "model_fields", "serialize_example"]
 
 FEATURE_SPEC: dict[str, dict[str, Any]] = {
     "key": {"dtype": "string", "shape": []},
@@ -29,6 +30,30 @@ FEATURE_SPEC: dict[str, dict[str, Any]] = {
 }
 
 
+def _model_dtype(name: str) -> str:
+    """The dtype of a model-signal field (``curate.models.records.ModelSignals``) by its name."""
+    if name.endswith(("_model", "_hypothesis", "_language")):
+        return "string"
+    if name.endswith(("_sample", "_words", "_errors", "_chars")):
+        return "int64"
+    return "float32"
+
+
+def model_fields(enabled: Sequence[str]) -> tuple[str, ...]:
+    """The model-signal fields that enabled models (``vad``, ``asr``, ``langid``) fill."""
+    from curate.models.records import MODEL_SIGNAL_FIELDS
+
+    return tuple(f for f in MODEL_SIGNAL_FIELDS if f.split("_", 1)[0] in enabled)
+
+
+def feature_spec(model_signal_fields: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """``FEATURE_SPEC`` plus the model-signal features of a build with models enabled."""
+    spec = dict(FEATURE_SPEC)
+    for name in model_signal_fields:
+        spec[name] = {"dtype": _model_dtype(name), "shape": []}
+    return spec
+
+
 def serialize_example(
     *,
     key: str,
@@ -39,8 +64,10 @@ def serialize_example(
     num_samples: int,
     channels: int,
     signals: Signals,
+    model_signals: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """One ``tf.train.Example``, deterministic bytes, holding exactly ``FEATURE_SPEC``."""
+    """One ``tf.train.Example``, deterministic bytes, holding exactly ``feature_spec(fields)``
+    where ``fields`` are the keys of ``model_signals`` (none without models)."""
     features: dict[str, Any] = {
         "key": key,
         "audio": audio,
@@ -53,4 +80,7 @@ def serialize_example(
     }
     for name in SIGNAL_FIELDS:
         features[name] = float(getattr(signals, name))
+    for name, value in (model_signals or {}).items():
+        dtype = _model_dtype(name)
+        features[name] = value if dtype == "string" else int(value) if dtype == "int64" else float(value)
     return encode_example(features)

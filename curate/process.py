@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
@@ -27,8 +28,11 @@ from curate.records import Rejection, Signals, Utterance
 __all__ = [
     "REJECTED",
     "ProcessUtterances",
+    "PreparedUtterance",
     "ProcessedUtterance",
     "StagedExample",
+    "finish_utterance",
+    "prepare_utterance",
     "process_utterance",
 ]
 
@@ -53,6 +57,7 @@ class StagedExample:
     staged_path: str
     offset: int
     length: int
+    model_signals: dict[str, Any] | None = None  # the enabled models' fields, when any
 
     def manifest_row(self) -> dict[str, Any]:
         row = {
@@ -67,6 +72,7 @@ class StagedExample:
             "audio_uri": self.audio_uri,
         }
         row.update(self.signals.to_dict())
+        row.update(self.model_signals or {})
         return row
 
 
@@ -82,6 +88,7 @@ class ProcessedUtterance:
     channels: int
     audio_sha256: str
     signals: Signals
+    model_signals: dict[str, Any] | None = None
 
     def staged(self, path: str, offset: int) -> StagedExample:
         utt = self.utterance
@@ -99,18 +106,28 @@ class ProcessedUtterance:
             staged_path=path,
             offset=offset,
             length=len(self.record),
+            model_signals=self.model_signals,
         )
 
 
-def process_utterance(
+@dataclass(frozen=True, kw_only=True, slots=True, eq=False)
+class PreparedUtterance:
+    """An utterance decoded, normalised, measured and past the cheap filters: what the models
+    (when enabled) look at before :func:`finish_utterance` encodes it."""
+
+    utterance: Utterance
+    decoded: Any  # curate.audio.DecodedAudio, the source samples (for clipping after a trim)
+    samples: np.ndarray  # normalised: float32 (frames, channels) at the configured rate
+    pcm: np.ndarray  # the same, quantised to int16 once
+    signals: Signals
+
+
+def prepare_utterance(
     utt: Utterance, audio_cfg: AudioConfig, filter_cfg: FilterConfig
-) -> ProcessedUtterance:
-    """All the per-utterance work of a build, with no Beam: check the text, read and decode the
-    audio, normalise it, quantise it once, measure it, filter it, encode it and serialise the
-    Example. Raises :class:`InputRejected` with the reason. (The benchmark floor calls this
-    too, so the pipeline and the floor always do the same work.)"""
+) -> PreparedUtterance:
+    """Check the text, read and decode the audio, normalise it, quantise it once, measure it and
+    apply the cheap filters. Raises :class:`InputRejected` with the reason."""
     from curate import audio, filters
-    from curate.features import serialize_example
     from curate.signals import compute_signals
 
     filters.check_text(utt.text, filter_cfg)
@@ -129,6 +146,46 @@ def process_utterance(
         source=decoded, samples=samples, sample_rate_hz=rate, text=utt.text, pcm16=pcm
     )
     filters.check_signals(signals, filter_cfg)
+    return PreparedUtterance(utterance=utt, decoded=decoded, samples=samples, pcm=pcm,
+                             signals=signals)
+
+
+def finish_utterance(
+    prep: PreparedUtterance,
+    audio_cfg: AudioConfig,
+    *,
+    filter_cfg: FilterConfig | None = None,
+    models: Any = None,  # curate.models.config.ModelSignalsConfig, when models ran
+    model_signals: Any = None,  # curate.models.records.ModelSignals
+) -> ProcessedUtterance:
+    """Apply the model-signal filters (and the optional VAD trim), encode the audio and
+    serialise the Example. Raises :class:`InputRejected`."""
+    from curate import audio, filters
+    from curate.features import model_fields, serialize_example
+
+    utt, rate = prep.utterance, audio_cfg.sample_rate_hz
+    samples, pcm, signals = prep.samples, prep.pcm, prep.signals
+    extra = None
+    if models is not None and model_signals is not None:
+        from curate.models.filters import first_violation
+
+        violation = first_violation(model_signals, models)
+        if violation is not None:
+            raise InputRejected(Reason(violation[0]), violation[1])
+        margin = models.vad.trim_margin_s if models.vad.enabled else None
+        if margin is not None:
+            from curate.models.vad import trim_bounds
+            from curate.signals import compute_signals
+
+            start, end = trim_bounds(samples.shape[0], rate, model_signals, margin)
+            if (start, end) != (0, samples.shape[0]):  # measured and filtered again, trimmed
+                samples, pcm = samples[start:end], pcm[start:end]
+                signals = compute_signals(source=prep.decoded, samples=samples,
+                                          sample_rate_hz=rate, text=utt.text, pcm16=pcm)
+                if filter_cfg is not None:
+                    filters.check_signals(signals, filter_cfg)
+        full = model_signals.to_dict()
+        extra = {name: full[name] for name in model_fields(models.enabled)}
     encoded = audio.encode(pcm, rate, audio_cfg.codec)
     record = serialize_example(
         key=utt.key,
@@ -139,6 +196,7 @@ def process_utterance(
         num_samples=samples.shape[0],
         channels=samples.shape[1],
         signals=signals,
+        model_signals=extra,
     )
     return ProcessedUtterance(
         utterance=utt,
@@ -148,15 +206,29 @@ def process_utterance(
         channels=int(samples.shape[1]),
         audio_sha256=hashlib.sha256(encoded).hexdigest(),
         signals=signals,
+        model_signals=extra,
     )
 
 
-class _ProcessFn(beam.DoFn):
-    """Utterance -> StagedExample, or a Rejection on the REJECTED output."""
+def process_utterance(
+    utt: Utterance, audio_cfg: AudioConfig, filter_cfg: FilterConfig
+) -> ProcessedUtterance:
+    """All the per-utterance work of a build without models, with no Beam: check the text, read
+    and decode the audio, normalise it, quantise it once, measure it, filter it, encode it and
+    serialise the Example. Raises :class:`InputRejected` with the reason. (The benchmark floor
+    calls this too, so the pipeline and the floor always do the same work.)"""
+    return finish_utterance(prepare_utterance(utt, audio_cfg, filter_cfg), audio_cfg)
 
-    def __init__(self, audio: AudioConfig, filters: FilterConfig, staging_dir: str) -> None:
-        self._audio = audio
-        self._filters = filters
+
+def _rejected(utt: Utterance, e: InputRejected) -> beam.pvalue.TaggedOutput:
+    Metrics.counter("curate", f"rejected.{e.reason.value}").inc()
+    return beam.pvalue.TaggedOutput(REJECTED, Rejection.of(utt, stage_of(e.reason), e.reason, e.detail))
+
+
+class _StagingFn(beam.DoFn):
+    """Base of the DoFns that end an utterance's work: stages each Example in a per-bundle file."""
+
+    def __init__(self, staging_dir: str) -> None:
         self._staging_dir = staging_dir
         self._accepted = Metrics.counter("curate", "processed.accepted")
         self._out: Any = None
@@ -164,7 +236,7 @@ class _ProcessFn(beam.DoFn):
     def start_bundle(self) -> None:
         self._out, self._path, self._offset = None, "", 0
 
-    def _stage(self, record: bytes) -> tuple[str, int]:
+    def _stage(self, done: ProcessedUtterance) -> StagedExample:
         if self._out is None:
             self._path = f"{self._staging_dir}/{uuid.uuid4().hex}.records"
             self._out = FileSystems.create(
@@ -172,39 +244,108 @@ class _ProcessFn(beam.DoFn):
             )
             self._offset = 0
         offset = self._offset
-        self._out.write(record)
-        self._offset += len(record)
-        return self._path, offset
+        self._out.write(done.record)
+        self._offset += len(done.record)
+        self._accepted.inc()
+        return done.staged(self._path, offset)
 
     def finish_bundle(self) -> None:
         if self._out is not None:
             self._out.close()
             self._out = None
 
+
+class _ProcessFn(_StagingFn):
+    """Utterance -> StagedExample, or a Rejection on the REJECTED output (no models)."""
+
+    def __init__(self, audio: AudioConfig, filters: FilterConfig, staging_dir: str) -> None:
+        super().__init__(staging_dir)
+        self._audio, self._filters = audio, filters
+
     def process(self, utt: Utterance):
         try:
             done = process_utterance(utt, self._audio, self._filters)
         except InputRejected as e:
-            Metrics.counter("curate", f"rejected.{e.reason.value}").inc()
-            yield beam.pvalue.TaggedOutput(
-                REJECTED, Rejection.of(utt, stage_of(e.reason), e.reason, e.detail)
-            )
+            yield _rejected(utt, e)
             return
-        path, offset = self._stage(done.record)
-        self._accepted.inc()
-        yield done.staged(path, offset)
+        yield self._stage(done)
+
+
+class _PrepareFn(beam.DoFn):
+    """Utterance -> (PreparedUtterance, ModelInput) for the models, or a Rejection."""
+
+    def __init__(self, audio: AudioConfig, filters: FilterConfig) -> None:
+        self._audio, self._filters = audio, filters
+
+    def process(self, utt: Utterance):
+        from curate.models.records import ModelInput
+
+        try:
+            prep = prepare_utterance(utt, self._audio, self._filters)
+        except InputRejected as e:
+            yield _rejected(utt, e)
+            return
+        yield prep, ModelInput.from_audio(
+            prep.samples, sample_rate_hz=self._audio.sample_rate_hz, transcript=utt.text
+        )
+
+
+class _FinishFn(_StagingFn):
+    """(PreparedUtterance, ModelSignals) -> StagedExample, or a Rejection."""
+
+    def __init__(self, audio: AudioConfig, filters: FilterConfig, models: Any,
+                 staging_dir: str) -> None:  # fmt: skip
+        super().__init__(staging_dir)
+        self._audio, self._filters, self._models = audio, filters, models
+
+    def process(self, element):
+        prep, model_signals = element
+        try:
+            done = finish_utterance(prep, self._audio, filter_cfg=self._filters,
+                                    models=self._models, model_signals=model_signals)
+        except InputRejected as e:
+            yield _rejected(prep.utterance, e)
+            return
+        yield self._stage(done)
+
+
+def _model_failure(element) -> Rejection:
+    prep, reason, detail = element
+    Metrics.counter("curate", f"rejected.{reason}").inc()
+    return Rejection.of(prep.utterance, stage_of(Reason(reason)), Reason(reason), detail)
 
 
 class ProcessUtterances(beam.PTransform):
     """Decode, normalise, measure, filter and encode each utterance; stage its Example.
 
-    Returns a tagged result: main output ``StagedExample``, ``REJECTED`` output ``Rejection``.
+    With model signals enabled, the models run between the cheap filters and the encoder,
+    fused in the same stage (the decoded audio never crosses a shuffle). Returns
+    ``(examples, rejections)``: ``StagedExample`` and ``Rejection`` PCollections.
     """
 
-    def __init__(self, audio: AudioConfig, filters: FilterConfig, staging_dir: str) -> None:
+    def __init__(self, audio: AudioConfig, filters: FilterConfig, staging_dir: str,
+                 models: Any = None) -> None:  # fmt: skip
         super().__init__()
-        self._fn = _ProcessFn(audio, filters, staging_dir)
+        self._audio, self._filters, self._staging = audio, filters, staging_dir
+        self._models = models if models is not None and models.enabled else None
 
     def expand(self, utterances):
-        # Utterance -> StagedExample | Rejection
-        return utterances | "Process" >> beam.ParDo(self._fn).with_outputs(REJECTED, main="examples")
+        if self._models is None:
+            out = utterances | "Process" >> beam.ParDo(
+                _ProcessFn(self._audio, self._filters, self._staging)
+            ).with_outputs(REJECTED, main="examples")  # StagedExample | Rejection
+            return out.examples, out[REJECTED]
+        from curate.models.transform import FAILED, SIGNALS, ComputeModelSignals
+
+        prepared = utterances | "Prepare" >> beam.ParDo(
+            _PrepareFn(self._audio, self._filters)
+        ).with_outputs(REJECTED, main="prepared")  # (PreparedUtterance, ModelInput) | Rejection
+        computed = prepared.prepared | "ModelSignals" >> ComputeModelSignals(self._models)
+        finished = computed[SIGNALS] | "Finish" >> beam.ParDo(  # (prepared, ModelSignals)
+            _FinishFn(self._audio, self._filters, self._models, self._staging)
+        ).with_outputs(REJECTED, main="examples")
+        failed = computed[FAILED] | "ModelFailed" >> beam.Map(_model_failure)
+        rejections = (
+            (prepared[REJECTED], finished[REJECTED], failed) | "Rejections" >> beam.Flatten()
+        )
+        return finished.examples, rejections

@@ -23,6 +23,11 @@ BINS: dict[str, np.ndarray] = {
     "snr_db": np.arange(-20, 101, 5.0),
     "chars_per_s": np.arange(0, 41, 2.0),
     "words_per_s": np.arange(0, 10.5, 0.5),
+    # Model-based signals (curate.models), present only in builds with those models enabled.
+    "vad_speech_ratio": np.linspace(0, 1, 21),
+    "asr_wer": np.arange(0, 2.01, 0.1),
+    "asr_cer": np.arange(0, 2.01, 0.1),
+    "langid_confidence": np.linspace(0, 1, 21),
 }
 
 
@@ -60,7 +65,8 @@ def summarize_split(columns: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
         "duration_s": float(durations.sum()),
         "hours": float(durations.sum() / 3600.0),
         "signals": {
-            name: _summary(name, np.asarray(columns.get(name, []), dtype=np.float64))
+            name: _summary(name, np.asarray(columns[name], dtype=np.float64))
             for name in BINS
+            if name in columns
         },
     }

@@ -90,6 +90,12 @@ def run(
     # the options to FileSystems: without this, s3:// paths ignore --s3_endpoint_url & co.
     FileSystems.set_options(options)
     config = load_config(config_path)
+    models = None
+    if config.enabled_models:  # a model that cannot load fails here, before any data is read
+        from curate.models.transform import check_models
+
+        say(f"loading signal models: {', '.join(config.enabled_models)}")
+        models = check_models(config.signals)
     output_dir = output_dir if "://" in output_dir else os.path.abspath(output_dir)
     prepare_output(output_dir, overwrite=overwrite)
     say(f"building {config.name!r} from {len(config.sources)} source(s) into {output_dir}")
@@ -97,7 +103,7 @@ def run(
     progress.start()
     try:
         with beam.Pipeline(options=options) as p:
-            _ = p | "Build" >> BuildDataset(config, output_dir)
+            _ = p | "Build" >> BuildDataset(config, output_dir, models)
     finally:
         progress.stop()
     return read_info(output_dir)

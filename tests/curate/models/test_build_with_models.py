@@ -1,0 +1,99 @@
+"""A build with every signal model on: model signals reach the manifest, the shards and
+dataset_info.json; bad inputs are rejected with the model reasons; 1 and 2 workers agree."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import soundfile as sf
+import yaml
+
+from pipelines.asr_dataset import run
+from tests.curate.models.conftest import CANDIDATES
+
+FRENCH = "le petit chat dort tranquillement sur le canapé pendant que la pluie tombe dehors"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory, librivox, model_libraries):
+    """LibriVox read speech in a NeMo manifest, plus three inputs the models must reject."""
+    root = tmp_path_factory.mktemp("models-corpus")
+    keys = sorted(librivox)
+    rows, expected = [], {}
+
+    def add(key, samples, text, reason):
+        sf.write(root / f"{key}.wav", samples, 16000, subtype="PCM_16")
+        rows.append({"audio_filepath": f"{key}.wav", "text": text, "speaker": key[-4:]})
+        expected[key] = reason
+
+    for key in keys:
+        add(key, librivox[key].samples, librivox[key].transcript, None)
+    # Distinct audio (quieter copies), so dedupe has nothing to say about them.
+    add("mismatch", librivox[keys[0]].samples * 0.8, librivox[keys[3]].transcript, "asr_disagreement")
+    add("french", librivox[keys[1]].samples * 0.8, FRENCH, "wrong_language")
+    noise = np.cumsum(np.random.default_rng(3).normal(size=48000)).astype(np.float32)
+    add("noise", 0.1 * noise / np.abs(noise).max(), "a transcript for noise only", "low_speech_ratio")
+    with open(root / "manifest.jsonl", "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    config = {
+        "name": "models-test",
+        "sources": [{"kind": "jsonl", "path": "manifest.jsonl"}],
+        "filters": {"max_silence_ratio": 1.0},
+        "splits": {"by": "key", "ratios": {"train": 1.0}},
+        "signals": {
+            "vad": {"enabled": True, "min_speech_ratio": 0.5},
+            "asr": {"enabled": True, "max_wer": 0.6},
+            "langid": {"enabled": True, "languages": ["en"], "candidates": CANDIDATES},
+        },
+    }
+    (root / "build.yaml").write_text(yaml.safe_dump(config))
+    return str(root / "build.yaml"), expected
+
+
+@pytest.fixture(scope="module")
+def build(corpus, tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("models-build") / "b")
+    return out, run(corpus[0], out, workers=1, say=lambda _: None)
+
+
+def test_model_reasons_and_signals_in_the_manifest(corpus, build):
+    _, expected = corpus
+    out, info = build
+    manifest = pq.read_table(os.path.join(out, "manifest", "train.parquet")).to_pylist()
+    rejected = pq.read_table(os.path.join(out, "rejected.parquet")).to_pylist()
+    outcome = {r["key"]: None for r in manifest} | {r["key"]: r["reason"] for r in rejected}
+    assert outcome == expected
+    for row in manifest:
+        assert row["asr_wer"] < 0.6 and row["vad_speech_ratio"] > 0.5
+        assert row["langid_language"] == "en" and row["asr_model"].startswith("pocketsphinx==")
+    assert set(info["models"]) == {"vad", "asr", "langid"}
+    assert info["models"]["asr"]["model_id"] == manifest[0]["asr_model"]
+    assert info["rejected_by_reason"] == {"asr_disagreement": 1, "low_speech_ratio": 1,
+                                          "wrong_language": 1}
+    stats = json.load(open(os.path.join(out, "stats.json")))
+    assert stats["splits"]["train"]["signals"]["asr_wer"]["count"] == len(manifest)
+
+
+def test_model_features_parse_with_the_feature_spec(build):
+    tf = pytest.importorskip("tensorflow")
+    out, info = build
+    spec = {k: tf.io.FixedLenFeature(v["shape"], getattr(tf, v["dtype"]))
+            for k, v in info["feature_spec"].items()}
+    assert info["feature_spec"]["vad_speech_start_sample"]["dtype"] == "int64"
+    files = [os.path.join(out, s["path"]) for s in info["splits"]["train"]["shards"]["tfrecord"]]
+    parsed = list(tf.data.TFRecordDataset(files).map(lambda r: tf.io.parse_single_example(r, spec)))
+    manifest = {r["key"]: r for r in pq.read_table(os.path.join(out, "manifest", "train.parquet")).to_pylist()}
+    for ex in parsed:
+        row = manifest[ex["key"].numpy().decode()]
+        assert ex["asr_hypothesis"].numpy().decode() == row["asr_hypothesis"]
+        assert ex["asr_wer"].numpy() == pytest.approx(row["asr_wer"], rel=1e-6)
+
+
+def test_two_workers_give_the_same_build(corpus, build, tmp_path):
+    out2 = str(tmp_path / "b2")
+    info2 = run(corpus[0], out2, workers=2, say=lambda _: None)
+    assert info2["fingerprint"] == build[1]["fingerprint"]
