@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,signals]'
+	$(BIN)/pip install --quiet --no-deps 'silero-vad>=6.2,<7'
 	touch $@
 
 demo: $(BIN)/.installed
@@ -16,6 +17,7 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	-sh tests/validation/install_chromium.sh  # for the Data Docs test; it skips, saying why, without
+	-sh tests/curate/models/install_speech.sh  # real speech for the model tests (same)
 	$(BIN)/python -m pytest tests
 
 bench: $(BIN)/.installed

@@ -36,6 +36,14 @@ setup(
         "matplotlib>=3.7",
     ],
     extras_require={
+        # Model-based signals (curate.models). Silero VAD's wheel must be added with
+        # `pip install --no-deps "silero-vad>=6.2,<7"`: its declared dependencies pull PyTorch,
+        # which the ONNX model it ships does not need (the Makefile does this).
+        "signals": [
+            "onnxruntime>=1.17,<2",
+            "pocketsphinx>=5.0,<6",
+            "lingua-language-detector>=2.1,<3",
+        ],
         "test": [
             "pytest>=8",
             "pytest-timeout>=2.2",

@@ -175,6 +175,8 @@ class Build:
             md[f"{META_SPLIT}{split}.hours"] = f"{seconds / 3600:.6g}"
             if "num_speakers" in s:
                 md[f"{META_SPLIT}{split}.speakers"] = _fmt(s["num_speakers"])
+        for name, model in sorted(info.get("models", {}).items()):  # a WER needs its model
+            md[f"curate.model.{name}"] = _fmt(model.get("model_id", ""))
         md[META_EXAMPLES] = str(total_examples)
         md[META_HOURS] = f"{total_s / 3600:.6g}"
         if self.validation is not None:

@@ -8,6 +8,7 @@ they are missing; tests that need it are skipped, saying why, only when it canno
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 from pathlib import Path
 
@@ -21,6 +22,14 @@ INSTALL = "pip install -e '.[signals]' && pip install --no-deps 'silero-vad>=6.2
 CANDIDATES = ["en", "fr", "de", "es", "it", "nl"]
 
 
+def _skip_or_fail(why: str) -> None:
+    """Skip, saying why; in CI (``CI=true``, as .ci/run runs) fail instead: the model tests
+    must run there, not be skipped quietly."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI must run the model tests, but {why}", pytrace=False)
+    pytest.skip(why)
+
+
 def _missing_libraries() -> list[str]:
     wanted = ("onnxruntime", "pocketsphinx", "lingua", "silero_vad")
     return [name for name in wanted if importlib.util.find_spec(name) is None]
@@ -30,7 +39,7 @@ def _missing_libraries() -> list[str]:
 def model_libraries() -> None:
     missing = _missing_libraries()
     if missing:
-        pytest.skip(f"model libraries not installed ({', '.join(missing)}): {INSTALL}")
+        _skip_or_fail(f"model libraries not installed ({', '.join(missing)}): {INSTALL}")
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +67,7 @@ def speech_installed() -> dict[str, str]:
 def librivox(speech_installed):
     """``{key: ModelInput}``: real read speech with correct transcripts."""
     if "pocketsphinx-testdata" in speech_installed:
-        pytest.skip(f"no real speech: pocketsphinx-testdata is missing and "
+        _skip_or_fail(f"no real speech: pocketsphinx-testdata is missing and "
                     f"{speech_installed['pocketsphinx-testdata']}")  # fmt: skip
     return speech.librivox()
 
@@ -68,7 +77,7 @@ def espeak(speech_installed):
     """``espeak(text, voice) -> ModelInput``."""
     if "espeak-ng" in speech_installed:
         why = speech_installed["espeak-ng"]
-        pytest.skip(f"no synthetic speech: espeak-ng is missing and {why}")
+        _skip_or_fail(f"no synthetic speech: espeak-ng is missing and {why}")
     return speech.espeak
 
 
