@@ -69,8 +69,10 @@ def _fresh(path: str) -> str:
     return path
 
 
-def floor(subset: Subset, output: str, *, profile: str | None = None) -> Measured:
-    """The floor over ``subset`` in a fresh process."""
+def floor(
+    subset: Subset, output: str, *, profile: str | None = None, processes: int = 1
+) -> Measured:
+    """The floor over ``subset`` in a fresh process (a pool of ``processes``)."""
     cmd = [
         sys.executable, "-m", "bench.floor",
         "--manifest", subset.manifest,
@@ -80,6 +82,8 @@ def floor(subset: Subset, output: str, *, profile: str | None = None) -> Measure
     ]
     if profile:
         cmd += ["--profile", profile]
+    if processes > 1:
+        cmd += ["--processes", str(processes)]
     return run_measured(cmd, env=_env(), cwd=repo_root())
 
 

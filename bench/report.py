@@ -34,6 +34,10 @@ def _throughput_rows(t: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
          ">= 0.95", _ok(r["workers_1_vs_floor"] >= 0.95)),
         ("1 curation: build, 2 workers", fig("workers_2"), f"{r['workers_2_vs_floor']:.2f}",
          ">= 1.7", _ok(r["workers_2_vs_floor"] >= 1.7)),
+        ("1 curation: the floor in a pool of 2 processes (ceiling for 2 workers here)",
+         fig("floor_2_processes"), f"{r['floor_2_processes_vs_floor']:.2f}", "", ""),
+        ("1 curation: build with 2 workers vs that pool", "",
+         f"{r['workers_2_vs_floor_2_processes']:.2f}", "", ""),
         ("1 curation: start-up excluded, 1 / 2 workers",
          f"{s['workers_1']['steady_audio_s_per_s']:.0f} / "
          f"{s['workers_2']['steady_audio_s_per_s']:.0f} audio s/s "
@@ -41,6 +45,11 @@ def _throughput_rows(t: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
          f"{r['workers_1_vs_floor_steady']:.2f} / {r['workers_2_vs_floor_steady']:.2f}", "", ""),
         ("1 curation: CPU s of floor / CPU s of build, 1 / 2 workers", "",
          f"{r['cpu_floor_vs_workers_1']:.2f} / {r['cpu_floor_vs_workers_2']:.2f}", "", ""),
+        ("1 curation: CPU cost, fixed + per utterance: floor / 1 / 2 workers",
+         " / ".join(f"{s[k]['fixed_cpu_s']:.1f} s + {s[k]['cpu_ms_per_utterance']:.2f} ms"
+                    for k in ("floor", "workers_1", "workers_2")),
+         f"{r['cpu_per_utterance_floor_vs_workers_1']:.2f} / "
+         f"{r['cpu_per_utterance_floor_vs_workers_2']:.2f}", "", ""),
         ("1 curation: 1 and 2 workers byte-identical", "", "", "",
          _ok(t["deterministic_1_vs_2_workers"])),
     ]

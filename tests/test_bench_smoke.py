@@ -40,7 +40,8 @@ def test_quick_run_writes_every_benchmark_with_its_ratios(quick_results):
         assert "error" not in results["benchmarks"][name], results["benchmarks"][name]
         assert "ratios" in results["benchmarks"][name] or name == "registration"
     b = results["benchmarks"]
-    assert set(b["throughput"]["summary"]) == {"floor", "workers_1", "workers_2"}
+    kinds = {"floor", "floor_2_processes", "workers_1", "workers_2"}
+    assert set(b["throughput"]["summary"]) == kinds
     assert {"workers_1_vs_floor", "workers_2_vs_floor"} <= set(b["throughput"]["ratios"])
     assert b["throughput"]["deterministic_1_vs_2_workers"] is True
     assert "peak_tree_4n_vs_n" in b["memory"]["ratios"]
