@@ -45,7 +45,7 @@ FULL = Plan(
     memory_n=500,
     rounds=3,
     target_shard_mb=16.0,
-    loader_passes=3,
+    loader_passes=5,
     loader_min_records=3000,
     random_reads=20000,
 )
