@@ -34,6 +34,7 @@ __all__ = ["PARAMETERS", "Expectation", "Suite", "load_suite", "resolve_suite_pa
 PARAMETERS: dict[str, str] = {
     "sample_rates_hz": "list of the sample rates the build config allows (audio.sample_rate_hz)",
     "splits": "list of the split names of the build config",
+    "languages": "list of the transcript languages the config accepts (signals.langid.languages)",
 }
 _COLUMN_KWARGS = ("column", "column_A", "column_B", "column_list")
 _KWARGS_NOT_SHOWN = frozenset({"column", "batch_id", "result_format", "catch_exceptions"})
@@ -48,6 +49,11 @@ class Expectation:
     kwargs: Mapping[str, Any]
     table: Table
     meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def optional(self) -> bool:
+        """``meta.optional``: checked only when the build has the column (model signals)."""
+        return bool(self.meta.get("optional", False))
 
     @property
     def column(self) -> str | None:
@@ -132,10 +138,13 @@ def _expectation(path: str, index: int, raw: Any) -> Expectation:
         raise SuiteError(
             f"{where} ({kind}): meta.table {table_name!r} is not one of {known}"
         ) from None
+    optional = meta.get("optional", False)
+    if not isinstance(optional, bool):
+        raise SuiteError(f"{where} ({kind}): meta.optional must be true or false")
     for key in _COLUMN_KWARGS:
         names = kwargs.get(key)
         for name in names if isinstance(names, list) else [names] if names is not None else []:
-            if name not in COLUMNS[table]:
+            if name not in COLUMNS[table] and not optional:
                 raise SuiteError(
                     f"{where} ({kind}): table {table.value!r} has no column {name!r} "
                     f"(columns: {', '.join(COLUMNS[table])})"

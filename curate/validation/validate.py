@@ -108,9 +108,11 @@ def latest_baseline(dataset: str, *, registry: str | None = None) -> Baseline | 
 def suite_parameters(info: Mapping[str, Any]) -> dict[str, Any]:
     """Values of the suite parameters (:data:`curate.validation.suites.PARAMETERS`)."""
     rate = info.get("config", {}).get("audio", {}).get("sample_rate_hz", info.get("sample_rate_hz"))
+    langid = (info.get("config", {}).get("signals") or {}).get("langid") or {}
     return {
         "sample_rates_hz": [int(rate)] if rate is not None else [],
         "splits": split_names(info),
+        "languages": list(langid.get("languages", [])),
     }
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.features import model_fields
 from curate.build_info import MANIFEST_SCHEMA, fingerprint, write_manifest, write_rejected
 from curate.errors import Reason, Stage
 from curate.records import Rejection
@@ -33,7 +34,8 @@ from curate.stats import summarize_split
 
 __all__ = ["FixtureSpec", "Rows", "write_build"]
 
-Rows = list[dict[str, Any]]
+Row = dict[str, Any]
+Rows = list[Row]
 _WORDS = ("THE", "AND", "WATER", "LIGHT", "HOUSE", "MORNING", "SMALL", "THROUGH", "GARDEN", "ONE",
           "NEVER", "FATHER", "WINDOW", "STREET", "PEOPLE", "THOUGHT", "YOUNG", "WHITE")
 
@@ -56,6 +58,7 @@ class FixtureSpec:
     sample_rate_hz: int = 16000  # of the rows; the config always says 16000
     leak_speakers: int = 0  # this many train speakers also speak in the last split
     seed: int = 0
+    models: tuple[str, ...] = ()  # enabled signal models: their manifest columns are present
 
 
 STRICT_OK = FixtureSpec(
@@ -64,6 +67,7 @@ STRICT_OK = FixtureSpec(
     speakers={"train": 12, "validation": 12, "test": 12},
     median_duration_s=12.0,
     rejected=10,
+    models=("vad", "asr", "langid"),
 )
 
 
@@ -97,7 +101,25 @@ def _split_rows(spec: FixtureSpec, split: str, index: int) -> Rows:
             "chars_per_s": len("".join(words)) / duration,
             "words_per_s": len(words) / duration,
         })  # fmt: skip
+        if spec.models:
+            rows[-1].update(_model_signals(rng, spec.models, num_samples=rows[-1]["num_samples"]))
     return rows
+
+
+def _model_signals(rng: np.random.Generator, models: tuple[str, ...], *, num_samples: int) -> Row:
+    """Healthy model signals for one row (fields of the enabled models only)."""
+    values = {
+        "vad_speech_ratio": float(round(rng.uniform(0.7, 0.95), 4)),
+        "vad_speech_start_sample": 1600, "vad_speech_end_sample": max(1600, num_samples - 1600),
+        "vad_model": "silero-vad==fixture", "asr_hypothesis": "a hypothesis",
+        "asr_wer": float(round(rng.uniform(0.0, 0.25), 4)),
+        "asr_cer": float(round(rng.uniform(0.0, 0.15), 4)), "asr_word_errors": 1,
+        "asr_ref_words": 8, "asr_char_errors": 3, "asr_ref_chars": 40,
+        "asr_model": "pocketsphinx==fixture", "langid_language": "en",
+        "langid_confidence": float(round(rng.uniform(0.8, 1.0), 4)), "langid_words": 8,
+        "langid_model": "lingua==fixture",
+    }  # fmt: skip
+    return {name: values[name] for name in model_fields(models)}
 
 
 def _leak(spec: FixtureSpec, rows_by_split: dict[str, Rows]) -> None:
@@ -149,7 +171,7 @@ def write_build(
         if mutate is not None:
             mutate(split, rows)
         if all(isinstance(r["key"], str) for r in rows):
-            written, summary = write_manifest(output_dir, split, rows)
+            written, summary = write_manifest(output_dir, split, rows, model_fields(spec.models))
         else:
             written, summary = _write_manifest_direct(output_dir, split, rows)
         files[written.path] = {"sha256": written.sha256, "size_bytes": written.size_bytes}
@@ -184,6 +206,9 @@ def write_build(
             "audio": {"sample_rate_hz": 16000, "channels": 1, "codec": "flac"},
             "splits": {"by": "speaker", "salt": "fixture",
                        "ratios": {s: n / total for s, n in spec.examples.items()}},
+            **({"signals": {m: {"enabled": True, **({"languages": ["en"]} if m == "langid"
+                                                    else {})} for m in spec.models}}
+               if spec.models else {}),
         },  # fmt: skip
         "sample_rate_hz": 16000,
         "counts": {"read": accepted + spec.rejected, "accepted": accepted,

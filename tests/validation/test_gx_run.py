@@ -14,7 +14,8 @@ from curate.validation.validate import validate_build
 from expectations import suite_names
 from tests.validation.build_fixture import STRICT_OK, FixtureSpec, Rows
 
-_BASE = {"asr_default": FixtureSpec(), "asr_strict": STRICT_OK}
+# Both bases have the model-signal columns, so the optional expectations are checked too.
+_BASE = {"asr_default": FixtureSpec(models=("vad", "asr", "langid")), "asr_strict": STRICT_OK}
 Breaker = tuple[FixtureSpec, Callable[[str, Rows], None] | None]
 
 
@@ -52,6 +53,8 @@ def _breaker(e: Expectation, base: FixtureSpec) -> Breaker:
             return base, _set_first(col, "   ")
         if e.type == "expect_column_values_to_be_in_set" and col == "sample_rate_hz":
             return dataclasses.replace(base, sample_rate_hz=8000), None
+        if e.type == "expect_column_values_to_be_in_set" and col == "langid_language":
+            return base, _set_all(col, "fr")
         if e.type == "expect_column_values_to_be_between":  # every row, so `mostly` fails too
             value = kw["max_value"] + 1 if kw.get("max_value") is not None else kw["min_value"] - 1
             return base, _set_all(col, value)
@@ -94,6 +97,19 @@ def test_breaking_an_expectation_fails_it_by_name(suite_name: str, expectation: 
     assert not result.success
     named = [(f["table"], f["column"], f["expectation"]) for f in result.failed_expectations]
     assert (expectation.table.value, expectation.column, expectation.type) in named
+
+
+@pytest.mark.parametrize("suite_name", suite_names())
+def test_optional_expectations_wait_for_their_columns(suite_name: str, make_build):
+    suite = load_suite(suite_name)
+    optional = [e for e in suite.expectations if e.optional]
+    assert {e.column for e in optional} == {"vad_speech_ratio", "asr_wer", "langid_language"}
+    base = dataclasses.replace(_BASE[suite_name], models=())
+    result = validate_build(make_build(spec=base), suite=suite_name, write=False)
+    assert result.success and result.evaluated == len(suite.expectations) - len(optional)
+    asr_only = dataclasses.replace(_BASE[suite_name], models=("asr",))
+    result = validate_build(make_build(spec=asr_only), suite=suite_name, write=False)
+    assert result.success and result.evaluated == len(suite.expectations) - len(optional) + 1
 
 
 def _failed(result) -> dict[tuple[str, str], dict]:

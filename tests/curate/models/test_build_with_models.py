@@ -97,3 +97,16 @@ def test_two_workers_give_the_same_build(corpus, build, tmp_path):
     out2 = str(tmp_path / "b2")
     info2 = run(corpus[0], out2, workers=2, say=lambda _: None)
     assert info2["fingerprint"] == build[1]["fingerprint"]
+
+
+def test_the_default_suite_checks_the_model_signals_of_a_real_build(build):
+    from curate.validation.suites import load_suite
+    from curate.validation.validate import validate_build
+
+    out, _ = build
+    result = validate_build(out, suite="asr_default", write=False)
+    suite = load_suite("asr_default")
+    assert result.evaluated == len(suite.expectations)  # the optional ones ran too
+    failed_columns = {f["column"] for f in result.failed_expectations}
+    assert not failed_columns & {"vad_speech_ratio", "asr_wer", "langid_language"}
+    assert failed_columns == {"rejected_share"}  # 3 of 8 inputs were rejected on purpose
