@@ -22,7 +22,7 @@ from curate.config import FilterConfig
 from curate.errors import InputRejected, Reason
 from curate.records import Signals
 
-__all__ = ["check_signals", "check_text"]
+__all__ = ["check_signals", "check_text", "format_against_bound"]
 
 
 def check_text(text: str, cfg: FilterConfig) -> None:
@@ -56,11 +56,11 @@ def check_signals(signals: Signals, cfg: FilterConfig) -> None:
         value = getattr(signals, field)
         if value < bound if op == "<" else value > bound:
             label, unit = _LABELS.get(field, (field, ""))
-            detail = f"{label} {_fmt(value, bound)}{unit} {op} {bound_name} {bound:g}"
+            detail = f"{label} {format_against_bound(value, bound)}{unit} {op} {bound_name} {bound:g}"
             raise InputRejected(reason, detail)
 
 
-def _fmt(value: float, bound: float) -> str:
+def format_against_bound(value: float, bound: float) -> str:
     """Two decimals, or as many as it takes not to print a value that looks equal to ``bound``."""
     for decimals in (2, 4, 6):
         text = f"{value:.{decimals}f}"

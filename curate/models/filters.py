@@ -10,7 +10,8 @@ A rule applies only when its model is enabled, its bound is set and its signal i
 Values equal to a bound pass. Language comes before ASR: a transcript in another language also
 disagrees with an English recogniser, and the language is the more useful diagnosis.
 
->>> from curate.models.config import ModelSignalsConfig
+>>> from curate.filters import format_against_bound as _fmt
+from curate.models.config import ModelSignalsConfig
 >>> cfg = ModelSignalsConfig.model_validate({"asr": {"enabled": True, "max_wer": 0.5}})
 >>> first_violation(ModelSignals(asr_wer=0.75, asr_cer=0.4), cfg)
 ('asr_disagreement', 'wer 0.75 > max_wer 0.5')
@@ -18,6 +19,7 @@ disagrees with an English recogniser, and the language is the more useful diagno
 
 from __future__ import annotations
 
+from curate.filters import format_against_bound as _fmt
 from curate.models.config import ModelSignalsConfig
 from curate.models.errors import ASR_DISAGREEMENT, LOW_SPEECH_RATIO, WRONG_LANGUAGE
 from curate.models.records import ModelSignals
@@ -51,12 +53,3 @@ def first_violation(signals: ModelSignals, cfg: ModelSignalsConfig) -> tuple[str
             if value is not None and bound is not None and value > bound:
                 return ASR_DISAGREEMENT, f"{name} {_fmt(value, bound)} > max_{name} {bound:g}"
     return None
-
-
-def _fmt(value: float, bound: float) -> str:
-    """Two decimals, or as many as it takes not to print a value that looks equal to ``bound``."""
-    for decimals in (2, 4, 6):
-        text = f"{value:.{decimals}f}"
-        if float(text) != bound:
-            return text
-    return repr(value)
