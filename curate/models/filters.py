@@ -10,8 +10,7 @@ A rule applies only when its model is enabled, its bound is set and its signal i
 Values equal to a bound pass. Language comes before ASR: a transcript in another language also
 disagrees with an English recogniser, and the language is the more useful diagnosis.
 
->>> from curate.filters import format_against_bound as _fmt
-from curate.models.config import ModelSignalsConfig
+>>> from curate.models.config import ModelSignalsConfig
 >>> cfg = ModelSignalsConfig.model_validate({"asr": {"enabled": True, "max_wer": 0.5}})
 >>> first_violation(ModelSignals(asr_wer=0.75, asr_cer=0.4), cfg)
 ('asr_disagreement', 'wer 0.75 > max_wer 0.5')
