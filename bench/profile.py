@@ -59,11 +59,12 @@ BUILD_STAGES: tuple[tuple[str, str, str], ...] = (
     ("          encode FLAC", "curate/audio.py", "encode"),
     ("          serialise Example", "curate/features.py", "serialize_example"),
     ("      write shards", "curate/shards.py", "process"),
-    ("        read staged records", "curate/shards.py", "_read_staged"),
-    ("        write a shard file", "curate/writers.py", "write_shard"),
+    ("        write both formats (reads the staged records)", "curate/writers.py",
+     "write_shards"),
+    ("          read a staged record", "curate/shards.py", "__iter__"),
+    ("          hash the ArrayRecord file", "curate/writers.py", "_sha256_of_local"),
     ("      write manifests", "curate/build_info.py", "write_manifest"),
     ("      finalize (info, stats, rejected)", "curate/build.py", "_finalize"),
-    ("read dataset_info.json", "curate/build.py", "read_info"),
 )
 
 
@@ -87,7 +88,7 @@ def _with_rest(rows: list[dict[str, Any]], parent: str, children: Sequence[str])
     """Append "the rest of ``parent``": its time outside the listed children."""
     by = {r["stage"].strip(): r for r in rows}
     rest = by[parent]["seconds"] - sum(by[c]["seconds"] for c in children)
-    rows.append({"stage": f"      rest of the bundles (Beam's own work, sources, dedupe, ...)",
+    rows.append({"stage": "      rest of the bundles (Beam's own work, sources, dedupe, ...)",
                  "seconds": rest, "calls": 0})
 
 

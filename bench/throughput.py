@@ -114,6 +114,10 @@ def run(plan: Plan, subset: Subset, tiny: Subset, workdir: str, say) -> dict[str
         "workers_2_vs_floor_by_round": [
             ratio(f["wall_s"], w["wall_s"]) for f, w in zip(runs["floor"], runs["workers_2"])
         ],
+        "workers_2_vs_floor_2_processes_by_round": [
+            ratio(f["wall_s"], w["wall_s"])
+            for f, w in zip(runs["floor_2_processes"], runs["workers_2"])
+        ],
     }
     result["targets"] = {
         "workers_2_vs_floor >= 1.7": result["ratios"]["workers_2_vs_floor"] >= 1.7,
