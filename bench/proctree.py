@@ -13,6 +13,7 @@ CPU: the CPU seconds of the whole tree (user + system, from ``RUSAGE_CHILDREN`` 
 before and after; Beam's workers are waited for, so they count), and the machine's other load
 during the run: busy CPU time from ``/proc/stat`` minus the tree's, in cores. Other developers
 share these machines; a run with ``background_cores`` near 1 had one of the 2 cores taken.
+``steal_cores`` is the time the hypervisor gave this VM's CPUs to someone else, in cores.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Measured:
     samples: int
     cpu_s: float  # user + system CPU of the whole tree
     background_cores: float  # other processes' average CPU use during the run, in cores
+    steal_cores: float  # CPU time the hypervisor took from this VM during the run, in cores
     report: dict[str, Any] = field(default_factory=dict)  # the child's last JSON line
     stderr_tail: str = ""
 
@@ -55,6 +57,7 @@ class Measured:
             "memory_samples": self.samples,
             "cpu_s": self.cpu_s,
             "background_cores": self.background_cores,
+            "steal_cores": self.steal_cores,
             "child": self.report,
         }
 
@@ -87,12 +90,13 @@ def _tree(root: int) -> list[int]:
     return out
 
 
-def _busy_s() -> float:
-    """Busy CPU seconds of the whole machine since boot (all but idle and iowait)."""
+def _busy_s() -> tuple[float, float]:
+    """(busy, stolen) CPU seconds of the whole machine since boot: busy is user, nice, system,
+    irq and softirq; stolen is the hypervisor's steal time."""
     with open("/proc/stat", "rb") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+        fields = [int(x) for x in f.readline().split()[1:]] + [0] * 8
+    hz = os.sysconf("SC_CLK_TCK")
+    return (fields[0] + fields[1] + fields[2] + fields[5] + fields[6]) / hz, fields[7] / hz
 
 
 def _children_cpu_s() -> float:
@@ -156,7 +160,9 @@ def run_measured(
         sampler.start()
     out, err = proc.communicate()
     wall = time.perf_counter() - start
-    cpu, busy = _children_cpu_s() - cpu_before, _busy_s() - busy_before
+    busy_after = _busy_s()
+    cpu = _children_cpu_s() - cpu_before
+    busy, steal = busy_after[0] - busy_before[0], busy_after[1] - busy_before[1]
     if sampler:
         sampler.stop()
     lines = [line for line in out.splitlines() if line.strip()]
@@ -180,6 +186,7 @@ def run_measured(
         samples=sampler.samples if sampler else 0,
         cpu_s=cpu,
         background_cores=max(0.0, busy - cpu) / wall if wall else 0.0,
+        steal_cores=steal / wall if wall else 0.0,
         report=report,
         stderr_tail=err[-2000:],
     )

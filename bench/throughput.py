@@ -77,6 +77,7 @@ def run(plan: Plan, subset: Subset, tiny: Subset, workdir: str, say) -> dict[str
             "peak_tree_rss_mb": max(x["peak_tree_rss_mb"] for x in runs[kind]),
             "cpu_s": cpu,
             "background_cores": median([x["background_cores"] for x in runs[kind]]),
+            "steal_cores": median([x["steal_cores"] for x in runs[kind]]),
             # CPU split into what a build costs whatever its size (the one-utterance build)
             # and what each further utterance adds
             "fixed_cpu_s": start_cpu,
