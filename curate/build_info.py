@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.card import render_card
 from curate.config import BuildConfig
 from curate.features import feature_spec, model_fields
 from curate.records import SIGNAL_FIELDS, Rejection
@@ -155,13 +156,18 @@ def write_info(
     stats = {"splits": {s: manifests[s][1] for s in config.splits.ratios}}
     stats_file = write_bytes(f"{output_dir}/stats.json", _json_bytes(stats))
     files["stats.json"] = {"sha256": stats_file.sha256, "size_bytes": stats_file.size_bytes}
-
     accepted = sum(s["num_examples"] for s in splits.values())
     rejected_total = sum(rejections_by_reason.values())
     if accepted + rejected_total != read:
         raise RuntimeError(
             f"accounting broken: accepted {accepted} + rejected {rejected_total} != read {read}"
         )
+    counts = {"read": read, "accepted": accepted, "rejected": rejected_total}
+    card = render_card(name=config.name, counts=counts, rejected_by_reason=rejections_by_reason,
+                       stats=stats, audio=config.resolved()["audio"], models=models)
+    card_file = write_bytes(f"{output_dir}/CARD.md", card.encode())
+    files["CARD.md"] = {"sha256": card_file.sha256, "size_bytes": card_file.size_bytes}
+
     info = {
         "name": config.name,
         "schema_version": SCHEMA_VERSION,
@@ -173,7 +179,7 @@ def write_info(
         "sample_rate_hz": config.audio.sample_rate_hz,
         "channels": config.audio.channels,
         "feature_spec": feature_spec(model_fields(models or {})),
-        "counts": {"read": read, "accepted": accepted, "rejected": rejected_total},
+        "counts": counts,
         "rejected_by_reason": dict(sorted(rejections_by_reason.items())),
         "splits": splits,
         "files": dict(sorted(files.items())),

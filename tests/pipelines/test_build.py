@@ -111,6 +111,12 @@ def test_build_directory_describes_itself(build_1):
     assert sum(len(s["shards"]["tfrecord"]) for s in info["splits"].values()) > 3, "expected several shards"
     stats = json.load(open(os.path.join(out, "stats.json")))
     assert set(stats["splits"]) == set(info["splits"])
+    card = open(os.path.join(out, "CARD.md")).read()
+    counts = info["counts"]
+    assert f"{counts['accepted']} examples accepted of {counts['read']} inputs read" in card
+    for reason, n in info["rejected_by_reason"].items():
+        assert f"| `{reason}` | {n} |" in card
+    assert "CARD.md" in info["files"]
 
 
 def _expected_pcm(audio_uri: str, start_s: float = 0.0):
