@@ -76,6 +76,17 @@ class LakeFSTestServer:
     def clear_hooks(self) -> None:
         self.model.clear_hooks()
 
+    def store(self) -> Any:
+        """A :class:`registry.lakefs_store.LakeFSStore` talking to this server."""
+        from registry.lakefs_store import LakeFSStore
+
+        return LakeFSStore(
+            endpoint_url=self.endpoint_url,
+            access_key_id=self.access_key_id,
+            secret_access_key=self.secret_access_key,
+            storage_namespace_root=self.storage_namespace_root,
+        )
+
 
 @contextmanager
 def lakefs_test_server(

@@ -135,12 +135,7 @@ def server() -> Iterator[LakeFSTestServer]:
 
 @pytest.fixture
 def store(server: LakeFSTestServer) -> LakeFSStore:
-    return LakeFSStore(
-        endpoint_url=server.endpoint_url,
-        access_key_id=server.access_key_id,
-        secret_access_key=server.secret_access_key,
-        storage_namespace_root=server.storage_namespace_root,
-    )
+    return server.store()
 
 
 @pytest.fixture
