@@ -19,7 +19,6 @@ import tempfile
 import time
 from typing import Any
 
-import numpy as np
 import soundfile as sf
 import yaml
 

@@ -10,7 +10,6 @@ move every byte (see ``curate.shards`` for where the staged bytes are read back,
 from __future__ import annotations
 
 import hashlib
-import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +36,6 @@ __all__ = [
 ]
 
 REJECTED = "rejected"
-_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

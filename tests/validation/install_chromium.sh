@@ -11,26 +11,5 @@ for bin in chromium chromium-browser google-chrome; do
     fi
 done
 
-if ! command -v apt-get >/dev/null 2>&1; then
-    echo "install_chromium: apt-get not found (not a Debian-like system)" >&2
-    exit 1
-fi
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        SUDO="sudo -n"
-    else
-        echo "install_chromium: need root or password-less sudo to run apt-get" >&2
-        exit 1
-    fi
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-# Only refresh the package index when it has never been fetched.
-if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e '^lock$' -e '^partial$' || true)" ]; then
-    $SUDO apt-get update -qq
-fi
-$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null \
-    || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+sh "$(dirname "$0")/../apt_install.sh" install_chromium chromium
 command -v chromium
