@@ -208,8 +208,11 @@ def load_config(path: str, *, check_paths: bool = True) -> BuildConfig:
 
     if not FileSystems.exists(path):
         raise ConfigError(f"{path}: config file not found")
-    with FileSystems.open(path) as f:
-        raw = f.read()
+    try:
+        with FileSystems.open(path) as f:
+            raw = f.read()
+    except (IsADirectoryError, PermissionError, OSError) as e:
+        raise ConfigError(f"{path}: cannot read the config file ({e.strerror or e})") from None
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as e:

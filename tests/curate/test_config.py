@@ -47,6 +47,12 @@ def test_missing_source_path_and_bad_yaml(tmp_path):
         load_config(str(tmp_path / "none.yaml"))
 
 
+def test_a_directory_given_as_the_config_is_a_config_error(tmp_path):
+    # regression: this was an IsADirectoryError traceback from `curate build DIR`
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_config(str(tmp_path))
+
+
 def test_config_hash_is_stable_and_sensitive():
     a = parse_config(BASE)
     assert a.config_hash() == parse_config(dict(BASE)).config_hash()
