@@ -14,7 +14,15 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from curate.build_info import INFO_FILE, write_info, write_manifest, write_rejected
+from curate.build_info import (
+    INFO_FILE,
+    merge_manifest,
+    read_manifest_part,
+    write_info,
+    write_manifest,
+    write_manifest_part,
+    write_rejected,
+)
 from curate.config import BuildConfig
 from curate.errors import UsageError
 from curate.features import model_fields
@@ -29,16 +37,18 @@ __all__ = ["BuildDataset", "STAGING_DIR", "prepare_output", "read_info"]
 STAGING_DIR = ".staging"
 
 
-def _write_manifest(item, output_dir: str, fields: tuple[str, ...]):
-    split, shard_results = item
-    rows = [row for result in shard_results for row in result.rows]
-    return split, write_manifest(output_dir, split, rows, fields)
+def _write_manifest_part(result: ShardResult, output_dir: str, fields: tuple[str, ...]):
+    """A shard's manifest rows go to a staging file here, so that no worker ever holds the
+    rows of a whole split; the merge reads the parts back one at a time. Returns the shard's
+    result without its rows and the part's path."""
+    dest = f"{output_dir}/{STAGING_DIR}/manifest/{result.split}-{result.index:05d}.parquet"
+    return dataclasses.replace(result, rows=()), write_manifest_part(dest, result.rows, fields)
 
 
-def _without_rows(result: ShardResult) -> ShardResult:
-    """Finalize needs each shard's files, not its manifest rows: a side input is read whole by
-    one worker, so rows there would put every example of the corpus in one worker's memory."""
-    return dataclasses.replace(result, rows=())
+def _merge_manifest(item, output_dir: str, fields: tuple[str, ...]):
+    split, parts = item  # parts: [(shard index, part path)]
+    tables = (read_manifest_part(path) for _, path in sorted(parts))
+    return split, merge_manifest(output_dir, split, tables, fields)
 
 
 def _finalize(_, *, output_dir, config, models, shards, manifests, rejections, read):
@@ -92,6 +102,7 @@ class BuildDataset(beam.PTransform):
 
     def expand(self, pbegin):
         cfg, out = self._config, self._output
+        fields = model_fields(cfg.enabled_models)
         sources = pbegin | "ReadSources" >> ReadSources(cfg.sources)
         utterances = sources.utterances
         examples, processing_rejected = utterances | "ProcessUtterances" >> ProcessUtterances(
@@ -103,12 +114,14 @@ class BuildDataset(beam.PTransform):
             | "AssignSplit" >> beam.Map(lambda e: (assign_split(e, cfg.splits), e))  # (split, example)
             | "WriteShards" >> WriteShards(out, cfg.name, cfg.shards)  # ShardResult
         )
+        parts = shards | "WriteManifestParts" >> beam.Map(
+            _write_manifest_part, out, fields
+        )  # (ShardResult without rows, part path)
         manifests = (
-            shards
-            | "KeyBySplit" >> beam.Map(lambda r: (r.split, r))  # (split, ShardResult)
-            | "GroupBySplit" >> beam.GroupByKey()  # (split, [ShardResult])
-            | "WriteManifest"
-            >> beam.Map(_write_manifest, out, model_fields(cfg.enabled_models))  # (split, (file, summary))
+            parts
+            | "KeyBySplit" >> beam.MapTuple(lambda r, part: (r.split, (r.index, part)))
+            | "GroupBySplit" >> beam.GroupByKey()  # (split, [(shard index, part path)])
+            | "MergeManifest" >> beam.Map(_merge_manifest, out, fields)  # (split, (file, summary))
         )
         rejections = (
             sources[SOURCE_REJECTED],
@@ -129,7 +142,7 @@ class BuildDataset(beam.PTransform):
                 output_dir=out,
                 config=cfg,
                 models=self._models,
-                shards=beam.pvalue.AsList(shards | "DropRows" >> beam.Map(_without_rows)),
+                shards=beam.pvalue.AsList(parts | "ShardFiles" >> beam.MapTuple(lambda r, _: r)),
                 manifests=beam.pvalue.AsList(manifests),
                 rejections=beam.pvalue.AsList(rejections),
                 read=beam.pvalue.AsSingleton(read),

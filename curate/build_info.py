@@ -7,19 +7,21 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from apache_beam.io.filesystems import CompressionTypes, FileSystems
 
 from curate.card import render_card
 from curate.config import BuildConfig
 from curate.features import feature_spec, model_fields
 from curate.records import SIGNAL_FIELDS, Rejection
-from curate.stats import summarize_split
-from curate.writers import WrittenFile, write_bytes
+from curate.stats import BINS, SplitSummarizer
+from curate.writers import WrittenFile, local_tmp_for, publish_file, write_bytes
 
 __all__ = [
     "INFO_FILE",
@@ -28,9 +30,13 @@ __all__ = [
     "SCHEMA_VERSION",
     "code_version",
     "manifest_schema",
+    "manifest_table",
+    "merge_manifest",
+    "read_manifest_part",
     "fingerprint",
     "write_info",
     "write_manifest",
+    "write_manifest_part",
     "write_rejected",
 ]
 
@@ -83,20 +89,66 @@ def _parquet_bytes(table: pa.Table) -> bytes:
     return buf.getvalue()
 
 
+def manifest_table(
+    rows: Iterable[Mapping[str, Any]], model_signal_fields: Sequence[str] = ()
+) -> pa.Table:
+    """Manifest rows, in the order given, as a table of the build's manifest schema."""
+    rows = list(rows)
+    schema = manifest_schema(model_signal_fields)
+    return pa.table({f.name: [r[f.name] for r in rows] for f in schema}, schema=schema)
+
+
+def write_manifest_part(dest: str, rows: Iterable[Mapping[str, Any]],
+                        model_signal_fields: Sequence[str] = ()) -> str:  # fmt: skip
+    """Write one shard's manifest rows to ``dest`` (a staging file merged by
+    :func:`merge_manifest`); returns ``dest``."""
+    return write_bytes(dest, _parquet_bytes(manifest_table(rows, model_signal_fields))).path
+
+
+def read_manifest_part(path: str) -> pa.Table:
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        return pq.read_table(pa.BufferReader(f.read()))
+
+
+def merge_manifest(
+    output_dir: str,
+    split: str,
+    parts: Iterable[pa.Table],
+    model_signal_fields: Sequence[str] = (),
+) -> tuple[WrittenFile, dict[str, Any]]:
+    """Write ``manifest/<split>.parquet`` from ``parts`` in order (one row group each), holding
+    one part at a time; returns (file, split summary). The build gives one part per shard in
+    shard order, so row i of the manifest is the i-th example read from the split's shards."""
+    schema = manifest_schema(model_signal_fields)
+    rel = f"manifest/{split}.parquet"
+    dest = f"{output_dir}/{rel}"
+    summarizer = SplitSummarizer()
+    tmp = local_tmp_for(dest)
+    try:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for part in parts:
+                if part.num_rows == 0:
+                    continue
+                part = part.select(schema.names).cast(schema)
+                writer.write_table(part)
+                summarizer.add({name: part.column(name).to_numpy(zero_copy_only=False)
+                                for name in ("key", "speaker", *BINS) if name in schema.names})
+        written = publish_file(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return _relative(written, rel), summarizer.summary()
+
+
 def write_manifest(
     output_dir: str,
     split: str,
     rows: Iterable[Mapping[str, Any]],
     model_signal_fields: Sequence[str] = (),
-):
-    """Write ``manifest/<split>.parquet`` (rows sorted by key); returns (file, split summary)."""
-    ordered = sorted(rows, key=lambda r: r["key"])
-    schema = manifest_schema(model_signal_fields)
-    columns = {f.name: [r[f.name] for r in ordered] for f in schema}
-    table = pa.table(columns, schema=schema)
-    rel = f"manifest/{split}.parquet"
-    written = write_bytes(f"{output_dir}/{rel}", _parquet_bytes(table))
-    return _relative(written, rel), summarize_split(columns)
+) -> tuple[WrittenFile, dict[str, Any]]:
+    """Write ``manifest/<split>.parquet`` from rows in the order given; returns (file, summary)."""
+    table = manifest_table(rows, model_signal_fields)
+    return merge_manifest(output_dir, split, [table], model_signal_fields)
 
 
 def write_rejected(output_dir: str, rejections: Iterable[Rejection]) -> WrittenFile:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BINS", "histogram", "summarize_split"]
+__all__ = ["BINS", "SplitSummarizer", "histogram", "summarize_split"]
 
 # Edges per column; values outside are counted in the first/last bin.
 BINS: dict[str, np.ndarray] = {
@@ -56,17 +56,38 @@ def _summary(column: str, values: np.ndarray) -> dict[str, Any]:
     }
 
 
+class SplitSummarizer:
+    """Builds one split's summary from its manifest a part at a time. It keeps the speakers
+    and the ``BINS`` columns (8 bytes per value): exact quantiles need every value, but not the
+    rest of the rows."""
+
+    def __init__(self) -> None:
+        self._examples = 0
+        self._speakers: set[str] = set()
+        self._values: dict[str, list[np.ndarray]] = {}
+
+    def add(self, columns: Mapping[str, Sequence[Any]]) -> None:
+        """Add rows given as columns (``key``, ``speaker`` and any ``BINS`` columns)."""
+        self._examples += len(columns.get("key", []))
+        self._speakers.update(s for s in columns.get("speaker", []) if s is not None)
+        for name in BINS:
+            if name in columns:
+                self._values.setdefault(name, []).append(np.asarray(columns[name], dtype=np.float64))
+
+    def summary(self) -> dict[str, Any]:
+        values = {name: np.concatenate(parts) for name, parts in self._values.items()}
+        durations = values.get("duration_s", np.zeros(0))
+        return {
+            "num_examples": self._examples,
+            "num_speakers": len(self._speakers),
+            "duration_s": float(durations.sum()),
+            "hours": float(durations.sum() / 3600.0),
+            "signals": {name: _summary(name, v) for name, v in values.items()},
+        }
+
+
 def summarize_split(columns: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
     """Summary of one split from its manifest columns (``key``, ``speaker`` and ``BINS`` columns)."""
-    durations = np.asarray(columns.get("duration_s", []), dtype=np.float64)
-    return {
-        "num_examples": int(len(columns.get("key", []))),
-        "num_speakers": int(len(set(columns.get("speaker", [])))),
-        "duration_s": float(durations.sum()),
-        "hours": float(durations.sum() / 3600.0),
-        "signals": {
-            name: _summary(name, np.asarray(columns[name], dtype=np.float64))
-            for name in BINS
-            if name in columns
-        },
-    }
+    summarizer = SplitSummarizer()
+    summarizer.add(columns)
+    return summarizer.summary()

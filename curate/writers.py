@@ -13,12 +13,14 @@ once to hash it.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import struct
 import tempfile
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import google_crc32c
 from apache_beam.io.filesystems import FileSystems
@@ -29,6 +31,10 @@ __all__ = [
     "ARRAY_RECORD_OPTIONS",
     "WrittenFile",
     "is_local",
+    "iter_tfrecords",
+    "local_tmp_for",
+    "move_into_place",
+    "publish_file",
     "read_tfrecord",
     "shard_name",
     "tfrecord_frame",
@@ -75,21 +81,29 @@ def tfrecord_frame(record: bytes) -> bytes:
     )
 
 
+def iter_tfrecords(f: BinaryIO, *, name: str = "TFRecord file") -> Iterator[bytes]:
+    """The records of a TFRecord stream, one at a time, verifying every CRC."""
+    pos = 0
+    while head := f.read(12):
+        if len(head) < 12:
+            raise ValueError(f"{name}: truncated record header at byte {pos}")
+        (length,) = struct.unpack_from("<Q", head)
+        (len_crc,) = struct.unpack_from("<I", head, 8)
+        if len_crc != _masked_crc(head[:8]):
+            raise ValueError(f"{name}: corrupt TFRecord length at byte {pos}")
+        body = f.read(length + 4)
+        if len(body) < length + 4:
+            raise ValueError(f"{name}: truncated record at byte {pos}")
+        record = body[:length]
+        if struct.unpack_from("<I", body, length)[0] != _masked_crc(record):
+            raise ValueError(f"{name}: corrupt TFRecord data at byte {pos}")
+        yield record
+        pos += 16 + length
+
+
 def read_tfrecord(data: bytes) -> list[bytes]:
     """Parse a whole TFRecord file's bytes, verifying every CRC (for tests and tools)."""
-    out, pos = [], 0
-    while pos < len(data):
-        (length,) = struct.unpack_from("<Q", data, pos)
-        (len_crc,) = struct.unpack_from("<I", data, pos + 8)
-        if len_crc != _masked_crc(data[pos : pos + 8]):
-            raise ValueError(f"corrupt TFRecord length at byte {pos}")
-        record = data[pos + 12 : pos + 12 + length]
-        (crc,) = struct.unpack_from("<I", data, pos + 12 + length)
-        if crc != _masked_crc(record):
-            raise ValueError(f"corrupt TFRecord data at byte {pos}")
-        out.append(record)
-        pos += 16 + length
-    return out
+    return list(iter_tfrecords(io.BytesIO(data)))
 
 
 def _tmp_sibling(path: str) -> str:
@@ -104,7 +118,7 @@ def _sha256_of_local(path: str) -> str:
     return h.hexdigest()
 
 
-def _publish_local_file(local: str, dest: str) -> None:
+def move_into_place(local: str, dest: str) -> None:
     """Move a finished local file to ``dest`` (atomic rename locally, upload + rename remotely)."""
     if is_local(dest):
         os.replace(local, dest)
@@ -117,7 +131,9 @@ def _publish_local_file(local: str, dest: str) -> None:
     os.unlink(local)
 
 
-def _local_tmp_for(dest: str) -> str:
+def local_tmp_for(dest: str) -> str:
+    """A local temporary path to write ``dest``'s contents into before :func:`publish_file`:
+    beside ``dest`` when it is local (so the rename is atomic), in the temp dir otherwise."""
     if is_local(dest):
         os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
         return _tmp_sibling(dest)
@@ -126,12 +142,19 @@ def _local_tmp_for(dest: str) -> str:
     return path
 
 
+def publish_file(local: str, dest: str) -> WrittenFile:
+    """Hash a finished local file (from :func:`local_tmp_for`) and move it to ``dest``."""
+    digest, size = _sha256_of_local(local), os.path.getsize(local)
+    move_into_place(local, dest)
+    return WrittenFile(path=dest, sha256=digest, size_bytes=size)
+
+
 def write_bytes(dest: str, data: bytes) -> WrittenFile:
     """Write a small file (manifest, JSON) atomically."""
-    tmp = _local_tmp_for(dest)
+    tmp = local_tmp_for(dest)
     with open(tmp, "wb") as f:
         f.write(data)
-    _publish_local_file(tmp, dest)
+    move_into_place(tmp, dest)
     return WrittenFile(path=dest, sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
 
 
@@ -186,7 +209,7 @@ def write_shards(
 ) -> dict[ShardFormat, WrittenFile]:
     """Write ``records`` in order as one shard per format (``dests``: format -> destination),
     in a single pass: each record is written to every format as it arrives and then dropped."""
-    tmps = {fmt: _local_tmp_for(dest) for fmt, dest in dests.items()}
+    tmps = {fmt: local_tmp_for(dest) for fmt, dest in dests.items()}
     files: dict[ShardFormat, _TFRecordFile | _ArrayRecordFile] = {}
     try:
         for fmt, tmp in tmps.items():
@@ -200,7 +223,7 @@ def write_shards(
         files.clear()
         out = {}
         for fmt, (digest, size) in done.items():
-            _publish_local_file(tmps[fmt], dests[fmt])
+            move_into_place(tmps[fmt], dests[fmt])
             out[fmt] = WrittenFile(
                 path=dests[fmt], sha256=digest, size_bytes=size, num_examples=count
             )

@@ -161,6 +161,28 @@ def test_array_record_holds_the_same_examples_in_the_same_order(build_1):
             assert [source[i] for i in range(len(source))] == records
 
 
+def test_manifest_rows_follow_the_shards(build_1):
+    """Row i of ``manifest/<split>.parquet`` is the i-th example read from the split's shards
+    in order (the manifest is merged from one part per shard, in shard order), so a training
+    step's index finds its row without a join; the parts are gone with the staging dir."""
+    from curate.writers import read_tfrecord
+
+    out, info = build_1
+    for split, s in info["splits"].items():
+        keys = []
+        for shard in s["shards"]["tfrecord"]:
+            for record in read_tfrecord(open(os.path.join(out, shard["path"]), "rb").read()):
+                example = tf.train.Example.FromString(record)
+                keys.append(example.features.feature["key"].bytes_list.value[0].decode())
+        manifest = pq.read_table(os.path.join(out, "manifest", f"{split}.parquet"))
+        assert manifest.column("key").to_pylist() == keys, split
+        rows = manifest.select(["shard", "position"]).to_pylist()
+        assert rows == sorted(rows, key=lambda r: (r["shard"], r["position"]))
+        assert pq.ParquetFile(os.path.join(out, "manifest", f"{split}.parquet")).num_row_groups \
+            == len(s["shards"]["tfrecord"])
+    assert not os.path.exists(os.path.join(out, ".staging"))
+
+
 def _cli(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "curate.cli", *args], capture_output=True,
                           text=True, cwd=cwd, timeout=300)
