@@ -18,7 +18,6 @@ import secrets
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from curate.validation.result import NotValidatedError
@@ -106,7 +105,7 @@ class Registry:
         if uri_or_store is None or isinstance(uri_or_store, (str, os.PathLike)):
             uri_or_store = open_store(None if uri_or_store is None else os.fspath(uri_or_store))
         self.store: Store = uri_or_store
-        self._cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self._cache_dir = os.fspath(cache_dir) if cache_dir is not None else None
         self._workers = workers
 
     def __repr__(self) -> str:
@@ -298,9 +297,9 @@ class Registry:
             log.info("%s: uploading %d of %d files", repo, len(uploads), len(build.files))
 
             def upload(f: Any) -> None:
-                self.store.upload_object(
-                    repo, branch, f.path, local_path=build.local_path(f), sha256=f.sha256
-                )
+                with build.local_file(f) as local:
+                    self.store.upload_object(repo, branch, f.path, local_path=local,
+                                             sha256=f.sha256)  # fmt: skip
 
             with ThreadPoolExecutor(max_workers=self._workers) as pool:
                 list(pool.map(upload, uploads))

@@ -7,16 +7,22 @@ before anything is written anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from registry.errors import IntegrityError, NotFoundError
+from apache_beam.io.filesystem import BeamIOError
+
+from curate.fsio import file_stat, is_file, list_files, local_path, open_read, sha256_of
+from curate.writers import is_local
+from registry.errors import IntegrityError, NotFoundError, StoreUnavailableError
 
 __all__ = [
     "INFO_FILE",
@@ -50,14 +56,6 @@ _REQUIRED = ("fingerprint", "splits", "files")
 _CHUNK = 1 << 20
 
 
-def sha256_of(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BuildFile:
     path: str  # relative, POSIX separators
@@ -72,6 +70,31 @@ def _relative(path: str) -> str:
     return str(p)
 
 
+def _join(root: str, rel: str) -> str:
+    return os.path.join(root, *rel.split("/")) if is_local(root) else f"{root}/{rel}"
+
+
+def _below(path: str, directory: str) -> str:
+    """``path`` relative to ``directory``, with POSIX separators."""
+    if is_local(directory):
+        return PurePosixPath(Path(local_path(path)).relative_to(local_path(directory))).as_posix()
+    return path[len(directory.rstrip("/")) + 1:]
+
+
+def _read_info(root: str, info_path: str) -> Any:
+    if is_local(root) and not os.path.isdir(local_path(root)):
+        raise NotFoundError(f"build directory '{root}' not found")
+    if not is_file(info_path):
+        if not is_local(root) and not list_files(root):
+            raise NotFoundError(f"build directory '{root}' not found")
+        raise NotFoundError(f"'{root}' is not a build directory: no {INFO_FILE}")
+    try:
+        with open_read(info_path) as f:
+            return json.loads(f.read())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise IntegrityError(f"{info_path}: not valid JSON ({e})") from e
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -82,7 +105,7 @@ def _fmt(value: Any) -> str:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Build:
-    root: Path
+    root: str  # a local directory or a URI (s3://…, gs://…)
     info: Mapping[str, Any]
     files: tuple[BuildFile, ...]  # every file to upload, sorted by path
     validation: Mapping[str, Any] | None  # validation/result.json, if present
@@ -91,22 +114,42 @@ class Build:
     def fingerprint(self) -> str:
         return str(self.info["fingerprint"])
 
-    def local_path(self, f: BuildFile) -> str:
-        return str(self.root / f.path)
+    def path(self, f: BuildFile) -> str:
+        return _join(self.root, f.path)
+
+    @contextlib.contextmanager
+    def local_file(self, f: BuildFile) -> Iterator[str]:
+        """A local path holding ``f``: the file itself in a local build, else a temporary copy
+        (deleted afterwards), checked against its sha256 so that a file changed since
+        :meth:`read` is not uploaded."""
+        if is_local(self.root):
+            yield local_path(self.path(f))
+            return
+        fd, tmp = tempfile.mkstemp(prefix="curate-upload-")
+        try:
+            digest = hashlib.sha256()
+            with open_read(self.path(f)) as src, os.fdopen(fd, "wb") as out:
+                while chunk := src.read(_CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+            if digest.hexdigest() != f.sha256:
+                raise IntegrityError(f"build file '{f.path}' of '{self.root}' changed while "
+                                     "being registered")  # fmt: skip
+            yield tmp
+        finally:
+            os.unlink(tmp)
 
     @classmethod
     def read(cls, build_dir: str | os.PathLike[str], *, workers: int = 8) -> Build:
-        """Read and verify a build directory; IntegrityError names the first bad file."""
-        root = Path(build_dir)
-        info_path = root / INFO_FILE
-        if not root.is_dir():
-            raise NotFoundError(f"build directory '{root}' not found")
-        if not info_path.is_file():
-            raise NotFoundError(f"'{root}' is not a build directory: no {INFO_FILE}")
+        """Read and verify a build directory (local or in a bucket); IntegrityError names the
+        first bad file."""
+        root = os.fspath(build_dir)
+        root = root.rstrip("/") if not is_local(root) else root
+        info_path = _join(root, INFO_FILE)
         try:
-            info = json.loads(info_path.read_bytes())
-        except (ValueError, UnicodeDecodeError) as e:
-            raise IntegrityError(f"{info_path}: not valid JSON ({e})") from e
+            info = _read_info(root, info_path)
+        except BeamIOError as e:  # a bucket that is missing or refuses us
+            raise StoreUnavailableError(f"cannot read build '{root}': {e}") from e
         missing = [k for k in _REQUIRED if k not in info]
         if not isinstance(info, dict) or missing:
             raise IntegrityError(f"{info_path}: missing {', '.join(map(repr, missing))}")
@@ -116,15 +159,14 @@ class Build:
         ]
 
         def check(f: BuildFile) -> None:
-            local = root / f.path
-            if not local.is_file():
+            st = file_stat(_join(root, f.path))
+            if st is None:
                 raise IntegrityError(f"build file '{f.path}' is missing from '{root}'")
-            size = local.stat().st_size
-            if size != f.size_bytes:
+            if st[0] != f.size_bytes:
                 raise IntegrityError(
-                    f"build file '{f.path}' has {size} bytes, {INFO_FILE} says {f.size_bytes}"
+                    f"build file '{f.path}' has {st[0]} bytes, {INFO_FILE} says {f.size_bytes}"
                 )
-            if sha256_of(local) != f.sha256:
+            if sha256_of(_join(root, f.path)) != f.sha256:
                 raise IntegrityError(
                     f"build file '{f.path}' does not match its sha256 in {INFO_FILE} (tampered?)"
                 )
@@ -133,20 +175,18 @@ class Build:
             list(pool.map(check, listed))  # re-raises the first failure, in path order
 
         extra = [BuildFile(path=INFO_FILE, sha256=sha256_of(info_path),
-                           size_bytes=info_path.stat().st_size)]
+                           size_bytes=file_stat(info_path)[0])]  # fmt: skip
         validation = None
-        vdir = root / VALIDATION_DIR
-        if vdir.is_dir():
-            for p in sorted(vdir.rglob("*")):
-                if p.is_file():
-                    rel = p.relative_to(root).as_posix()
-                    size = p.stat().st_size
-                    extra.append(BuildFile(path=rel, sha256=sha256_of(p), size_bytes=size))
-            if (root / VALIDATION_RESULT).is_file():
+        vdir = _join(root, VALIDATION_DIR)
+        for path in list_files(vdir):
+            rel = f"{VALIDATION_DIR}/{_below(path, vdir)}"
+            extra.append(BuildFile(path=rel, sha256=sha256_of(path), size_bytes=file_stat(path)[0]))
+            if rel == VALIDATION_RESULT:
                 try:
-                    validation = json.loads((root / VALIDATION_RESULT).read_bytes())
+                    with open_read(path) as f:
+                        validation = json.loads(f.read())
                 except ValueError as e:
-                    raise IntegrityError(f"{root / VALIDATION_RESULT}: not valid JSON ({e})") from e
+                    raise IntegrityError(f"{path}: not valid JSON ({e})") from e
         files = tuple(sorted(listed + extra, key=lambda f: f.path))
         return cls(root=root, info=info, files=files, validation=validation)
 
@@ -191,4 +231,4 @@ class Build:
         """Raise ``NotValidatedError`` unless ``validation/result.json`` passed for this build."""
         from curate.validation.result import require_passed
 
-        require_passed(str(self.root), fingerprint=self.fingerprint)
+        require_passed(self.root, fingerprint=self.fingerprint)

@@ -13,6 +13,7 @@ import io
 import json
 import os
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
@@ -20,6 +21,7 @@ import yaml
 from curate.build_info import fingerprint
 from curate.samples import make_corpus
 from pipelines.asr_dataset import run
+from registry.local import LocalStore
 from tests.s3_server import local_s3, upload_tree
 
 pytest.importorskip("moto.server")
@@ -164,3 +166,124 @@ def test_leftovers_of_a_dead_build_in_the_bucket_are_cleared(s3):
         FileSystems.set_options(saved)
     assert s3.keys(BUCKET, "dead/") == []
     assert s3.keys(BUCKET, "deadly/") == ["deadly/keep.txt"]
+
+
+@pytest.fixture
+def env_s3(s3, monkeypatch):
+    """The bucket reached the way a user outside a pipeline reaches it: boto3's environment
+    (``AWS_ENDPOINT_URL_S3`` for an S3-compatible server), Beam's filesystems without options."""
+    from apache_beam.io.filesystems import FileSystems
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3.endpoint_url)
+    saved = FileSystems._pipeline_options
+    FileSystems.set_options(None)
+    yield s3
+    FileSystems.set_options(saved)
+
+
+class CountingStore(LocalStore):
+    """A LocalStore that records what it downloads."""
+
+    def __init__(self, root) -> None:
+        super().__init__(root)
+        self.downloads: list[str] = []
+
+    def download_object(self, repo, ref, path, *, dest_path):
+        self.downloads.append(path)
+        super().download_object(repo, ref, path, dest_path=dest_path)
+
+
+def test_a_bucket_build_is_registered_and_read_through_a_cache_in_the_bucket(
+    env_s3, s3_build, tmp_path
+):
+    """Corpus, build and registry cache all in the bucket: the build is registered straight from
+    the bucket (verified there), and a version opened with the cache in the bucket is fetched
+    into it once, read from it by tf.data, the manifest reader and pull, and repaired by
+    ``verify`` when an object there is corrupted."""
+    from registry.api import Registry
+    from registry.errors import RegistryError
+
+    s3 = env_s3
+    prefix, info = s3_build
+    store = CountingStore(tmp_path / "store")
+    cache = f"s3://{BUCKET}/cache"
+    reg = Registry(store, cache_dir=cache)
+    version = reg.register(f"s3://{BUCKET}/{prefix}", dataset="s3-corpus", allow_unvalidated=True)
+    assert version.tag == "v1" and version.fingerprint == info["fingerprint"]
+
+    ds = reg.open("s3-corpus@v1")
+    cached = f"{cache}/s3-corpus/{version.commit_id}/"
+    split = max(info["splits"], key=lambda s: info["splits"][s]["num_examples"])
+    files = ds.files(split)
+    shards = info["splits"][split]["shards"]["tfrecord"]
+    assert files == [cached + s["path"] for s in shards]
+    for path, shard in zip(files, shards):  # the cached copies are the build's bytes
+        key = path[len(f"s3://{BUCKET}/"):]
+        assert s3.get(BUCKET, key) == s3.get(BUCKET, f"{prefix}/{shard['path']}")
+
+    manifest = ds.manifest(split)
+    assert manifest.num_rows == info["splits"][split]["num_examples"]
+    examples = list(ds.tf_dataset(split, decode_audio=True))
+    assert [e["key"].numpy().decode() for e in examples] == manifest.column("key").to_pylist()
+    local = Registry(store, cache_dir=tmp_path / "cache").open("s3-corpus@v1")
+    for a, b in zip(examples, local.tf_dataset(split)):  # the same as from a local cache
+        assert a["key"] == b["key"]
+        np.testing.assert_array_equal(a["audio"].numpy(), b["audio"].numpy())
+
+    store.downloads.clear()  # another machine, same bucket cache: nothing from the registry
+    again = Registry(store, cache_dir=cache).open("s3-corpus@v1")
+    assert again.files(split) == files and again.manifest(split).equals(manifest)
+    assert store.downloads == []
+
+    first = files[0][len(f"s3://{BUCKET}/"):]
+    good = s3.get(BUCKET, first)
+    s3.client.put_object(Bucket=BUCKET, Key=first, Body=b"\0" * len(good))
+    assert again.verify() == [shards[0]["path"]]
+    assert s3.get(BUCKET, first) == good
+
+    pulled = again.pull(tmp_path / "pulled")
+    assert sorted(info["files"]) == sorted(
+        p.relative_to(pulled).as_posix() for p in pulled.rglob("*")
+        if p.is_file() and p.name != "dataset_info.json"
+    )
+    with pytest.raises(RegistryError, match="array_record_source needs local files"):
+        again.array_record_source(split)
+
+
+def test_registering_a_missing_bucket_build_names_it(env_s3, tmp_path):
+    from registry.api import Registry
+    from registry.errors import NotFoundError
+
+    reg = Registry(LocalStore(tmp_path / "store"), cache_dir=tmp_path / "cache")
+    with pytest.raises(NotFoundError, match=f"build directory 's3://{BUCKET}/nowhere' not found"):
+        reg.register(f"s3://{BUCKET}/nowhere", dataset="some-set", allow_unvalidated=True)
+
+
+def test_the_cli_registers_from_and_caches_in_the_bucket(env_s3, s3_build, tmp_path):
+    """What a user types, in a fresh process configured only by the environment."""
+    import subprocess
+    import sys
+
+    s3 = env_s3
+    prefix, info = s3_build
+    env = dict(os.environ, CURATE_CACHE_DIR=f"s3://{BUCKET}/cli-cache",
+               CURATE_REGISTRY=f"file://{tmp_path / 'store'}")  # fmt: skip
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "curate.cli", *args], env=env, text=True,
+                              capture_output=True, timeout=300)  # fmt: skip
+
+    done = cli("register", f"s3://{BUCKET}/{prefix}", "--dataset", "cli-set", "--allow-unvalidated")
+    assert done.returncode == 0, done.stderr
+    assert cli("pull", "cli-set@v1", str(tmp_path / "copy")).returncode == 0
+    assert json.loads((tmp_path / "copy" / "dataset_info.json").read_text()) == info
+    cached = {k.split("/", 3)[3] for k in s3.keys(BUCKET, "cli-cache/") if "/.verified/" not in k}
+    assert cached == set(info["files"]) | {"dataset_info.json"}
+
+    missing = cli("register", f"s3://{BUCKET}/nowhere", "--dataset", "cli-set")
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines() == [
+        f"curate: error: build directory 's3://{BUCKET}/nowhere' not found"]
+    no_bucket = cli("register", "s3://no-such-bucket/b1", "--dataset", "cli-set")
+    assert no_bucket.returncode in (2, 3) and len(no_bucket.stderr.strip().splitlines()) == 1
+    assert "s3://no-such-bucket/b1" in no_bucket.stderr, no_bucket.stderr

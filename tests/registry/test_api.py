@@ -239,7 +239,7 @@ def test_register_and_read_back_on_every_store(store: Store, builds: Builds, tmp
     assert isinstance(v1, Version) and reg.resolve(f"{name}@v1") == v1.commit_id
     ds = reg.open(f"{name}@v1")
     assert ds.manifest("test").num_rows == 6
-    for path in ds.files("train"):
+    for path in map(Path, ds.files("train")):
         rel = path.relative_to(tmp_path / "cache" / name / v1.commit_id)
         assert path.read_bytes() == (builds.v1 / rel).read_bytes()
     assert reg.diff(f"{name}@v1", f"{name}@v2").split("test").added == ("te-0006",)

@@ -47,7 +47,7 @@ def _training_read(ds: DatasetVersion) -> str:
             h.update(record.numpy())
         for fmt in ShardFormat:
             for p in ds.files(split, fmt):
-                h.update(p.read_bytes())
+                h.update(Path(p).read_bytes())
         h.update(ds.manifest(split).to_pandas().to_json().encode())
     return h.hexdigest()
 
@@ -117,22 +117,22 @@ def test_manifest_is_an_arrow_table_and_unknown_splits_are_named(reg: Registry) 
 
 def test_cache_is_keyed_by_commit_and_refetches_corrupted_files(reg: Registry, tmp_path: Path) -> None:
     ds = reg.open(f"{DS}@v1")
-    paths = ds.files("train")
+    paths = [Path(p) for p in ds.files("train")]
     root = tmp_path / "cache" / DS / ds.commit_id
     assert all(p.is_relative_to(root) for p in paths)
     good = {p: p.read_bytes() for p in paths}
     # Same size, different bytes; then a truncated file; then a deleted one.
     paths[0].write_bytes(b"\0" * len(good[paths[0]]))
     paths[1].write_bytes(good[paths[1]][:10])
-    again = reg.open(f"{DS}@v1").files("train")
+    again = [Path(p) for p in reg.open(f"{DS}@v1").files("train")]
     assert again == paths and {p: p.read_bytes() for p in again} == good
     paths[0].unlink()
-    assert reg.open(f"{DS}@v1").files("train")[0].read_bytes() == good[paths[0]]
+    assert Path(reg.open(f"{DS}@v1").files("train")[0]).read_bytes() == good[paths[0]]
 
 
 def test_verify_finds_corruption_that_kept_size_and_mtime(reg: Registry) -> None:
     ds = reg.open(f"{DS}@v1")
-    path = ds.files("test")[0]
+    path = Path(ds.files("test")[0])
     good = path.read_bytes()
     st = path.stat()
     with open(path, "r+b") as f:

@@ -1,0 +1,109 @@
+"""Reading, listing and deleting files that may be local or in a bucket (any Beam filesystem).
+
+Local paths go straight to the OS (exact modification times, no glob surprises); URIs go
+through Beam's ``FileSystems``. Outside a pipeline Beam's S3 filesystem has no options at all
+and refuses to work, so :func:`ensure_filesystem_options` gives it empty ones: boto3 then
+configures itself from the environment (``AWS_*`` variables, ``AWS_ENDPOINT_URL_S3`` for
+MinIO and the like, instance roles). Writing is :mod:`curate.writers`' job (``write_bytes``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import BinaryIO
+
+from apache_beam.io.filesystem import BeamIOError, CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from curate.writers import is_local
+
+__all__ = [
+    "delete_file",
+    "ensure_filesystem_options",
+    "file_stat",
+    "is_file",
+    "list_files",
+    "local_path",
+    "open_read",
+    "sha256_of",
+]
+
+_CHUNK = 8 << 20
+
+
+def ensure_filesystem_options() -> None:
+    """Give Beam's filesystems empty pipeline options unless a pipeline gave them some."""
+    if FileSystems._pipeline_options is None:
+        from apache_beam.options.pipeline_options import PipelineOptions
+
+        FileSystems.set_options(PipelineOptions([]))
+
+
+def local_path(path: str) -> str:
+    """``path`` without a ``file://`` scheme (for a local path)."""
+    return path[len("file://"):] if path.startswith("file://") else path
+
+
+def open_read(path: str | os.PathLike[str]) -> BinaryIO:
+    """A binary reader of a file, local or in a bucket (never decompressed by its name)."""
+    path = os.fspath(path)
+    if is_local(path):
+        return open(local_path(path), "rb")
+    ensure_filesystem_options()
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open_read(path) as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_stat(path: str) -> tuple[int, int] | None:
+    """(size in bytes, modification time in ns) of a file, or None if there is no such file."""
+    if is_local(path):
+        try:
+            st = os.stat(local_path(path))
+        except OSError:
+            return None
+        return (st.st_size, st.st_mtime_ns) if os.path.isfile(local_path(path)) else None
+    ensure_filesystem_options()
+    try:
+        meta = FileSystems.get_filesystem(path).metadata(path)
+    except BeamIOError:
+        return None
+    return meta.size_in_bytes, int(meta.last_updated_in_seconds * 1e9)
+
+
+def is_file(path: str) -> bool:
+    return file_stat(path) is not None
+
+
+def list_files(prefix: str) -> list[str]:
+    """Every file below the directory or prefix ``prefix``, sorted (paths or URIs)."""
+    root = prefix.rstrip("/")
+    if is_local(root):
+        base = local_path(root)
+        return sorted(os.path.join(d, n) for d, _, names in os.walk(base) for n in names)
+    ensure_filesystem_options()
+    (match,) = FileSystems.match([f"{root}/**"])
+    return sorted(m.path for m in match.metadata_list)
+
+
+def delete_file(path: str) -> None:
+    """Delete one file; a missing file is not an error."""
+    if is_local(path):
+        try:
+            os.unlink(local_path(path))
+        except FileNotFoundError:
+            pass
+        return
+    ensure_filesystem_options()
+    try:
+        FileSystems.delete([path])
+    except BeamIOError:
+        if file_stat(path) is not None:
+            raise
