@@ -75,14 +75,19 @@ class SplitSummarizer:
                 self._values.setdefault(name, []).append(np.asarray(columns[name], dtype=np.float64))
 
     def summary(self) -> dict[str, Any]:
-        values = {name: np.concatenate(parts) for name, parts in self._values.items()}
-        durations = values.get("duration_s", np.zeros(0))
+        """The summary; consumes what was added (one column is joined at a time)."""
+        signals, seconds = {}, 0.0
+        for name in list(self._values):
+            values = np.concatenate(self._values.pop(name))
+            signals[name] = _summary(name, values)
+            if name == "duration_s":
+                seconds = float(values.sum())
         return {
             "num_examples": self._examples,
             "num_speakers": len(self._speakers),
-            "duration_s": float(durations.sum()),
-            "hours": float(durations.sum() / 3600.0),
-            "signals": {name: _summary(name, v) for name, v in values.items()},
+            "duration_s": seconds,
+            "hours": seconds / 3600.0,
+            "signals": signals,
         }
 
 
