@@ -63,7 +63,8 @@ BUILD_STAGES: tuple[tuple[str, str, str], ...] = (
      "write_shards"),
     ("          read a staged record", "curate/shards.py", "__iter__"),
     ("          hash the ArrayRecord file", "curate/writers.py", "_sha256_of_local"),
-    ("      write manifests", "curate/build_info.py", "write_manifest"),
+    ("      write manifest parts", "curate/build_info.py", "write_manifest_part"),
+    ("      merge manifests", "curate/build_info.py", "merge_manifest"),
     ("      finalize (info, stats, rejected)", "curate/build.py", "_finalize"),
 )
 
@@ -125,8 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _with_rest(
             result["build_1_worker"],
             "bundles in the SDK worker",
-            ("process DoFn (stage + count)", "write shards", "write manifests",
-             "finalize (info, stats, rejected)"),
+            ("process DoFn (stage + count)", "write shards", "write manifest parts",
+             "merge manifests", "finalize (info, stats, rejected)"),
         )
     _print(f"floor, {subset.utterances} utterances, under cProfile", result["floor"])
     _print("build, 1 worker (in_memory), under cProfile", result["build_1_worker"])
