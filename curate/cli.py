@@ -53,6 +53,12 @@ def _error_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
+def _not_beam_on_root(record: logging.LogRecord) -> bool:
+    """Beam's S3 client logs a failure on the root logger, with a traceback, before raising it;
+    the command's own one-line error says the same (``-v`` shows both)."""
+    return "apache_beam" not in record.pathname
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     parser = _parser()
@@ -66,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not args.verbose:  # Beam relays its workers' start-up chatter as warnings
         logging.getLogger("apache_beam").setLevel(logging.ERROR)
+        logging.getLogger().addFilter(_not_beam_on_root)
     try:
         return int(args.func(args) or 0)
     except _error_types() as e:

@@ -4,7 +4,8 @@ Local paths go straight to the OS (exact modification times, no glob surprises);
 through Beam's ``FileSystems``. Outside a pipeline Beam's S3 filesystem has no options at all
 and refuses to work, so :func:`ensure_filesystem_options` gives it empty ones: boto3 then
 configures itself from the environment (``AWS_*`` variables, ``AWS_ENDPOINT_URL_S3`` for
-MinIO and the like, instance roles). Writing is :mod:`curate.writers`' job (``write_bytes``).
+MinIO and the like, instance roles). Writing one file is :mod:`curate.writers`' job
+(``write_bytes``); :func:`replace_tree` copies a local directory with it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import BinaryIO
 from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from curate.writers import is_local
+from curate.writers import is_local, write_bytes
 
 __all__ = [
     "delete_file",
@@ -26,6 +27,8 @@ __all__ = [
     "list_files",
     "local_path",
     "open_read",
+    "replace_tree",
+    "require_credentials",
     "sha256_of",
 ]
 
@@ -107,3 +110,44 @@ def delete_file(path: str) -> None:
     except BeamIOError:
         if file_stat(path) is not None:
             raise
+
+
+def require_credentials(path: str) -> None:
+    """PermissionError if ``path`` is in S3 and neither Beam's S3 options nor boto3 have
+    credentials: Beam would retry each request for minutes, taking boto3's refusal to send it
+    for a network error, instead of saying so."""
+    if not path.startswith("s3://"):
+        return
+    ensure_filesystem_options()
+    from apache_beam.options.pipeline_options import S3Options
+
+    if FileSystems._pipeline_options.view_as(S3Options).s3_access_key_id:
+        return
+    import boto3
+
+    if boto3.session.Session().get_credentials() is None:
+        raise PermissionError(
+            "no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, "
+            "or run with an instance role)"
+        )
+
+
+def replace_tree(local_dir: str, dest: str) -> list[str]:
+    """Make the directory or prefix ``dest`` hold exactly the files below the local directory
+    ``local_dir``: each is written atomically (``curate.writers.write_bytes``), then the files
+    ``dest`` held that ``local_dir`` has not are deleted. Returns the written paths, sorted.
+
+    One file at a time: Beam's S3 filesystem makes a new boto3 client for every operation, which
+    costs CPU time, not waiting, so threads would only contend for the GIL."""
+    root = local_path(dest.rstrip("/")) if is_local(dest) else dest.rstrip("/")
+    sep = os.sep if is_local(root) else "/"
+    old = set(list_files(root))  # (also gives Beam its options before the first write)
+    written: list[str] = []
+    for source in list_files(local_dir):
+        target = root + sep + os.path.relpath(source, local_dir).replace(os.sep, sep)
+        with open(source, "rb") as f:
+            write_bytes(target, f.read())
+        written.append(target)
+    for path in sorted(old - set(written)):
+        delete_file(path)
+    return written

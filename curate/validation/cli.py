@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 __all__ = ["add_commands", "print_report"]
 
+_DIR_HELP = "build directory: a path, or a URI such as s3://bucket/builds/b1"
 _SUITE_HELP = "suite name (asr_default, asr_strict) or path of a GX suite JSON file"
 _GITHUB = "GITHUB_ACTIONS"
 
@@ -86,11 +87,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _gate(args: argparse.Namespace) -> int:
     from curate.validation.suites import load_suite
-    from curate.validation.tables import LocalBuild
+    from curate.validation.tables import BuildDir
     from curate.validation.validate import latest_baseline, validate_build
 
     suite = load_suite(args.suite)
-    LocalBuild.open(args.dir)  # a missing build is a usage error before the registry is asked
+    BuildDir.open(args.dir)  # a missing build is a usage error before the registry is asked
     baseline = latest_baseline(args.dataset, registry=args.registry)
     if not args.json:
         against = baseline.label if baseline else f"nothing: {args.dataset} has no version yet"
@@ -116,7 +117,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "validation/result.json and the Data Docs site validation/docs/. Exit 0 pass, 1 failed, "
         "2 usage error, 3 registry unreachable.",
     )  # fmt: skip
-    p.add_argument("dir", help="build directory")
+    p.add_argument("dir", help=_DIR_HELP)
     p.add_argument("--suite", default="asr_default", help=_SUITE_HELP)
     p.add_argument("--against", metavar="NAME@V|DIR",
                    help="check drift against a registered version or another build directory")
@@ -132,7 +133,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         description="Validate against the suite and, when the dataset has a version, against "
         "NAME@latest. Exit 0 pass, 1 failed, 2 usage error, 3 registry unreachable.",
     )  # fmt: skip
-    p.add_argument("dir", help="build directory")
+    p.add_argument("dir", help=_DIR_HELP)
     p.add_argument("--dataset", required=True, help="registry dataset the build would become")
     p.add_argument("--suite", default="asr_default", help=_SUITE_HELP)
     p.add_argument("--registry", metavar="URI",

@@ -38,7 +38,7 @@ from curate.errors import CurateError, UsageError
 from curate.validation.errors import BuildReadError, InfrastructureError, SuiteError
 from curate.validation.result import failure_rows
 from curate.validation.suites import Suite, load_suite
-from curate.validation.tables import LocalBuild
+from curate.validation.tables import BuildDir
 
 __all__ = ["HOOK_PATH", "HookResponse", "HookServer", "evaluate_event", "serve"]
 
@@ -62,7 +62,7 @@ class _BadEvent(Exception):
     """A payload the hook cannot act on (400)."""
 
 
-def _download_build(store: Any, repo: str, ref: str, dest: str) -> LocalBuild | None:
+def _download_build(store: Any, repo: str, ref: str, dest: str) -> BuildDir | None:
     """The build at ``ref`` copied into ``dest`` (info, stats, manifests); None if ``ref`` has
     no ``dataset_info.json``."""
     from registry.errors import NotFoundError
@@ -74,7 +74,7 @@ def _download_build(store: Any, repo: str, ref: str, dest: str) -> LocalBuild | 
         except NotFoundError:
             if name == "dataset_info.json":
                 return None  # stats.json is optional: validation reads the manifests
-    build = LocalBuild.open(dest)
+    build = BuildDir.open(dest)
     for split in build.info["splits"]:
         rel = f"manifest/{split}.parquet"
         store.download_object(repo, ref, rel, dest_path=os.path.join(dest, rel))

@@ -18,13 +18,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from curate.errors import CurateError
+from curate.validation import storage
 
 __all__ = [
     "DOCS_DIR",
@@ -103,14 +104,11 @@ class ValidationResult:
         )
 
     def write(self, build_dir: str) -> str:
-        """Write ``<build_dir>/validation/result.json`` atomically; returns its path."""
-        path = os.path.join(build_dir, RESULT_FILE)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.to_dict(), f, indent=2, sort_keys=True, ensure_ascii=False)
-            f.write("\n")
-        os.replace(tmp, path)
+        """Write ``<build_dir>/validation/result.json`` atomically (``build_dir`` may be a URI);
+        returns its path."""
+        path = storage.join(build_dir, RESULT_FILE)
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        storage.write(path, text.encode("utf-8"))
         return path
 
     def summary_metadata(self) -> dict[str, str]:
@@ -132,20 +130,31 @@ class ValidationResult:
 
 
 def read_result(build_dir: str) -> ValidationResult | None:
-    """The build's ``validation/result.json``, or None if it was never validated."""
-    path = os.path.join(build_dir, RESULT_FILE)
-    if not os.path.isfile(path):
-        return None
+    """The build's ``validation/result.json``, or None if it was never validated. ``build_dir``
+    may be a URI (``s3://bucket/builds/b1``)."""
+    path = storage.join(build_dir, RESULT_FILE)
     try:
-        with open(path, encoding="utf-8") as f:
-            return ValidationResult.from_dict(json.load(f))
+        data = storage.read_bytes(path)
+        return None if data is None else ValidationResult.from_dict(json.loads(data))
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise NotValidatedError(f"{path}: not a readable validation result ({e})") from e
 
 
+def _fingerprint(build_dir: str) -> str:
+    path = storage.join(build_dir, "dataset_info.json")
+    try:
+        data = storage.read_bytes(path)
+        if data is None:
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
+        return str(json.loads(data).get("fingerprint", ""))
+    except (OSError, ValueError) as e:
+        raise NotValidatedError(f"{path}: cannot be read ({e})") from e
+
+
 def require_passed(build_dir: str, *, fingerprint: str | None = None) -> ValidationResult:
     """The build's passing validation result, or NotValidatedError saying why there is none:
-    never validated, validated before the build changed (fingerprint differs), or failed."""
+    never validated, validated before the build changed (fingerprint differs), or failed.
+    ``build_dir`` may be a URI; a bucket that cannot be read is InfrastructureError."""
     result = read_result(build_dir)
     if result is None:
         raise NotValidatedError(
@@ -153,12 +162,7 @@ def require_passed(build_dir: str, *, fingerprint: str | None = None) -> Validat
             "--allow-unvalidated registers it anyway and records that)"
         )
     if fingerprint is None:
-        info_path = os.path.join(build_dir, "dataset_info.json")
-        try:
-            with open(info_path, encoding="utf-8") as f:
-                fingerprint = str(json.load(f).get("fingerprint", ""))
-        except (OSError, ValueError) as e:
-            raise NotValidatedError(f"{info_path}: cannot be read ({e})") from e
+        fingerprint = _fingerprint(build_dir)
     if result.fingerprint != fingerprint:
         raise NotValidatedError(
             f"{build_dir}: the validation result is for build {result.fingerprint[:12] or '?'}, "

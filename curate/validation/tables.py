@@ -31,7 +31,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from curate.build_info import INFO_FILE, MANIFEST_SCHEMA
+from curate.fsio import list_files
+from curate.validation import storage
 from curate.validation.errors import BuildReadError
+from curate.writers import is_local
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,8 +43,8 @@ if TYPE_CHECKING:
 __all__ = [
     "COLUMNS",
     "INDEX_COLUMNS",
+    "BuildDir",
     "BuildLike",
-    "LocalBuild",
     "Table",
     "Tables",
     "build_tables",
@@ -80,7 +83,7 @@ INDEX_COLUMNS: dict[Table, tuple[str, ...]] = {
 
 @runtime_checkable
 class BuildLike(Protocol):
-    """What validation needs of a build: a local build directory, or a registered version
+    """What validation needs of a build: a build directory, or a registered version
     (``registry.dataset.DatasetVersion`` has exactly this shape)."""
 
     @property
@@ -92,16 +95,19 @@ class BuildLike(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class LocalBuild:
-    """A build directory on the local disk, read on demand."""
+class BuildDir:
+    """A build directory on the local disk or in a bucket (a URI such as
+    ``s3://bucket/builds/b1``), read on demand."""
 
     root: str
     info: Mapping[str, Any]
 
     @classmethod
-    def open(cls, root: str | os.PathLike[str]) -> LocalBuild:
+    def open(cls, root: str | os.PathLike[str]) -> BuildDir:
         """Read ``root/dataset_info.json``; BuildReadError names what is missing or broken."""
         root = os.fspath(root)
+        if not is_local(root):
+            return cls._open_remote(root.rstrip("/"))
         path = os.path.join(root, INFO_FILE)
         if not os.path.isdir(root):
             raise BuildReadError(f"{root}: build directory not found")
@@ -109,27 +115,55 @@ class LocalBuild:
             raise BuildReadError(f"{root}: not a build directory (no {INFO_FILE})")
         try:
             with open(path, "rb") as f:
-                info = json.load(f)
-        except (OSError, ValueError) as e:
+                data = f.read()
+        except OSError as e:
             raise BuildReadError(f"{path}: cannot be read as JSON ({e})") from e
-        if not isinstance(info, dict) or not isinstance(info.get("splits"), dict):
-            raise BuildReadError(f"{path}: no 'splits' mapping")
-        return cls(root=root, info=info)
+        return cls(root=root, info=_parse_info(path, data))
+
+    @classmethod
+    def _open_remote(cls, root: str) -> BuildDir:
+        path = storage.join(root, INFO_FILE)
+        data = storage.read_bytes(path)
+        if data is None:
+            with storage.store_errors(root):
+                found = bool(list_files(root))  # a prefix with no files is no directory at all
+            if not found:
+                raise BuildReadError(f"{root}: build directory not found")
+            raise BuildReadError(f"{root}: not a build directory (no {INFO_FILE})")
+        return cls(root=root, info=_parse_info(path, data))
 
     @property
     def ref(self) -> str:
         return self.root
 
     def manifest(self, split: str) -> pa.Table:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        path = os.path.join(self.root, "manifest", f"{split}.parquet")
-        if not os.path.isfile(path):
-            raise BuildReadError(f"{self.root}: split {split!r} has no manifest ({path})")
+        path = storage.join(self.root, f"manifest/{split}.parquet")
+        if is_local(self.root):
+            if not os.path.isfile(path):
+                raise BuildReadError(f"{self.root}: split {split!r} has no manifest ({path})")
+            source: Any = path
+        else:
+            data = storage.read_bytes(path)
+            if data is None:
+                raise BuildReadError(f"{self.root}: split {split!r} has no manifest ({path})")
+            source = pa.BufferReader(data)
         try:
-            return pq.read_table(path)
+            return pq.read_table(source)
         except Exception as e:  # pyarrow raises several types for a damaged file
             raise BuildReadError(f"{path}: not a readable Parquet manifest ({e})") from e
+
+
+def _parse_info(path: str, data: bytes) -> dict[str, Any]:
+    try:
+        info = json.loads(data)
+    except ValueError as e:
+        raise BuildReadError(f"{path}: cannot be read as JSON ({e})") from e
+    if not isinstance(info, dict) or not isinstance(info.get("splits"), dict):
+        raise BuildReadError(f"{path}: no 'splits' mapping")
+    return info
 
 
 def split_names(info: Mapping[str, Any]) -> list[str]:

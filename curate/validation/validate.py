@@ -8,22 +8,25 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from curate.errors import UsageError
+from curate.validation import storage
 from curate.validation.drift import DriftReport, DriftThresholds, compare_frames
 from curate.validation.errors import BuildReadError, InfrastructureError
 from curate.validation.result import DOCS_DIR, RESULT_FILE, ValidationResult, failure_rows
 from curate.validation.suites import Suite, load_suite
 from curate.validation.tables import (
+    BuildDir,
     BuildLike,
-    LocalBuild,
     build_tables,
     manifest_frame,
     split_names,
 )
+from curate.writers import is_local
 
 __all__ = [
     "Baseline",
@@ -75,9 +78,12 @@ def _registry(uri: str | None) -> Any:
 
 
 def open_baseline(spec: str, *, registry: str | None = None) -> Baseline:
-    """``spec`` is a build directory, or ``NAME@VERSION`` in the registry at ``registry``."""
+    """``spec`` is a build directory (local or a URI), or ``NAME@VERSION`` in the registry at
+    ``registry``."""
     if os.path.isdir(spec):
-        return Baseline(label=os.path.abspath(spec), build=LocalBuild.open(spec))
+        return Baseline(label=os.path.abspath(spec), build=BuildDir.open(spec))
+    if not is_local(spec):  # a build directory in a bucket
+        return Baseline(label=spec, build=BuildDir.open(spec))
     if "@" not in spec:
         raise UsageError(
             f"--against {spec!r}: neither a build directory nor a NAME@VERSION reference"
@@ -213,17 +219,23 @@ def validate_build(
     baseline: Baseline | None = None,
     write: bool = True,
 ) -> ValidationResult:
-    """Validate the build directory ``build_dir``; with ``write``, replace its
-    ``validation/result.json`` and ``validation/docs/`` (a stale result is removed first, so an
-    interrupted validation never leaves an old verdict behind)."""
-    build = LocalBuild.open(build_dir)
+    """Validate the build directory ``build_dir`` (local or a URI such as
+    ``s3://bucket/builds/b1``); with ``write``, replace its ``validation/result.json`` and
+    ``validation/docs/`` (a stale result is removed first, so an interrupted validation never
+    leaves an old verdict behind). GX renders Data Docs to a local directory: for a build in a
+    bucket, a temporary one that is then uploaded."""
+    build = BuildDir.open(build_dir)
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
-    if write:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(build_dir, RESULT_FILE))
-    docs_dir = os.path.join(build_dir, DOCS_DIR) if write else None
-    result = validate(build, suite, baseline=baseline, docs_dir=docs_dir)
-    if write:
-        result = ValidationResult.from_dict({**result.to_dict(), "docs": f"{DOCS_DIR}/index.html"})
-        result.write(build_dir)
+    if not write:
+        return validate(build, suite, baseline=baseline)
+    storage.delete(storage.join(build.root, RESULT_FILE))
+    docs_dir = storage.join(build.root, DOCS_DIR)
+    if is_local(build.root):
+        result = validate(build, suite, baseline=baseline, docs_dir=docs_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="curate-docs-") as tmp:
+            result = validate(build, suite, baseline=baseline, docs_dir=tmp)
+            storage.upload_dir(tmp, docs_dir)
+    result = ValidationResult.from_dict({**result.to_dict(), "docs": f"{DOCS_DIR}/index.html"})
+    result.write(build.root)
     return result

@@ -273,6 +273,8 @@ def test_the_cli_registers_from_and_caches_in_the_bucket(env_s3, s3_build, tmp_p
         return subprocess.run([sys.executable, "-m", "curate.cli", *args], env=env, text=True,
                               capture_output=True, timeout=300)  # fmt: skip
 
+    refused = cli("register", f"s3://{BUCKET}/{prefix}", "--dataset", "cli-set")
+    assert refused.returncode == 1 and "never validated" in refused.stderr, refused.stderr
     done = cli("register", f"s3://{BUCKET}/{prefix}", "--dataset", "cli-set", "--allow-unvalidated")
     assert done.returncode == 0, done.stderr
     assert cli("pull", "cli-set@v1", str(tmp_path / "copy")).returncode == 0

@@ -97,10 +97,10 @@ def test_gx_rejects_unknown_expectations_and_kwargs_before_running(tmp_path: Pat
 
 
 def test_bad_drift_thresholds_are_suite_errors(tmp_path: Path, make_build):
-    from curate.validation.tables import LocalBuild
+    from curate.validation.tables import BuildDir
     from curate.validation.validate import Baseline, validate
 
-    build = LocalBuild.open(make_build())
+    build = BuildDir.open(make_build())
     path = _suite_file(
         tmp_path,
         {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "key"}},
