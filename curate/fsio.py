@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from typing import BinaryIO
 
 from apache_beam.io.filesystem import BeamIOError, CompressionTypes
@@ -76,9 +77,25 @@ def file_stat(path: str) -> tuple[int, int] | None:
     ensure_filesystem_options()
     try:
         meta = FileSystems.get_filesystem(path).metadata(path)
-    except BeamIOError:
-        return None
+    except BeamIOError as e:
+        if _not_found(e):
+            return None
+        raise  # refused, unreachable: not the same as "no such file"
     return meta.size_in_bytes, int(meta.last_updated_in_seconds * 1e9)
+
+
+def _not_found(e: BeamIOError) -> bool:
+    """Whether Beam's error says the file does not exist (HTTP 404 from S3 or GCS)."""
+    causes = list((getattr(e, "exception_details", None) or {}).values())
+    return bool(causes) and all(
+        isinstance(c, FileNotFoundError) or getattr(c, "code", None) == 404 for c in causes
+    )
+
+
+def _glob_escape(path: str) -> str:
+    """``path`` as a Beam match pattern that matches only itself (``[``, ``]``, ``*``, ``?``
+    each in a character class of its own)."""
+    return re.sub(r"([\[\]*?])", r"[\1]", path)
 
 
 def is_file(path: str) -> bool:
@@ -92,7 +109,7 @@ def list_files(prefix: str) -> list[str]:
         base = local_path(root)
         return sorted(os.path.join(d, n) for d, _, names in os.walk(base) for n in names)
     ensure_filesystem_options()
-    (match,) = FileSystems.match([f"{root}/**"])
+    (match,) = FileSystems.match([f"{_glob_escape(root)}/**"])
     return sorted(m.path for m in match.metadata_list)
 
 
@@ -107,8 +124,8 @@ def delete_file(path: str) -> None:
     ensure_filesystem_options()
     try:
         FileSystems.delete([path])
-    except BeamIOError:
-        if file_stat(path) is not None:
+    except BeamIOError as e:
+        if not _not_found(e) and file_stat(path) is not None:
             raise
 
 

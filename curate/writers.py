@@ -123,6 +123,9 @@ def move_into_place(local: str, dest: str) -> None:
     if is_local(dest):
         os.replace(local, dest)
         return
+    from curate.fsio import ensure_filesystem_options  # (fsio imports this module)
+
+    ensure_filesystem_options()
     tmp = _tmp_sibling(dest)
     with open(local, "rb") as src, FileSystems.create(tmp) as out:
         while chunk := src.read(_CHUNK):
