@@ -30,7 +30,9 @@ __all__ = [
     "open_read",
     "replace_tree",
     "require_credentials",
+    "sha256_and_size",
     "sha256_of",
+    "write_in_place",
 ]
 
 _CHUNK = 8 << 20
@@ -58,12 +60,18 @@ def open_read(path: str | os.PathLike[str]) -> BinaryIO:
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
-def sha256_of(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
+def sha256_and_size(path: str | os.PathLike[str]) -> tuple[str, int]:
+    """sha256 and size of a file, read once (FileNotFoundError if there is none)."""
+    digest, size = hashlib.sha256(), 0
     with open_read(path) as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
-    return digest.hexdigest()
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    return sha256_and_size(path)[0]
 
 
 def file_stat(path: str) -> tuple[int, int] | None:
@@ -127,6 +135,26 @@ def delete_file(path: str) -> None:
     except BeamIOError as e:
         if not _not_found(e) and file_stat(path) is not None:
             raise
+
+
+def write_in_place(dest: str, *, data: bytes | None = None, local_file: str | None = None) -> None:
+    """Write ``data`` or a copy of ``local_file`` straight to ``dest``: no temporary name and
+    rename (which in a bucket is a copy and a delete), so a failed write may leave a partial
+    file. Only for callers that check what they read (a sha256 recorded elsewhere); for the
+    others :func:`curate.writers.write_bytes` is atomic."""
+    if is_local(dest):
+        os.makedirs(os.path.dirname(os.path.abspath(local_path(dest))), exist_ok=True)
+        out = open(local_path(dest), "wb")
+    else:
+        ensure_filesystem_options()
+        out = FileSystems.create(dest, compression_type=CompressionTypes.UNCOMPRESSED)
+    with out:
+        if data is not None:
+            out.write(data)
+        else:
+            with open(local_file, "rb") as src:
+                while chunk := src.read(_CHUNK):
+                    out.write(chunk)
 
 
 def require_credentials(path: str) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from apache_beam.io.filesystem import BeamIOError
 
-from curate.fsio import file_stat, is_file, list_files, local_path, open_read, sha256_of
+from curate.fsio import is_file, list_files, local_path, open_read, sha256_and_size, sha256_of
 from curate.writers import is_local
 from registry.errors import IntegrityError, NotFoundError, StoreUnavailableError
 
@@ -159,14 +159,15 @@ class Build:
         ]
 
         def check(f: BuildFile) -> None:
-            st = file_stat(_join(root, f.path))
-            if st is None:
-                raise IntegrityError(f"build file '{f.path}' is missing from '{root}'")
-            if st[0] != f.size_bytes:
+            try:  # one read (in a bucket, one request) per file
+                digest, size = sha256_and_size(_join(root, f.path))
+            except (FileNotFoundError, IsADirectoryError):
+                raise IntegrityError(f"build file '{f.path}' is missing from '{root}'") from None
+            if size != f.size_bytes:
                 raise IntegrityError(
-                    f"build file '{f.path}' has {st[0]} bytes, {INFO_FILE} says {f.size_bytes}"
+                    f"build file '{f.path}' has {size} bytes, {INFO_FILE} says {f.size_bytes}"
                 )
-            if sha256_of(_join(root, f.path)) != f.sha256:
+            if digest != f.sha256:
                 raise IntegrityError(
                     f"build file '{f.path}' does not match its sha256 in {INFO_FILE} (tampered?)"
                 )
@@ -174,13 +175,14 @@ class Build:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(check, listed))  # re-raises the first failure, in path order
 
-        extra = [BuildFile(path=INFO_FILE, sha256=sha256_of(info_path),
-                           size_bytes=file_stat(info_path)[0])]  # fmt: skip
+        digest, size = sha256_and_size(info_path)
+        extra = [BuildFile(path=INFO_FILE, sha256=digest, size_bytes=size)]
         validation = None
         vdir = _join(root, VALIDATION_DIR)
         for path in list_files(vdir):
             rel = f"{VALIDATION_DIR}/{_below(path, vdir)}"
-            extra.append(BuildFile(path=rel, sha256=sha256_of(path), size_bytes=file_stat(path)[0]))
+            digest, size = sha256_and_size(path)
+            extra.append(BuildFile(path=rel, sha256=digest, size_bytes=size))
             if rel == VALIDATION_RESULT:
                 try:
                     with open_read(path) as f:

@@ -31,8 +31,9 @@ from curate.fsio import (
     file_stat,
     open_read,
     sha256_of,
+    write_in_place,
 )
-from curate.writers import is_local, move_into_place, write_bytes
+from curate.writers import is_local
 from registry.errors import IntegrityError, StoreUnavailableError
 from registry.store import Store
 
@@ -88,9 +89,9 @@ class CommitCache:
     def _marker(self, rel: str) -> str:
         return FileSystems.join(self.dir, _MARKERS, *f"{rel}.json".split("/"))
 
-    def _marked_ok(self, rel: str, sha256: str | None) -> bool:
-        """The file is unchanged since it was verified (same size and mtime as recorded)."""
-        st = file_stat(self.path(rel))
+    def _marked_ok(self, rel: str, sha256: str | None, st: tuple[int, int] | None) -> bool:
+        """The file (whose stat is ``st``) is unchanged since it was verified: same size and
+        mtime as its marker recorded."""
         if st is None:
             return False
         try:
@@ -102,9 +103,11 @@ class CommitCache:
             m.get("size_bytes"), m.get("mtime_ns")] == list(st)  # fmt: skip
 
     def _mark(self, rel: str, sha256: str) -> None:
+        """Record that ``rel`` was verified. Written in place, not atomically: a torn marker
+        is no valid JSON, so the file is only re-hashed."""
         size, mtime_ns = file_stat(self.path(rel)) or (None, None)
         record = {"sha256": sha256, "size_bytes": size, "mtime_ns": mtime_ns}
-        write_bytes(self._marker(rel), json.dumps(record).encode())
+        write_in_place(self._marker(rel), data=json.dumps(record).encode())
 
     def forget(self, rel: str) -> None:
         """Drop the verification marker of ``rel``: the next fetch re-hashes it."""
@@ -122,12 +125,12 @@ class CommitCache:
 
     def _fetch(self, rel: str, sha256: str | None, size_bytes: int | None) -> str:
         dest = self.path(rel)
-        if self._marked_ok(rel, sha256):
+        st = file_stat(dest)
+        if self._marked_ok(rel, sha256, st):
             return dest
         if sha256 is None:
             info = self.store.stat_object(self.repo, self.commit_id, rel)
             sha256, size_bytes = info.sha256, info.size_bytes
-        st = file_stat(dest)
         if st is not None:
             if (size_bytes is None or st[0] == size_bytes) and sha256_of(dest) == sha256:
                 self._mark(rel, sha256)
@@ -146,7 +149,10 @@ class CommitCache:
                     f"'{rel}' of {self.repo}@{self.commit_id[:12]}: downloaded sha256 {got}, "
                     f"expected {sha256}"
                 )
-            move_into_place(tmp, dest)
+            if self.local:
+                os.replace(tmp, dest)
+            else:  # no temporary name and rename (a copy in a bucket): trusted once marked
+                write_in_place(dest, local_file=tmp)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

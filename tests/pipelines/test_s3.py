@@ -36,9 +36,15 @@ def _quiet(_: str) -> None:
 
 @pytest.fixture(scope="module")
 def s3():
+    """The server, and Beam's process-wide filesystem options put back afterwards: the builds
+    here set options naming this server, which is gone when the module ends."""
+    from apache_beam.io.filesystems import FileSystems
+
+    saved = FileSystems._pipeline_options
     with local_s3() as server:
         server.client.create_bucket(Bucket=BUCKET)
         yield server
+    FileSystems.set_options(saved)
 
 
 @pytest.fixture(scope="module")
@@ -198,8 +204,8 @@ def test_a_bucket_build_is_registered_and_read_through_a_cache_in_the_bucket(
 ):
     """Corpus, build and registry cache all in the bucket: the build is registered straight from
     the bucket (verified there), and a version opened with the cache in the bucket is fetched
-    into it once, read from it by tf.data, the manifest reader and pull, and repaired by
-    ``verify`` when an object there is corrupted."""
+    into it once, read from it by tf.data and the manifest reader, and repaired by ``verify``
+    when an object there is corrupted (``pull`` from it: the CLI test)."""
     from registry.api import Registry
     from registry.errors import RegistryError
 
@@ -241,11 +247,6 @@ def test_a_bucket_build_is_registered_and_read_through_a_cache_in_the_bucket(
     assert again.verify() == [shards[0]["path"]]
     assert s3.get(BUCKET, first) == good
 
-    pulled = again.pull(tmp_path / "pulled")
-    assert sorted(info["files"]) == sorted(
-        p.relative_to(pulled).as_posix() for p in pulled.rglob("*")
-        if p.is_file() and p.name != "dataset_info.json"
-    )
     with pytest.raises(RegistryError, match="array_record_source needs local files"):
         again.array_record_source(split)
 
@@ -282,10 +283,6 @@ def test_the_cli_registers_from_and_caches_in_the_bucket(env_s3, s3_build, tmp_p
     cached = {k.split("/", 3)[3] for k in s3.keys(BUCKET, "cli-cache/") if "/.verified/" not in k}
     assert cached == set(info["files"]) | {"dataset_info.json"}
 
-    missing = cli("register", f"s3://{BUCKET}/nowhere", "--dataset", "cli-set")
-    assert missing.returncode == 2
-    assert missing.stderr.strip().splitlines() == [
-        f"curate: error: build directory 's3://{BUCKET}/nowhere' not found"]
     no_bucket = cli("register", "s3://no-such-bucket/b1", "--dataset", "cli-set")
-    assert no_bucket.returncode in (2, 3) and len(no_bucket.stderr.strip().splitlines()) == 1
-    assert "s3://no-such-bucket/b1" in no_bucket.stderr, no_bucket.stderr
+    assert (no_bucket.returncode, no_bucket.stderr) == (
+        2, "curate: error: build directory 's3://no-such-bucket/b1' not found\n")

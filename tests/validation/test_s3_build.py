@@ -49,6 +49,7 @@ def _isolated(s3: LocalS3, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> I
     monkeypatch.delenv("CURATE_REGISTRY", raising=False)
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     saved = FileSystems._pipeline_options
+    FileSystems.set_options(None)  # as in a fresh process: not options naming another server
     yield
     FileSystems.set_options(saved)
 
@@ -91,6 +92,7 @@ def validated(s3: LocalS3, tmp_path_factory) -> tuple[str, int, str]:
     uri = f"s3://{BUCKET}/validated/build"
     out = io.StringIO()
     saved = FileSystems._pipeline_options
+    FileSystems.set_options(None)  # as in a fresh process: not options naming another server
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out):
         mp.setenv("AWS_ENDPOINT_URL_S3", s3.endpoint_url)
         code = main(["validate", uri])
