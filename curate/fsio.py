@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from typing import BinaryIO
 
 from apache_beam.io.filesystem import BeamIOError, CompressionTypes
@@ -25,6 +26,7 @@ __all__ = [
     "ensure_filesystem_options",
     "file_stat",
     "is_file",
+    "join",
     "list_files",
     "local_path",
     "open_read",
@@ -49,6 +51,11 @@ def ensure_filesystem_options() -> None:
 def local_path(path: str) -> str:
     """``path`` without a ``file://`` scheme (for a local path)."""
     return path[len("file://"):] if path.startswith("file://") else path
+
+
+def join(root: str, rel: str) -> str:
+    """``root/rel`` for a local directory (OS separators) or a URI (``/``); ``rel`` is POSIX."""
+    return os.path.join(root, *rel.split("/")) if is_local(root) else f"{root.rstrip('/')}/{rel}"
 
 
 def open_read(path: str | os.PathLike[str]) -> BinaryIO:
@@ -81,7 +88,7 @@ def file_stat(path: str) -> tuple[int, int] | None:
             st = os.stat(local_path(path))
         except OSError:
             return None
-        return (st.st_size, st.st_mtime_ns) if os.path.isfile(local_path(path)) else None
+        return (st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
     ensure_filesystem_options()
     try:
         meta = FileSystems.get_filesystem(path).metadata(path)

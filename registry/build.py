@@ -20,7 +20,7 @@ from typing import Any
 
 from apache_beam.io.filesystem import BeamIOError
 
-from curate.fsio import is_file, list_files, local_path, open_read, sha256_and_size, sha256_of
+from curate.fsio import is_file, join, list_files, local_path, open_read, sha256_and_size, sha256_of
 from curate.writers import is_local
 from registry.errors import IntegrityError, NotFoundError, StoreUnavailableError
 
@@ -70,10 +70,6 @@ def _relative(path: str) -> str:
     return str(p)
 
 
-def _join(root: str, rel: str) -> str:
-    return os.path.join(root, *rel.split("/")) if is_local(root) else f"{root}/{rel}"
-
-
 def _below(path: str, directory: str) -> str:
     """``path`` relative to ``directory``, with POSIX separators."""
     if is_local(directory):
@@ -115,7 +111,7 @@ class Build:
         return str(self.info["fingerprint"])
 
     def path(self, f: BuildFile) -> str:
-        return _join(self.root, f.path)
+        return join(self.root, f.path)
 
     @contextlib.contextmanager
     def local_file(self, f: BuildFile) -> Iterator[str]:
@@ -145,7 +141,7 @@ class Build:
         first bad file."""
         root = os.fspath(build_dir)
         root = root.rstrip("/") if not is_local(root) else root
-        info_path = _join(root, INFO_FILE)
+        info_path = join(root, INFO_FILE)
         try:
             info = _read_info(root, info_path)
         except BeamIOError as e:  # a bucket that is missing or refuses us
@@ -160,7 +156,7 @@ class Build:
 
         def check(f: BuildFile) -> None:
             try:  # one read (in a bucket, one request) per file
-                digest, size = sha256_and_size(_join(root, f.path))
+                digest, size = sha256_and_size(join(root, f.path))
             except (FileNotFoundError, IsADirectoryError):
                 raise IntegrityError(f"build file '{f.path}' is missing from '{root}'") from None
             if size != f.size_bytes:
@@ -178,7 +174,7 @@ class Build:
         digest, size = sha256_and_size(info_path)
         extra = [BuildFile(path=INFO_FILE, sha256=digest, size_bytes=size)]
         validation = None
-        vdir = _join(root, VALIDATION_DIR)
+        vdir = join(root, VALIDATION_DIR)
         for path in list_files(vdir):
             rel = f"{VALIDATION_DIR}/{_below(path, vdir)}"
             digest, size = sha256_and_size(path)

@@ -17,7 +17,14 @@ from collections.abc import Iterator
 from apache_beam.io.aws.clients.s3.messages import S3ClientError
 from apache_beam.io.filesystem import BeamIOError
 
-from curate.fsio import delete_file, local_path, open_read, replace_tree, require_credentials
+from curate.fsio import (  # join: re-exported, validation's modules call storage.join
+    delete_file,
+    join,
+    local_path,
+    open_read,
+    replace_tree,
+    require_credentials,
+)
 from curate.validation.errors import InfrastructureError
 from curate.writers import is_local, write_bytes
 
@@ -51,11 +58,6 @@ def store_errors(path: str) -> Iterator[None]:
         raise
     except _STORE_ERRORS as e:
         raise InfrastructureError(f"{path}: cannot be accessed ({_reason(e)})") from e
-
-
-def join(root: str, rel: str) -> str:
-    """``root/rel`` for a local directory (OS separators) or a URI (``/``)."""
-    return os.path.join(root, *rel.split("/")) if is_local(root) else f"{root.rstrip('/')}/{rel}"
 
 
 def read_bytes(path: str) -> bytes | None:

@@ -10,9 +10,8 @@ import sys
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
-from curate.samples import make_corpus
+from tests.pipelines.corpus import small_shard_corpus
 from pipelines.asr_dataset import run
 
 tf = pytest.importorskip("tensorflow")
@@ -24,14 +23,8 @@ def _quiet(_: str) -> None:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("corpus") / "c")
-    make_corpus(root, utterances=30, seed=7, with_bad_inputs=True)
-    for layout in ("librispeech", "jsonl"):  # small shards, so every split has several
-        path = os.path.join(root, "configs", f"{layout}.yaml")
-        config = yaml.safe_load(open(path))
-        config["shards"]["target_size_mb"] = 0.4
-        with open(path, "w") as f:
-            yaml.safe_dump(config, f)
+    root = small_shard_corpus(str(tmp_path_factory.mktemp("corpus") / "c"), utterances=30,
+                              seed=7, layouts=("librispeech", "jsonl"))  # fmt: skip
     with open(os.path.join(root, "expected.json")) as f:
         return root, json.load(f)
 

@@ -20,9 +20,8 @@ import sys
 import time
 
 import pytest
-import yaml
 
-from curate.samples import make_corpus
+from tests.pipelines.corpus import small_shard_corpus
 from pipelines.asr_dataset import run
 from tests.worker_pool import pool_env
 
@@ -84,13 +83,8 @@ def worker_pool(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("corpus") / "c")
-    make_corpus(root, utterances=16, seed=5, with_bad_inputs=True)
-    path = os.path.join(root, "configs", "librispeech.yaml")
-    config = yaml.safe_load(open(path))
-    config["shards"]["target_size_mb"] = 0.4  # several shards per split
-    yaml.safe_dump(config, open(path, "w"))
-    return path
+    root = small_shard_corpus(str(tmp_path_factory.mktemp("corpus") / "c"), utterances=16, seed=5)
+    return os.path.join(root, "configs", "librispeech.yaml")
 
 
 @pytest.fixture(scope="module")

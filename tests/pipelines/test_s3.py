@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from curate.build_info import fingerprint
-from curate.samples import make_corpus
+from tests.pipelines.corpus import small_shard_corpus
 from pipelines.asr_dataset import run
 from registry.local import LocalStore
 from tests.s3_server import local_s3, upload_tree
@@ -51,12 +51,8 @@ def s3():
 def corpus(tmp_path_factory, s3):
     """The sample corpus on disk and a copy of its LibriSpeech tree in the bucket, with a config
     in the bucket naming it by ``s3://`` URI."""
-    root = str(tmp_path_factory.mktemp("corpus") / "c")
-    make_corpus(root, utterances=10, seed=11, with_bad_inputs=True)
-    local_config = os.path.join(root, "configs", "librispeech.yaml")
-    config = yaml.safe_load(open(local_config))
-    config["shards"]["target_size_mb"] = 0.4  # several shards per split
-    yaml.safe_dump(config, open(local_config, "w"))
+    root = small_shard_corpus(str(tmp_path_factory.mktemp("corpus") / "c"), utterances=10, seed=11)
+    config = yaml.safe_load(open(os.path.join(root, "configs", "librispeech.yaml")))
     uploaded = upload_tree(s3, os.path.join(root, "librispeech"), BUCKET, "corpus/librispeech")
     assert uploaded > 10
     source = dict(config["sources"][0], path=f"s3://{BUCKET}/corpus/librispeech")

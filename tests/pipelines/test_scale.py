@@ -15,10 +15,9 @@ from collections import Counter, defaultdict
 
 import numpy as np
 import pytest
-import yaml
 
 from curate.config import ShardConfig, SplitConfig
-from curate.samples import make_corpus
+from tests.pipelines.corpus import small_shard_corpus
 from curate.shards import num_shards
 from tests.measure import shuffle_profile
 from tests.synthetic_rows import plan, plan_digest, synthetic_rows
@@ -88,14 +87,9 @@ def test_shard_plan_is_the_same_in_another_process_and_row_order(million):
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("corpus") / "c")
-    make_corpus(root, utterances=24, seed=9, with_bad_inputs=True)
-    for kind in ("librispeech", "jsonl", "tsv", "kaldi"):
-        path = os.path.join(root, "configs", f"{kind}.yaml")
-        config = yaml.safe_load(open(path))
-        config["shards"]["target_size_mb"] = 1.0  # a few shards, several examples each
-        yaml.safe_dump(config, open(path, "w"))
-    return root
+    return small_shard_corpus(  # a few shards, several examples each
+        str(tmp_path_factory.mktemp("corpus") / "c"), utterances=24, seed=9, target_shard_mb=1.0,
+        layouts=("librispeech", "jsonl", "tsv", "kaldi"))
 
 
 @pytest.fixture(scope="module")
