@@ -30,6 +30,7 @@ from curate.fsio import (
     ensure_filesystem_options,
     file_stat,
     open_read,
+    require_credentials,
     sha256_of,
     write_in_place,
 )
@@ -74,6 +75,10 @@ class CommitCache:
         self.local = is_local(root)
         if not self.local:
             ensure_filesystem_options()
+            try:  # else Beam retries every request for minutes before it fails
+                require_credentials(root)
+            except PermissionError as e:
+                raise StoreUnavailableError(f"registry cache {root}: {e}") from None
         self.dir = FileSystems.join(root.rstrip("/") if not self.local else root, repo, commit_id)
 
     def __repr__(self) -> str:

@@ -181,3 +181,26 @@ def test_tf_dataset_decodes_wav_builds_too(tmp_path: Path) -> None:
     assert decoded.keys() == {ex.key for ex in examples}
     for ex in examples:
         np.testing.assert_array_equal(decoded[ex.key], ex.float_samples())
+
+
+def test_a_bucket_cache_without_credentials_fails_at_once(tmp_path: Path, monkeypatch) -> None:
+    """A user mistake, not an outage: one clear error before any request (Beam would retry each
+    request for minutes)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from registry.cache import CommitCache
+    from registry.errors import StoreUnavailableError
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    saved = FileSystems._pipeline_options
+    FileSystems.set_options(None)
+    try:
+        with pytest.raises(StoreUnavailableError, match=r"registry cache s3://b/cache: no AWS credentials"):
+            CommitCache(LocalStore(tmp_path / "store"), repo=DS, commit_id="c" * 64,
+                        root="s3://b/cache")  # fmt: skip
+    finally:
+        FileSystems.set_options(saved)
