@@ -22,6 +22,7 @@ from apache_beam.io.filesystems import FileSystems
 from curate.writers import is_local, write_bytes
 
 __all__ = [
+    "checksums",
     "delete_file",
     "ensure_filesystem_options",
     "file_stat",
@@ -79,6 +80,39 @@ def sha256_and_size(path: str | os.PathLike[str]) -> tuple[str, int]:
 
 def sha256_of(path: str | os.PathLike[str]) -> str:
     return sha256_and_size(path)[0]
+
+
+def checksums(paths: list[str]) -> list[str]:
+    """The object store's checksum of each file in a bucket, without reading it (S3: its ETag,
+    without quotes); FileNotFoundError names the first missing one. S3 paths share one client
+    (Beam's filesystem would make one per file)."""
+    ensure_filesystem_options()
+    s3 = None
+    out = []
+    for path in paths:
+        try:
+            if path.startswith("s3://"):
+                if s3 is None:
+                    from apache_beam.io.aws.s3io import S3IO
+
+                    s3 = S3IO(options=FileSystems._pipeline_options)
+                out.append(_s3_checksum(s3, path))
+            else:
+                out.append(FileSystems.checksum(path))
+        except BeamIOError as e:
+            if _not_found(e):
+                raise FileNotFoundError(path) from e
+            raise
+    return [c.strip('"') for c in out]
+
+
+def _s3_checksum(s3: object, path: str) -> str:
+    from apache_beam.io.aws.clients.s3 import messages
+
+    try:
+        return s3.checksum(path)  # type: ignore[attr-defined]
+    except messages.S3ClientError as e:
+        raise BeamIOError("Checksum operation failed", {path: e}) from e
 
 
 def file_stat(path: str) -> tuple[int, int] | None:
