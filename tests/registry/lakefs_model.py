@@ -5,9 +5,11 @@ its server (``pkg/api/controller.go``, ``pkg/graveler``): ref resolution order (
 branch, tag, commit-id prefix), a branch's staging area over its head commit, commits that fail
 with "no changes", merges that always create a two-parent merge commit (also when the
 destination did not move) with a three-way object-level merge and conflicts, the commit log's
-creation-date order, two- and three-dot diffs, and pagination (``after``, ``amount`` capped at
-1000, ``next_offset`` = the last id when ``has_more``). Errors are :class:`ApiError` with the
-status code and message lakeFS uses. The HTTP layer is ``tests.registry.lakefs_server``.
+creation-date order, two- and three-dot diffs, and pagination (``after``, ``amount`` up to
+1000, ``next_offset`` = the last id when ``has_more``); a tag and a branch never share a name.
+Errors are :class:`ApiError` with the status code and message lakeFS uses. The HTTP layer is
+``tests.registry.lakefs_server``. ``tests/registry/test_lakefs_servers_agree.py`` checks all of
+this against a real lakeFS (1.86): where they differed, this model was changed.
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ class CommitRecord:
     parents: tuple[str, ...]
     committer: str
     message: str
-    creation_date: int
+    creation_date: int  # unix seconds, as the API shows it
+    created_ns: int  # lakeFS orders its log by the exact time (then by id), not by seconds
     meta_range_id: str
     metadata: Mapping[str, str]
     generation: int
@@ -411,13 +414,14 @@ class LakeFSModel:
             "committer": committer,
             "message": message,
             "metadata": dict(metadata),
-            "creation_date": int(time.time()),
+            "created_ns": time.time_ns(),
             "meta_range_id": _meta_range_id(tree) if meta_range_id is None else meta_range_id,
             "nonce": next(self._nonce),
         }
         commit_id = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
         del fields["nonce"]
-        commit = CommitRecord(id=commit_id, generation=generation, tree=dict(tree), **fields)
+        commit = CommitRecord(id=commit_id, generation=generation, tree=dict(tree),
+                              creation_date=fields["created_ns"] // 10**9, **fields)  # fmt: skip
         repo.commits[commit_id] = commit
         return commit
 
@@ -535,7 +539,7 @@ def _identity(entry: Entry | None) -> tuple[Any, ...] | None:
 
 def _newest_first(c: CommitRecord) -> tuple[int, str, CommitRecord]:
     # heapq pops the smallest: negate the date; ties go to the greater commit id (lakeFS).
-    return (-c.creation_date, _Reversed(c.id), c)
+    return (-c.created_ns, _Reversed(c.id), c)
 
 
 class _Reversed(str):
