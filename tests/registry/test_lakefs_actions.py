@@ -91,6 +91,8 @@ def test_lakefs_runs_the_hook_and_refuses_a_failing_merge_with_412(
         reg.register(bad, dataset=repo_name, allow_unvalidated=True)
     message = str(refused.value)
     assert "(lakeFS HTTP 412)" in message and "pre-merge hook aborted" in message, message
+    assert ("failed on action 'curate pre-merge validation' hook 'curate_validate': action "
+            "failed: webhook request failed (status code: 412)") in message, message
     assert refused.value.__cause__.status_code == 412  # what lakeFS answered the merge
     assert store.get_commit(repo_name, "main").id == v1.commit_id  # nothing merged
     assert [v.tag for v in reg.versions(repo_name)] == ["v1"]
