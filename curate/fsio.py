@@ -14,7 +14,8 @@ import hashlib
 import os
 import re
 import stat
-from typing import BinaryIO
+import threading
+from typing import Any, BinaryIO
 
 from apache_beam.io.filesystem import BeamIOError, CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -22,7 +23,7 @@ from apache_beam.io.filesystems import FileSystems
 from curate.writers import is_local, write_bytes
 
 __all__ = [
-    "checksums",
+    "FileReader",
     "delete_file",
     "ensure_filesystem_options",
     "file_stat",
@@ -70,8 +71,12 @@ def open_read(path: str | os.PathLike[str]) -> BinaryIO:
 
 def sha256_and_size(path: str | os.PathLike[str]) -> tuple[str, int]:
     """sha256 and size of a file, read once (FileNotFoundError if there is none)."""
+    return _sha256_and_size(open_read(path))
+
+
+def _sha256_and_size(reader: BinaryIO) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
-    with open_read(path) as f:
+    with reader as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
             size += len(chunk)
@@ -82,35 +87,56 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
     return sha256_and_size(path)[0]
 
 
-def checksums(paths: list[str]) -> list[str]:
-    """The object store's checksum of each file in a bucket, without reading it (S3: its ETag,
-    without quotes); FileNotFoundError names the first missing one. S3 paths share one client
-    (Beam's filesystem would make one per file)."""
-    ensure_filesystem_options()
-    s3 = None
-    out = []
-    for path in paths:
-        try:
-            if path.startswith("s3://"):
-                if s3 is None:
-                    from apache_beam.io.aws.s3io import S3IO
+class FileReader:
+    """Reads, hashes and checksums many files, local or in a bucket, with one S3 client for all
+    of them (Beam's filesystem makes a client for every operation, which costs more than reading
+    a shard). Thread-safe: boto3's clients are."""
 
-                    s3 = S3IO(options=FileSystems._pipeline_options)
-                out.append(_s3_checksum(s3, path))
-            else:
-                out.append(FileSystems.checksum(path))
-        except BeamIOError as e:
-            if _not_found(e):
-                raise FileNotFoundError(path) from e
-            raise
-    return [c.strip('"') for c in out]
+    def __init__(self) -> None:
+        self._s3: Any = None
+        self._lock = threading.Lock()
+
+    def _s3io(self) -> Any:
+        with self._lock:
+            if self._s3 is None:
+                from apache_beam.io.aws.s3io import S3IO
+
+                ensure_filesystem_options()
+                self._s3 = S3IO(options=FileSystems._pipeline_options)
+            return self._s3
+
+    def open(self, path: str) -> BinaryIO:
+        """As :func:`open_read` (FileNotFoundError if there is no such file)."""
+        if path.startswith("s3://"):
+            return self._s3io().open(path, "rb")
+        return open_read(path)
+
+    def sha256_and_size(self, path: str) -> tuple[str, int]:
+        return _sha256_and_size(self.open(path))
+
+    def checksums(self, paths: list[str]) -> list[str]:
+        """The object store's checksum of each file in a bucket, without reading it (S3: its
+        ETag, without quotes); FileNotFoundError names the first missing one."""
+        out = []
+        for path in paths:
+            try:
+                if path.startswith("s3://"):
+                    out.append(_s3_checksum(self._s3io(), path))
+                else:
+                    ensure_filesystem_options()
+                    out.append(FileSystems.checksum(path))
+            except BeamIOError as e:
+                if _not_found(e):
+                    raise FileNotFoundError(path) from e
+                raise
+        return [c.strip('"') for c in out]
 
 
-def _s3_checksum(s3: object, path: str) -> str:
+def _s3_checksum(s3: Any, path: str) -> str:
     from apache_beam.io.aws.clients.s3 import messages
 
     try:
-        return s3.checksum(path)  # type: ignore[attr-defined]
+        return s3.checksum(path)
     except messages.S3ClientError as e:
         raise BeamIOError("Checksum operation failed", {path: e}) from e
 

@@ -14,20 +14,19 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from apache_beam.io.filesystem import BeamIOError
 
 from curate.fsio import (
-    checksums,
+    FileReader,
     is_file,
     join,
     list_files,
     local_path,
     open_read,
-    sha256_and_size,
     sha256_of,
 )
 from curate.writers import is_local
@@ -112,9 +111,9 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _checksums(paths: list[str], root: str) -> list[str]:
+def _checksums(reader: FileReader, paths: list[str], root: str) -> list[str]:
     try:
-        return checksums(paths)
+        return reader.checksums(paths)
     except FileNotFoundError as e:
         rel = _below(str(e), root)
         raise IntegrityError(f"build file '{rel}' is missing from '{root}'") from None
@@ -126,6 +125,7 @@ class Build:
     info: Mapping[str, Any]
     files: tuple[BuildFile, ...]  # every file to upload, sorted by path
     validation: Mapping[str, Any] | None  # validation/result.json, if present
+    reader: FileReader = field(default_factory=FileReader, compare=False, repr=False)
 
     @property
     def fingerprint(self) -> str:
@@ -145,7 +145,7 @@ class Build:
         fd, tmp = tempfile.mkstemp(prefix="curate-upload-")
         try:
             digest = hashlib.sha256()
-            with open_read(self.path(f)) as src, os.fdopen(fd, "wb") as out:
+            with self.reader.open(self.path(f)) as src, os.fdopen(fd, "wb") as out:
                 while chunk := src.read(_CHUNK):
                     digest.update(chunk)
                     out.write(chunk)
@@ -189,13 +189,14 @@ class Build:
         ]
 
         etags: dict[str, str] = {}
+        reader = FileReader()  # one S3 client for the whole build
 
         def take_checksums(paths: list[str]) -> None:  # before any of them is hashed
             if checksums and not is_local(root):
-                etags.update(zip(paths, _checksums(paths, root)))
+                etags.update(zip(paths, _checksums(reader, paths, root)))
 
         def hashed(path: str) -> tuple[str, int, str]:
-            digest, size = sha256_and_size(path)
+            digest, size = reader.sha256_and_size(path)
             return digest, size, etags.get(path, "")
 
         take_checksums([join(root, f.path) for f in listed])
@@ -235,7 +236,7 @@ class Build:
                 except ValueError as e:
                     raise IntegrityError(f"{path}: not valid JSON ({e})") from e
         files = tuple(sorted(listed + extra, key=lambda f: f.path))
-        return cls(root=root, info=info, files=files, validation=validation)
+        return cls(root=root, info=info, files=files, validation=validation, reader=reader)
 
     def metadata(self, dataset: str, *, unvalidated: str | None = None) -> dict[str, str]:
         """The commit metadata of this build: flat string keys and values. ``unvalidated`` is

@@ -57,6 +57,24 @@ def test_files_read_list_stat_and_delete_alike(root):
     assert fsio.list_files(f"{root}/nothing-here") == []
 
 
+def test_one_reader_reads_hashes_and_checksums_alike(root, s3):
+    """``FileReader`` (one S3 client for many files) answers as ``open_read`` and
+    ``sha256_and_size`` do; in a bucket its checksum is the object's ETag, unquoted."""
+    write_bytes(f"{root}/x.bin", b"abc")
+    reader = fsio.FileReader()
+    with reader.open(f"{root}/x.bin") as f:
+        assert f.read() == b"abc"
+    assert reader.sha256_and_size(f"{root}/x.bin") == fsio.sha256_and_size(f"{root}/x.bin")
+    with pytest.raises(FileNotFoundError):
+        reader.sha256_and_size(f"{root}/missing.bin")
+    if root.startswith("s3://"):
+        key = root[len(f"s3://{BUCKET}/"):] + "/x.bin"
+        etag = s3.client.head_object(Bucket=BUCKET, Key=key)["ETag"]
+        assert reader.checksums([f"{root}/x.bin"]) == [etag.strip('"')]
+        with pytest.raises(FileNotFoundError, match="missing.bin"):
+            reader.checksums([f"{root}/x.bin", f"{root}/missing.bin"])
+
+
 def test_a_refused_request_is_not_a_missing_file(monkeypatch):
     """Only a 404 means "no such file": a 403 (or any other failure) must surface, or a build
     the caller may not read would look like a build that is not there."""

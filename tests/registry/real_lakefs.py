@@ -193,7 +193,11 @@ def real_lakefs(binary: Path, workdir: Path, *, s3: MotoProcess) -> Iterator[Lak
     when it does not come up within a minute."""
     workdir.mkdir(parents=True, exist_ok=True)
     s3.client().create_bucket(Bucket=BUCKET)
+    # lakeFS reads LAKEFS_* as configuration and its S3 client reads AWS_* and ~/.aws: only
+    # the config file speaks (no instance-metadata look-ups either).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEFS_", "AWS_"))}
+    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+               AWS_EC2_METADATA_DISABLED="true")  # fmt: skip
     for attempt in range(3):  # the port is free when picked; another process may take it first
         port = _free_port()
         config = workdir / "config.yaml"
