@@ -88,22 +88,22 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
 
 
 class FileReader:
-    """Reads, hashes and checksums many files, local or in a bucket, with one S3 client for all
-    of them (Beam's filesystem makes a client for every operation, which costs more than reading
-    a shard). Thread-safe: boto3's clients are."""
+    """Reads, hashes and checksums many files, local or in a bucket, with one S3 client per
+    thread (Beam's filesystem makes a client for every operation, which costs more than reading
+    a shard). One per thread, not one for all: Beam's client keeps the download under way in
+    the client itself, and threads sharing one fail and retry (reading some bytes twice)."""
 
     def __init__(self) -> None:
-        self._s3: Any = None
-        self._lock = threading.Lock()
+        self._local = threading.local()
 
     def _s3io(self) -> Any:
-        with self._lock:
-            if self._s3 is None:
-                from apache_beam.io.aws.s3io import S3IO
+        s3 = getattr(self._local, "s3", None)
+        if s3 is None:
+            from apache_beam.io.aws.s3io import S3IO
 
-                ensure_filesystem_options()
-                self._s3 = S3IO(options=FileSystems._pipeline_options)
-            return self._s3
+            ensure_filesystem_options()
+            s3 = self._local.s3 = S3IO(options=FileSystems._pipeline_options)
+        return s3
 
     def open(self, path: str) -> BinaryIO:
         """As :func:`open_read` (FileNotFoundError if there is no such file)."""

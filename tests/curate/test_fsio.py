@@ -75,6 +75,23 @@ def test_one_reader_reads_hashes_and_checksums_alike(root, s3):
             reader.checksums([f"{root}/x.bin", f"{root}/missing.bin"])
 
 
+def test_one_reader_in_many_threads_reads_each_file_once_and_right(root, caplog):
+    """Regression: one Beam S3 client shared by threads made downloads fail and be retried
+    (``'NoneType' object has no attribute 'close'``), reading bytes twice."""
+    import hashlib
+    import logging
+    from concurrent.futures import ThreadPoolExecutor
+
+    blobs = {f"{root}/p{i}.bin": bytes([i]) * (300_000 + i) for i in range(16)}
+    for path, data in blobs.items():
+        write_bytes(path, data)
+    reader = fsio.FileReader()
+    with caplog.at_level(logging.WARNING), ThreadPoolExecutor(max_workers=8) as pool:
+        got = dict(zip(blobs, pool.map(reader.sha256_and_size, blobs)))
+    assert got == {p: (hashlib.sha256(d).hexdigest(), len(d)) for p, d in blobs.items()}
+    assert not [r for r in caplog.records if "Retry" in r.getMessage()]
+
+
 def test_a_refused_request_is_not_a_missing_file(monkeypatch):
     """Only a 404 means "no such file": a 403 (or any other failure) must surface, or a build
     the caller may not read would look like a build that is not there."""
