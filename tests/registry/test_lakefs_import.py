@@ -101,6 +101,31 @@ def test_a_build_in_the_bucket_is_imported_in_place(
     assert train == []  # unchanged shards keep pointing where v1 put them
 
 
+def test_register_copy_copies_a_build_it_could_import(
+    real_lakefs: LakeFSProcess, bucket: str, builds: Builds, repo_name: str, tmp_path: Path
+) -> None:
+    """``curate register --copy``, as a user types it: lakeFS gets its own copy of every file
+    (so the build directory may be deleted afterwards)."""
+    import json
+    import subprocess
+    import sys
+
+    uri = _put_tree(real_lakefs.s3, builds.v1, bucket, "b1")
+    env = {**os.environ, **real_lakefs.env(), "CURATE_CACHE_DIR": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-m", "curate.cli", "register", uri, "--dataset", repo_name,
+         "--registry", "lakefs://", "--copy", "--json"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    version = json.loads(done.stdout)
+    assert META_IMPORTED_FROM not in version["metadata"]
+    listing = real_lakefs.api().objects_api.list_objects(repo_name, version["commit_id"])
+    assert sorted(o.path for o in listing.results) == _files(builds.v1)
+    assert not [o.path for o in listing.results
+                if not o.physical_address.startswith(real_lakefs.storage_namespace_root)]  # fmt: skip
+
+
 def _changed(old: Path, new: Path) -> list[str]:
     def content(build: Path) -> dict[str, bytes]:
         return {p: (build / p).read_bytes() for p in _files(build)}
