@@ -12,8 +12,9 @@ import importlib
 import logging
 import os
 import sys
+import warnings
 
-__all__ = ["main"]
+__all__ = ["main", "silence_dependency_notices"]
 
 # Modules that contribute sub-commands, in the order they appear in --help.
 _COMMAND_MODULES = (
@@ -59,8 +60,17 @@ def _not_beam_on_root(record: logging.LogRecord) -> bool:
     return "apache_beam" not in record.pathname
 
 
-def main(argv: list[str] | None = None) -> int:
+def silence_dependency_notices() -> None:
+    """For a command's ``main`` only: hide the FutureWarnings that Google's client libraries print
+    when Beam 2.62 imports them (Beam's pin keeps grpcio below 1.66, and they announce Python
+    3.11's end of support). They are about the environment, not the command, and would bury its
+    one-line error."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.(auth|api_core)\.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    silence_dependency_notices()
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "accepts_extra", False):

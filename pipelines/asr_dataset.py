@@ -116,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--overwrite", action="store_true")
     args, pipeline_args = parser.parse_known_args(argv)
+    from curate.cli import silence_dependency_notices
+
+    silence_dependency_notices()
     from curate.commands import print_summary
     from curate.errors import CurateError
 
