@@ -1,0 +1,115 @@
+"""A small sample build's bytes, pinned: a refactor that changes a shard, a manifest or the
+fingerprint fails here.
+
+The corpus is ``curate.samples.make_corpus`` with a fixed seed, a handful of utterances and the
+known bad inputs, built with small shards so that each split has more than one. Its manifests
+hold the corpus's absolute paths (``source_uri``, ``audio_uri``), so the corpus is written to
+one fixed directory, under a file lock shared by every test run on the machine; the build goes
+to the test's own directory (nothing of its path is in the data).
+
+The values were computed by this test on the code as it was before the build directory got its
+layout module (issue 12). A change that means to change bytes updates them in its own commit
+and says why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import apache_beam as beam
+import pytest
+import yaml
+from apache_beam.options.pipeline_options import PipelineOptions
+from filelock import FileLock
+
+from curate.build import BuildDataset
+from curate.config import load_config
+from curate.samples import make_corpus
+
+CORPUS_DIR = os.path.join(tempfile.gettempdir(), "curate-pinned-sample-corpus")
+UTTERANCES, SEED = 8, 12
+
+# The build fingerprint and every file the fingerprint covers: path -> sha256.
+FINGERPRINT = "d0b7731d5d9a24db2e9558d00b93ea555279a67b44a604c0ca6cd364e024285f"
+SHARDS = {
+    "data/test/sample-librispeech-test.array_record-00000-of-00001":
+        "25ca9bb68b733ece4a89a9d79fc69a5bd9a932ebb4e8851d96c2c859ddcbf44d",
+    "data/test/sample-librispeech-test.tfrecord-00000-of-00001":
+        "258ac6d593747d2076908e13cb84c14d12e7dec843c3c17054ad489aff53d666",
+    "data/train/sample-librispeech-train.array_record-00000-of-00005":
+        "4be96ce18ff09672cad13d8b440e5906c6f095c244bb88f3777d59c86f08a73e",
+    "data/train/sample-librispeech-train.array_record-00002-of-00005":
+        "ccf99a0f06c07562efccaef69b158472f0e3f0f9928aad72338dc1696f2533ed",
+    "data/train/sample-librispeech-train.array_record-00003-of-00005":
+        "dd18dfb012415ec32b8641ed40c7874f1109e98fa1eab61b748d8d28c6ad5693",
+    "data/train/sample-librispeech-train.tfrecord-00000-of-00005":
+        "540e790e0deb83a209229d01e7663490453ea2e15c08a706e4d0b4c77af7194a",
+    "data/train/sample-librispeech-train.tfrecord-00002-of-00005":
+        "e2cc773493a14f8cad4649016ffd4cdaec12c038db6bc4afadc2501156791a8a",
+    "data/train/sample-librispeech-train.tfrecord-00003-of-00005":
+        "f670a9b3deeb015a1f3de036ff8274f9c41094601ae700f1247c6882fe99993a",
+    "data/validation/sample-librispeech-validation.array_record-00001-of-00003":
+        "184a3b87a7899179002f1cfdc91c5e220272dee013e8239095311622248ea78d",
+    "data/validation/sample-librispeech-validation.array_record-00002-of-00003":
+        "f6d3c11c0b63ac75400dd0e5721efaeba885bbd4858386c63b8323a1db5cf73f",
+    "data/validation/sample-librispeech-validation.tfrecord-00001-of-00003":
+        "b6b240c7354f330293dd6ec7a398579a2458cbd8fd5b1ea29bbf940612c710ac",
+    "data/validation/sample-librispeech-validation.tfrecord-00002-of-00003":
+        "792227ae86a04487e522a8a6e39e36455f18dafba813de069bab9fa6845daf9c",
+}
+OTHER_FILES = {
+    "CARD.md": "760dbf920db7b2bd309126a9ce6fea2b336ed5050b7b5b7c35873af412dc0bb7",
+    "manifest/test.parquet": "d3008b236a24479f3fa83823ef65683f18acc86bf5fde4f142c0e639baa09379",
+    "manifest/train.parquet": "a1f8425dae8fa8299cd714c08bdddcdde0f6610939a56dd578db51e522faa540",
+    "manifest/validation.parquet":
+        "abf3df21ca35cdd9336e30c4d2b9510b9fc2dad2459d91e21813ba9ffca20af5",
+    "rejected.parquet": "9ac5ce6c524f1d2ebd5ba82e33a9b00f094ff47b94039289d80136da8bd72b47",
+    "stats.json": "fe6643ea3dd31b4e0d542dbab8b065469c020a8a2a261025545608ad5e6cd339",
+}
+
+
+def _make_corpus() -> str:
+    shutil.rmtree(CORPUS_DIR, ignore_errors=True)
+    make_corpus(CORPUS_DIR, utterances=UTTERANCES, seed=SEED, with_bad_inputs=True)
+    config = os.path.join(CORPUS_DIR, "configs", "librispeech.yaml")
+    with open(config) as f:
+        data = yaml.safe_load(f)
+    data["shards"]["target_size_mb"] = 0.05  # several shards per split
+    with open(config, "w") as f:
+        yaml.safe_dump(data, f)
+    return config
+
+
+@pytest.fixture(scope="module")
+def pinned_build(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("pinned") / "build")
+    with FileLock(CORPUS_DIR + ".lock", timeout=600):
+        config = load_config(_make_corpus())
+        with beam.Pipeline(options=PipelineOptions(["--runner=DirectRunner"])) as p:
+            _ = p | "Build" >> BuildDataset(config, out)
+        with open(os.path.join(CORPUS_DIR, "expected.json")) as f:
+            expected = json.load(f)["layouts"]["librispeech"]  # key -> None or the reason
+    with open(os.path.join(out, "dataset_info.json")) as f:
+        return json.load(f), expected
+
+
+def test_the_sample_build_has_the_pinned_fingerprint_and_files(pinned_build):
+    info, _ = pinned_build
+    files = {path: meta["sha256"] for path, meta in info["files"].items()}
+    print(json.dumps({"fingerprint": info["fingerprint"], "files": files}, indent=1))
+    shards = {p: s for p, s in files.items() if p.startswith("data/")}
+    assert len({p.split("/")[1] for p in shards}) >= 2 and len(shards) >= 6
+    assert shards == SHARDS
+    assert {p: s for p, s in files.items() if p not in shards} == OTHER_FILES
+    assert info["fingerprint"] == FINGERPRINT
+
+
+def test_the_sample_build_accepts_and_rejects_what_the_corpus_expects(pinned_build):
+    info, expected = pinned_build
+    counts = info["counts"]
+    assert counts["read"] == len(expected)
+    assert counts["accepted"] == sum(reason is None for reason in expected.values())
+    assert counts["rejected"] > 0
