@@ -41,7 +41,7 @@ FLOOR_STAGES: tuple[tuple[str, str, str], ...] = (
     ("  filters", "curate/filters.py", "check_signals"),
     ("  encode FLAC (soundfile)", "curate/audio.py", "encode"),
     ("  serialise Example", "curate/features.py", "serialize_example"),
-    ("TFRecord framing", "curate/writers.py", "tfrecord_frame"),
+    ("TFRecord writer (framing + sha256)", "curate/writers.py", "write"),
 )
 BUILD_STAGES: tuple[tuple[str, str, str], ...] = (
     ("whole run()", "pipelines/asr_dataset.py", "run"),

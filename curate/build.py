@@ -12,10 +12,9 @@ from collections import Counter
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 
+from curate import fsio
 from curate.build_info import (
-    INFO_FILE,
     merge_manifest,
     read_manifest_part,
     write_info,
@@ -26,22 +25,20 @@ from curate.build_info import (
 from curate.config import BuildConfig
 from curate.errors import UsageError
 from curate.features import model_fields
+from curate.layout import INFO_FILE, STAGING_DIR, manifest_part_file
 from curate.process import ProcessUtterances
 from curate.shards import DUPLICATES, DedupeAudio, ShardResult, WriteShards, assign_split
 from curate.sources import REJECTED as SOURCE_REJECTED
 from curate.sources import ReadSources
-from curate.writers import is_local
 
-__all__ = ["BuildDataset", "STAGING_DIR", "prepare_output", "read_info"]
-
-STAGING_DIR = ".staging"
+__all__ = ["BuildDataset", "prepare_output", "read_info"]
 
 
 def _write_manifest_part(result: ShardResult, output_dir: str, fields: tuple[str, ...]):
     """A shard's manifest rows go to a staging file here, so that no worker ever holds the
     rows of a whole split; the merge reads the parts back one at a time. Returns the shard's
     result without its rows and the part's path."""
-    dest = f"{output_dir}/{STAGING_DIR}/manifest/{result.split}-{result.index:05d}.parquet"
+    dest = fsio.join(output_dir, manifest_part_file(result.split, result.index))
     return dataclasses.replace(result, rows=()), write_manifest_part(dest, result.rows, fields)
 
 
@@ -69,22 +66,10 @@ def _finalize(_, *, output_dir, config, models, shards, manifests, rejections, r
         read=read,
         models=models,
     )
-    staging = f"{output_dir}/{STAGING_DIR}"
-    if _holds_files(staging):
-        _delete_tree(staging)
+    staging = fsio.join(output_dir, STAGING_DIR)
+    if fsio.holds_files(staging):
+        fsio.delete_tree(staging)
     return info["fingerprint"]
-
-
-def _holds_files(path: str) -> bool:
-    """Whether any file lies below ``path``. Object stores have no directories: there
-    ``FileSystems.exists(prefix)`` is False even when objects sit under it, so list instead."""
-    return bool(FileSystems.match([f"{path}/**"], limits=[1])[0].metadata_list)
-
-
-def _delete_tree(path: str) -> None:
-    """Delete a directory, or every object under a prefix (Beam's S3 and GCS filesystems
-    delete a prefix only when it is given with a trailing ``/``)."""
-    FileSystems.delete([path if is_local(path) else path.rstrip("/") + "/"])
 
 
 class BuildDataset(beam.PTransform):
@@ -106,7 +91,7 @@ class BuildDataset(beam.PTransform):
         sources = pbegin | "ReadSources" >> ReadSources(cfg.sources)
         utterances = sources.utterances
         examples, processing_rejected = utterances | "ProcessUtterances" >> ProcessUtterances(
-            cfg.audio, cfg.filters, f"{out}/{STAGING_DIR}", cfg.signals
+            cfg.audio, cfg.filters, out, cfg.signals
         )
         deduped = examples | "DedupeAudio" >> DedupeAudio()
         shards = (
@@ -154,18 +139,19 @@ def prepare_output(output_dir: str, *, overwrite: bool = False) -> None:
     """Refuse to build over an existing build or other files unless asked; clear the leftovers
     of a build that died (it has a staging dir but no ``dataset_info.json``)."""
     root = output_dir.rstrip("/")
-    empty = not _holds_files(root)
-    if empty and not FileSystems.exists(root):
+    empty = not fsio.holds_files(root)
+    if empty and not fsio.exists(root):
         return
-    finished = FileSystems.exists(f"{root}/{INFO_FILE}")
-    leftover = not finished and _holds_files(f"{root}/{STAGING_DIR}")
+    finished = fsio.exists(fsio.join(root, INFO_FILE))
+    leftover = not finished and fsio.holds_files(fsio.join(root, STAGING_DIR))
     if not (overwrite or leftover or empty):
         what = "already holds a build" if finished else "exists and is not empty"
         raise UsageError(f"{output_dir}: {what} (use --overwrite to replace it)")
-    if FileSystems.exists(root) or not empty:
-        _delete_tree(root)
+    if fsio.exists(root) or not empty:
+        fsio.delete_tree(root)
 
 
 def read_info(output_dir: str) -> dict[str, Any]:
-    with FileSystems.open(f"{output_dir.rstrip('/')}/{INFO_FILE}") as f:
+    """The parsed ``dataset_info.json`` of a finished build."""
+    with fsio.open_read(fsio.join(output_dir.rstrip("/"), INFO_FILE)) as f:
         return json.loads(f.read())

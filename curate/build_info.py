@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -14,17 +13,23 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io.filesystems import CompressionTypes, FileSystems
 
 from curate.card import render_card
 from curate.config import BuildConfig
 from curate.features import feature_spec, model_fields
+from curate.fsio import WrittenFile, join, local_tmp_for, open_read, publish_file, write_bytes
+from curate.layout import (
+    CARD_FILE,
+    INFO_FILE,
+    REJECTED_FILE,
+    STATS_FILE,
+    fingerprint,
+    manifest_file,
+)
 from curate.records import SIGNAL_FIELDS, Rejection
 from curate.stats import BINS, SplitSummarizer
-from curate.writers import WrittenFile, local_tmp_for, publish_file, write_bytes
 
 __all__ = [
-    "INFO_FILE",
     "MANIFEST_SCHEMA",
     "REJECTED_SCHEMA",
     "SCHEMA_VERSION",
@@ -33,14 +38,12 @@ __all__ = [
     "manifest_table",
     "merge_manifest",
     "read_manifest_part",
-    "fingerprint",
     "write_info",
     "write_manifest",
     "write_manifest_part",
     "write_rejected",
 ]
 
-INFO_FILE = "dataset_info.json"
 SCHEMA_VERSION = 1
 
 MANIFEST_SCHEMA = pa.schema(
@@ -106,7 +109,7 @@ def write_manifest_part(dest: str, rows: Iterable[Mapping[str, Any]],
 
 
 def read_manifest_part(path: str) -> pa.Table:
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+    with open_read(path) as f:
         return pq.read_table(pa.BufferReader(f.read()))
 
 
@@ -120,8 +123,8 @@ def merge_manifest(
     one part at a time; returns (file, split summary). The build gives one part per shard in
     shard order, so row i of the manifest is the i-th example read from the split's shards."""
     schema = manifest_schema(model_signal_fields)
-    rel = f"manifest/{split}.parquet"
-    dest = f"{output_dir}/{rel}"
+    rel = manifest_file(split)
+    dest = join(output_dir, rel)
     summarizer = SplitSummarizer()
     tmp = local_tmp_for(dest)
     try:
@@ -154,24 +157,16 @@ def write_manifest(
 def write_rejected(output_dir: str, rejections: Iterable[Rejection]) -> WrittenFile:
     rows = sorted((r.to_dict() for r in rejections), key=lambda r: (r["key"], r["reason"], r["source_uri"]))
     table = pa.table({f.name: [r[f.name] for r in rows] for f in REJECTED_SCHEMA}, schema=REJECTED_SCHEMA)
-    return _relative(write_bytes(f"{output_dir}/rejected.parquet", _parquet_bytes(table)), "rejected.parquet")
+    written = write_bytes(join(output_dir, REJECTED_FILE), _parquet_bytes(table))
+    return _relative(written, REJECTED_FILE)
 
 
 def _relative(written: WrittenFile, rel: str) -> WrittenFile:
-    return WrittenFile(path=rel, sha256=written.sha256, size_bytes=written.size_bytes,
-                       num_examples=written.num_examples)
+    return WrittenFile(path=rel, sha256=written.sha256, size_bytes=written.size_bytes)
 
 
 def _json_bytes(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
-
-
-def fingerprint(files: Mapping[str, Mapping[str, Any]]) -> str:
-    """sha256 over every data file's path and sha256: equal fingerprints mean equal builds."""
-    h = hashlib.sha256()
-    for path in sorted(files):
-        h.update(f"{path}\t{files[path]['sha256']}\n".encode())
-    return h.hexdigest()
 
 
 def write_info(
@@ -202,12 +197,12 @@ def write_info(
             files[f.path] = {"sha256": f.sha256, "size_bytes": f.size_bytes}
             splits[result.split]["shards"][fmt.value].append(
                 {"path": f.path, "sha256": f.sha256, "size_bytes": f.size_bytes,
-                 "num_examples": f.num_examples}
+                 "num_examples": result.num_examples}
             )
     files[rejected.path] = {"sha256": rejected.sha256, "size_bytes": rejected.size_bytes}
     stats = {"splits": {s: manifests[s][1] for s in config.splits.ratios}}
-    stats_file = write_bytes(f"{output_dir}/stats.json", _json_bytes(stats))
-    files["stats.json"] = {"sha256": stats_file.sha256, "size_bytes": stats_file.size_bytes}
+    stats_file = write_bytes(join(output_dir, STATS_FILE), _json_bytes(stats))
+    files[STATS_FILE] = {"sha256": stats_file.sha256, "size_bytes": stats_file.size_bytes}
     accepted = sum(s["num_examples"] for s in splits.values())
     rejected_total = sum(rejections_by_reason.values())
     if accepted + rejected_total != read:
@@ -217,8 +212,8 @@ def write_info(
     counts = {"read": read, "accepted": accepted, "rejected": rejected_total}
     card = render_card(name=config.name, counts=counts, rejected_by_reason=rejections_by_reason,
                        stats=stats, audio=config.resolved()["audio"], models=models)
-    card_file = write_bytes(f"{output_dir}/CARD.md", card.encode())
-    files["CARD.md"] = {"sha256": card_file.sha256, "size_bytes": card_file.size_bytes}
+    card_file = write_bytes(join(output_dir, CARD_FILE), card.encode())
+    files[CARD_FILE] = {"sha256": card_file.sha256, "size_bytes": card_file.size_bytes}
 
     info = {
         "name": config.name,
@@ -238,5 +233,5 @@ def write_info(
     }
     if models:
         info["models"] = dict(models)  # name -> model id, version, files' sha256
-    write_bytes(f"{output_dir}/{INFO_FILE}", _json_bytes(info))
+    write_bytes(join(output_dir, INFO_FILE), _json_bytes(info))
     return info

@@ -16,12 +16,12 @@ from typing import Any
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from curate.config import AudioConfig, FilterConfig
 from curate.errors import InputRejected, Reason, stage_of
+from curate.fsio import join, open_write
+from curate.layout import staged_records_file
 from curate.records import Rejection, Signals, Utterance
 
 __all__ = [
@@ -224,10 +224,11 @@ def _rejected(utt: Utterance, e: InputRejected) -> beam.pvalue.TaggedOutput:
 
 
 class _StagingFn(beam.DoFn):
-    """Base of the DoFns that end an utterance's work: stages each Example in a per-bundle file."""
+    """Base of the DoFns that end an utterance's work: stages each Example in a per-bundle file
+    of the build directory's staging area."""
 
-    def __init__(self, staging_dir: str) -> None:
-        self._staging_dir = staging_dir
+    def __init__(self, output_dir: str) -> None:
+        self._output_dir = output_dir
         self._accepted = Metrics.counter("curate", "processed.accepted")
         self._out: Any = None
 
@@ -236,10 +237,8 @@ class _StagingFn(beam.DoFn):
 
     def _stage(self, done: ProcessedUtterance) -> StagedExample:
         if self._out is None:
-            self._path = f"{self._staging_dir}/{uuid.uuid4().hex}.records"
-            self._out = FileSystems.create(
-                self._path, compression_type=CompressionTypes.UNCOMPRESSED
-            )
+            self._path = join(self._output_dir, staged_records_file(uuid.uuid4().hex))
+            self._out = open_write(self._path)
             self._offset = 0
         offset = self._offset
         self._out.write(done.record)
@@ -256,8 +255,8 @@ class _StagingFn(beam.DoFn):
 class _ProcessFn(_StagingFn):
     """Utterance -> StagedExample, or a Rejection on the REJECTED output (no models)."""
 
-    def __init__(self, audio: AudioConfig, filters: FilterConfig, staging_dir: str) -> None:
-        super().__init__(staging_dir)
+    def __init__(self, audio: AudioConfig, filters: FilterConfig, output_dir: str) -> None:
+        super().__init__(output_dir)
         self._audio, self._filters = audio, filters
 
     def process(self, utt: Utterance):
@@ -292,8 +291,8 @@ class _FinishFn(_StagingFn):
     """(PreparedUtterance, ModelSignals) -> StagedExample, or a Rejection."""
 
     def __init__(self, audio: AudioConfig, filters: FilterConfig, models: Any,
-                 staging_dir: str) -> None:  # fmt: skip
-        super().__init__(staging_dir)
+                 output_dir: str) -> None:  # fmt: skip
+        super().__init__(output_dir)
         self._audio, self._filters, self._models = audio, filters, models
 
     def process(self, element):
@@ -321,16 +320,16 @@ class ProcessUtterances(beam.PTransform):
     ``(examples, rejections)``: ``StagedExample`` and ``Rejection`` PCollections.
     """
 
-    def __init__(self, audio: AudioConfig, filters: FilterConfig, staging_dir: str,
+    def __init__(self, audio: AudioConfig, filters: FilterConfig, output_dir: str,
                  models: Any = None) -> None:  # fmt: skip
         super().__init__()
-        self._audio, self._filters, self._staging = audio, filters, staging_dir
+        self._audio, self._filters, self._output = audio, filters, output_dir
         self._models = models if models is not None and models.enabled else None
 
     def expand(self, utterances):
         if self._models is None:
             out = utterances | "Process" >> beam.ParDo(
-                _ProcessFn(self._audio, self._filters, self._staging)
+                _ProcessFn(self._audio, self._filters, self._output)
             ).with_outputs(REJECTED, main="examples")  # StagedExample | Rejection
             return out.examples, out[REJECTED]
         from curate.models.transform import FAILED, SIGNALS, ComputeModelSignals
@@ -340,7 +339,7 @@ class ProcessUtterances(beam.PTransform):
         ).with_outputs(REJECTED, main="prepared")  # (PreparedUtterance, ModelInput) | Rejection
         computed = prepared.prepared | "ModelSignals" >> ComputeModelSignals(self._models)
         finished = computed[SIGNALS] | "Finish" >> beam.ParDo(  # (prepared, ModelSignals)
-            _FinishFn(self._audio, self._filters, self._models, self._staging)
+            _FinishFn(self._audio, self._filters, self._models, self._output)
         ).with_outputs(REJECTED, main="examples")
         failed = computed[FAILED] | "ModelFailed" >> beam.Map(_model_failure)
         rejections = (

@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from curate.config import ShardConfig, ShardFormat, SplitBy, SplitConfig
+from curate.config import ShardConfig, SplitBy, SplitConfig
 from curate.errors import Reason, Stage
+from curate.fsio import WrittenFile, is_local, join, open_read
+from curate.layout import ShardFormat, shard_file
 from curate.process import StagedExample
 from curate.records import Rejection
-from curate.writers import WrittenFile, is_local, shard_name, write_shards
+from curate.writers import write_shards
 
 __all__ = [
     "DUPLICATES",
@@ -105,7 +105,8 @@ class ShardResult:
     split: str
     index: int
     count: int
-    files: tuple[tuple[ShardFormat, WrittenFile], ...]
+    num_examples: int
+    files: tuple[tuple[ShardFormat, WrittenFile], ...]  # paths relative to the build
     rows: tuple[dict[str, Any], ...]  # manifest rows, sorted by key, with shard and position
 
 
@@ -133,7 +134,7 @@ class _StagedRecords:
             for e in remote:
                 by_path[e.staged_path].append(e)
             for path, group in sorted(by_path.items()):
-                with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                with open_read(path) as f:
                     for e in sorted(group, key=lambda e: e.offset):
                         f.seek(e.offset)
                         self._where[e.key] = (self._spool.name, self._spool.tell())
@@ -154,9 +155,7 @@ class _StagedRecords:
                 if f is None:
                     if len(handles) >= _OPEN_FILES:
                         handles.pop(next(iter(handles))).close()
-                    f = handles[path] = FileSystems.open(
-                        path, compression_type=CompressionTypes.UNCOMPRESSED
-                    )
+                    f = handles[path] = open_read(path)
                 f.seek(offset)
                 yield _read_exactly(f, e, path)
         finally:
@@ -184,18 +183,18 @@ class _WriteShardFn(beam.DoFn):
             if a.key == b.key:  # the sources reject duplicate keys: this is a bug
                 raise ValueError(f"duplicate key {a.key!r}: {a.audio_uri} and {b.audio_uri}")
         count = counts[split]
-        rels = {f: shard_name(self._dataset, split, f, index, count) for f in self._cfg.formats}
-        dests = {f: f"{self._output_dir}/{rel}" for f, rel in rels.items()}
+        rels = {f: shard_file(self._dataset, split, f, index, count) for f in self._cfg.formats}
+        dests = {f: join(self._output_dir, rel) for f, rel in rels.items()}
         with _StagedRecords(examples) as records:  # streamed: one record in memory at a time
-            written = write_shards(dests, records)
+            written, num_examples = write_shards(dests, records)
         files = [
-            (f, WrittenFile(path=rels[f], sha256=w.sha256, size_bytes=w.size_bytes,
-                            num_examples=w.num_examples))
+            (f, WrittenFile(path=rels[f], sha256=w.sha256, size_bytes=w.size_bytes))
             for f, w in written.items()
         ]
         rows = tuple({**e.manifest_row(), "shard": index, "position": i} for i, e in enumerate(examples))
         Metrics.counter("curate", "shards.written").inc()
-        yield ShardResult(split=split, index=index, count=count, files=tuple(files), rows=rows)
+        yield ShardResult(split=split, index=index, count=count, num_examples=num_examples,
+                          files=tuple(files), rows=rows)
 
 
 class WriteShards(beam.PTransform):

@@ -20,25 +20,26 @@ from typing import Any
 
 from apache_beam.io.filesystem import BeamIOError
 
-from curate.fsio import is_file, join, list_files, local_path, open_read, sha256_and_size, sha256_of
-from curate.writers import is_local
+from curate.fsio import (
+    is_file,
+    is_local,
+    join,
+    list_files,
+    local_path,
+    open_read,
+    sha256_and_size,
+)
+from curate.layout import INFO_FILE, VALIDATION_DIR, VALIDATION_RESULT
 from registry.errors import IntegrityError, NotFoundError, StoreUnavailableError
 
 __all__ = [
-    "INFO_FILE",
     "META_CODE_VERSION",
     "META_CONFIG_HASH",
     "META_DATASET",
     "META_FINGERPRINT",
-    "VALIDATION_RESULT",
     "Build",
     "BuildFile",
-    "sha256_of",
 ]
-
-INFO_FILE = "dataset_info.json"
-VALIDATION_DIR = "validation"
-VALIDATION_RESULT = "validation/result.json"
 
 # Commit metadata keys (all values are strings).
 META_DATASET = "curate.dataset"

@@ -31,10 +31,10 @@ from curate.fsio import (
     file_stat,
     open_read,
     require_credentials,
+    is_local,
     sha256_of,
     write_in_place,
 )
-from curate.writers import is_local
 from registry.errors import IntegrityError, StoreUnavailableError
 from registry.store import Store
 

@@ -35,6 +35,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from curate.errors import CurateError, UsageError
+from curate.fsio import join
+from curate.layout import INFO_FILE, MANIFEST_DIR, STATS_FILE, manifest_file
 from curate.validation.errors import BuildReadError, InfrastructureError, SuiteError
 from curate.validation.result import failure_rows
 from curate.validation.suites import Suite, load_suite
@@ -49,7 +51,7 @@ HEALTH_PATH = "/healthz"
 EVENT_TYPES = frozenset({"pre-merge", "pre-commit"})
 _REQUIRED = ("event_type", "repository_id", "branch_id", "source_ref")
 _MAX_BODY = 1 << 20
-_BUILD_FILES = ("dataset_info.json", "stats.json")
+_BUILD_FILES = (INFO_FILE, STATS_FILE)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -67,17 +69,17 @@ def _download_build(store: Any, repo: str, ref: str, dest: str) -> BuildDir | No
     no ``dataset_info.json``."""
     from registry.errors import NotFoundError
 
-    os.makedirs(os.path.join(dest, "manifest"), exist_ok=True)
+    os.makedirs(os.path.join(dest, MANIFEST_DIR), exist_ok=True)
     for name in _BUILD_FILES:
         try:
             store.download_object(repo, ref, name, dest_path=os.path.join(dest, name))
         except NotFoundError:
-            if name == "dataset_info.json":
+            if name == INFO_FILE:
                 return None  # stats.json is optional: validation reads the manifests
     build = BuildDir.open(dest)
     for split in build.info["splits"]:
-        rel = f"manifest/{split}.parquet"
-        store.download_object(repo, ref, rel, dest_path=os.path.join(dest, rel))
+        rel = manifest_file(split)
+        store.download_object(repo, ref, rel, dest_path=join(dest, rel))
     return build
 
 

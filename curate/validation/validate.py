@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from curate.errors import UsageError
+from curate.fsio import is_local
 from curate.validation import storage
 from curate.validation.drift import DriftReport, DriftThresholds, compare_frames
 from curate.validation.errors import BuildReadError, InfrastructureError
-from curate.validation.result import DOCS_DIR, RESULT_FILE, ValidationResult, failure_rows
+from curate.layout import VALIDATION_DOCS, VALIDATION_DOCS_INDEX, VALIDATION_RESULT
+from curate.validation.result import ValidationResult, failure_rows
 from curate.validation.suites import Suite, load_suite
 from curate.validation.tables import (
     BuildDir,
@@ -26,7 +28,6 @@ from curate.validation.tables import (
     manifest_frame,
     split_names,
 )
-from curate.writers import is_local
 
 __all__ = [
     "Baseline",
@@ -228,14 +229,14 @@ def validate_build(
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     if not write:
         return validate(build, suite, baseline=baseline)
-    storage.delete(storage.join(build.root, RESULT_FILE))
-    docs_dir = storage.join(build.root, DOCS_DIR)
+    storage.delete(storage.join(build.root, VALIDATION_RESULT))
+    docs_dir = storage.join(build.root, VALIDATION_DOCS)
     if is_local(build.root):
         result = validate(build, suite, baseline=baseline, docs_dir=docs_dir)
     else:
         with tempfile.TemporaryDirectory(prefix="curate-docs-") as tmp:
             result = validate(build, suite, baseline=baseline, docs_dir=tmp)
             storage.upload_dir(tmp, docs_dir)
-    result = ValidationResult.from_dict({**result.to_dict(), "docs": f"{DOCS_DIR}/index.html"})
+    result = ValidationResult.from_dict({**result.to_dict(), "docs": VALIDATION_DOCS_INDEX})
     result.write(build.root)
     return result

@@ -9,7 +9,7 @@ from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
 from curate import fsio
-from curate.writers import write_bytes
+from curate.fsio import write_bytes
 from tests.s3_server import local_s3
 
 BUCKET = "fsio"

@@ -7,11 +7,12 @@ import os
 import numpy as np
 import pytest
 
-from curate.config import ShardFormat
 from curate.example_proto import encode_example
 from curate.features import FEATURE_SPEC, serialize_example
+from curate.fsio import write_bytes
+from curate.layout import ShardFormat, shard_file
 from curate.records import Signals
-from curate.writers import read_tfrecord, shard_name, write_bytes, write_shard
+from curate.writers import read_tfrecord, write_shard, write_shards
 
 tf = pytest.importorskip("tensorflow")
 
@@ -64,9 +65,9 @@ def _records(n: int) -> list[bytes]:
 
 def test_tfrecord_shard_reads_back_with_tf_data_and_the_feature_spec(tmp_path):
     records = _records(7)
-    dest = str(tmp_path / shard_name("ds", "train", ShardFormat.TFRECORD, 0, 1))
-    written = write_shard(dest, ShardFormat.TFRECORD, records)
-    assert written.num_examples == 7 and written.size_bytes == os.path.getsize(dest)
+    dest = str(tmp_path / shard_file("ds", "train", ShardFormat.TFRECORD, 0, 1))
+    files, count = write_shards({ShardFormat.TFRECORD: dest}, records)
+    assert count == 7 and files[ShardFormat.TFRECORD].size_bytes == os.path.getsize(dest)
     assert not [p for p in os.listdir(os.path.dirname(dest)) if ".tmp-" in p]
     assert read_tfrecord(open(dest, "rb").read()) == records
     spec = {k: tf.io.FixedLenFeature(v["shape"], getattr(tf, v["dtype"])) for k, v in FEATURE_SPEC.items()}
@@ -82,9 +83,9 @@ def test_array_record_shard_reads_back_by_random_access(tmp_path):
 
     records = _records(5)
     dest = str(tmp_path / "x.array_record-00000-of-00001")
-    written = write_shard(dest, ShardFormat.ARRAY_RECORD, records)
+    write_shard(dest, ShardFormat.ARRAY_RECORD, records)
     source = ArrayRecordDataSource([dest])
-    assert len(source) == written.num_examples == 5
+    assert len(source) == 5
     assert [source[i] for i in (4, 0, 2)] == [records[4], records[0], records[2]]
 
 

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from curate.build_info import fingerprint
+from curate.layout import fingerprint
 from tests.pipelines.corpus import small_shard_corpus
 from pipelines.asr_dataset import run
 from registry.local import LocalStore

@@ -2,7 +2,8 @@
 
 Only what validation reads is written: ``manifest/<split>.parquet`` (through
 ``curate.build_info.write_manifest``), ``rejected.parquet`` (``write_rejected``), ``stats.json``
-and ``dataset_info.json`` with the sha256 of those files and a fingerprint over them; no shards.
+and ``dataset_info.json`` with the sha256 of those files and the pipeline's fingerprint over
+them (paths and fingerprint from :mod:`curate.layout`); no shards.
 Everything comes from ``FixtureSpec`` and its seed, so the same spec writes the same bytes.
 
 >>> import tempfile
@@ -26,9 +27,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.features import model_fields
-from curate.build_info import MANIFEST_SCHEMA, fingerprint, write_manifest, write_rejected
+from curate.build_info import MANIFEST_SCHEMA, write_manifest, write_rejected
 from curate.errors import Reason, Stage
+from curate.features import model_fields
+from curate.fsio import WrittenFile
+from curate.layout import INFO_FILE, MANIFEST_DIR, STATS_FILE, fingerprint, manifest_file
 from curate.records import Rejection
 from curate.stats import summarize_split
 
@@ -135,14 +138,12 @@ def _leak(spec: FixtureSpec, rows_by_split: dict[str, Rows]) -> None:
 
 def _write_manifest_direct(output_dir: str, split: str, rows: Rows) -> tuple[Any, Any]:
     """``write_manifest`` sorts by key and so cannot take a null key; write those directly."""
-    from curate.writers import WrittenFile
-
     table = pa.table({f.name: [r[f.name] for r in rows] for f in MANIFEST_SCHEMA},
                      schema=MANIFEST_SCHEMA)  # fmt: skip
     buf = io.BytesIO()
     pq.write_table(table, buf)
-    rel = f"manifest/{split}.parquet"
-    os.makedirs(os.path.join(output_dir, "manifest"), exist_ok=True)
+    rel = manifest_file(split)
+    os.makedirs(os.path.join(output_dir, MANIFEST_DIR), exist_ok=True)
     with open(os.path.join(output_dir, rel), "wb") as f:
         f.write(buf.getvalue())
     written = WrittenFile(path=rel, sha256=hashlib.sha256(buf.getvalue()).hexdigest(),
@@ -191,9 +192,9 @@ def write_build(
     rejected = write_rejected(output_dir, rejections)
     files[rejected.path] = {"sha256": rejected.sha256, "size_bytes": rejected.size_bytes}
     stats_bytes = (json.dumps(stats, indent=2, sort_keys=True) + "\n").encode()
-    with open(os.path.join(output_dir, "stats.json"), "wb") as f:
+    with open(os.path.join(output_dir, STATS_FILE), "wb") as f:
         f.write(stats_bytes)
-    files["stats.json"] = {"sha256": hashlib.sha256(stats_bytes).hexdigest(),
+    files[STATS_FILE] = {"sha256": hashlib.sha256(stats_bytes).hexdigest(),
                            "size_bytes": len(stats_bytes)}  # fmt: skip
     accepted = sum(s["num_examples"] for s in splits.values())
     total = sum(spec.examples.values())
@@ -217,7 +218,7 @@ def write_build(
         "splits": splits,
         "files": dict(sorted(files.items())),
     }
-    with open(os.path.join(output_dir, "dataset_info.json"), "w", encoding="utf-8") as f:
+    with open(os.path.join(output_dir, INFO_FILE), "w", encoding="utf-8") as f:
         json.dump(info, f, indent=2, sort_keys=True)
         f.write("\n")
     return info

@@ -21,7 +21,7 @@ pytest.importorskip("registry.local", reason="registry.local not available yet")
 
 from curate.validation.hook import HOOK_PATH, HookServer  # noqa: E402
 from curate.validation.suites import load_suite  # noqa: E402
-from registry.build import sha256_of  # noqa: E402
+from curate.fsio import sha256_of  # noqa: E402
 from registry.local import LocalStore  # noqa: E402
 
 REPO = "asr-hooked"
