@@ -44,7 +44,7 @@ FLOOR_STAGES: tuple[tuple[str, str, str], ...] = (
     ("TFRecord writer (framing + sha256)", "curate/writers.py", "write"),
 )
 BUILD_STAGES: tuple[tuple[str, str, str], ...] = (
-    ("whole run()", "pipelines/asr_dataset.py", "run"),
+    ("whole run_build()", "curate/launch.py", "run_build"),
     ("construct the pipeline (expand)", "apache_beam/pipeline.py", "apply"),
     ("run the pipeline", "apache_beam/pipeline.py", "run"),
     ("  translate + optimise (to_runner_api)", "apache_beam/pipeline.py", "to_runner_api"),

@@ -54,7 +54,7 @@ def _corpus(root: str, copies: int) -> float:
 
 
 def run(*, copies: int = 8, rounds: int = 2) -> dict[str, Any]:
-    from pipelines.asr_dataset import run as build
+    from curate.launch import run_build as build
 
     if not os.path.isfile(os.path.join(_LIBRIVOX, "transcription")):
         raise SystemExit("needs Debian's pocketsphinx-testdata (tests/curate/models/install_speech.sh)")

@@ -1,7 +1,8 @@
 """The build: sources -> process -> dedupe -> split -> shards -> build directory.
 
-``BuildDataset`` is the whole flow as one Beam transform; ``run_build`` runs it with the given
-pipeline options and returns the parsed ``dataset_info.json``.
+``BuildDataset`` is the whole flow as one Beam transform. :func:`curate.launch.run_build` runs it
+with the given pipeline options and returns the parsed ``dataset_info.json``; ``curate build``
+and ``python -m pipelines.asr_dataset`` call that.
 """
 
 from __future__ import annotations

@@ -188,8 +188,8 @@ def test_installed_console_script_builds_a_sample_corpus(fresh_venv, tmp_path):
     assert info["counts"]["accepted"] == 6 and info["counts"]["rejected"] == 0
     assert info["code_version"] == "curate-speech 0.1.0"
 
-    from pipelines.asr_dataset import run  # the same build from the checkout: the same bytes
+    from curate.launch import run_build  # the same build from the checkout: the same bytes
 
-    here = run(str(tmp_path / "corpus" / "configs" / "jsonl.yaml"), str(tmp_path / "here"),
+    here = run_build(str(tmp_path / "corpus" / "configs" / "jsonl.yaml"), str(tmp_path / "here"),
                say=lambda _: None)
     assert here["fingerprint"] == info["fingerprint"]

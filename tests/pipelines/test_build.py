@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.pipelines.corpus import small_shard_corpus
-from pipelines.asr_dataset import run
+from curate.launch import run_build
 
 tf = pytest.importorskip("tensorflow")
 
@@ -33,7 +33,7 @@ def corpus(tmp_path_factory):
 def build_1(corpus, tmp_path_factory):
     root, _ = corpus
     out = str(tmp_path_factory.mktemp("b1") / "build")
-    info = run(os.path.join(root, "configs", "librispeech.yaml"), out, workers=1, say=_quiet)
+    info = run_build(os.path.join(root, "configs", "librispeech.yaml"), out, workers=1, say=_quiet)
     return out, info
 
 
@@ -67,7 +67,7 @@ def test_every_input_is_accounted_for_with_its_expected_reason(corpus, build_1):
 def test_jsonl_layout_rejects_what_it_can_express(corpus, tmp_path):
     root, expected = corpus
     out = str(tmp_path / "build")
-    info = run(os.path.join(root, "configs", "jsonl.yaml"), out, workers=1, say=_quiet)
+    info = run_build(os.path.join(root, "configs", "jsonl.yaml"), out, workers=1, say=_quiet)
     assert _outcomes(out) == _expected(expected, "jsonl")
     assert info["counts"]["accepted"] + info["counts"]["rejected"] == info["counts"]["read"]
 
@@ -76,7 +76,7 @@ def test_two_workers_give_byte_identical_shards_and_fingerprint(corpus, build_1,
     root, _ = corpus
     out1, info1 = build_1
     out2 = str(tmp_path / "build")
-    info2 = run(os.path.join(root, "configs", "librispeech.yaml"), out2, workers=2, say=_quiet)
+    info2 = run_build(os.path.join(root, "configs", "librispeech.yaml"), out2, workers=2, say=_quiet)
     assert info2["fingerprint"] == info1["fingerprint"]
     assert info2["files"] == info1["files"]
     for path in info1["files"]:

@@ -20,7 +20,7 @@ import yaml
 
 from curate.layout import fingerprint
 from tests.pipelines.corpus import small_shard_corpus
-from pipelines.asr_dataset import run
+from curate.launch import run_build
 from registry.local import LocalStore
 from tests.s3_server import local_s3, upload_tree
 
@@ -65,7 +65,7 @@ def corpus(tmp_path_factory, s3):
 
 @pytest.fixture(scope="module")
 def s3_build(corpus, s3):
-    info = run(f"s3://{BUCKET}/configs/librispeech.yaml", f"s3://{BUCKET}/builds/b1", workers=2,
+    info = run_build(f"s3://{BUCKET}/configs/librispeech.yaml", f"s3://{BUCKET}/builds/b1", workers=2,
                pipeline_args=s3.pipeline_args(), say=_quiet)
     return "builds/b1", info
 
@@ -117,7 +117,7 @@ def test_s3_build_equals_a_local_build_of_the_same_corpus(corpus, s3, s3_build, 
     the same ``s3://`` corpus written to a local directory."""
     root, _ = corpus
     prefix, s3_info = s3_build
-    local = run(os.path.join(root, "configs", "librispeech.yaml"), str(tmp_path / "local"),
+    local = run_build(os.path.join(root, "configs", "librispeech.yaml"), str(tmp_path / "local"),
                 workers=1, say=_quiet)
     shards = lambda info: {p: m for p, m in info["files"].items() if p.startswith("data/")}
     assert shards(s3_info) == shards(local)
@@ -133,7 +133,7 @@ def test_s3_build_equals_a_local_build_of_the_same_corpus(corpus, s3, s3_build, 
                 row[col] = row[col].replace(local_root, remote_root)
         assert remote_rows == local_rows, split
 
-    mixed = run(f"s3://{BUCKET}/configs/librispeech.yaml", str(tmp_path / "from_s3"), workers=1,
+    mixed = run_build(f"s3://{BUCKET}/configs/librispeech.yaml", str(tmp_path / "from_s3"), workers=1,
                 pipeline_args=s3.pipeline_args(), say=_quiet)
     assert mixed["fingerprint"] == s3_info["fingerprint"]
     assert mixed["files"] == s3_info["files"]
@@ -144,7 +144,7 @@ def test_refuses_to_overwrite_a_build_in_the_bucket(corpus, s3, s3_build):
 
     prefix, info = s3_build
     with pytest.raises(UsageError, match="already holds a build"):
-        run(f"s3://{BUCKET}/configs/librispeech.yaml", f"s3://{BUCKET}/{prefix}",
+        run_build(f"s3://{BUCKET}/configs/librispeech.yaml", f"s3://{BUCKET}/{prefix}",
             pipeline_args=s3.pipeline_args(), say=_quiet)
     assert json.loads(s3.get(BUCKET, f"{prefix}/dataset_info.json")) == info
 

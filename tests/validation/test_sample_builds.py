@@ -24,7 +24,7 @@ filters:
 def sample_builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     try:
         from curate.samples import make_corpus
-        from pipelines.asr_dataset import run
+        from curate.launch import run_build
     except ImportError as e:
         pytest.skip(f"the build pipeline is not available yet: {e}")
     root = tmp_path_factory.mktemp("samples")
@@ -35,8 +35,8 @@ def sample_builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         dst.write(src.read() + _LOOSENED)
     quiet = lambda _: None  # noqa: E731
     builds = {"good": str(root / "good"), "loosened": str(root / "loosened")}
-    run(config, builds["good"], say=quiet)
-    run(loosened, builds["loosened"], say=quiet)
+    run_build(config, builds["good"], say=quiet)
+    run_build(loosened, builds["loosened"], say=quiet)
     yield builds
 
 
