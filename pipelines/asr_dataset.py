@@ -24,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--overwrite", action="store_true")
     args, pipeline_args = parser.parse_known_args(argv)
-    from curate.cli import silence_dependency_notices
+    from curate.cli.main import silence_dependency_notices
 
     silence_dependency_notices()
     try:

@@ -22,6 +22,7 @@ pytest.importorskip("registry.local", reason="registry.local not available yet")
 from curate.validation.hook import HOOK_PATH, HookServer  # noqa: E402
 from curate.validation.suites import load_suite  # noqa: E402
 from curate.fsio import sha256_of  # noqa: E402
+from registry.gate import StoreBuildFiles  # noqa: E402
 from registry.local import LocalStore  # noqa: E402
 
 REPO = "asr-hooked"
@@ -68,7 +69,8 @@ def store(tmp_path: Path) -> LocalStore:
 
 @pytest.fixture
 def hook(store: LocalStore) -> Iterator[HookServer]:
-    server = HookServer(("127.0.0.1", 0), store=store, suite=load_suite("asr_default"))
+    server = HookServer(("127.0.0.1", 0), files=StoreBuildFiles(store),
+                        suite=load_suite("asr_default"))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server

@@ -49,11 +49,12 @@ def _demo(args: argparse.Namespace) -> int:
     import shutil
 
     from curate.errors import UsageError
+    from curate.cli.gate import print_report
     from curate.launch import print_summary, run_build
     from curate.samples import make_corpus
-    from curate.validation.cli import print_report
-    from curate.validation.validate import latest_baseline, validate_build
+    from curate.validation.validate import validate_build
     from registry.api import Registry
+    from registry.gate import RegistryBaselines
 
     root = os.path.abspath(args.dir)
     corpus, build = os.path.join(root, "corpus"), os.path.join(root, "build")
@@ -70,7 +71,7 @@ def _demo(args: argparse.Namespace) -> int:
     uri = f"file://{os.path.join(root, 'registry')}"
     print("\n[3/4] validating it against the asr_default suite (the gate)")
     result = validate_build(build, suite="asr_default",
-                            baseline=latest_baseline(info["name"], registry=uri))
+                            baseline=RegistryBaselines(uri).latest(info["name"]))
     print_report(result, build_dir=build)
     if not result.success:
         print("the gate refused this build: it is not registered")

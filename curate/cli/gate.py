@@ -78,9 +78,12 @@ def _finish(result: Any, args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from curate.validation.suites import load_suite
     from curate.validation.validate import open_baseline, validate_build
+    from registry.gate import RegistryBaselines
 
     suite = load_suite(args.suite)  # a bad suite is a usage error before any data is read
-    baseline = open_baseline(args.against, registry=args.registry) if args.against else None
+    baseline = None
+    if args.against:
+        baseline = open_baseline(args.against, versions=RegistryBaselines(args.registry))
     result = validate_build(args.dir, suite=suite, baseline=baseline, write=not args.no_write)
     return _finish(result, args)
 
@@ -88,11 +91,12 @@ def _validate(args: argparse.Namespace) -> int:
 def _gate(args: argparse.Namespace) -> int:
     from curate.validation.suites import load_suite
     from curate.validation.tables import BuildDir
-    from curate.validation.validate import latest_baseline, validate_build
+    from curate.validation.validate import validate_build
+    from registry.gate import RegistryBaselines
 
     suite = load_suite(args.suite)
     BuildDir.open(args.dir)  # a missing build is a usage error before the registry is asked
-    baseline = latest_baseline(args.dataset, registry=args.registry)
+    baseline = RegistryBaselines(args.registry).latest(args.dataset)
     if not args.json:
         against = baseline.label if baseline else f"nothing: {args.dataset} has no version yet"
         print(f"gate      {args.dataset}: suite {suite.name}, drift against {against}")
@@ -102,11 +106,15 @@ def _gate(args: argparse.Namespace) -> int:
 
 def _hook_serve(args: argparse.Namespace) -> int:
     from curate.validation.hook import serve
+    from curate.validation.suites import load_suite
+    from registry.gate import StoreBuildFiles
 
     def ready(server: Any) -> None:
         print(f"curate hook: listening on {server.url} (suite {server.suite.name})", flush=True)
 
-    serve(host=args.host, port=args.port, registry=args.registry, suite=args.suite, ready=ready)
+    suite = load_suite(args.suite)  # a bad suite is a usage error before the store is opened
+    serve(host=args.host, port=args.port, files=StoreBuildFiles.open(args.registry),
+          suite=suite, ready=ready)
     return 0
 
 
