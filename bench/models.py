@@ -98,7 +98,7 @@ def _per_model(loaded, corpus: Sequence[Any], audio_s: float, rounds: int) -> di
         walls.append(wall)
         cpus.append(cpu)
     wall, cpu = statistics.median(walls), statistics.median(cpus)
-    (model,) = loaded.models.values()
+    (model,) = loaded.loaded.values()
     return {
         "model_id": model.model_id,
         "audio_s_per_cpu_s": audio_s / cpu,

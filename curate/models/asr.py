@@ -44,6 +44,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from curate.audio import to_pcm16
 from curate.models.config import AsrConfig, TextNorm
 from curate.models.errors import ModelLoadError
 from curate.models.identity import model_info
@@ -75,9 +76,10 @@ RecognizerFactory = Callable[..., Recognizer]  # factory(model_path=None, **opti
 
 
 def _pcm16(samples: np.ndarray) -> bytes:
+    """16-bit PCM for the decoder, quantised as the build's audio is (:func:`to_pcm16`)."""
     if not np.isfinite(samples).all():
         raise ValueError("samples contain NaN or infinity")
-    return np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    return to_pcm16(samples).tobytes()
 
 
 class PocketSphinxRecognizer:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from curate.example_proto import encode_example
-from curate.features import FEATURE_SPEC, serialize_example
+from curate.features import FEATURE_SPEC, feature_spec, model_fields, serialize_example
 from curate.fsio import write_bytes
 from curate.layout import ShardFormat, shard_file
 from curate.records import Signals
@@ -113,3 +113,27 @@ def test_write_bytes_is_atomic_and_hashes(tmp_path):
     assert w.sha256 == hashlib.sha256(b"{}").hexdigest()
     assert os.listdir(tmp_path / "sub") == ["f.json"]
     assert np.frombuffer(open(tmp_path / "sub" / "f.json", "rb").read(), np.uint8).tobytes() == b"{}"
+
+
+def test_model_signal_features_parse_with_the_dtypes_of_their_dataclass_fields(tmp_path):
+    from curate.models.records import ModelSignals
+
+    fields = model_fields(("vad", "asr", "langid"))
+    signals = ModelSignals(
+        vad_speech_ratio=0.75, vad_speech_start_sample=160, vad_speech_end_sample=15840,
+        vad_model="silero", asr_hypothesis="hello world", asr_wer=0.5, asr_cer=0.25,
+        asr_word_errors=1, asr_ref_words=2, asr_char_errors=3, asr_ref_chars=12,
+        asr_model="sphinx", langid_language="en", langid_confidence=0.875, langid_words=2,
+        langid_model="lingua",
+    )
+    values = {name: getattr(signals, name) for name in fields}
+    assert set(fields) == set(ModelSignals.__dataclass_fields__)
+    record = serialize_example(key="k", audio=b"a", text="hello world", speaker="s",
+                               sample_rate_hz=16000, num_samples=16000, channels=1,
+                               signals=_signals(0), model_signals=values)
+    spec = {k: tf.io.FixedLenFeature(v["shape"], getattr(tf, v["dtype"]))
+            for k, v in feature_spec(fields).items()}
+    parsed = tf.io.parse_single_example(record, spec)
+    for name, value in values.items():
+        got = parsed[name].numpy()
+        assert (got.decode() if isinstance(value, str) else got.item()) == value, name

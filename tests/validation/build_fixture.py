@@ -61,7 +61,7 @@ class FixtureSpec:
     sample_rate_hz: int = 16000  # of the rows; the config always says 16000
     leak_speakers: int = 0  # this many train speakers also speak in the last split
     seed: int = 0
-    models: tuple[str, ...] = ()  # enabled signal models: their manifest columns are present
+    enabled_models: tuple[str, ...] = ()  # signal models: their manifest columns are present
 
 
 STRICT_OK = FixtureSpec(
@@ -70,7 +70,7 @@ STRICT_OK = FixtureSpec(
     speakers={"train": 12, "validation": 12, "test": 12},
     median_duration_s=12.0,
     rejected=10,
-    models=("vad", "asr", "langid"),
+    enabled_models=("vad", "asr", "langid"),
 )
 
 
@@ -104,12 +104,12 @@ def _split_rows(spec: FixtureSpec, split: str, index: int) -> Rows:
             "chars_per_s": len("".join(words)) / duration,
             "words_per_s": len(words) / duration,
         })  # fmt: skip
-        if spec.models:
-            rows[-1].update(_model_signals(rng, spec.models, num_samples=rows[-1]["num_samples"]))
+        if spec.enabled_models:
+            rows[-1].update(_model_signals(rng, spec.enabled_models, num_samples=rows[-1]["num_samples"]))
     return rows
 
 
-def _model_signals(rng: np.random.Generator, models: tuple[str, ...], *, num_samples: int) -> Row:
+def _model_signals(rng: np.random.Generator, enabled: tuple[str, ...], *, num_samples: int) -> Row:
     """Healthy model signals for one row (fields of the enabled models only)."""
     values = {
         "vad_speech_ratio": float(round(rng.uniform(0.7, 0.95), 4)),
@@ -122,7 +122,7 @@ def _model_signals(rng: np.random.Generator, models: tuple[str, ...], *, num_sam
         "langid_confidence": float(round(rng.uniform(0.8, 1.0), 4)), "langid_words": 8,
         "langid_model": "lingua==fixture",
     }  # fmt: skip
-    return {name: values[name] for name in model_fields(models)}
+    return {name: values[name] for name in model_fields(enabled)}
 
 
 def _leak(spec: FixtureSpec, rows_by_split: dict[str, Rows]) -> None:
@@ -172,7 +172,7 @@ def write_build(
         if mutate is not None:
             mutate(split, rows)
         if all(isinstance(r["key"], str) for r in rows):
-            written, summary = write_manifest(output_dir, split, rows, model_fields(spec.models))
+            written, summary = write_manifest(output_dir, split, rows, model_fields(spec.enabled_models))
         else:
             written, summary = _write_manifest_direct(output_dir, split, rows)
         files[written.path] = {"sha256": written.sha256, "size_bytes": written.size_bytes}
@@ -208,8 +208,8 @@ def write_build(
             "splits": {"by": "speaker", "salt": "fixture",
                        "ratios": {s: n / total for s, n in spec.examples.items()}},
             **({"signals": {m: {"enabled": True, **({"languages": ["en"]} if m == "langid"
-                                                    else {})} for m in spec.models}}
-               if spec.models else {}),
+                                                    else {})} for m in spec.enabled_models}}
+               if spec.enabled_models else {}),
         },  # fmt: skip
         "sample_rate_hz": 16000,
         "counts": {"read": accepted + spec.rejected, "accepted": accepted,

@@ -95,7 +95,7 @@ def signals_cfg():
 
 
 @pytest.fixture(scope="session")
-def models(model_libraries, signals_cfg):
+def loaded_models(model_libraries, signals_cfg):
     """All three models, loaded once for the session."""
     from curate.models.transform import LoadedModels
 
@@ -103,6 +103,6 @@ def models(model_libraries, signals_cfg):
 
 
 @pytest.fixture(scope="session")
-def librivox_signals(models, librivox):
+def librivox_signals(loaded_models, librivox):
     """``{key: ModelSignals}`` of the LibriVox utterances (the slow part: decoded once)."""
-    return {key: models.compute(x) for key, x in librivox.items()}
+    return {key: loaded_models.compute(x) for key, x in librivox.items()}

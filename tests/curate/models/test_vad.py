@@ -7,8 +7,9 @@ import os
 import numpy as np
 import pytest
 
+from curate.errors import Reason
 from curate.models.config import ModelSignalsConfig, VadConfig
-from curate.models.errors import LOW_SPEECH_RATIO, ModelLoadError
+from curate.models.errors import ModelLoadError
 from curate.models.filters import first_violation
 from curate.models.records import MODEL_RATE_HZ, ModelInput, ModelSignals
 from curate.models.vad import (FRAME_SAMPLES, SileroVad, default_model_path, speech_segments,
@@ -40,7 +41,7 @@ def test_silence_and_noise_have_no_speech_and_are_rejected(vad):
         result = vad.detect(x.samples)
         assert result.speech_ratio < 0.05, name
         signals = ModelSignals().merged(result)
-        assert first_violation(signals, VAD_ONLY)[0] == LOW_SPEECH_RATIO, name
+        assert first_violation(signals, VAD_ONLY)[0] == Reason.LOW_SPEECH_RATIO, name
 
 
 def test_the_span_brackets_speech_padded_with_silence(vad, espeak):
