@@ -1,5 +1,7 @@
-"""The build directory's own files: manifests, ``rejected.parquet``, ``stats.json`` and, last,
-``dataset_info.json`` with the fingerprint. A build is complete when ``dataset_info.json`` exists.
+"""The build directory's own files: manifests, ``rejected.parquet``, ``stats.json``,
+``CARD.md`` and, last, ``dataset_info.json`` with the fingerprint. A build is complete when
+``dataset_info.json`` exists. One function per file; :func:`count_inputs` checks the
+accounting identity before any of the last three is written.
 """
 
 from __future__ import annotations
@@ -8,14 +10,16 @@ import io
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.card import render_card
 from curate.config import BuildConfig
+from curate.errors import AccountingError
 from curate.features import feature_spec, model_fields
 from curate.fsio import WrittenFile, join, local_tmp_for, open_read, publish_file, write_bytes
 from curate.layout import (
@@ -29,19 +33,28 @@ from curate.layout import (
 from curate.records import SIGNAL_FIELDS, Rejection
 from curate.stats import BINS, SplitSummarizer
 
+if TYPE_CHECKING:
+    from curate.shards import ShardResult
+
 __all__ = [
     "MANIFEST_SCHEMA",
     "REJECTED_SCHEMA",
     "SCHEMA_VERSION",
+    "Counts",
+    "SplitManifest",
     "code_version",
+    "count_inputs",
     "manifest_schema",
     "manifest_table",
     "merge_manifest",
     "read_manifest_part",
+    "split_entries",
+    "write_card",
     "write_info",
     "write_manifest",
     "write_manifest_part",
     "write_rejected",
+    "write_stats",
 ]
 
 SCHEMA_VERSION = 1
@@ -77,6 +90,14 @@ def manifest_schema(model_signal_fields: Sequence[str] = ()) -> pa.Schema:
     spec = feature_spec(model_signal_fields)
     extra = [(name, _ARROW_TYPES[spec[name]["dtype"]]) for name in model_signal_fields]
     return pa.schema([*MANIFEST_SCHEMA, *extra])
+
+
+class SplitManifest(NamedTuple):
+    """A split's merged manifest: the file (path relative to the build) and the split's
+    summary (examples, speakers, hours, per-signal statistics: what ``stats.json`` holds)."""
+
+    file: WrittenFile
+    summary: dict[str, Any]
 
 
 def code_version() -> str:
@@ -118,9 +139,9 @@ def merge_manifest(
     split: str,
     parts: Iterable[pa.Table],
     model_signal_fields: Sequence[str] = (),
-) -> tuple[WrittenFile, dict[str, Any]]:
+) -> SplitManifest:
     """Write ``manifest/<split>.parquet`` from ``parts`` in order (one row group each), holding
-    one part at a time; returns (file, split summary). The build gives one part per shard in
+    one part at a time; returns the file and the split's summary. The build gives one part per shard in
     shard order, so row i of the manifest is the i-th example read from the split's shards."""
     schema = manifest_schema(model_signal_fields)
     rel = manifest_file(split)
@@ -140,7 +161,7 @@ def merge_manifest(
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return _relative(written, rel), summarizer.summary()
+    return SplitManifest(file=_relative(written, rel), summary=summarizer.summary())
 
 
 def write_manifest(
@@ -148,13 +169,14 @@ def write_manifest(
     split: str,
     rows: Iterable[Mapping[str, Any]],
     model_signal_fields: Sequence[str] = (),
-) -> tuple[WrittenFile, dict[str, Any]]:
-    """Write ``manifest/<split>.parquet`` from rows in the order given; returns (file, summary)."""
+) -> SplitManifest:
+    """Write ``manifest/<split>.parquet`` from rows in the order given."""
     table = manifest_table(rows, model_signal_fields)
     return merge_manifest(output_dir, split, [table], model_signal_fields)
 
 
 def write_rejected(output_dir: str, rejections: Iterable[Rejection]) -> WrittenFile:
+    """Write ``rejected.parquet``: one row per rejected input, sorted by key."""
     rows = sorted((r.to_dict() for r in rejections), key=lambda r: (r["key"], r["reason"], r["source_uri"]))
     table = pa.table({f.name: [r[f.name] for r in rows] for f in REJECTED_SCHEMA}, schema=REJECTED_SCHEMA)
     written = write_bytes(join(output_dir, REJECTED_FILE), _parquet_bytes(table))
@@ -169,52 +191,94 @@ def _json_bytes(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-def write_info(
-    output_dir: str,
-    *,
-    config: BuildConfig,
-    shards: Iterable[Any],  # curate.shards.ShardResult
-    manifests: Mapping[str, tuple[WrittenFile, dict[str, Any]]],
-    rejected: WrittenFile,
-    rejections_by_reason: Mapping[str, int],
-    read: int,
-    models: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Write ``stats.json`` then ``dataset_info.json``; checks the accounting identity."""
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Counts:
+    """What happened to the build's inputs: ``accepted + rejected == read``, always."""
+
+    read: int
+    accepted: int
+    rejected: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"read": self.read, "accepted": self.accepted, "rejected": self.rejected}
+
+
+def count_inputs(read: int, manifests: Mapping[str, SplitManifest],
+                 rejections_by_reason: Mapping[str, int]) -> Counts:  # fmt: skip
+    """The build's counts; :class:`AccountingError` naming them when an input was lost or
+    counted twice (a bug: every input is accepted into one manifest or rejected once)."""
+    accepted = sum(m.summary["num_examples"] for m in manifests.values())
+    rejected = sum(rejections_by_reason.values())
+    if accepted + rejected != read:
+        raise AccountingError(read=read, accepted=accepted, rejected=rejected)
+    return Counts(read=read, accepted=accepted, rejected=rejected)
+
+
+def _listed(f: WrittenFile) -> dict[str, Any]:
+    return {"sha256": f.sha256, "size_bytes": f.size_bytes}
+
+
+def split_entries(
+    config: BuildConfig, manifests: Mapping[str, SplitManifest], shards: Iterable[ShardResult]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """``dataset_info.json``'s ``splits`` (examples, hours, speakers and every shard of each
+    configured split, in shard order) and its ``files`` entries for the manifests and shards."""
     files: dict[str, dict[str, Any]] = {}
     splits: dict[str, Any] = {}
     for split in config.splits.ratios:
-        manifest, summary = manifests[split]
-        files[manifest.path] = {"sha256": manifest.sha256, "size_bytes": manifest.size_bytes}
+        manifest = manifests[split]
+        files[manifest.file.path] = _listed(manifest.file)
         splits[split] = {
-            "num_examples": summary["num_examples"],
-            "duration_s": summary["duration_s"],
-            "num_speakers": summary["num_speakers"],
+            "num_examples": manifest.summary["num_examples"],
+            "duration_s": manifest.summary["duration_s"],
+            "num_speakers": manifest.summary["num_speakers"],
             "shards": {fmt.value: [] for fmt in config.shards.formats},
         }
     for result in sorted(shards, key=lambda r: (r.split, r.index)):
         for fmt, f in result.files:
-            files[f.path] = {"sha256": f.sha256, "size_bytes": f.size_bytes}
+            files[f.path] = _listed(f)
             splits[result.split]["shards"][fmt.value].append(
-                {"path": f.path, "sha256": f.sha256, "size_bytes": f.size_bytes,
-                 "num_examples": result.num_examples}
+                {"path": f.path, **_listed(f), "num_examples": result.num_examples}
             )
-    files[rejected.path] = {"sha256": rejected.sha256, "size_bytes": rejected.size_bytes}
-    stats = {"splits": {s: manifests[s][1] for s in config.splits.ratios}}
-    stats_file = write_bytes(join(output_dir, STATS_FILE), _json_bytes(stats))
-    files[STATS_FILE] = {"sha256": stats_file.sha256, "size_bytes": stats_file.size_bytes}
-    accepted = sum(s["num_examples"] for s in splits.values())
-    rejected_total = sum(rejections_by_reason.values())
-    if accepted + rejected_total != read:
-        raise RuntimeError(
-            f"accounting broken: accepted {accepted} + rejected {rejected_total} != read {read}"
-        )
-    counts = {"read": read, "accepted": accepted, "rejected": rejected_total}
-    card = render_card(name=config.name, counts=counts, rejected_by_reason=rejections_by_reason,
-                       stats=stats, audio=config.resolved()["audio"], models=models)
-    card_file = write_bytes(join(output_dir, CARD_FILE), card.encode())
-    files[CARD_FILE] = {"sha256": card_file.sha256, "size_bytes": card_file.size_bytes}
+    return splits, files
 
+
+def write_stats(output_dir: str, config: BuildConfig,
+                manifests: Mapping[str, SplitManifest]) -> tuple[dict[str, Any], WrittenFile]:  # fmt: skip
+    """Write ``stats.json``: every configured split's summary. Returns it and the file."""
+    stats = {"splits": {split: manifests[split].summary for split in config.splits.ratios}}
+    written = write_bytes(join(output_dir, STATS_FILE), _json_bytes(stats))
+    return stats, _relative(written, STATS_FILE)
+
+
+def write_card(
+    output_dir: str,
+    *,
+    config: BuildConfig,
+    counts: Counts,
+    rejections_by_reason: Mapping[str, int],
+    stats: Mapping[str, Any],
+    models: Mapping[str, Mapping[str, Any]] | None,
+) -> WrittenFile:
+    """Write ``CARD.md`` (:func:`curate.card.render_card`)."""
+    card = render_card(name=config.name, counts=counts.to_dict(),
+                       rejected_by_reason=rejections_by_reason, stats=stats,
+                       audio=config.resolved()["audio"], models=models)  # fmt: skip
+    return _relative(write_bytes(join(output_dir, CARD_FILE), card.encode()), CARD_FILE)
+
+
+def write_info(
+    output_dir: str,
+    *,
+    config: BuildConfig,
+    splits: Mapping[str, Any],
+    files: Mapping[str, Mapping[str, Any]],
+    counts: Counts,
+    rejections_by_reason: Mapping[str, int],
+    models: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Write ``dataset_info.json``, last: the build is complete once it exists. ``files``: every
+    other file of the build (path -> sha256, size), which the fingerprint covers."""
     info = {
         "name": config.name,
         "schema_version": SCHEMA_VERSION,
@@ -225,10 +289,10 @@ def write_info(
         "audio_codec": config.audio.codec.value,
         "sample_rate_hz": config.audio.sample_rate_hz,
         "channels": config.audio.channels,
-        "feature_spec": feature_spec(model_fields(models or {})),
-        "counts": counts,
+        "feature_spec": feature_spec(model_fields(config.enabled_models)),
+        "counts": counts.to_dict(),
         "rejected_by_reason": dict(sorted(rejections_by_reason.items())),
-        "splits": splits,
+        "splits": dict(splits),
         "files": dict(sorted(files.items())),
     }
     if models:

@@ -87,13 +87,17 @@ def _keep_smallest_key(item: tuple[str, Iterable[StagedExample]]):
         )
 
 
+def _by_pcm_hash(example: StagedExample) -> tuple[str, StagedExample]:
+    return example.signals.pcm_sha256, example
+
+
 class DedupeAudio(beam.PTransform):
     """Keep one example per decoded-audio hash (the smallest key); reject the others."""
 
     def expand(self, examples):
         return (
             examples
-            | "KeyByPcmHash" >> beam.Map(lambda e: (e.signals.pcm_sha256, e))  # (pcm_sha256, example)
+            | "KeyByPcmHash" >> beam.Map(_by_pcm_hash)  # (pcm_sha256, example)
             | "GroupByPcmHash" >> beam.GroupByKey()  # (pcm_sha256, [example])
             | "KeepSmallestKey"
             >> beam.FlatMap(_keep_smallest_key).with_outputs(DUPLICATES, main="unique")
@@ -197,6 +201,30 @@ class _WriteShardFn(beam.DoFn):
                           files=tuple(files), rows=rows)
 
 
+def _size_of(split: str, example: StagedExample) -> tuple[str, tuple[int, int]]:
+    return split, (example.length, 1)
+
+
+def _sum_sizes(sizes: Iterable[tuple[int, int]]) -> tuple[int, int]:
+    """(bytes, examples) summed."""
+    total_bytes = total = 0
+    for n_bytes, n in sizes:
+        total_bytes += n_bytes
+        total += n
+    return total_bytes, total
+
+
+def _shard_count(item: tuple[str, tuple[int, int]], cfg: ShardConfig) -> tuple[str, int]:
+    split, (total_bytes, examples) = item
+    return split, num_shards(total_bytes, examples, cfg)
+
+
+def _with_shard(item: tuple[str, StagedExample], counts: Mapping[str, int],
+                cfg: ShardConfig) -> tuple[tuple[str, int], StagedExample]:  # fmt: skip
+    split, example = item
+    return (split, shard_index(example.key, counts[split], cfg)), example
+
+
 class WriteShards(beam.PTransform):
     """(split, StagedExample) -> ShardResult, one per shard written in every configured format.
 
@@ -215,16 +243,14 @@ class WriteShards(beam.PTransform):
         cfg = self._cfg
         counts = (
             split_examples
-            | "SizeBySplit" >> beam.Map(lambda se: (se[0], (se[1].length, 1)))  # (split, (bytes, 1))
-            | "SumBySplit" >> beam.CombinePerKey(lambda vs: tuple(map(sum, zip(*vs))) or (0, 0))
-            | "ShardCount" >> beam.MapTuple(lambda split, bn: (split, num_shards(bn[0], bn[1], cfg)))
+            | "SizeBySplit" >> beam.MapTuple(_size_of)  # (split, (bytes, 1))
+            | "SumBySplit" >> beam.CombinePerKey(_sum_sizes)  # (split, (bytes, examples))
+            | "ShardCount" >> beam.Map(_shard_count, cfg)  # (split, shard count)
         )
         return (
             split_examples
-            | "AssignShard"
-            >> beam.Map(
-                lambda se, counts: ((se[0], shard_index(se[1].key, counts[se[0]], cfg)), se[1]),
-                counts=beam.pvalue.AsDict(counts),
+            | "AssignShard" >> beam.Map(
+                _with_shard, counts=beam.pvalue.AsDict(counts), cfg=cfg
             )  # ((split, shard), example)
             | "GroupByShard" >> beam.GroupByKey()  # ((split, shard), [example])
             | "WriteShard"

@@ -1,4 +1,5 @@
-"""The manifest merge: parts in order, one at a time, and the split summary of all of them."""
+"""The build directory's own files: the manifest merge (parts in order, one at a time, and
+the split summary of all of them) and the accounting check before dataset_info.json."""
 
 from __future__ import annotations
 
@@ -86,3 +87,21 @@ def test_a_split_without_parts_gets_an_empty_manifest(tmp_path):
     assert table.num_rows == 0 and table.schema == manifest_schema()
     assert summary["num_examples"] == 0 and summary["duration_s"] == 0.0
     assert summary["signals"] == {}
+
+
+def test_inputs_that_do_not_add_up_stop_the_build_naming_the_counts(tmp_path):
+    from curate.build import _finalize
+    from curate.config import parse_config
+    from curate.errors import AccountingError, CurateError, Reason, Stage
+    from curate.records import Rejection
+
+    config = parse_config({"name": "ds", "sources": [{"kind": "jsonl", "path": "m.jsonl"}]})
+    lost = Rejection(key="k1", source_uri="m.jsonl", audio_uri="a.wav", stage=Stage.FILTER,
+                     reason=Reason.TOO_SHORT, detail="0.1 s")  # fmt: skip
+    with pytest.raises(AccountingError) as e:  # 1 rejected, nothing accepted, 3 read: 2 lost
+        _finalize(None, output_dir=str(tmp_path), config=config, models=None, shards=[],
+                  manifests=[], rejections=[lost], read=3)
+    assert isinstance(e.value, CurateError)
+    assert str(e.value) == "inputs do not add up: accepted 0 + rejected 1 = 1, but 3 were read"
+    assert (e.value.read, e.value.accepted, e.value.rejected) == (3, 0, 1)
+    assert not (tmp_path / "dataset_info.json").exists()  # the build is not complete
