@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from curate.card import render_card
 from curate.config import BuildConfig
 from curate.errors import AccountingError
-from curate.features import feature_spec, model_fields
+from curate.features import FEATURE_SPEC, feature_spec, model_fields
 from curate.fsio import WrittenFile, join, local_tmp_for, open_read, publish_file, write_bytes
 from curate.layout import (
     CARD_FILE,
@@ -59,6 +59,14 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 
+# A feature's column has the feature's own type: a manifest value is the value in the shards.
+_ARROW_TYPES = {"string": pa.string(), "int64": pa.int64(), "float32": pa.float32()}
+
+
+def _feature_column(name: str) -> tuple[str, pa.DataType]:
+    return name, _ARROW_TYPES[FEATURE_SPEC[name]["dtype"]]
+
+
 MANIFEST_SCHEMA = pa.schema(
     [
         ("key", pa.string()),
@@ -66,23 +74,20 @@ MANIFEST_SCHEMA = pa.schema(
         ("text", pa.string()),
         ("shard", pa.int32()),
         ("position", pa.int64()),
-        ("duration_s", pa.float64()),
+        _feature_column("duration_s"),
         ("num_samples", pa.int64()),
         ("sample_rate_hz", pa.int32()),
         ("audio_sha256", pa.string()),
         ("pcm_sha256", pa.string()),
         ("source_uri", pa.string()),
         ("audio_uri", pa.string()),
-        *[(name, pa.float64()) for name in SIGNAL_FIELDS if name != "duration_s"],
+        *[_feature_column(name) for name in SIGNAL_FIELDS if name != "duration_s"],
     ]
 )
 
 REJECTED_SCHEMA = pa.schema(
     [(name, pa.string()) for name in ("key", "source_uri", "audio_uri", "stage", "reason", "detail")]
 )
-
-
-_ARROW_TYPES = {"string": pa.string(), "int64": pa.int64(), "float32": pa.float64()}
 
 
 def manifest_schema(model_signal_fields: Sequence[str] = ()) -> pa.Schema:

@@ -33,7 +33,7 @@ def _rows(shard: int, n: int, fields: tuple[str, ...] = ()) -> list[dict]:
             elif pa.types.is_integer(f.type):
                 row[f.name] = position
             else:
-                row[f.name] = float(rng.uniform(0.5, 20.0))
+                row[f.name] = float(np.float32(rng.uniform(0.5, 20.0)))  # as the column holds it
         row.update(key=f"k{shard:03d}-{position:04d}", speaker=f"spk{position % 7}", shard=shard,
                    position=position)  # fmt: skip
         rows.append(row)

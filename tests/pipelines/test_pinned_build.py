@@ -20,7 +20,10 @@ import shutil
 import tempfile
 
 import apache_beam as beam
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
+import tensorflow as tf
 import yaml
 from apache_beam.options.pipeline_options import PipelineOptions
 from filelock import FileLock
@@ -33,7 +36,7 @@ CORPUS_DIR = os.path.join(tempfile.gettempdir(), "curate-pinned-sample-corpus")
 UTTERANCES, SEED = 8, 12
 
 # The build fingerprint and every file the fingerprint covers: path -> sha256.
-FINGERPRINT = "d0b7731d5d9a24db2e9558d00b93ea555279a67b44a604c0ca6cd364e024285f"
+FINGERPRINT = "b02f9095402fb3cba3d6bb4699398df854b63aa20cb5cb2555985fbd118d1722"
 SHARDS = {
     "data/test/sample-librispeech-test.array_record-00000-of-00001":
         "25ca9bb68b733ece4a89a9d79fc69a5bd9a932ebb4e8851d96c2c859ddcbf44d",
@@ -60,14 +63,23 @@ SHARDS = {
     "data/validation/sample-librispeech-validation.tfrecord-00002-of-00003":
         "792227ae86a04487e522a8a6e39e36455f18dafba813de069bab9fa6845daf9c",
 }
+# The manifests (and the stats.json computed from them) changed once, on purpose: their float
+# signal columns were float64 while the shards hold float32, so a manifest value was not the
+# value in the shard (see test_manifest_values_are_the_values_in_the_shards). The shards did
+# not change: SHARDS above are the values computed before any change. Before that fix:
+#   manifest/test.parquet        d3008b236a24479f3fa83823ef65683f18acc86bf5fde4f142c0e639baa09379
+#   manifest/train.parquet       a1f8425dae8fa8299cd714c08bdddcdde0f6610939a56dd578db51e522faa540
+#   manifest/validation.parquet  abf3df21ca35cdd9336e30c4d2b9510b9fc2dad2459d91e21813ba9ffca20af5
+#   stats.json                   fe6643ea3dd31b4e0d542dbab8b065469c020a8a2a261025545608ad5e6cd339
+#   fingerprint                  d0b7731d5d9a24db2e9558d00b93ea555279a67b44a604c0ca6cd364e024285f
 OTHER_FILES = {
     "CARD.md": "760dbf920db7b2bd309126a9ce6fea2b336ed5050b7b5b7c35873af412dc0bb7",
-    "manifest/test.parquet": "d3008b236a24479f3fa83823ef65683f18acc86bf5fde4f142c0e639baa09379",
-    "manifest/train.parquet": "a1f8425dae8fa8299cd714c08bdddcdde0f6610939a56dd578db51e522faa540",
+    "manifest/test.parquet": "64ab53e7fb7c92deffaf72e21ec2dfd3975361e0c5d8cdbab4e49284624acdea",
+    "manifest/train.parquet": "989814581463940d71604f397421caf8037784a969c2ee0acaa5263931011e43",
     "manifest/validation.parquet":
-        "abf3df21ca35cdd9336e30c4d2b9510b9fc2dad2459d91e21813ba9ffca20af5",
+        "5268ee6d9e00e8d6947c23327cb23a2973a4fcee7acb3e314d1dfa807addceb1",
     "rejected.parquet": "9ac5ce6c524f1d2ebd5ba82e33a9b00f094ff47b94039289d80136da8bd72b47",
-    "stats.json": "fe6643ea3dd31b4e0d542dbab8b065469c020a8a2a261025545608ad5e6cd339",
+    "stats.json": "0835cbd5478e102ea67b2d07708179a8d69714e0883b024dfa31d316a6805bbd",
 }
 
 
@@ -93,11 +105,11 @@ def pinned_build(tmp_path_factory):
         with open(os.path.join(CORPUS_DIR, "expected.json")) as f:
             expected = json.load(f)["layouts"]["librispeech"]  # key -> None or the reason
     with open(os.path.join(out, "dataset_info.json")) as f:
-        return json.load(f), expected
+        return json.load(f), expected, out
 
 
 def test_the_sample_build_has_the_pinned_fingerprint_and_files(pinned_build):
-    info, _ = pinned_build
+    info, _, _ = pinned_build
     files = {path: meta["sha256"] for path, meta in info["files"].items()}
     print(json.dumps({"fingerprint": info["fingerprint"], "files": files}, indent=1))
     shards = {p: s for p, s in files.items() if p.startswith("data/")}
@@ -108,8 +120,33 @@ def test_the_sample_build_has_the_pinned_fingerprint_and_files(pinned_build):
 
 
 def test_the_sample_build_accepts_and_rejects_what_the_corpus_expects(pinned_build):
-    info, expected = pinned_build
+    info, expected, _ = pinned_build
     counts = info["counts"]
     assert counts["read"] == len(expected)
     assert counts["accepted"] == sum(reason is None for reason in expected.values())
     assert counts["rejected"] > 0
+
+
+def test_manifest_values_are_the_values_in_the_shards(pinned_build):
+    """Row i of a split's manifest is the i-th record of its shards, field for field: the
+    float signals are the shards' float32 values exactly (before the manifest dtype fix they
+    were float64 and differed in the low bits)."""
+    from curate.features import FEATURE_SPEC
+    from curate.writers import read_tfrecord
+
+    info, _, out = pinned_build
+    floats = [name for name, f in FEATURE_SPEC.items() if f["dtype"] == "float32"]
+    compared = 0
+    for split, entry in info["splits"].items():
+        rows = pq.read_table(os.path.join(out, "manifest", f"{split}.parquet")).to_pylist()
+        records = [r for s in entry["shards"]["tfrecord"]
+                   for r in read_tfrecord(open(os.path.join(out, s["path"]), "rb").read())]
+        assert len(rows) == len(records), split
+        for row, record in zip(rows, records):
+            feature = tf.train.Example.FromString(record).features.feature
+            assert feature["key"].bytes_list.value[0].decode() == row["key"]
+            for name in floats:
+                assert np.float32(row[name]) == np.float32(feature[name].float_list.value[0])
+                assert row[name] == float(np.float32(row[name])), (name, row[name])
+                compared += 1
+    assert compared >= len(floats) * 9
