@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         import cProfile
 
         profiler = cProfile.Profile()
-        info = profiler.runcall(run, args.config, args.output, **kwargs)
+        info = profiler.runcall(run_build, args.config, args.output, **kwargs)
         profiler.dump_stats(args.profile)
     else:
         info = run_build(args.config, args.output, **kwargs)

@@ -51,7 +51,7 @@ def _with_split(example: StagedExample, splits: SplitConfig) -> tuple[str, Stage
 
 
 def _write_manifest_part(result: ShardResult, output_dir: str,
-                         fields: tuple[str, ...]) -> tuple[ShardResult, str]:  # fmt: skip
+                         fields: tuple[str, ...]) -> tuple[ShardResult, str]:
     """A shard's manifest rows go to a staging file here, so that no worker ever holds the
     rows of a whole split; the merge reads the parts back one at a time. Returns the shard's
     result without its rows and the part's path."""
@@ -68,7 +68,7 @@ def _shard_of_part(result: ShardResult, _part: str) -> ShardResult:
 
 
 def _merge_manifest(item: tuple[str, Iterable[tuple[int, str]]], output_dir: str,
-                    fields: tuple[str, ...]) -> tuple[str, SplitManifest]:  # fmt: skip
+                    fields: tuple[str, ...]) -> tuple[str, SplitManifest]:
     split, parts = item
     tables = (read_manifest_part(path) for _, path in sorted(parts))
     return split, merge_manifest(output_dir, split, tables, fields)
@@ -116,7 +116,7 @@ class BuildDataset(beam.PTransform):
     ``curate.models.transform.check_models`` returns; a WER means nothing without its model)."""
 
     def __init__(self, config: BuildConfig, output_dir: str,
-                 models: ModelsInfo | None = None) -> None:  # fmt: skip
+                 models: ModelsInfo | None = None) -> None:
         super().__init__()
         self._config = config
         self._output = output_dir.rstrip("/")

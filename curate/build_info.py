@@ -128,7 +128,7 @@ def manifest_table(
 
 
 def write_manifest_part(dest: str, rows: Iterable[Mapping[str, Any]],
-                        model_signal_fields: Sequence[str] = ()) -> str:  # fmt: skip
+                        model_signal_fields: Sequence[str] = ()) -> str:
     """Write one shard's manifest rows to ``dest`` (a staging file merged by
     :func:`merge_manifest`); returns ``dest``."""
     return write_bytes(dest, _parquet_bytes(manifest_table(rows, model_signal_fields))).path
@@ -209,7 +209,7 @@ class Counts:
 
 
 def count_inputs(read: int, manifests: Mapping[str, SplitManifest],
-                 rejections_by_reason: Mapping[str, int]) -> Counts:  # fmt: skip
+                 rejections_by_reason: Mapping[str, int]) -> Counts:
     """The build's counts; :class:`AccountingError` naming them when an input was lost or
     counted twice (a bug: every input is accepted into one manifest or rejected once)."""
     accepted = sum(m.summary["num_examples"] for m in manifests.values())
@@ -249,7 +249,7 @@ def split_entries(
 
 
 def write_stats(output_dir: str, config: BuildConfig,
-                manifests: Mapping[str, SplitManifest]) -> tuple[dict[str, Any], WrittenFile]:  # fmt: skip
+                manifests: Mapping[str, SplitManifest]) -> tuple[dict[str, Any], WrittenFile]:
     """Write ``stats.json``: every configured split's summary. Returns it and the file."""
     stats = {"splits": {split: manifests[split].summary for split in config.splits.ratios}}
     written = write_bytes(join(output_dir, STATS_FILE), _json_bytes(stats))
@@ -268,7 +268,7 @@ def write_card(
     """Write ``CARD.md`` (:func:`curate.card.render_card`)."""
     card = render_card(name=config.name, counts=counts.to_dict(),
                        rejected_by_reason=rejections_by_reason, stats=stats,
-                       audio=config.resolved()["audio"], models=models)  # fmt: skip
+                       audio=config.resolved()["audio"], models=models)
     return _relative(write_bytes(join(output_dir, CARD_FILE), card.encode()), CARD_FILE)
 
 

@@ -295,7 +295,7 @@ class _FinishFn(_StagingFn):
     """(PreparedUtterance, ModelSignals) -> StagedExample, or a Rejection."""
 
     def __init__(self, audio: AudioConfig, filters: FilterConfig,
-                 model_config: ModelSignalsConfig, output_dir: str) -> None:  # fmt: skip
+                 model_config: ModelSignalsConfig, output_dir: str) -> None:
         super().__init__(output_dir)
         self._audio, self._filters, self._model_config = audio, filters, model_config
 
@@ -326,7 +326,7 @@ class ProcessUtterances(beam.PTransform):
     """
 
     def __init__(self, audio: AudioConfig, filters: FilterConfig, output_dir: str,
-                 model_config: ModelSignalsConfig | None = None) -> None:  # fmt: skip
+                 model_config: ModelSignalsConfig | None = None) -> None:
         super().__init__()
         self._audio, self._filters, self._output = audio, filters, output_dir
         enabled = model_config is not None and model_config.enabled

@@ -220,7 +220,7 @@ def _shard_count(item: tuple[str, tuple[int, int]], cfg: ShardConfig) -> tuple[s
 
 
 def _with_shard(item: tuple[str, StagedExample], counts: Mapping[str, int],
-                cfg: ShardConfig) -> tuple[tuple[str, int], StagedExample]:  # fmt: skip
+                cfg: ShardConfig) -> tuple[tuple[str, int], StagedExample]:
     split, example = item
     return (split, shard_index(example.key, counts[split], cfg)), example
 

@@ -299,7 +299,7 @@ class Registry:
             def upload(f: Any) -> None:
                 with build.local_file(f) as local:
                     self.store.upload_object(repo, branch, f.path, local_path=local,
-                                             sha256=f.sha256)  # fmt: skip
+                                             sha256=f.sha256)
 
             with ThreadPoolExecutor(max_workers=self._workers) as pool:
                 list(pool.map(upload, uploads))

@@ -131,7 +131,7 @@ class Build:
                     out.write(chunk)
             if digest.hexdigest() != f.sha256:
                 raise IntegrityError(f"build file '{f.path}' of '{self.root}' changed while "
-                                     "being registered")  # fmt: skip
+                                     "being registered")
             yield tmp
         finally:
             os.unlink(tmp)

@@ -24,7 +24,7 @@ def _fmt_change(change: float | None) -> str:
 
 
 def print_report(result: Any, *, build_dir: str, out: TextIO | None = None,
-                 github: bool = False) -> None:  # fmt: skip
+                 github: bool = False) -> None:
     """The summary that reads well in a CI log (``result``: a ValidationResult); ``github``
     adds ``::error::`` workflow commands so GitHub Actions annotates the run."""
     from curate.validation.result import failure_rows
@@ -124,7 +124,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         description="Run a Great Expectations suite over a build directory and write "
         "validation/result.json and the Data Docs site validation/docs/. Exit 0 pass, 1 failed, "
         "2 usage error, 3 registry unreachable.",
-    )  # fmt: skip
+    )
     p.add_argument("dir", help=_DIR_HELP)
     p.add_argument("--suite", default="asr_default", help=_SUITE_HELP)
     p.add_argument("--against", metavar="NAME@V|DIR",
@@ -140,7 +140,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "gate", help="CI entry point: validate a build and its drift from NAME@latest",
         description="Validate against the suite and, when the dataset has a version, against "
         "NAME@latest. Exit 0 pass, 1 failed, 2 usage error, 3 registry unreachable.",
-    )  # fmt: skip
+    )
     p.add_argument("dir", help=_DIR_HELP)
     p.add_argument("--dataset", required=True, help="registry dataset the build would become")
     p.add_argument("--suite", default="asr_default", help=_SUITE_HELP)
@@ -155,7 +155,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "serve", help="serve the webhook (POST lakeFS events to /webhooks/validate)",
         description="Answer lakeFS pre-merge events: 200 allows the merge, 412 with the failed "
         "expectations blocks it.",
-    )  # fmt: skip
+    )
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8009, help="port (0: any free port)")
     s.add_argument("--registry", metavar="URI",

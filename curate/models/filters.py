@@ -33,7 +33,7 @@ def first_violation(signals: ModelSignals, cfg: ModelSignalsConfig) -> tuple[Rea
     if vad.enabled and vad.min_speech_ratio is not None and ratio is not None:
         if ratio < vad.min_speech_ratio:
             detail = f"speech ratio {_fmt(ratio, vad.min_speech_ratio)} < min_speech_ratio " \
-                     f"{vad.min_speech_ratio:g}"  # fmt: skip
+                     f"{vad.min_speech_ratio:g}"
             return Reason.LOW_SPEECH_RATIO, detail
     language, confidence = signals.langid_language, signals.langid_confidence
     if langid.enabled and language and confidence is not None:
@@ -44,11 +44,11 @@ def first_violation(signals: ModelSignals, cfg: ModelSignalsConfig) -> tuple[Rea
             and words >= langid.min_words
         ):
             detail = f"transcript language {language!r} (confidence {confidence:.2f}) not in " \
-                     f"languages {langid.languages}"  # fmt: skip
+                     f"languages {langid.languages}"
             return Reason.WRONG_LANGUAGE, detail
     if asr.enabled:
         for name, value, bound in (("wer", signals.asr_wer, asr.max_wer),
-                                   ("cer", signals.asr_cer, asr.max_cer)):  # fmt: skip
+                                   ("cer", signals.asr_cer, asr.max_cer)):
             if value is not None and bound is not None and value > bound:
                 return Reason.ASR_DISAGREEMENT, f"{name} {_fmt(value, bound)} > max_{name} {bound:g}"
     return None

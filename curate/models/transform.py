@@ -49,7 +49,7 @@ class LoadedModels:
                 raise
             except Exception as e:
                 raise ModelLoadError(f"signals.{name}: cannot load the model: "
-                                     f"{type(e).__name__}: {e}") from e  # fmt: skip
+                                     f"{type(e).__name__}: {e}") from e
 
     def compute(self, x: ModelInput) -> ModelSignals | ModelFailure:
         """All enabled models on one input, exactly as ``ComputeModelSignals`` runs them."""
@@ -66,7 +66,7 @@ class LoadedModels:
         out: dict[str, dict[str, Any]] = {}
         for name, model in self.loaded.items():
             info = getattr(model, "info", None) or getattr(getattr(model, "recognizer", None),
-                                                           "info", None)  # fmt: skip
+                                                           "info", None)
             out[name] = info.to_dict() if info is not None else {"model_id": model.model_id}
         return out
 
@@ -80,7 +80,7 @@ def check_models(cfg: ModelSignalsConfig) -> dict[str, dict[str, Any]]:
     result = loaded.compute(probe)
     if isinstance(result, ModelFailure):
         raise ModelLoadError(f"signals.{result.model}: the model loaded but fails on a probe "
-                             f"input: {result.detail}")  # fmt: skip
+                             f"input: {result.detail}")
     return loaded.describe()
 
 

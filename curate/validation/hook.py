@@ -119,19 +119,19 @@ def evaluate_event(payload: Any, *, files: BuildFiles, suite: Suite) -> HookResp
             baseline = (
                 Baseline(label=f"{repo}@{dest_branch}", build=previous)
                 if previous is not None else None
-            )  # fmt: skip
+            )
             result = validate(build, suite, baseline=baseline)
     except InfrastructureError as e:
         return HookResponse(status=HTTPStatus.SERVICE_UNAVAILABLE,
-                            body={**where, "allowed": False, "error": str(e)})  # fmt: skip
+                            body={**where, "allowed": False, "error": str(e)})
     except BuildReadError as e:  # the event names a ref or repository without a readable build
         return HookResponse(status=HTTPStatus.BAD_REQUEST,
-                            body={**where, "allowed": False, "error": str(e)})  # fmt: skip
+                            body={**where, "allowed": False, "error": str(e)})
     except CurateError as e:  # the server's suite does not fit the build
         return HookResponse(status=HTTPStatus.INTERNAL_SERVER_ERROR,
-                            body={**where, "allowed": False, "error": str(e)})  # fmt: skip
+                            body={**where, "allowed": False, "error": str(e)})
     lines = [f"{r['table']}.{r['column'] or '*'}: {r['expectation']} (expected {r['expected']}): "
-             f"{r['observed']}" for r in failure_rows(result.failed_expectations)]  # fmt: skip
+             f"{r['observed']}" for r in failure_rows(result.failed_expectations)]
     if result.drift is not None:
         lines += [f"drift against {result.drift['against']}: {x}" for x in result.drift["failures"]]
     verdict = "passed" if result.success else "failed"
@@ -193,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
                                       body={"allowed": False, "error": f"{type(e).__name__}: {e}"})
         log.info("hook: %s %s -> %d", payload.get("repository_id") if isinstance(payload, dict)
                  else "?", payload.get("source_ref") if isinstance(payload, dict) else "?",
-                 answer.status)  # fmt: skip
+                 answer.status)
         self._send(answer.status, answer.body)
 
     def log_message(self, format: str, *args: Any) -> None:  # route to logging, not stderr
@@ -229,7 +229,7 @@ class HookServer(ThreadingHTTPServer):
 
 
 def serve(*, host: str, port: int, files: BuildFiles, suite: Suite,
-          ready: Any = None) -> None:  # fmt: skip
+          ready: Any = None) -> None:
     """Serve until interrupted; ``ready(server)`` is called once listening (tests, the CLI)."""
     try:
         server = HookServer((host, port), files=files, suite=suite)

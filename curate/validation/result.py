@@ -196,7 +196,7 @@ def describe_expected(kwargs: Mapping[str, Any]) -> str:
     if lo is not None or hi is not None:
         parts.append(" ".join(p for p in (
             f"{_short(lo)} <=" if lo is not None else "", "value",
-            f"<= {_short(hi)}" if hi is not None else "") if p))  # fmt: skip
+            f"<= {_short(hi)}" if hi is not None else "") if p))
     rest = {k: v for k, v in kwargs.items() if k not in ("min_value", "max_value", "mostly")}
     parts += [f"{k} {_short(v)}" for k, v in rest.items()]
     if kwargs.get("mostly") is not None:
@@ -212,7 +212,7 @@ def describe_observed(observed: Any, column: str | None = None) -> str:
         rows: Sequence[Mapping[str, Any]] = observed.get("rows") or []
         if rows:
             rows = [{**{k: v for k, v in r.items() if k != column},
-                     **{k: v for k, v in r.items() if k == column}} for r in rows]  # fmt: skip
+                     **{k: v for k, v in r.items() if k == column}} for r in rows]
             shown = ["; ".join(f"{k}={_short(v)}" for k, v in r.items()) for r in rows[:3]]
             more = ", …" if len(rows) > 3 or observed["unexpected_count"] > len(shown) else ""
             return f"{head}: " + " | ".join(shown) + more

@@ -70,7 +70,7 @@ COLUMNS: dict[Table, tuple[str, ...]] = {
         "read", "accepted", "rejected", "rejected_share", "num_examples", "num_speakers",
         "num_splits", "duration_s", "hours",
     ),
-}  # fmt: skip
+}
 
 # Columns that identify a failing row in results and Data Docs (GX unexpected_index_column_names).
 INDEX_COLUMNS: dict[Table, tuple[str, ...]] = {

@@ -111,7 +111,7 @@ def _drift_rows(drift: DriftReport) -> list[dict[str, str]]:
         }
         for signal, v in drift.signals.items()
     ] + [{"signal": line, "distance": "", "max": "", "status": "FAILED"}
-         for line in drift.failures if line.startswith("split ")]  # fmt: skip
+         for line in drift.failures if line.startswith("split ")]
 
 
 def validate(
@@ -174,7 +174,7 @@ def validate(
             verdict=_verdict(result),
             failures=failure_rows(failed)
             + [{"table": "drift", "column": "", "expectation": line, "expected": "",
-                "observed": ""} for line in (drift.failures if drift else ())],  # fmt: skip
+                "observed": ""} for line in (drift.failures if drift else ())],
             drift=_drift_rows(drift) if drift is not None else (),
         )
     return result

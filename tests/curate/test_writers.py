@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from curate.example_proto import encode_example
 from curate.features import FEATURE_SPEC, feature_spec, model_fields, serialize_example
@@ -14,7 +15,6 @@ from curate.layout import ShardFormat, shard_file
 from curate.records import Signals
 from curate.writers import read_tfrecord, write_shard, write_shards
 
-tf = pytest.importorskip("tensorflow")
 
 
 def _tf_feature(value):

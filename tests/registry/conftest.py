@@ -41,19 +41,15 @@ _REAL_ENV = (
 
 @pytest.fixture(scope="session")
 def lakefs_server() -> Iterator[Any]:
-    try:
-        from tests.registry.lakefs_server import lakefs_test_server
-    except ImportError as e:
-        pytest.skip(f"lakeFS test server not available yet: {e}")
+    from tests.registry.lakefs_server import lakefs_test_server
+
     with lakefs_test_server() as server:
         yield server
 
 
 def _lakefs_store_class() -> type:
-    try:
-        from registry.lakefs_store import LakeFSStore
-    except ImportError as e:
-        pytest.skip(f"registry.lakefs_store not available yet: {e}")
+    from registry.lakefs_store import LakeFSStore
+
     return LakeFSStore
 
 

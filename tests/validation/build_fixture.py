@@ -103,7 +103,7 @@ def _split_rows(spec: FixtureSpec, split: str, index: int) -> Rows:
             "snr_db": float(round(rng.uniform(15.0, 35.0), 3)),
             "chars_per_s": len("".join(words)) / duration,
             "words_per_s": len(words) / duration,
-        })  # fmt: skip
+        })
         if spec.enabled_models:
             rows[-1].update(_model_signals(rng, spec.enabled_models, num_samples=rows[-1]["num_samples"]))
     return rows
@@ -121,7 +121,7 @@ def _model_signals(rng: np.random.Generator, enabled: tuple[str, ...], *, num_sa
         "asr_model": "pocketsphinx==fixture", "langid_language": "en",
         "langid_confidence": float(round(rng.uniform(0.8, 1.0), 4)), "langid_words": 8,
         "langid_model": "lingua==fixture",
-    }  # fmt: skip
+    }
     return {name: values[name] for name in model_fields(enabled)}
 
 
@@ -139,7 +139,7 @@ def _leak(spec: FixtureSpec, rows_by_split: dict[str, Rows]) -> None:
 def _write_manifest_direct(output_dir: str, split: str, rows: Rows) -> tuple[Any, Any]:
     """``write_manifest`` sorts by key and so cannot take a null key; write those directly."""
     table = pa.table({f.name: [r[f.name] for r in rows] for f in MANIFEST_SCHEMA},
-                     schema=MANIFEST_SCHEMA)  # fmt: skip
+                     schema=MANIFEST_SCHEMA)
     buf = io.BytesIO()
     pq.write_table(table, buf)
     rel = manifest_file(split)
@@ -147,7 +147,7 @@ def _write_manifest_direct(output_dir: str, split: str, rows: Rows) -> tuple[Any
     with open(os.path.join(output_dir, rel), "wb") as f:
         f.write(buf.getvalue())
     written = WrittenFile(path=rel, sha256=hashlib.sha256(buf.getvalue()).hexdigest(),
-                          size_bytes=len(buf.getvalue()))  # fmt: skip
+                          size_bytes=len(buf.getvalue()))
     columns = {f.name: [r[f.name] for r in rows] for f in MANIFEST_SCHEMA}
     columns["speaker"] = [s for s in columns["speaker"] if s is not None]
     return written, summarize_split(columns)
@@ -186,7 +186,7 @@ def write_build(
     rejections = [
         Rejection(key=f"bad-{i:05d}", source_uri="file:///fixture/bad.jsonl",
                   audio_uri=f"file:///fixture/audio/bad-{i:05d}.flac", stage=Stage.FILTER,
-                  reason=Reason.TOO_SHORT, detail="0.05 s")  # fmt: skip
+                  reason=Reason.TOO_SHORT, detail="0.05 s")
         for i in range(spec.rejected)
     ]
     rejected = write_rejected(output_dir, rejections)
@@ -195,7 +195,7 @@ def write_build(
     with open(os.path.join(output_dir, STATS_FILE), "wb") as f:
         f.write(stats_bytes)
     files[STATS_FILE] = {"sha256": hashlib.sha256(stats_bytes).hexdigest(),
-                           "size_bytes": len(stats_bytes)}  # fmt: skip
+                           "size_bytes": len(stats_bytes)}
     accepted = sum(s["num_examples"] for s in splits.values())
     total = sum(spec.examples.values())
     info = {
@@ -210,10 +210,10 @@ def write_build(
             **({"signals": {m: {"enabled": True, **({"languages": ["en"]} if m == "langid"
                                                     else {})} for m in spec.enabled_models}}
                if spec.enabled_models else {}),
-        },  # fmt: skip
+        },
         "sample_rate_hz": 16000,
         "counts": {"read": accepted + spec.rejected, "accepted": accepted,
-                   "rejected": spec.rejected},  # fmt: skip
+                   "rejected": spec.rejected},
         "rejected_by_reason": {Reason.TOO_SHORT.value: spec.rejected} if spec.rejected else {},
         "splits": splits,
         "files": dict(sorted(files.items())),

@@ -91,7 +91,7 @@ def test_good_build_passes_every_expectation(suite_name: str, make_build):
 @pytest.mark.parametrize(("suite_name", "expectation"), _CASES,
                          ids=[f"{n}-{e.index}-{e.table.value}.{e.column}" for n, e in _CASES])
 def test_breaking_an_expectation_fails_it_by_name(suite_name: str, expectation: Expectation,
-                                                  make_build):  # fmt: skip
+                                                  make_build):
     spec, mutate = _breaker(expectation, _BASE[suite_name])
     result = validate_build(make_build(spec=spec, mutate=mutate), suite=suite_name, write=False)
     assert not result.success

@@ -26,7 +26,7 @@ def test_result_json_is_written_and_reads_back(make_build):
     assert ValidationResult.from_dict(on_disk) == result
     assert {k: on_disk[k] for k in ("suite", "success", "evaluated", "successful", "failed")} == {
         "suite": "asr_default", "success": False, "evaluated": 14, "successful": 13, "failed": 1,
-    }  # fmt: skip
+    }
     (failure,) = on_disk["failed_expectations"]
     assert {"expectation", "column", "observed"} <= set(failure)
     assert on_disk["fingerprint"] == json.load(open(f"{build}/dataset_info.json"))["fingerprint"]

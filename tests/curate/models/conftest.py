@@ -50,7 +50,7 @@ def speech_installed() -> dict[str, str]:
         return {}
     try:
         proc = subprocess.run(["sh", str(HERE / "install_speech.sh")], capture_output=True,
-                              text=True, timeout=900)  # fmt: skip
+                              text=True, timeout=900)
         detail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         why = f"install_speech.sh could not install it: {detail[0]}"
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -68,7 +68,7 @@ def librivox(speech_installed):
     """``{key: ModelInput}``: real read speech with correct transcripts."""
     if "pocketsphinx-testdata" in speech_installed:
         _skip_or_fail(f"no real speech: pocketsphinx-testdata is missing and "
-                    f"{speech_installed['pocketsphinx-testdata']}")  # fmt: skip
+                    f"{speech_installed['pocketsphinx-testdata']}")
     return speech.librivox()
 
 

@@ -81,7 +81,7 @@ def test_empty_audio_gives_an_empty_hypothesis(loaded_models):
 
 def test_a_plug_in_recogniser_is_loaded_by_dotted_path():
     cfg = AsrConfig(enabled=True, recognizer="tests.curate.models.fakes:echo",
-                    options={"words": "hello there"})  # fmt: skip
+                    options={"words": "hello there"})
     scorer = AsrScorer.load(cfg)
     x = ModelInput(samples=np.ones(800, np.float32), transcript="Hello, there!")
     result = scorer.measure(x)
@@ -101,7 +101,7 @@ def test_a_plug_in_recogniser_is_loaded_by_dotted_path():
          r"recognizer 'tests.curate.models.fakes:broken' failed to load: OSError: .*under /w"),
         ({"recognizer": "faster-whisper"}, r"faster-whisper needs a local CTranslate2 model"),
     ],
-)  # fmt: skip
+)
 def test_an_unloadable_recogniser_is_a_load_error_naming_the_field(model_libraries, asr, message):
     with pytest.raises(ModelLoadError, match=message):
         load_recognizer(AsrConfig(enabled=True, **asr))

@@ -22,7 +22,7 @@ ALL_ON = ModelSignalsConfig.model_validate(
 GOOD = ModelSignals(
     vad_speech_ratio=0.9, asr_wer=0.2, asr_cer=0.1, langid_language="en", langid_confidence=0.9,
     langid_words=8,
-)  # fmt: skip
+)
 
 
 def test_good_signals_pass():
@@ -63,12 +63,12 @@ def test_short_or_unsure_transcripts_are_not_flagged_for_language():
 
 def test_a_null_bound_or_a_disabled_model_filters_nothing():
     bad = ModelSignals(vad_speech_ratio=0.0, asr_wer=5.0, asr_cer=5.0, langid_language="de",
-                       langid_confidence=1.0, langid_words=10)  # fmt: skip
+                       langid_confidence=1.0, langid_words=10)
     assert first_violation(bad, ModelSignalsConfig()) is None
     unbounded = ModelSignalsConfig.model_validate(
         {"vad": {"enabled": True, "min_speech_ratio": None},
          "asr": {"enabled": True, "max_wer": None, "max_cer": None}}
-    )  # fmt: skip
+    )
     assert first_violation(bad, unbounded) is None
 
 

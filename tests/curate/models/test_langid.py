@@ -27,7 +27,7 @@ def test_english_transcripts_are_english(librivox_signals):
 
 
 def test_french_and_german_transcripts_in_an_english_dataset_are_flagged(loaded_models, foreign,
-                                                                         signals_cfg):  # fmt: skip
+                                                                         signals_cfg):
     expected = ["fr"] * len(speech.FRENCH) + ["de"] * len(speech.GERMAN)
     for x, language in zip(foreign, expected, strict=True):
         signals = loaded_models.compute(x)
@@ -59,7 +59,7 @@ def test_short_or_letterless_transcripts_are_not_flagged(loaded_models, signals_
 
 def test_a_candidate_lingua_does_not_know_is_a_load_error(model_libraries):
     with pytest.raises(ModelLoadError, match="signals.langid.candidates: lingua has no language "
-                                             "with code 'qq'"):  # fmt: skip
+                                             "with code 'qq'"):
         LanguageIdentifier.load(LangIdConfig(enabled=True, candidates=["en", "qq"]))
 
 

@@ -14,7 +14,7 @@ from curate.models.config import ModelSignalsConfig
 from curate.models.errors import ModelLoadError
 from curate.models.records import ModelInput, ModelSignals
 from curate.models.transform import (FAILED, SIGNALS, ComputeModelSignals, LoadedModels,
-                                     _batch_failures, check_models)  # fmt: skip
+                                     _batch_failures, check_models)
 from tests.curate.models import speech
 from tests.curate.models.conftest import CANDIDATES
 
@@ -39,18 +39,18 @@ def test_beam_gives_the_signals_of_the_models_called_directly(
     nan_failure = loaded_models.compute(inputs[-1][1])
     assert nan_failure.model == "vad"  # the first model refuses it; the others never see it
     _run(signals_cfg, inputs, signals=list(direct.items()),
-         failed=[("nan", Reason.MODEL_FAILED, f"vad: {nan_failure.detail}")])  # fmt: skip
+         failed=[("nan", Reason.MODEL_FAILED, f"vad: {nan_failure.detail}")])
 
 
 def test_a_recogniser_failing_on_one_input_rejects_only_that_input(model_libraries):
     cfg = ModelSignalsConfig.model_validate(
         {"asr": {"enabled": True, "recognizer": "tests.curate.models.fakes:echo",
                  "options": {"words": "one two three"}}}
-    )  # fmt: skip
+    )
     ones = np.full(8000, 0.1, np.float32)
     inputs = [("a", ModelInput(samples=ones, transcript="one two three")),
               ("b", ModelInput(samples=np.zeros(8000, np.float32), transcript="one two three")),
-              ("c", ModelInput(samples=ones, transcript="one two four"))]  # fmt: skip
+              ("c", ModelInput(samples=ones, transcript="one two four"))]
     expected = [(k, LoadedModels(cfg).compute(x)) for k, x in inputs if k != "b"]
     assert [s.asr_wer for _, s in expected] == [0.0, pytest.approx(1 / 3)]
     failed = [("b", Reason.MODEL_FAILED, "asr: RuntimeError: cannot decode digital silence")]
@@ -61,7 +61,7 @@ def test_the_key_is_opaque_so_the_rest_of_an_utterance_can_ride_along(model_libr
     cfg = ModelSignalsConfig.model_validate(
         {"asr": {"enabled": True, "recognizer": "tests.curate.models.fakes:echo",
                  "options": {"words": "one two"}}}
-    )  # fmt: skip
+    )
     payload = ("utt-1", {"speaker": "s1", "text": "one two"})  # a dict: unhashable is fine
     x = ModelInput(samples=np.full(800, 0.1, np.float32), transcript="one two")
     expected = LoadedModels(cfg).compute(x)
@@ -89,7 +89,7 @@ BAD_MODELS = [
      "signals.asr.model_path: PocketSphinx model files not found"),
     ({"langid": {"enabled": True, "candidates": ["en", "qq"]}},
      "signals.langid.candidates: lingua has no language with code 'qq'"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("data", "message"), BAD_MODELS)
