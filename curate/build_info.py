@@ -146,8 +146,9 @@ def merge_manifest(
     model_signal_fields: Sequence[str] = (),
 ) -> SplitManifest:
     """Write ``manifest/<split>.parquet`` from ``parts`` in order (one row group each), holding
-    one part at a time; returns the file and the split's summary. The build gives one part per shard in
-    shard order, so row i of the manifest is the i-th example read from the split's shards."""
+    one part at a time; returns the file and the split's summary. The build gives one part
+    per shard in shard order, so row i of the manifest is the i-th example read from the
+    split's shards."""
     schema = manifest_schema(model_signal_fields)
     rel = manifest_file(split)
     dest = join(output_dir, rel)

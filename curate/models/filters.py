@@ -50,5 +50,6 @@ def first_violation(signals: ModelSignals, cfg: ModelSignalsConfig) -> tuple[Rea
         for name, value, bound in (("wer", signals.asr_wer, asr.max_wer),
                                    ("cer", signals.asr_cer, asr.max_cer)):
             if value is not None and bound is not None and value > bound:
-                return Reason.ASR_DISAGREEMENT, f"{name} {_fmt(value, bound)} > max_{name} {bound:g}"
+                detail = f"{name} {_fmt(value, bound)} > max_{name} {bound:g}"
+                return Reason.ASR_DISAGREEMENT, detail
     return None
