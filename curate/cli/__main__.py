@@ -6,4 +6,5 @@ import sys
 
 from curate.cli.main import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing this module (the packaging test imports them all) runs nothing
+    sys.exit(main())
