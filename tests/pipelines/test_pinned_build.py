@@ -36,7 +36,7 @@ CORPUS_DIR = os.path.join(tempfile.gettempdir(), "curate-pinned-sample-corpus")
 UTTERANCES, SEED = 8, 12
 
 # The build fingerprint and every file the fingerprint covers: path -> sha256.
-FINGERPRINT = "b02f9095402fb3cba3d6bb4699398df854b63aa20cb5cb2555985fbd118d1722"
+FINGERPRINT = "11576259ce961f149e307469d0750b51b93e5c955b224af77ca0307c1403f5d9"
 SHARDS = {
     "data/test/sample-librispeech-test.array_record-00000-of-00001":
         "25ca9bb68b733ece4a89a9d79fc69a5bd9a932ebb4e8851d96c2c859ddcbf44d",
@@ -47,19 +47,19 @@ SHARDS = {
     "data/train/sample-librispeech-train.array_record-00002-of-00005":
         "ccf99a0f06c07562efccaef69b158472f0e3f0f9928aad72338dc1696f2533ed",
     "data/train/sample-librispeech-train.array_record-00003-of-00005":
-        "dd18dfb012415ec32b8641ed40c7874f1109e98fa1eab61b748d8d28c6ad5693",
+        "99cde06eabea68140a7c8305527ce832b50040c8da837211b225a2bb4a18af21",
     "data/train/sample-librispeech-train.tfrecord-00000-of-00005":
         "540e790e0deb83a209229d01e7663490453ea2e15c08a706e4d0b4c77af7194a",
     "data/train/sample-librispeech-train.tfrecord-00002-of-00005":
         "e2cc773493a14f8cad4649016ffd4cdaec12c038db6bc4afadc2501156791a8a",
     "data/train/sample-librispeech-train.tfrecord-00003-of-00005":
-        "f670a9b3deeb015a1f3de036ff8274f9c41094601ae700f1247c6882fe99993a",
+        "2ff3be6638145dc4f00dd668d593984aa5d411e03388ebdac29d9b00d3f04d12",
     "data/validation/sample-librispeech-validation.array_record-00001-of-00003":
-        "184a3b87a7899179002f1cfdc91c5e220272dee013e8239095311622248ea78d",
+        "6551c87311621003732f87a4be7ce90c54114d24ba36f93b4fe5de8adb5b8fa9",
     "data/validation/sample-librispeech-validation.array_record-00002-of-00003":
         "f6d3c11c0b63ac75400dd0e5721efaeba885bbd4858386c63b8323a1db5cf73f",
     "data/validation/sample-librispeech-validation.tfrecord-00001-of-00003":
-        "b6b240c7354f330293dd6ec7a398579a2458cbd8fd5b1ea29bbf940612c710ac",
+        "db2242b6909896d5211dde1a76457e185a620f5f5f364ff2092d58f600fbce40",
     "data/validation/sample-librispeech-validation.tfrecord-00002-of-00003":
         "792227ae86a04487e522a8a6e39e36455f18dafba813de069bab9fa6845daf9c",
 }
@@ -72,13 +72,23 @@ SHARDS = {
 #   manifest/validation.parquet  abf3df21ca35cdd9336e30c4d2b9510b9fc2dad2459d91e21813ba9ffca20af5
 #   stats.json                   fe6643ea3dd31b4e0d542dbab8b065469c020a8a2a261025545608ad5e6cd339
 #   fingerprint                  d0b7731d5d9a24db2e9558d00b93ea555279a67b44a604c0ca6cd364e024285f
+# They changed once more with the dependencies that apache-beam 2.62.0 caps (numpy 2.4.6 ->
+# 2.2.6, pyarrow 25.0.1 -> 16.1.0), not with the pipeline: numpy's float32 math synthesises two
+# of the sample utterances differently (the corpus, not the build: the same corpus builds into
+# the same shards under both), and pyarrow writes its version into every Parquet file's
+# footer ("parquet-cpp-arrow version …"), so the manifests and rejected.parquet differ.
+# Before (Beam 2.77's numpy 2.4.6 and pyarrow 25.0.1):
+#   train array_record-00003 dd18dfb0…, tfrecord-00003 f670a9b3…,
+#   validation array_record-00001 184a3b87…, tfrecord-00001 b6b240c7…,
+#   manifest/test 64ab53e7…, train 98981458…, validation 5268ee6d…, rejected 9ac5ce6c…,
+#   fingerprint b02f9095402fb3cba3d6bb4699398df854b63aa20cb5cb2555985fbd118d1722
 OTHER_FILES = {
     "CARD.md": "760dbf920db7b2bd309126a9ce6fea2b336ed5050b7b5b7c35873af412dc0bb7",
-    "manifest/test.parquet": "64ab53e7fb7c92deffaf72e21ec2dfd3975361e0c5d8cdbab4e49284624acdea",
-    "manifest/train.parquet": "989814581463940d71604f397421caf8037784a969c2ee0acaa5263931011e43",
+    "manifest/test.parquet": "949f13028140fa5dabe0af523721f27322b7ef95114d754a0e6a837f14ab5827",
+    "manifest/train.parquet": "4dbd70d516477d225bdedbdd62eacd13cebec7d55584f01432d0a14329a760d9",
     "manifest/validation.parquet":
-        "5268ee6d9e00e8d6947c23327cb23a2973a4fcee7acb3e314d1dfa807addceb1",
-    "rejected.parquet": "9ac5ce6c524f1d2ebd5ba82e33a9b00f094ff47b94039289d80136da8bd72b47",
+        "c79204dc85276fe07119f4ee334bc15f5a18c44af61a9eff83a6d36e45d9baf1",
+    "rejected.parquet": "6c36c0a284aaf41776a4df576370ecb025c295b5f587e8e8de209b66cea42ec7",
     "stats.json": "0835cbd5478e102ea67b2d07708179a8d69714e0883b024dfa31d316a6805bbd",
 }
 
