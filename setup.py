@@ -18,7 +18,15 @@ setup(
         "pipelines": ["configs/*.yaml"],
     },
     install_requires=[
-        "apache-beam[gcp]>=2.60,<3",
+        # Pinned: the newest Beam whose Flink job server can be had from Maven Central here (the
+        # Python SDK and the job server must be one release; docs/runners.md, "Why Beam 2.62").
+        # Refused: every beam-runners-flink-<1.18|1.19|1.20|2.0>-job-server jar (2.61-2.77);
+        # beam-runners-flink-1.19 is served only at 2.62.0 and 2.70.0, and 2.70.0 needs
+        # beam-runners-java-job-service 2.70.0, which is not served (it stops at 2.65.0). So the
+        # job server is assembled from beam-runners-flink-1.19:2.62.0 and its dependencies.
+        # Beam 2.62 caps protobuf < 6 (so tensorflow-cpu 2.20),
+        # numpy < 2.3, pyarrow < 17 and grpcio < 1.66.
+        "apache-beam[gcp]==2.62.0",
         "tensorflow-cpu>=2.16,<3; platform_machine=='x86_64'",
         "tensorflow>=2.16,<3; platform_machine!='x86_64'",
         "array-record>=0.5",

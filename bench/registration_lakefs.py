@@ -31,7 +31,7 @@ __all__ = ["run"]
 
 _AWS = ("AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
         "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE", "AWS_SESSION_TOKEN",
-        "AWS_ENDPOINT_URL")  # fmt: skip
+        "AWS_ENDPOINT_URL")
 
 
 def _meter(url: str) -> TcpMeter:
@@ -51,7 +51,7 @@ def _launcher_env(s3_url: str, s3: Any) -> Iterator[None]:
     os.environ.update({"AWS_ENDPOINT_URL_S3": s3_url, "AWS_ACCESS_KEY_ID": s3.access_key_id,
                        "AWS_SECRET_ACCESS_KEY": s3.secret_access_key,
                        "AWS_DEFAULT_REGION": s3.region, "AWS_CONFIG_FILE": os.devnull,
-                       "AWS_SHARED_CREDENTIALS_FILE": os.devnull})  # fmt: skip
+                       "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
     FileSystems.set_options(None)
     try:
         yield
@@ -71,7 +71,7 @@ def _put_tree(client: Any, local: str, bucket: str, prefix: str) -> str:
 
 
 def _register(reg: Any, build: str, dataset: str, meters: dict[str, TcpMeter],
-              **kwargs: Any) -> dict[str, Any]:  # fmt: skip
+              **kwargs: Any) -> dict[str, Any]:
     before = {k: (m.sent, m.received) for k, m in meters.items()}
     start = time.perf_counter()
     version = reg.register(build, dataset=dataset, allow_unvalidated=True, **kwargs)
@@ -93,7 +93,7 @@ def run(v1_dir: str, changed_dir: str, changed: dict[str, Any], workdir: str, sa
     from registry.api import Registry
     from registry.lakefs_store import LakeFSStore
     from tests.registry.real_lakefs import (
-        BUILD_SCRIPT, LAKEFS_VERSION, lakefs_binary, moto_process, real_lakefs)  # fmt: skip
+        BUILD_SCRIPT, LAKEFS_VERSION, lakefs_binary, moto_process, real_lakefs)
 
     binary = lakefs_binary()
     if not os.access(binary, os.X_OK):
@@ -101,19 +101,19 @@ def run(v1_dir: str, changed_dir: str, changed: dict[str, Any], workdir: str, sa
         say(f"  registration lakefs_real: skipped ({why})")
         return {"skipped": why}
     out: dict[str, Any] = {"lakefs_version": LAKEFS_VERSION, "changed_bytes": changed["bytes"],
-                           "build_bytes": changed["build_bytes"]}  # fmt: skip
+                           "build_bytes": changed["build_bytes"]}
     with moto_process() as s3, real_lakefs(binary, Path(tempfile.mkdtemp(dir=workdir)),
-                                           s3=s3) as server:  # fmt: skip
+                                           s3=s3) as server:
         client = s3.client()
         client.create_bucket(Bucket="bench-builds")
         uris = {"v1": _put_tree(client, v1_dir, "bench-builds", "v1"),
-                "changed": _put_tree(client, changed_dir, "bench-builds", "changed")}  # fmt: skip
+                "changed": _put_tree(client, changed_dir, "bench-builds", "changed")}
         with _meter(server.endpoint_url) as lakefs_meter, _meter(s3.endpoint_url) as s3_meter, \
-                _launcher_env(s3_meter.url, s3):  # fmt: skip
+                _launcher_env(s3_meter.url, s3):
             meters = {"lakefs": lakefs_meter, "s3": s3_meter}
             store = LakeFSStore(endpoint_url=lakefs_meter.url, access_key_id=server.access_key_id,
                                 secret_access_key=server.secret_access_key,
-                                storage_namespace_root=server.storage_namespace_root)  # fmt: skip
+                                storage_namespace_root=server.storage_namespace_root)
             reg = Registry(store, cache_dir=os.path.join(workdir, "lakefs-cache"))
             runs = {
                 "local": ("bench-local", {"v1": v1_dir, "changed": changed_dir}, {}),
@@ -122,7 +122,7 @@ def run(v1_dir: str, changed_dir: str, changed: dict[str, Any], workdir: str, sa
             }
             for name, (dataset, builds, kwargs) in runs.items():
                 out[name] = {step: _register(reg, build, dataset, meters, **kwargs)
-                             for step, build in builds.items()}  # fmt: skip
+                             for step, build in builds.items()}
     copied, imported = out["bucket_copied"], out["bucket_imported"]
     out["ratios"] = {
         f"{step}: through launcher, imported vs copied": ratio(

@@ -43,7 +43,7 @@ class TcpMeter:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:  # fmt: skip
+                 tb: TracebackType | None) -> None:
         self._closed = True
         self._listener.close()
         with self._lock:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from curate.validation.result import NotValidatedError
-from curate.writers import is_local
+from curate.fsio import is_local
 from registry.build import META_EXAMPLES, META_FINGERPRINT, META_HOURS, META_IMPORTED_FROM, Build
 from registry.dataset import DatasetVersion, default_cache_dir
 from registry.diff import VersionDiff, diff_versions
@@ -326,7 +326,7 @@ class Registry:
             def upload(f: Any) -> None:
                 with build.local_file(f) as local:
                     self.store.upload_object(repo, branch, f.path, local_path=local,
-                                             sha256=f.sha256)  # fmt: skip
+                                             sha256=f.sha256)
 
             with ThreadPoolExecutor(max_workers=self._workers) as pool:
                 list(pool.map(upload, uploads))
@@ -365,12 +365,12 @@ class Registry:
         # An object source replaces everything under its path on the branch: a kept path that
         # starts with an imported one would be lost.
         shadowed = sorted(p for p in present if p not in paths
-                          and any(p.startswith(q) for q in paths))  # fmt: skip
+                          and any(p.startswith(q) for q in paths))
         if shadowed:
             log.info("%s: not importing: %r would replace %r", repo, build.root, shadowed[0])
             return False
         log.info("%s: importing %d of %d files in place from %s", repo, len(files),
-                 len(build.files), build.root)  # fmt: skip
+                 len(build.files), build.root)
         try:
             importer.import_objects(repo, branch, build.import_objects(files),
                                     message=f"Import build {build.fingerprint[:12]} in place")

@@ -23,32 +23,25 @@ from apache_beam.io.filesystem import BeamIOError
 from curate.fsio import (
     FileReader,
     is_file,
+    is_local,
     join,
     list_files,
     local_path,
     open_read,
-    sha256_of,
 )
-from curate.writers import is_local
+from curate.layout import INFO_FILE, VALIDATION_DIR, VALIDATION_RESULT
 from registry.errors import IntegrityError, NotFoundError, StoreUnavailableError
 from registry.store import ImportObject
 
 __all__ = [
-    "INFO_FILE",
     "META_CODE_VERSION",
     "META_CONFIG_HASH",
     "META_DATASET",
     "META_FINGERPRINT",
     "META_IMPORTED_FROM",
-    "VALIDATION_RESULT",
     "Build",
     "BuildFile",
-    "sha256_of",
 ]
-
-INFO_FILE = "dataset_info.json"
-VALIDATION_DIR = "validation"
-VALIDATION_RESULT = "validation/result.json"
 
 # Commit metadata keys (all values are strings).
 META_DATASET = "curate.dataset"
@@ -151,7 +144,7 @@ class Build:
                     out.write(chunk)
             if digest.hexdigest() != f.sha256:
                 raise IntegrityError(f"build file '{f.path}' of '{self.root}' changed while "
-                                     "being registered")  # fmt: skip
+                                     "being registered")
             yield tmp
         finally:
             os.unlink(tmp)
@@ -163,7 +156,7 @@ class Build:
             ImportObject(path=f.path, uri=self.path(f), sha256=f.sha256,
                          size_bytes=f.size_bytes, checksum=f.checksum)
             for f in files
-        ]  # fmt: skip
+        ]
 
     @classmethod
     def read(

@@ -313,7 +313,7 @@ class LakeFSStore:
             return False
         pattern = config.import_validity_regex if config is not None else ""
         return bool(config is not None and config.import_support and pattern
-                    and re.match(pattern, uri))  # fmt: skip
+                    and re.match(pattern, uri))
 
     def import_objects(
         self, repo: str, branch: str, objects: list[ImportObject], *, message: str

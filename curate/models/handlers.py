@@ -47,13 +47,19 @@ class _Handler(ModelHandler[ModelInput, Any, ModelT], Generic[ModelT]):
     name: ClassVar[str]
 
     def __init__(self, cfg: VadConfig | AsrConfig | LangIdConfig) -> None:
-        super().__init__(
-            min_batch_size=1,
-            max_batch_size=max(1, math.ceil(cfg.max_batch_audio_s)),
-            element_size_fn=audio_seconds,
-            large_model=cfg.model_sharing is ModelSharing.ACROSS_PROCESSES,
-        )
+        super().__init__()  # Beam 2.62's ModelHandler takes no batching arguments
         self._cfg = cfg
+
+    def batch_elements_kwargs(self) -> dict[str, Any]:
+        """BatchElements weighs an element by its whole seconds of audio."""
+        return {
+            "min_batch_size": 1,
+            "max_batch_size": max(1, math.ceil(self._cfg.max_batch_audio_s)),
+            "element_size_fn": audio_seconds,
+        }
+
+    def share_model_across_processes(self) -> bool:
+        return self._cfg.model_sharing is ModelSharing.ACROSS_PROCESSES
 
     def _infer(self, model: ModelT, x: ModelInput) -> Any:
         raise NotImplementedError
@@ -133,7 +139,7 @@ def handler_for(name: str, cfg: VadConfig | AsrConfig | LangIdConfig) -> _Handle
 
 
 class _KeyedHandler(KeyedModelHandler):
-    """``KeyedModelHandler`` fixed for audio batches (Beam 2.77):
+    """``KeyedModelHandler`` fixed for audio batches (Beam 2.62 to 2.77):
 
     * an empty batch is accepted: BatchElements emits one when the first element of a bundle
       weighs more than its current target (with ``element_size_fn``), and Beam's version

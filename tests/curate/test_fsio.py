@@ -9,7 +9,7 @@ from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
 from curate import fsio
-from curate.writers import write_bytes
+from curate.fsio import write_bytes
 from tests.s3_server import local_s3
 
 BUCKET = "fsio"
@@ -17,7 +17,6 @@ BUCKET = "fsio"
 
 @pytest.fixture(scope="module")
 def s3():
-    pytest.importorskip("moto.server")
     with local_s3() as server:
         server.client.create_bucket(Bucket=BUCKET)
         yield server
@@ -50,7 +49,7 @@ def test_files_read_list_stat_and_delete_alike(root):
     with fsio.open_read(f"{root}/x.bin") as f:
         assert f.read() == b"abc"
     assert fsio.sha256_of(f"{root}/x.bin") == \
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"  # fmt: skip
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     fsio.delete_file(f"{root}/x.bin")
     fsio.delete_file(f"{root}/x.bin")  # already gone: not an error
     assert fsio.list_files(root) == [files[0]]

@@ -22,7 +22,7 @@ import time
 import pytest
 
 from tests.pipelines.corpus import small_shard_corpus
-from pipelines.asr_dataset import run
+from curate.launch import run_build
 from tests.worker_pool import pool_env
 
 POOL_START_TIMEOUT_S = 60
@@ -90,7 +90,7 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def direct_build(corpus, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("direct") / "build")
-    return out, run(corpus, out, workers=1, say=_quiet)
+    return out, run_build(corpus, out, workers=1, say=_quiet)
 
 
 def _portable_build(config: str, out: str, port: int, cwd: str) -> subprocess.CompletedProcess:

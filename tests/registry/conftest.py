@@ -44,7 +44,7 @@ def real_lakefs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     binary = lakefs_binary()
     if not os.access(binary, os.X_OK):
         skip_or_fail(f"no lakeFS server at {binary}: build it with `sh {BUILD_SCRIPT}` "
-                     "(`make test` does)")  # fmt: skip
+                     "(`make test` does)")
     with contextlib.ExitStack() as stack:
         try:
             s3 = stack.enter_context(moto_process())
@@ -56,19 +56,15 @@ def real_lakefs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def lakefs_server() -> Iterator[Any]:
-    try:
-        from tests.registry.lakefs_server import lakefs_test_server
-    except ImportError as e:
-        pytest.skip(f"lakeFS test server not available yet: {e}")
+    from tests.registry.lakefs_server import lakefs_test_server
+
     with lakefs_test_server() as server:
         yield server
 
 
 def _lakefs_store_class() -> type:
-    try:
-        from registry.lakefs_store import LakeFSStore
-    except ImportError as e:
-        pytest.skip(f"registry.lakefs_store not available yet: {e}")
+    from registry.lakefs_store import LakeFSStore
+
     return LakeFSStore
 
 

@@ -34,7 +34,7 @@ class CountingStore:
             self.imported, self.imported_bytes = [], 0
 
     def upload_object(self, repo: str, branch: str, path: str, *, local_path: str,
-                      sha256: str) -> Any:  # fmt: skip
+                      sha256: str) -> Any:
         info = self._store.upload_object(repo, branch, path, local_path=local_path, sha256=sha256)
         with self._lock:
             self.uploaded.append(path)

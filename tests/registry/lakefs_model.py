@@ -122,7 +122,7 @@ class LakeFSModel:
                 raise ApiError(400, "request body has an error: doesn't match schema "
                                     "#/components/schemas/RepositoryCreation: Error at \"/name\": "
                                     f"string doesn't match the regular expression "
-                                    f"\"{REPOSITORY_ID.pattern}\"")  # fmt: skip
+                                    f"\"{REPOSITORY_ID.pattern}\"")
             _validate(default_branch, BRANCH_ID, "branch")
             if not STORAGE_NAMESPACE.match(namespace):
                 raise ApiError(400, "failed to create repository: invalid storage namespace")
@@ -309,7 +309,7 @@ class LakeFSModel:
             if branch not in repo.branches:
                 _validate(branch, BRANCH_ID, "branch")
                 raise ApiError(404, f"prepare-commit hook aborted, run id '{uuid.uuid4().hex[:20]}'"
-                                    ": list actions from commit: listing actions: not found")  # fmt: skip
+                                    ": list actions from commit: listing actions: not found")
             b = repo.branches[branch]
             parent = repo.commits[b.commit_id]
             tree = _apply(parent.tree, b.staging)
@@ -341,7 +341,7 @@ class LakeFSModel:
             except ApiError as exc:
                 if exc.status == 404:
                     raise ApiError(404, f"update branch {destination}: get commit by ref "
-                                        f"{source_ref}: not found") from None  # fmt: skip
+                                        f"{source_ref}: not found") from None
                 raise
             dest = repo.commits[dest_branch.commit_id]
             base = self._merge_base(repo, source, dest)
@@ -421,7 +421,7 @@ class LakeFSModel:
         commit_id = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
         del fields["nonce"]
         commit = CommitRecord(id=commit_id, generation=generation, tree=dict(tree),
-                              creation_date=fields["created_ns"] // 10**9, **fields)  # fmt: skip
+                              creation_date=fields["created_ns"] // 10**9, **fields)
         repo.commits[commit_id] = commit
         return commit
 

@@ -255,14 +255,14 @@ class _Call:
         if missing:
             raise ApiError(400, "request body has an error: doesn't match schema "
                                 f"#/components/schemas/{schema}: Error at \"/{missing[0]}\": "
-                                f"property \"{missing[0]}\" is missing")  # fmt: skip
+                                f"property \"{missing[0]}\" is missing")
         return [data[n] for n in names]
 
     def path(self) -> str:
         if not self.arg("path"):
             raise ApiError(400, 'parameter "path" in query has an error: '
                                 + ("empty value is not allowed" if "path" in self.query
-                                   else "value is required but missing"))  # fmt: skip
+                                   else "value is required but missing"))
         return self.arg("path")
 
     def no_delimiter(self) -> None:

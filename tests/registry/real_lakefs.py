@@ -123,7 +123,7 @@ class LakeFSProcess:
         import lakefs
 
         return lakefs.Client(host=self.endpoint_url, username=self.access_key_id,
-                             password=self.secret_access_key).sdk_client  # fmt: skip
+                             password=self.secret_access_key).sdk_client
 
     def env(self) -> dict[str, str]:
         """The lakectl environment naming this server (for a child ``curate`` process)."""
@@ -197,7 +197,7 @@ def real_lakefs(binary: Path, workdir: Path, *, s3: MotoProcess) -> Iterator[Lak
     # the config file speaks (no instance-metadata look-ups either).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEFS_", "AWS_"))}
     env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-               AWS_EC2_METADATA_DISABLED="true")  # fmt: skip
+               AWS_EC2_METADATA_DISABLED="true")
     for attempt in range(3):  # the port is free when picked; another process may take it first
         port = _free_port()
         config = workdir / "config.yaml"
@@ -206,7 +206,7 @@ def real_lakefs(binary: Path, workdir: Path, *, s3: MotoProcess) -> Iterator[Lak
             setup = subprocess.run(
                 [str(binary), "setup", "--config", str(config), "--user-name", "curate-test"],
                 env=env, capture_output=True, text=True, timeout=120,
-            )  # fmt: skip
+            )
             found = _CREDENTIALS.search(setup.stdout)
             if setup.returncode != 0 or not found:
                 raise RuntimeError(
@@ -226,7 +226,7 @@ def real_lakefs(binary: Path, workdir: Path, *, s3: MotoProcess) -> Iterator[Lak
             proc = subprocess.Popen(
                 [str(binary), "run", "--config", str(config)],
                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr_file,
-            )  # fmt: skip
+            )
         deadline = time.monotonic() + _START_SECONDS
         while proc.poll() is None and time.monotonic() < deadline and not _healthy(server.endpoint_url):
             time.sleep(0.1)

@@ -38,7 +38,7 @@ def hook_url(real_lakefs: LakeFSProcess, tmp_path: Path) -> Iterator[str]:
         [sys.executable, "-m", "curate.cli", "hook", "serve", "--port", "0",
          "--registry", "lakefs://"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
-    )  # fmt: skip
+    )
     try:
         line = proc.stdout.readline() if proc.stdout else ""
         if "listening on http://127.0.0.1:" not in line:
@@ -65,7 +65,7 @@ def _install_action(store, repo: str, url: str, tmp_path: Path) -> None:
     local.write_text(text.replace(shipped, url))
     sha = hashlib.sha256(local.read_bytes()).hexdigest()
     store.upload_object(repo, "main", "_lakefs_actions/pre-merge-validate.yaml",
-                        local_path=str(local), sha256=sha)  # fmt: skip
+                        local_path=str(local), sha256=sha)
     store.commit(repo, "main", message="Install the curate pre-merge validation", metadata={})
 
 
@@ -107,4 +107,4 @@ def test_lakefs_runs_the_hook_and_refuses_a_failing_merge_with_412(
         repo_name, failed.run_id, hooks[0].hook_run_id)
     assert b"412" in output and b"examples.clipping_ratio" in output
     assert not [b for b in paginate(lambda a: store.list_branches(repo_name, after=a))
-                if b.startswith("build-")]  # fmt: skip
+                if b.startswith("build-")]

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from registry.api import Registry
-from registry.build import INFO_FILE, META_IMPORTED_FROM
+from curate.layout import INFO_FILE
+from registry.build import META_IMPORTED_FROM
 from registry.store import Importer, paginate
 from tests.registry.conftest import Builds
 from tests.registry.counting_store import CountingStore
@@ -45,7 +46,7 @@ def _reach(s3: MotoProcess, monkeypatch: pytest.MonkeyPatch) -> None:
                        "AWS_SECRET_ACCESS_KEY": s3.secret_access_key,
                        "AWS_DEFAULT_REGION": s3.region,
                        "AWS_CONFIG_FILE": os.devnull,
-                       "AWS_SHARED_CREDENTIALS_FILE": os.devnull}.items():  # fmt: skip
+                       "AWS_SHARED_CREDENTIALS_FILE": os.devnull}.items():
         monkeypatch.setenv(key, value)
     for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(key, raising=False)
@@ -116,14 +117,14 @@ def test_register_copy_copies_a_build_it_could_import(
         [sys.executable, "-m", "curate.cli", "register", uri, "--dataset", repo_name,
          "--registry", "lakefs://", "--copy", "--json"],
         env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr
     version = json.loads(done.stdout)
     assert META_IMPORTED_FROM not in version["metadata"]
     listing = real_lakefs.api().objects_api.list_objects(repo_name, version["commit_id"])
     assert sorted(o.path for o in listing.results) == _files(builds.v1)
     assert not [o.path for o in listing.results
-                if not o.physical_address.startswith(real_lakefs.storage_namespace_root)]  # fmt: skip
+                if not o.physical_address.startswith(real_lakefs.storage_namespace_root)]
 
 
 def _changed(old: Path, new: Path) -> list[str]:
@@ -176,4 +177,4 @@ def test_a_bucket_lakefs_reads_differently_is_copied_not_imported(
     info = real_lakefs.store().stat_object(repo_name, v1.commit_id, INFO_FILE)
     assert info.sha256 == hashlib.sha256((builds.v1 / INFO_FILE).read_bytes()).hexdigest()
     assert not [b for b in paginate(lambda a: real_lakefs.store().list_branches(repo_name, after=a))
-                if b.startswith("build-")]  # fmt: skip
+                if b.startswith("build-")]

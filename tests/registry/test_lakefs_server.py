@@ -371,7 +371,7 @@ def test_refs_resolve_commit_then_branch_then_tag_then_prefix(api: Client, repo:
     clash = api("POST", f"/repositories/{repo}/tags", {"id": "main", "ref": "main"})
     assert clash.status == 409 and _error(clash) == "branch name main: conflict found"
     for ref, expected in (("shared", commit.parents[0]), (commit.id[:7], commit.id),
-                          ("main", commit.id)):  # fmt: skip
+                          ("main", commit.id)):
         assert json.loads(api("GET", f"/repositories/{repo}/commits/{ref}").data)["id"] == expected
     missing = api("GET", f"/repositories/{repo}/commits/v9")
     assert missing.status == 404 and _error(missing) == "commit not found"

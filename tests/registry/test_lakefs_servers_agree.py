@@ -34,7 +34,7 @@ class _Api:
         self.answers: list[tuple[str, int, Any]] = []
 
     def __call__(self, label: str, method: str, path: str, body: Any = None, *,
-                 data: bytes | None = None, headers: dict[str, str] | None = None) -> Any:  # fmt: skip
+                 data: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
         request = urllib.request.Request(f"{self.base}{path}", method=method)
         request.add_header("Authorization", self.auth)
         if body is not None:
@@ -59,7 +59,7 @@ class _Api:
     def _mask(self, value: Any) -> Any:
         if isinstance(value, dict):
             return {k: "<address>" if k == "physical_address" else self._mask(v)
-                    for k, v in sorted(value.items())}  # fmt: skip
+                    for k, v in sorted(value.items())}
         if isinstance(value, list):
             return [self._mask(v) for v in value]
         if isinstance(value, bool):
@@ -77,34 +77,34 @@ class _Api:
 def _script(api: _Api) -> None:
     ns = f"{api.namespace}/{REPO}"
     api("create repository", "POST", "/repositories",
-        {"name": REPO, "storage_namespace": ns, "default_branch": "main"})  # fmt: skip
+        {"name": REPO, "storage_namespace": ns, "default_branch": "main"})
     api("create it again", "POST", "/repositories",
-        {"name": REPO, "storage_namespace": f"{ns}-2", "default_branch": "main"})  # fmt: skip
+        {"name": REPO, "storage_namespace": f"{ns}-2", "default_branch": "main"})
     api("a name lakeFS refuses", "POST", "/repositories",
-        {"name": "Bad_Name", "storage_namespace": f"{ns}-3", "default_branch": "main"})  # fmt: skip
+        {"name": "Bad_Name", "storage_namespace": f"{ns}-3", "default_branch": "main"})
     api("unknown repository", "GET", "/repositories/no-such-repo")
     api("invalid repository name", "GET", "/repositories/Bad_Name")
     api("branches of an unknown repository", "GET", "/repositories/no-such-repo/branches")
     api("first commit", "GET", f"/repositories/{REPO}/commits/main")
     api("create branch", "POST", f"/repositories/{REPO}/branches", {"name": "b1", "source": "main"})
     api("create it again", "POST", f"/repositories/{REPO}/branches",
-        {"name": "b1", "source": "main"})  # fmt: skip
+        {"name": "b1", "source": "main"})
     api("from an unknown ref", "POST", f"/repositories/{REPO}/branches",
-        {"name": "b2", "source": "nope"})  # fmt: skip
+        {"name": "b2", "source": "nope"})
     api("an invalid branch name", "POST", f"/repositories/{REPO}/branches",
-        {"name": "bad name", "source": "main"})  # fmt: skip
+        {"name": "bad name", "source": "main"})
     for i in range(3):
         api(f"upload f{i}", "POST", f"/repositories/{REPO}/branches/b1/objects?path=f{i}",
             data=bytes([i]) * (i + 1), headers={"X-Lakefs-Meta-Sha256": f"s{i}"} if i else None)
     api("upload to an unknown branch", "POST", f"/repositories/{REPO}/branches/nob/objects?path=a",
-        data=b"a")  # fmt: skip
+        data=b"a")
     api("upload with an empty path", "POST", f"/repositories/{REPO}/branches/b1/objects?path=",
-        data=b"a")  # fmt: skip
+        data=b"a")
     api("upload if none match", "POST", f"/repositories/{REPO}/branches/b1/objects?path=f1",
-        data=b"x", headers={"If-None-Match": "*"})  # fmt: skip
+        data=b"x", headers={"If-None-Match": "*"})
     api("stat", "GET", f"/repositories/{REPO}/refs/b1/objects/stat?path=f1")
     api("stat without user metadata", "GET",
-        f"/repositories/{REPO}/refs/b1/objects/stat?path=f1&user_metadata=false")  # fmt: skip
+        f"/repositories/{REPO}/refs/b1/objects/stat?path=f1&user_metadata=false")
     api("stat an object without metadata", "GET", f"/repositories/{REPO}/refs/b1/objects/stat?path=f0")
     api("stat a missing object", "GET", f"/repositories/{REPO}/refs/b1/objects/stat?path=zz")
     api("list a page", "GET", f"/repositories/{REPO}/refs/b1/objects/ls?amount=2")
@@ -112,34 +112,34 @@ def _script(api: _Api) -> None:
     api("list a prefix", "GET", f"/repositories/{REPO}/refs/b1/objects/ls?prefix=f2")
     for amount in ("0", "-1", "1000", "1001", "-2"):
         api(f"list amount {amount}", "GET",
-            f"/repositories/{REPO}/refs/b1/objects/ls?amount={amount}")  # fmt: skip
+            f"/repositories/{REPO}/refs/b1/objects/ls?amount={amount}")
     api("ranged read", "GET", f"/repositories/{REPO}/refs/b1/objects?path=f2",
-        headers={"Range": "bytes=1-1"})  # fmt: skip
+        headers={"Range": "bytes=1-1"})
     api("unsatisfiable range", "GET", f"/repositories/{REPO}/refs/b1/objects?path=f2",
-        headers={"Range": "bytes=10-20"})  # fmt: skip
+        headers={"Range": "bytes=10-20"})
     api("commit", "POST", f"/repositories/{REPO}/branches/b1/commits",
-        {"message": "c1", "metadata": {"k": "v"}})  # fmt: skip
+        {"message": "c1", "metadata": {"k": "v"}})
     api("commit nothing", "POST", f"/repositories/{REPO}/branches/b1/commits", {"message": "c2"})
     api("commit without a message", "POST", f"/repositories/{REPO}/branches/b1/commits", {})
     api("commit to an unknown branch", "POST", f"/repositories/{REPO}/branches/nob/commits",
-        {"message": "m"})  # fmt: skip
+        {"message": "m"})
     api("merge, main did not move", "POST", f"/repositories/{REPO}/refs/b1/merge/main",
-        {"message": "merge b1", "metadata": {"m": "1"}})  # fmt: skip
+        {"message": "merge b1", "metadata": {"m": "1"}})
     api("the merge commit", "GET", f"/repositories/{REPO}/commits/main")
     api("merge again: nothing to do", "POST", f"/repositories/{REPO}/refs/b1/merge/main",
-        {"message": "again"})  # fmt: skip
+        {"message": "again"})
     api("merge from an unknown ref", "POST", f"/repositories/{REPO}/refs/nob/merge/main",
-        {"message": "m"})  # fmt: skip
+        {"message": "m"})
     for side in ("x", "y"):
         api(f"branch {side}", "POST", f"/repositories/{REPO}/branches", {"name": side, "source": "main"})
         api(f"change f0 on {side}", "POST", f"/repositories/{REPO}/branches/{side}/objects?path=f0",
-            data=side.encode())  # fmt: skip
+            data=side.encode())
         api(f"commit {side}", "POST", f"/repositories/{REPO}/branches/{side}/commits", {"message": side})
     api("merge x", "POST", f"/repositories/{REPO}/refs/x/merge/main", {"message": "merge x"})
     api("merge y: a conflict", "POST", f"/repositories/{REPO}/refs/y/merge/main", {"message": "y"})
     api("stage on x", "POST", f"/repositories/{REPO}/branches/x/objects?path=dirty", data=b"d")
     api("merge into a dirty branch", "POST", f"/repositories/{REPO}/refs/main/merge/x",
-        {"message": "m"})  # fmt: skip
+        {"message": "m"})
     log = api("log, a page", "GET", f"/repositories/{REPO}/refs/main/commits?amount=2")
     after = log["pagination"]["next_offset"] if isinstance(log, dict) else ""
     api("log, the next page", "GET", f"/repositories/{REPO}/refs/main/commits?amount=2&after={after}")
@@ -154,7 +154,7 @@ def _script(api: _Api) -> None:
     api("an invalid tag", "POST", f"/repositories/{REPO}/tags", {"id": "v..1", "ref": "main"})
     api("a tag with a branch's name", "POST", f"/repositories/{REPO}/tags", {"id": "b1", "ref": "main"})
     api("a branch with a tag's name", "POST", f"/repositories/{REPO}/branches",
-        {"name": "v1", "source": "main"})  # fmt: skip
+        {"name": "v1", "source": "main"})
     api("list tags", "GET", f"/repositories/{REPO}/tags")
     api("list branches", "GET", f"/repositories/{REPO}/branches?amount=2")
     api("delete a missing object", "DELETE", f"/repositories/{REPO}/branches/b1/objects?path=zz")
@@ -170,7 +170,7 @@ def answers(real_lakefs: LakeFSProcess, lakefs_server: LakeFSTestServer) -> dict
     out = {}
     for name, server in (("test server", lakefs_server), ("real lakeFS", real_lakefs)):
         api = _Api(server.endpoint_url, server.access_key_id, server.secret_access_key,
-                   server.storage_namespace_root)  # fmt: skip
+                   server.storage_namespace_root)
         _script(api)
         out[name] = api.answers
     return out
@@ -180,5 +180,5 @@ def test_both_servers_answer_every_call_alike(answers: dict[str, list]) -> None:
     fake, real = answers["test server"], answers["real lakeFS"]
     assert len(fake) == len(real)
     differ = [f"{label}: test server {s1} {b1!r}\n    real lakeFS {s2} {b2!r}"
-              for (label, s1, b1), (_, s2, b2) in zip(fake, real) if (s1, b1) != (s2, b2)]  # fmt: skip
+              for (label, s1, b1), (_, s2, b2) in zip(fake, real) if (s1, b1) != (s2, b2)]
     assert not differ, "\n".join(differ)

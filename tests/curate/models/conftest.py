@@ -44,7 +44,7 @@ def speech_installed() -> dict[str, str]:
         return {}
     try:
         proc = subprocess.run(["sh", str(HERE / "install_speech.sh")], capture_output=True,
-                              text=True, timeout=900)  # fmt: skip
+                              text=True, timeout=900)
         detail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         why = f"install_speech.sh could not install it: {detail[0]}"
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -62,7 +62,7 @@ def librivox(speech_installed):
     """``{key: ModelInput}``: real read speech with correct transcripts."""
     if "pocketsphinx-testdata" in speech_installed:
         _skip_or_fail(f"no real speech: pocketsphinx-testdata is missing and "
-                    f"{speech_installed['pocketsphinx-testdata']}")  # fmt: skip
+                    f"{speech_installed['pocketsphinx-testdata']}")
     return speech.librivox()
 
 
@@ -89,7 +89,7 @@ def signals_cfg():
 
 
 @pytest.fixture(scope="session")
-def models(model_libraries, signals_cfg):
+def loaded_models(model_libraries, signals_cfg):
     """All three models, loaded once for the session."""
     from curate.models.transform import LoadedModels
 
@@ -97,6 +97,6 @@ def models(model_libraries, signals_cfg):
 
 
 @pytest.fixture(scope="session")
-def librivox_signals(models, librivox):
+def librivox_signals(loaded_models, librivox):
     """``{key: ModelSignals}`` of the LibriVox utterances (the slow part: decoded once)."""
-    return {key: models.compute(x) for key, x in librivox.items()}
+    return {key: loaded_models.compute(x) for key, x in librivox.items()}

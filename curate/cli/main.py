@@ -1,26 +1,29 @@
-"""The ``curate`` command line.
+"""The ``curate`` parser and ``main``.
 
-Each command group lives in its own module exposing ``add_commands(subparsers)``; a handler
-takes the parsed args and returns an exit code. Errors this project raises on purpose become
-one line on stderr and their ``exit_code``; a traceback means a bug.
+Each command group lives in its own module of :mod:`curate.cli` exposing
+``add_commands(subparsers)``; a handler takes the parsed args and returns an exit code. Errors
+this project raises on purpose become one line on stderr and their ``exit_code``; a traceback
+means a bug.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sys
+import warnings
 
-__all__ = ["main"]
+from curate.cli import build, gate, versions
+from curate.errors import CurateError
+from registry.errors import RegistryError
+
+__all__ = ["main", "silence_dependency_notices"]
 
 # Modules that contribute sub-commands, in the order they appear in --help.
-_COMMAND_MODULES = (
-    "curate.commands",
-    "registry.cli",
-    "curate.validation.cli",
-)
+_COMMAND_MODULES = (build, versions, gate)
+# What this project raises on purpose: one line on stderr and the error's exit code.
+_ERRORS = (CurateError, RegistryError)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,28 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name is not None and name.startswith(e.name):
-                continue  # that command group is not part of this installation
-            raise
+    for module in _COMMAND_MODULES:
         module.add_commands(sub)
     return parser
-
-
-def _error_types() -> tuple[type[BaseException], ...]:
-    from curate.errors import CurateError
-
-    types: list[type[BaseException]] = [CurateError]
-    try:
-        from registry.errors import RegistryError
-
-        types.append(RegistryError)
-    except ImportError:
-        pass
-    return tuple(types)
 
 
 def _not_beam_on_root(record: logging.LogRecord) -> bool:
@@ -59,8 +43,17 @@ def _not_beam_on_root(record: logging.LogRecord) -> bool:
     return "apache_beam" not in record.pathname
 
 
-def main(argv: list[str] | None = None) -> int:
+def silence_dependency_notices() -> None:
+    """For a command's ``main`` only: hide the FutureWarnings that Google's client libraries print
+    when Beam 2.62 imports them (Beam's pin keeps grpcio below 1.66, and they announce Python
+    3.11's end of support). They are about the environment, not the command, and would bury its
+    one-line error."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.(auth|api_core)\.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    silence_dependency_notices()
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "accepts_extra", False):
@@ -75,13 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger().addFilter(_not_beam_on_root)
     try:
         return int(args.func(args) or 0)
-    except _error_types() as e:
+    except _ERRORS as e:
         print(f"curate: error: {e}", file=sys.stderr)
         return int(getattr(e, "exit_code", 1))
     except KeyboardInterrupt:
         print("curate: interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())
