@@ -3,6 +3,13 @@
 ``BuildDataset`` is the whole flow as one Beam transform. :func:`curate.launch.run_build` runs it
 with the given pipeline options and returns the parsed ``dataset_info.json``; ``curate build``
 and ``python -m pipelines.asr_dataset`` call that.
+
+A build on a base version (a :class:`curate.base.BasePlan` in incremental mode) matches every
+input with the base's records first (:class:`curate.carry.ClassifyInputs`): only the inputs
+that are new, changed or newly passing a loosened bound are processed; the others are carried
+over (their examples stay in the base's shards, which are kept unless they lost or changed an
+example) or rejected from their recorded signals. A fresh build is the same flow with nothing
+to match.
 """
 
 from __future__ import annotations
@@ -29,13 +36,19 @@ from curate.build_info import (
     write_rejected,
     write_stats,
 )
+from curate.base import BasePlan
+from curate.carry import CARRIED, HINTS, REMOVED, TOUCHED, CarriedExample, ClassifyInputs
+from curate.carry import REJECTED as CARRIED_REJECTED
 from curate.config import BuildConfig, SplitConfig
-from curate.errors import UsageError
+from curate.errors import Stage, UsageError
 from curate.features import model_fields
 from curate.layout import INFO_FILE, STAGING_DIR, manifest_part_file
+from curate.plan import PlanShards
 from curate.process import ProcessUtterances, StagedExample
 from curate.records import Rejection
-from curate.shards import DUPLICATES, DedupeAudio, ShardResult, WriteShards, assign_split
+from curate.settings import build_settings, settings_sha256
+from curate.shard_writer import TOUCHED_MARK, Touched, WriteShards
+from curate.shards import DUPLICATES, BaseAudio, DedupeAudio, ShardResult, assign_split
 from curate.sources import REJECTED as SOURCE_REJECTED
 from curate.sources import UTTERANCES, ReadSources
 
@@ -84,17 +97,27 @@ def _finalize(
     manifests: Sequence[tuple[str, SplitManifest]],
     rejections: Sequence[Rejection],
     read: int,
+    settings: Mapping[str, Any] | None = None,
+    base: Mapping[str, Any] | None = None,
+    carried: int = 0,
+    processed: int | None = None,
+    removed: int = 0,
 ) -> str:
     """Write the build's own files once every shard is written, ``dataset_info.json`` last;
-    remove the staging area. Returns the fingerprint."""
+    remove the staging area. Returns the fingerprint. ``processed``: None in a build without
+    a base, where every input its source did not reject was processed."""
     by_split = dict(manifests)
     fields = model_fields(config.enabled_models)
     for split in config.splits.ratios:  # a split with no examples still gets its (empty) manifest
         if split not in by_split:
             by_split[split] = write_manifest(output_dir, split, [], fields)
     by_reason = Counter(r.reason.value for r in rejections)
-    counts = count_inputs(read, by_split, by_reason)  # AccountingError before anything else
-    rejected = write_rejected(output_dir, rejections)
+    source_rejected = sum(1 for r in rejections if r.stage is Stage.SOURCE)
+    counts = count_inputs(  # AccountingError before anything else
+        read, by_split, by_reason, carried=carried, removed=removed,
+        processed=read - source_rejected if processed is None else processed,
+        source_rejected=source_rejected)
+    rejected = write_rejected(output_dir, rejections, fields)
     splits, files = split_entries(config, by_split, shards)
     stats, stats_file = write_stats(output_dir, config, by_split)
     card_file = write_card(output_dir, config=config, counts=counts,
@@ -102,39 +125,84 @@ def _finalize(
     for f in (rejected, stats_file, card_file):
         files[f.path] = {"sha256": f.sha256, "size_bytes": f.size_bytes}
     info = write_info(output_dir, config=config, splits=splits, files=files, counts=counts,
-                      rejections_by_reason=by_reason, models=models)
+                      rejections_by_reason=by_reason, models=models,
+                      settings=settings, base=base)
     staging = fsio.join(output_dir, STAGING_DIR)
     if fsio.holds_files(staging):
         fsio.delete_tree(staging)
     return info["fingerprint"]
 
 
+def _carried_audio(example: CarriedExample) -> tuple[str, BaseAudio]:
+    return example.pcm_sha256, BaseAudio(key=example.key, audio_uri=example.audio_uri)
+
+
+def _carried_member(example: CarriedExample) -> tuple[tuple[str, int], CarriedExample]:
+    return (example.split, example.shard), example
+
+
+def _touched_member(shard: tuple[str, int]) -> tuple[tuple[str, int], Touched]:
+    return shard, TOUCHED_MARK
+
+
 class BuildDataset(beam.PTransform):
     """Applied to a pipeline root: builds ``config`` into ``output_dir``; outputs the fingerprint.
 
     ``models`` describes the enabled signal models for ``dataset_info.json`` (what
-    ``curate.models.transform.check_models`` returns; a WER means nothing without its model)."""
+    ``curate.models.transform.check_models`` returns; a WER means nothing without its model).
+    ``base``: how the build uses a base version (:func:`curate.base.plan_base`), or None."""
 
     def __init__(self, config: BuildConfig, output_dir: str,
-                 models: ModelsInfo | None = None) -> None:
+                 models: ModelsInfo | None = None, base: BasePlan | None = None) -> None:
         super().__init__()
         self._config = config
         self._output = output_dir.rstrip("/")
         self._models = models or None
+        self._base = base
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
-        cfg, out = self._config, self._output
+        cfg, out, plan = self._config, self._output, self._base
         fields = model_fields(cfg.enabled_models)
+        settings_doc = build_settings(cfg, self._models)  # once, here: every worker stamps it
+        settings = settings_sha256(settings_doc)
         sources = pbegin | "ReadSources" >> ReadSources(cfg.sources)
         utterances = sources[UTTERANCES]  # Utterance; sources[SOURCE_REJECTED]: Rejection
-        examples, processing_rejected = utterances | "ProcessUtterances" >> ProcessUtterances(
-            cfg.audio, cfg.filters, out, cfg.signals
+        counted: dict[str, Any] = {}
+        carried = None
+        to_process = utterances
+        rejected_parts = [sources[SOURCE_REJECTED]]
+        if plan is not None and plan.incremental:
+            classified = utterances | "ClassifyInputs" >> ClassifyInputs(plan, cfg, settings)
+            to_process, carried = classified.to_process, classified[CARRIED]
+            rejected_parts.append(classified[CARRIED_REJECTED])
+            counted = {"carried": (carried, classified[CARRIED_REJECTED]),
+                       "processed": (to_process,), "removed": (classified[REMOVED],)}
+        examples, processing_rejected = to_process | "ProcessUtterances" >> ProcessUtterances(
+            cfg.audio, cfg.filters, out, cfg.signals, settings
         )  # StagedExample, Rejection
-        deduped = examples | "DedupeAudio" >> DedupeAudio()  # unique, DUPLICATES: Rejection
-        parts = (
+        against = None if carried is None else (
+            carried | "CarriedAudio" >> beam.Map(_carried_audio))  # (pcm_sha256, BaseAudio)
+        deduped = examples | "DedupeAudio" >> DedupeAudio(against)  # unique, DUPLICATES
+        planned = (
             deduped.unique
             | "AssignSplit" >> beam.Map(_with_split, cfg.splits)  # (split, StagedExample)
-            | "WriteShards" >> WriteShards(out, cfg.name, cfg.shards)  # ShardResult
+            | "PlanShards" >> PlanShards(
+                cfg.shards, first_free=plan.first_free() if carried is not None else None,
+                hints=None if carried is None else classified[HINTS])
+        )  # ((split, shard), StagedExample)
+        members = planned
+        if carried is not None:
+            members = (
+                planned,
+                carried | "CarriedMembers" >> beam.Map(_carried_member),
+                classified[TOUCHED] | "TouchedMembers" >> beam.Map(_touched_member),
+            ) | "AllMembers" >> beam.Flatten()  # ((split, shard), member)
+        parts = (
+            members
+            | "WriteShards" >> WriteShards(
+                out, cfg.name, cfg.shards,
+                base_shards=plan.shard_table() if carried is not None else None,
+                files=plan.files if carried is not None else None)  # ShardResult
             | "WriteManifestParts" >> beam.Map(_write_manifest_part, out, fields)
         )  # (ShardResult without rows, part path)
         manifests = (
@@ -145,7 +213,7 @@ class BuildDataset(beam.PTransform):
         )
         shards = parts | "ShardFiles" >> beam.MapTuple(_shard_of_part)  # ShardResult
         rejections = (
-            (sources[SOURCE_REJECTED], processing_rejected, deduped[DUPLICATES])
+            (*rejected_parts, processing_rejected, deduped[DUPLICATES])
             | "AllRejections" >> beam.Flatten()
         )  # Rejection
         read = (
@@ -153,6 +221,12 @@ class BuildDataset(beam.PTransform):
             | "AllInputs" >> beam.Flatten()
             | "CountRead" >> beam.combiners.Count.Globally()
         )  # int: every input, once
+        counts = {
+            name: beam.pvalue.AsSingleton(
+                pcolls | f"All{name.title()}" >> beam.Flatten()
+                | f"Count{name.title()}" >> beam.combiners.Count.Globally())
+            for name, pcolls in counted.items()
+        }  # carried, processed, removed (a build on a base)
         return (
             pbegin
             | "Once" >> beam.Create([None])
@@ -161,10 +235,13 @@ class BuildDataset(beam.PTransform):
                 output_dir=out,
                 config=cfg,
                 models=self._models,
+                settings=settings_doc,
+                base=plan.record() if plan is not None else None,
                 shards=beam.pvalue.AsList(shards),
                 manifests=beam.pvalue.AsList(manifests),
                 rejections=beam.pvalue.AsList(rejections),
                 read=beam.pvalue.AsSingleton(read),
+                **counts,
             )
         )  # the fingerprint
 

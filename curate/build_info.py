@@ -26,6 +26,7 @@ from curate.layout import (
     CARD_FILE,
     INFO_FILE,
     REJECTED_FILE,
+    SCHEMA_VERSION,
     STATS_FILE,
     fingerprint,
     manifest_file,
@@ -45,6 +46,7 @@ __all__ = [
     "code_version",
     "count_inputs",
     "manifest_schema",
+    "rejected_schema",
     "manifest_table",
     "merge_manifest",
     "read_manifest_part",
@@ -56,8 +58,6 @@ __all__ = [
     "write_rejected",
     "write_stats",
 ]
-
-SCHEMA_VERSION = 1
 
 # A feature's column has the feature's own type: a manifest value is the value in the shards.
 _ARROW_TYPES = {"string": pa.string(), "int64": pa.int64(), "float32": pa.float32()}
@@ -82,12 +82,24 @@ MANIFEST_SCHEMA = pa.schema(
         ("source_uri", pa.string()),
         ("audio_uri", pa.string()),
         *[_feature_column(name) for name in SIGNAL_FIELDS if name != "duration_s"],
+        # What a build on this one matches to carry an example over (curate.carry):
+        ("start_s", pa.float64()),  # the segment of the source file; end_s null: to its end
+        ("end_s", pa.float64()),
+        ("source_fingerprint", pa.string()),  # curate.inputs
+        ("input_sha256", pa.string()),  # curate.records.Utterance.input_sha256
+        ("settings_sha256", pa.string()),  # curate.settings
+        ("example_sha256", pa.string()),  # of the serialised Example in the shards
+        ("record_bytes", pa.int64()),  # its length
     ]
 )
 
+_SIGNAL_COLUMNS = [("pcm_sha256", pa.string()), *[_feature_column(n) for n in SIGNAL_FIELDS]]
 REJECTED_SCHEMA = pa.schema(
-    [(name, pa.string()) for name in ("key", "source_uri", "audio_uri", "stage", "reason", "detail")]
+    [(name, pa.string()) for name in ("key", "source_uri", "audio_uri", "stage", "reason", "detail",
+                                      "source_fingerprint", "input_sha256", "settings_sha256")]
+    + _SIGNAL_COLUMNS  # as measured before the rejection; null when not measured
 )
+REJECTED_ROW_GROUP = 50_000  # rows; a build on this one reads rejected.parquet a group at a time
 
 
 def manifest_schema(model_signal_fields: Sequence[str] = ()) -> pa.Schema:
@@ -95,6 +107,14 @@ def manifest_schema(model_signal_fields: Sequence[str] = ()) -> pa.Schema:
     spec = feature_spec(model_signal_fields)
     extra = [(name, _ARROW_TYPES[spec[name]["dtype"]]) for name in model_signal_fields]
     return pa.schema([*MANIFEST_SCHEMA, *extra])
+
+
+def rejected_schema(model_signal_fields: Sequence[str] = ()) -> pa.Schema:
+    """``REJECTED_SCHEMA`` plus a column per model-signal field of the build's enabled models
+    (null for an input rejected before the models ran)."""
+    spec = feature_spec(model_signal_fields)
+    extra = [(name, _ARROW_TYPES[spec[name]["dtype"]]) for name in model_signal_fields]
+    return pa.schema([*REJECTED_SCHEMA, *extra])
 
 
 class SplitManifest(NamedTuple):
@@ -112,9 +132,9 @@ def code_version() -> str:
         return "curate-speech (not installed)"
 
 
-def _parquet_bytes(table: pa.Table) -> bytes:
+def _parquet_bytes(table: pa.Table, row_group_size: int | None = None) -> bytes:
     buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
+    pq.write_table(table, buf, compression="zstd", row_group_size=row_group_size)
     return buf.getvalue()
 
 
@@ -181,11 +201,16 @@ def write_manifest(
     return merge_manifest(output_dir, split, [table], model_signal_fields)
 
 
-def write_rejected(output_dir: str, rejections: Iterable[Rejection]) -> WrittenFile:
-    """Write ``rejected.parquet``: one row per rejected input, sorted by key."""
-    rows = sorted((r.to_dict() for r in rejections), key=lambda r: (r["key"], r["reason"], r["source_uri"]))
-    table = pa.table({f.name: [r[f.name] for r in rows] for f in REJECTED_SCHEMA}, schema=REJECTED_SCHEMA)
-    written = write_bytes(join(output_dir, REJECTED_FILE), _parquet_bytes(table))
+def write_rejected(output_dir: str, rejections: Iterable[Rejection],
+                   model_signal_fields: Sequence[str] = ()) -> WrittenFile:
+    """Write ``rejected.parquet``: one row per rejected input, sorted by key, in row groups of
+    :data:`REJECTED_ROW_GROUP` rows."""
+    rows = sorted((r.to_dict() for r in rejections),
+                  key=lambda r: (r["key"], r["reason"], r["source_uri"]))
+    schema = rejected_schema(model_signal_fields)
+    table = pa.table({f.name: [r.get(f.name) for r in rows] for f in schema}, schema=schema)
+    written = write_bytes(join(output_dir, REJECTED_FILE),
+                          _parquet_bytes(table, REJECTED_ROW_GROUP))
     return _relative(written, REJECTED_FILE)
 
 
@@ -199,36 +224,56 @@ def _json_bytes(data: Any) -> bytes:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Counts:
-    """What happened to the build's inputs: ``accepted + rejected == read``, always."""
+    """What happened to the build's inputs: ``accepted + rejected == read``, always. Of the
+    inputs that were not rejected by their source: ``carried`` were decided from a base
+    version's records (no decode), ``processed`` were decoded; ``removed``: the base's
+    examples with no input any more (not read, so in neither)."""
 
     read: int
     accepted: int
     rejected: int
+    carried: int = 0
+    processed: int = 0
+    removed: int = 0
 
     def to_dict(self) -> dict[str, int]:
-        return {"read": self.read, "accepted": self.accepted, "rejected": self.rejected}
+        return {"read": self.read, "accepted": self.accepted, "rejected": self.rejected,
+                "carried": self.carried, "processed": self.processed, "removed": self.removed}
 
 
 def count_inputs(read: int, manifests: Mapping[str, SplitManifest],
-                 rejections_by_reason: Mapping[str, int]) -> Counts:
+                 rejections_by_reason: Mapping[str, int], *, carried: int = 0,
+                 processed: int | None = None, removed: int = 0,
+                 source_rejected: int | None = None) -> Counts:
     """The build's counts; :class:`AccountingError` naming them when an input was lost or
-    counted twice (a bug: every input is accepted into one manifest or rejected once)."""
+    counted twice (a bug: every input is accepted into one manifest or rejected once, and
+    every input its source did not reject was carried or processed, once)."""
     accepted = sum(m.summary["num_examples"] for m in manifests.values())
     rejected = sum(rejections_by_reason.values())
     if accepted + rejected != read:
         raise AccountingError(read=read, accepted=accepted, rejected=rejected)
-    return Counts(read=read, accepted=accepted, rejected=rejected)
+    if processed is not None and source_rejected is not None:
+        if carried + processed + source_rejected != read:
+            raise AccountingError(read=read, accepted=accepted, rejected=rejected,
+                                  carried=carried, processed=processed,
+                                  source_rejected=source_rejected)
+    return Counts(read=read, accepted=accepted, rejected=rejected, carried=carried,
+                  processed=processed or 0, removed=removed)
 
 
-def _listed(f: WrittenFile) -> dict[str, Any]:
-    return {"sha256": f.sha256, "size_bytes": f.size_bytes}
+def _listed(f: WrittenFile, from_base: bool = False) -> dict[str, Any]:
+    entry: dict[str, Any] = {"sha256": f.sha256, "size_bytes": f.size_bytes}
+    if from_base:
+        entry["base"] = True  # kept from the base version, which holds it
+    return entry
 
 
 def split_entries(
     config: BuildConfig, manifests: Mapping[str, SplitManifest], shards: Iterable[ShardResult]
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """``dataset_info.json``'s ``splits`` (examples, hours, speakers and every shard of each
-    configured split, in shard order) and its ``files`` entries for the manifests and shards."""
+    configured split, in shard order) and its ``files`` entries for the manifests and shards
+    (a shard kept from the base version is marked ``"base": true``)."""
     files: dict[str, dict[str, Any]] = {}
     splits: dict[str, Any] = {}
     for split in config.splits.ratios:
@@ -242,9 +287,10 @@ def split_entries(
         }
     for result in sorted(shards, key=lambda r: (r.split, r.index)):
         for fmt, f in result.files:
-            files[f.path] = _listed(f)
+            files[f.path] = _listed(f, result.from_base)
             splits[result.split]["shards"][fmt.value].append(
-                {"path": f.path, **_listed(f), "num_examples": result.num_examples}
+                {"path": f.path, **_listed(f, result.from_base),
+                 "num_examples": result.num_examples}
             )
     return splits, files
 
@@ -282,12 +328,22 @@ def write_info(
     counts: Counts,
     rejections_by_reason: Mapping[str, int],
     models: Mapping[str, Mapping[str, Any]] | None = None,
+    settings: Mapping[str, Any] | None = None,
+    base: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write ``dataset_info.json``, last: the build is complete once it exists. ``files``: every
-    other file of the build (path -> sha256, size), which the fingerprint covers."""
+    other file of the build (path -> sha256, size; ``"base": true`` for a file kept from the
+    base version, which holds it), which the fingerprint covers. ``settings``: the build's
+    per-utterance settings (:mod:`curate.settings`); ``base``: the version this build was made
+    on (ref, commit, fingerprint, how it was used), or None."""
+    from curate.settings import settings_sha256
+
     info = {
         "name": config.name,
         "schema_version": SCHEMA_VERSION,
+        "base": dict(base) if base else None,
+        "settings": dict(settings or {}),
+        "settings_sha256": settings_sha256(settings or {}),
         "fingerprint": fingerprint(files),
         "config": config.resolved(),
         "config_hash": config.config_hash(),

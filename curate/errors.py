@@ -7,6 +7,7 @@ of the build itself (bad config, bad paths given on the command line) are :class
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 __all__ = [
     "AccountingError",
@@ -112,18 +113,35 @@ class AccountingError(CurateError):
     """A build lost or double-counted inputs: ``accepted + rejected != read``. A bug, never a
     user's mistake; the build stops before it writes ``dataset_info.json``."""
 
-    def __init__(self, *, read: int, accepted: int, rejected: int) -> None:
-        super().__init__(
-            f"inputs do not add up: accepted {accepted} + rejected {rejected} = "
-            f"{accepted + rejected}, but {read} were read"
-        )
+    def __init__(self, *, read: int, accepted: int, rejected: int, carried: int | None = None,
+                 processed: int | None = None, source_rejected: int | None = None) -> None:
+        if carried is None:
+            message = (f"inputs do not add up: accepted {accepted} + rejected {rejected} = "
+                       f"{accepted + rejected}, but {read} were read")
+        else:
+            message = (f"inputs do not add up: carried {carried} + processed {processed} + "
+                       f"rejected by their source {source_rejected} = "
+                       f"{carried + (processed or 0) + (source_rejected or 0)}, but {read} "
+                       "were read")
+        super().__init__(message)
         self.read, self.accepted, self.rejected = read, accepted, rejected
 
 
 class InputRejected(CurateError):
-    """One input cannot be used; carries the reason code that goes into ``rejected.parquet``."""
+    """One input cannot be used; carries the reason code that goes into ``rejected.parquet``,
+    and what was measured of the input before it was rejected (:meth:`measured`), which
+    ``rejected.parquet`` records too."""
 
     def __init__(self, reason: Reason, detail: str) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.signals: Any = None  # curate.records.Signals
+        self.model_signals: dict[str, Any] | None = None  # the enabled models' fields
+
+    def measured(self, signals: Any = None,
+                 model_signals: dict[str, Any] | None = None) -> InputRejected:
+        """Record the signals measured before this rejection; returns the error itself."""
+        self.signals = signals
+        self.model_signals = model_signals
+        return self

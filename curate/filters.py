@@ -10,7 +10,9 @@ fixed order, and the first rule that fails decides the reason:
 5. ``LOW_SNR``        snr_db < min_snr_db                      (when min_snr_db is set)
 6. ``SPEAKING_RATE``  chars_per_s outside [min_chars_per_s, max_chars_per_s] (bounds when set)
 
-Values equal to a bound pass. Audio without frames is always ``TOO_SHORT``, even with
+Values equal to a bound pass. A value is compared as it is stored in the shards and the manifest
+(float32), so that a build applying a changed bound to recorded signals decides exactly as a
+build measuring them again (see :mod:`curate.carry`). Audio without frames is always ``TOO_SHORT``, even with
 ``min_duration_s: 0`` (nothing can be encoded from it). With ``allow_empty_text``, an utterance
 without characters (``chars_per_s == 0``) is not held to ``min_chars_per_s``: empty text was
 allowed on purpose.
@@ -18,11 +20,13 @@ allowed on purpose.
 
 from __future__ import annotations
 
+import numpy as np
+
 from curate.config import FilterConfig
 from curate.errors import InputRejected, Reason
 from curate.records import Signals
 
-__all__ = ["check_signals", "check_text", "format_against_bound"]
+__all__ = ["as_stored", "check_signals", "check_text", "format_against_bound"]
 
 
 def check_text(text: str, cfg: FilterConfig) -> None:
@@ -53,11 +57,16 @@ def check_signals(signals: Signals, cfg: FilterConfig) -> None:
         bound = getattr(cfg, bound_name)
         if bound is None or (exempt and bound_name == "min_chars_per_s"):
             continue
-        value = getattr(signals, field)
+        value = as_stored(getattr(signals, field))
         if value < bound if op == "<" else value > bound:
             label, unit = _LABELS.get(field, (field, ""))
             detail = f"{label} {format_against_bound(value, bound)}{unit} {op} {bound_name} {bound:g}"
             raise InputRejected(reason, detail)
+
+
+def as_stored(value: float) -> float:
+    """``value`` as the shards and the manifest hold it: rounded to float32."""
+    return float(np.float32(value))
 
 
 def format_against_bound(value: float, bound: float) -> str:

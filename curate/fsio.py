@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FileReader",
     "WrittenFile",
+    "copy_file",
     "delete_file",
     "delete_tree",
     "ensure_filesystem_options",
@@ -330,6 +331,29 @@ def publish_file(local: str, dest: str) -> WrittenFile:
     digest, size = sha256_and_size(local)
     move_into_place(local, dest)
     return WrittenFile(path=dest, sha256=digest, size_bytes=size)
+
+
+def copy_file(src: str, dest: str) -> None:
+    """Copy ``src`` to ``dest`` byte for byte, atomically: a hard link when both are local and
+    on one filesystem (no byte is copied), else a copy to a temporary name moved into place."""
+    if is_local(src) and is_local(dest):
+        src, dest = local_path(src), local_path(dest)
+        os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+        tmp = _tmp_sibling(dest)
+        try:
+            os.link(src, tmp)
+        except OSError:  # another filesystem, or links refused
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+        return
+    tmp = local_tmp_for(dest)
+    try:
+        with open_read(src) as f, open(tmp, "wb") as out:
+            shutil.copyfileobj(f, out, _CHUNK)
+        move_into_place(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def write_bytes(dest: str, data: bytes) -> WrittenFile:

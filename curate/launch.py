@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from curate import fsio
@@ -21,6 +21,9 @@ from curate.layout import STAGING_DIR, ShardFormat
 
 if TYPE_CHECKING:
     from apache_beam.options.pipeline_options import PipelineOptions
+
+    from curate.base import BasePlan, BaseVersion
+    from curate.config import BuildConfig
 
 __all__ = ["pipeline_options", "print_summary", "run_build"]
 
@@ -77,6 +80,32 @@ class _Progress(threading.Thread):
         self._stop_event.set()
 
 
+def _plan(config: BuildConfig, models: Any, base: BaseVersion,
+          say: Callable[[str], None]) -> BasePlan:
+    """How the build uses ``base``, said in one line (UsageError for a base it cannot use)."""
+    from curate.base import plan_base
+    from curate.settings import build_settings
+
+    plan = plan_base(config, base, build_settings(config, models))
+    if plan.incremental:
+        say(f"building on {base.ref} (commit {base.commit_id[:12]}): inputs that match it are "
+            "carried over without decoding")
+    else:
+        say(f"{plan.reason}: full rebuild, nothing carried from {base.ref}")
+    return plan
+
+
+def _counters(result: Any) -> dict[str, int]:
+    """The pipeline's ``curate`` counters (``audio.decoded``, ``rejected.<reason>``, …)."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    found: dict[str, int] = {}
+    for c in result.metrics().query(MetricsFilter().with_namespace("curate"))["counters"]:
+        value = c.committed if c.committed is not None else c.attempted
+        found[c.key.metric.name] = found.get(c.key.metric.name, 0) + int(value or 0)
+    return found
+
+
 def run_build(
     config_path: str,
     output_dir: str,
@@ -84,10 +113,17 @@ def run_build(
     workers: int | None = None,
     pipeline_args: Sequence[str] = (),
     overwrite: bool = False,
+    base: BaseVersion | None = None,
     say: Callable[[str], None] = lambda s: print(s, flush=True),
+    counters: MutableMapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """Validate the config, load the enabled signal models, run the build, return the parsed
-    ``dataset_info.json``."""
+    ``dataset_info.json``.
+
+    ``base``: a registered version to build on (``Registry(uri).open("name@v3")``): inputs
+    that match its records are carried over without decoding and its unchanged shards are kept
+    (:mod:`curate.base`). ``counters``, when given, receives the pipeline's ``curate`` counters
+    (``audio.decoded``: the inputs whose audio was decoded)."""
     import apache_beam as beam
     from apache_beam.io.filesystems import FileSystems
 
@@ -105,6 +141,7 @@ def run_build(
 
         say(f"loading signal models: {', '.join(config.enabled_models)}")
         models = check_models(config.signals)  # a model that cannot load fails before any data
+    plan = None if base is None else _plan(config, models, base, say)  # before any write
     if fsio.is_local(output_dir):
         output_dir = os.path.abspath(fsio.local_path(output_dir))
     prepare_output(output_dir, overwrite=overwrite)
@@ -113,9 +150,11 @@ def run_build(
     progress.start()
     try:
         with beam.Pipeline(options=options) as p:
-            _ = p | "Build" >> BuildDataset(config, output_dir, models)
+            _ = p | "Build" >> BuildDataset(config, output_dir, models, plan)
     finally:
         progress.stop()
+    if counters is not None:
+        counters.update(_counters(p.result))
     return read_info(output_dir)
 
 
@@ -131,14 +170,25 @@ def _summary_lines(info: Mapping[str, Any], output_dir: str) -> list[str]:
         f"dataset      {info['name']}",
         f"utterances   read {counts['read']}, accepted {counts['accepted']}, "
         f"rejected {counts['rejected']}",
+    ]
+    base = info.get("base")
+    if base:
+        lines.append(f"base         {base['ref']} (commit {base['commit_id'][:12]}), "
+                     f"{base['mode']}" + (f": {base['reason']}" if base.get("reason") else ""))
+        lines.append(f"             carried {counts.get('carried', 0)} without decoding, "
+                     f"processed {counts.get('processed', 0)}, removed "
+                     f"{counts.get('removed', 0)}")
+    lines += [
         f"{'split':<12} {'examples':>9} {'speakers':>9} {'hours':>10} {'shards':>7}",
     ]
     ratios = info["config"]["splits"]["ratios"]
     for split in sorted(info["splits"], key=lambda n: (-ratios.get(n, 0), n)):
         s = info["splits"][split]
-        n_shards = len(next(iter(s["shards"].values()), []))
+        shards = next(iter(s["shards"].values()), [])
+        kept = sum(1 for shard in shards if shard.get("base"))
         lines.append(f"{split:<12} {s['num_examples']:>9} {s['num_speakers']:>9} "
-                     f"{_hours(s['duration_s']):>10} {n_shards:>7}")
+                     f"{_hours(s['duration_s']):>10} {len(shards):>7}"
+                     + (f" ({kept} kept from the base)" if base else ""))
     if info["rejected_by_reason"]:
         lines.append("rejected by reason:")
         by_count = sorted(info["rejected_by_reason"].items(), key=lambda kv: (-kv[1], kv[0]))

@@ -5,7 +5,7 @@ the build fingerprint. The one module that knows them; everything that writes or
 ::
 
     dataset_info.json                    INFO_FILE: written last; a build is complete with it
-    data/<split>/<name>-<split>.<format>-<index>-of-<count>     shard_file()
+    data/<split>/<name>-<split>.<format>-<index>   shard_file(): indices are stable, gaps allowed
     manifest/<split>.parquet             manifest_file()
     rejected.parquet                     REJECTED_FILE
     stats.json                           STATS_FILE
@@ -17,8 +17,15 @@ the build fingerprint. The one module that knows them; everything that writes or
 Paths are relative and ``/``-separated, as ``dataset_info.json`` lists them; join them to a
 build's root with :func:`curate.fsio.join`. Pure: nothing here touches a filesystem.
 
->>> shard_file("asr", "train", ShardFormat.TFRECORD, 3, 10)
-'data/train/asr-train.tfrecord-00003-of-00010'
+A shard's name holds its index and not the split's shard count (layout 2, :data:`SCHEMA_VERSION`):
+a build on a base version keeps the base's unchanged shards under their names and appends new
+ones after the highest index, and a shard whose examples were all removed leaves a gap. The
+shards of a split, in index order, are the ones ``dataset_info.json`` lists.
+
+>>> shard_file("asr", "train", ShardFormat.TFRECORD, 3)
+'data/train/asr-train.tfrecord-00003'
+>>> shard_index("data/train/asr-train.tfrecord-00003")
+3
 >>> manifest_file("test")
 'manifest/test.parquet'
 """
@@ -37,6 +44,7 @@ __all__ = [
     "MANIFEST_DIR",
     "REJECTED_FILE",
     "STAGING_DIR",
+    "SCHEMA_VERSION",
     "STATS_FILE",
     "VALIDATION_DIR",
     "VALIDATION_DOCS",
@@ -47,8 +55,14 @@ __all__ = [
     "manifest_file",
     "manifest_part_file",
     "shard_file",
+    "shard_index",
     "staged_records_file",
 ]
+
+SCHEMA_VERSION = 2
+"""The layout's version, in ``dataset_info.json``. 2: shard names without the shard count,
+fingerprints of every input in the manifests and ``rejected.parquet`` (what a build on a base
+version matches). A build refuses a base of an older layout."""
 
 INFO_FILE = "dataset_info.json"
 STATS_FILE = "stats.json"
@@ -70,9 +84,14 @@ class ShardFormat(str, enum.Enum):
     ARRAY_RECORD = "array_record"  # the same records in ArrayRecord, one per group
 
 
-def shard_file(dataset: str, split: str, fmt: ShardFormat, index: int, count: int) -> str:
-    """``data/<split>/<dataset>-<split>.<ext>-00003-of-00010``, TFDS style."""
-    return f"{DATA_DIR}/{split}/{dataset}-{split}.{fmt.value}-{index:05d}-of-{count:05d}"
+def shard_file(dataset: str, split: str, fmt: ShardFormat, index: int) -> str:
+    """``data/<split>/<dataset>-<split>.<ext>-00003``: the shard's index, not the count."""
+    return f"{DATA_DIR}/{split}/{dataset}-{split}.{fmt.value}-{index:05d}"
+
+
+def shard_index(path: str) -> int:
+    """The index in a shard's name (:func:`shard_file`)."""
+    return int(path.rsplit("-", 1)[1])
 
 
 def manifest_file(split: str) -> str:

@@ -60,6 +60,13 @@ class StagedExample:
     offset: int
     length: int
     model_signals: dict[str, Any] | None = None  # the enabled models' fields, when any
+    # What a later build on this one matches (curate.inputs, curate.settings):
+    source_fingerprint: str = ""
+    input_sha256: str = ""
+    settings_sha256: str = ""
+    example_sha256: str = ""  # of the serialised Example
+    start_s: float = 0.0
+    end_s: float | None = None
 
     def manifest_row(self) -> dict[str, Any]:
         row = {
@@ -72,6 +79,13 @@ class StagedExample:
             "audio_sha256": self.audio_sha256,
             "source_uri": self.source_uri,
             "audio_uri": self.audio_uri,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "source_fingerprint": self.source_fingerprint,
+            "input_sha256": self.input_sha256,
+            "settings_sha256": self.settings_sha256,
+            "example_sha256": self.example_sha256,
+            "record_bytes": self.length,
         }
         row.update(self.signals.to_dict())
         row.update(self.model_signals or {})
@@ -92,7 +106,7 @@ class ProcessedUtterance:
     signals: Signals
     model_signals: dict[str, Any] | None = None
 
-    def staged(self, path: str, offset: int) -> StagedExample:
+    def staged(self, path: str, offset: int, settings_sha256: str = "") -> StagedExample:
         utt = self.utterance
         return StagedExample(
             key=utt.key,
@@ -109,6 +123,12 @@ class ProcessedUtterance:
             offset=offset,
             length=len(self.record),
             model_signals=self.model_signals,
+            source_fingerprint=utt.source_fingerprint,
+            input_sha256=utt.input_sha256(),
+            settings_sha256=settings_sha256,
+            example_sha256=hashlib.sha256(self.record).hexdigest(),
+            start_s=utt.start_s,
+            end_s=utt.end_s,
         )
 
 
@@ -133,6 +153,7 @@ def prepare_utterance(
     from curate.signals import compute_signals
 
     filters.check_text(utt.text, filter_cfg)
+    Metrics.counter("curate", "audio.decoded").inc()  # a build on a base counts what it decodes
     try:
         decoded = audio.decode(
             audio.read_bytes(utt.audio_uri), uri=utt.audio_uri, start_s=utt.start_s, end_s=utt.end_s
@@ -147,7 +168,10 @@ def prepare_utterance(
     signals = compute_signals(
         source=decoded, samples=samples, sample_rate_hz=rate, text=utt.text, pcm16=pcm
     )
-    filters.check_signals(signals, filter_cfg)
+    try:
+        filters.check_signals(signals, filter_cfg)
+    except InputRejected as e:  # recorded: a later build may apply other bounds to them
+        raise e.measured(signals)
     return PreparedUtterance(utterance=utt, decoded=decoded, samples=samples, pcm=pcm,
                              signals=signals)
 
@@ -171,9 +195,11 @@ def finish_utterance(
     if model_config is not None and model_signals is not None:
         from curate.models.filters import first_violation
 
+        full = model_signals.to_dict()
+        extra = {name: full[name] for name in model_fields(model_config.enabled)}
         violation = first_violation(model_signals, model_config)
         if violation is not None:
-            raise InputRejected(*violation)
+            raise InputRejected(*violation).measured(signals, extra)
         margin = model_config.vad.trim_margin_s if model_config.vad.enabled else None
         if margin is not None:
             from curate.models.vad import trim_bounds
@@ -185,9 +211,10 @@ def finish_utterance(
                 signals = compute_signals(source=prep.decoded, samples=samples,
                                           sample_rate_hz=rate, text=utt.text, pcm16=pcm)
                 if filter_cfg is not None:
-                    filters.check_signals(signals, filter_cfg)
-        full = model_signals.to_dict()
-        extra = {name: full[name] for name in model_fields(model_config.enabled)}
+                    try:
+                        filters.check_signals(signals, filter_cfg)
+                    except InputRejected as e:
+                        raise e.measured(signals, extra)
     encoded = audio.encode(pcm, rate, audio_cfg.codec)
     record = serialize_example(
         key=utt.key,
@@ -222,17 +249,31 @@ def process_utterance(
     return finish_utterance(prepare_utterance(utt, audio_cfg, filter_cfg), audio_cfg)
 
 
-def _rejected(utt: Utterance, e: InputRejected) -> beam.pvalue.TaggedOutput:
+def _rejected(utt: Utterance, e: InputRejected, settings_sha256: str) -> beam.pvalue.TaggedOutput:
     Metrics.counter("curate", f"rejected.{e.reason.value}").inc()
-    return beam.pvalue.TaggedOutput(REJECTED, Rejection.of(utt, stage_of(e.reason), e.reason, e.detail))
+    rejection = Rejection.of(utt, stage_of(e.reason), e.reason, e.detail,
+                             settings_sha256=settings_sha256, signals=e.signals,
+                             model_signals=e.model_signals)
+    return beam.pvalue.TaggedOutput(REJECTED, rejection)
 
 
-class _StagingFn(beam.DoFn):
+class _FingerprintingFn(beam.DoFn):
+    """Base of the DoFns that start an utterance's work: each input gets its source
+    fingerprint first (:mod:`curate.inputs`), unless a build on a base took it already."""
+
+    def setup(self) -> None:
+        from curate.inputs import SourceFingerprints
+
+        self._fingerprints = SourceFingerprints()
+
+
+class _StagingFn(_FingerprintingFn):
     """Base of the DoFns that end an utterance's work: stages each Example in a per-bundle file
     of the build directory's staging area."""
 
-    def __init__(self, output_dir: str) -> None:
+    def __init__(self, output_dir: str, settings_sha256: str) -> None:
         self._output_dir = output_dir
+        self._settings = settings_sha256
         self._accepted = Metrics.counter("curate", "processed.accepted")
         self._out: Any = None
 
@@ -248,7 +289,7 @@ class _StagingFn(beam.DoFn):
         self._out.write(done.record)
         self._offset += len(done.record)
         self._accepted.inc()
-        return done.staged(self._path, offset)
+        return done.staged(self._path, offset, self._settings)
 
     def finish_bundle(self) -> None:
         if self._out is not None:
@@ -259,32 +300,35 @@ class _StagingFn(beam.DoFn):
 class _ProcessFn(_StagingFn):
     """Utterance -> StagedExample, or a Rejection on the REJECTED output (no models)."""
 
-    def __init__(self, audio: AudioConfig, filters: FilterConfig, output_dir: str) -> None:
-        super().__init__(output_dir)
+    def __init__(self, audio: AudioConfig, filters: FilterConfig, output_dir: str,
+                 settings_sha256: str) -> None:
+        super().__init__(output_dir, settings_sha256)
         self._audio, self._filters = audio, filters
 
     def process(self, utt: Utterance):
+        utt = self._fingerprints.fingerprinted(utt)
         try:
             done = process_utterance(utt, self._audio, self._filters)
         except InputRejected as e:
-            yield _rejected(utt, e)
+            yield _rejected(utt, e, self._settings)
             return
         yield self._stage(done)
 
 
-class _PrepareFn(beam.DoFn):
+class _PrepareFn(_FingerprintingFn):
     """Utterance -> (PreparedUtterance, ModelInput) for the models, or a Rejection."""
 
-    def __init__(self, audio: AudioConfig, filters: FilterConfig) -> None:
-        self._audio, self._filters = audio, filters
+    def __init__(self, audio: AudioConfig, filters: FilterConfig, settings_sha256: str) -> None:
+        self._audio, self._filters, self._settings = audio, filters, settings_sha256
 
     def process(self, utt: Utterance):
         from curate.models.records import ModelInput
 
+        utt = self._fingerprints.fingerprinted(utt)
         try:
             prep = prepare_utterance(utt, self._audio, self._filters)
         except InputRejected as e:
-            yield _rejected(utt, e)
+            yield _rejected(utt, e, self._settings)
             return
         yield prep, ModelInput.from_audio(
             prep.samples, sample_rate_hz=self._audio.sample_rate_hz, transcript=utt.text
@@ -295,8 +339,8 @@ class _FinishFn(_StagingFn):
     """(PreparedUtterance, ModelSignals) -> StagedExample, or a Rejection."""
 
     def __init__(self, audio: AudioConfig, filters: FilterConfig,
-                 model_config: ModelSignalsConfig, output_dir: str) -> None:
-        super().__init__(output_dir)
+                 model_config: ModelSignalsConfig, output_dir: str, settings_sha256: str) -> None:
+        super().__init__(output_dir, settings_sha256)
         self._audio, self._filters, self._model_config = audio, filters, model_config
 
     def process(self, element):
@@ -306,19 +350,22 @@ class _FinishFn(_StagingFn):
                                     model_config=self._model_config,
                                     model_signals=model_signals)
         except InputRejected as e:
-            yield _rejected(prep.utterance, e)
+            yield _rejected(prep.utterance, e, self._settings)
             return
         yield self._stage(done)
 
 
-def _model_failure(element: tuple[PreparedUtterance, Reason, str]) -> Rejection:
+def _model_failure(element: tuple[PreparedUtterance, Reason, str], settings_sha256: str
+                   ) -> Rejection:
     prep, reason, detail = element
     Metrics.counter("curate", f"rejected.{reason.value}").inc()
-    return Rejection.of(prep.utterance, stage_of(reason), reason, detail)
+    return Rejection.of(prep.utterance, stage_of(reason), reason, detail,
+                        settings_sha256=settings_sha256, signals=prep.signals)
 
 
 class ProcessUtterances(beam.PTransform):
     """Decode, normalise, measure, filter and encode each utterance; stage its Example.
+    ``settings_sha256`` (:mod:`curate.settings`) is recorded with every example and rejection.
 
     With model signals enabled, the models run between the cheap filters and the encoder,
     fused in the same stage (the decoded audio never crosses a shuffle). Returns
@@ -326,28 +373,31 @@ class ProcessUtterances(beam.PTransform):
     """
 
     def __init__(self, audio: AudioConfig, filters: FilterConfig, output_dir: str,
-                 model_config: ModelSignalsConfig | None = None) -> None:
+                 model_config: ModelSignalsConfig | None = None,
+                 settings_sha256: str = "") -> None:
         super().__init__()
         self._audio, self._filters, self._output = audio, filters, output_dir
+        self._settings = settings_sha256
         enabled = model_config is not None and model_config.enabled
         self._model_config = model_config if enabled else None
 
     def expand(self, utterances):
         if self._model_config is None:
             out = utterances | "Process" >> beam.ParDo(
-                _ProcessFn(self._audio, self._filters, self._output)
+                _ProcessFn(self._audio, self._filters, self._output, self._settings)
             ).with_outputs(REJECTED, main="examples")  # StagedExample | Rejection
             return out.examples, out[REJECTED]
         from curate.models.transform import FAILED, SIGNALS, ComputeModelSignals
 
         prepared = utterances | "Prepare" >> beam.ParDo(
-            _PrepareFn(self._audio, self._filters)
+            _PrepareFn(self._audio, self._filters, self._settings)
         ).with_outputs(REJECTED, main="prepared")  # (PreparedUtterance, ModelInput) | Rejection
         computed = prepared.prepared | "ModelSignals" >> ComputeModelSignals(self._model_config)
         finished = computed[SIGNALS] | "Finish" >> beam.ParDo(  # (prepared, ModelSignals)
-            _FinishFn(self._audio, self._filters, self._model_config, self._output)
+            _FinishFn(self._audio, self._filters, self._model_config, self._output,
+                      self._settings)
         ).with_outputs(REJECTED, main="examples")
-        failed = computed[FAILED] | "ModelFailed" >> beam.Map(_model_failure)
+        failed = computed[FAILED] | "ModelFailed" >> beam.Map(_model_failure, self._settings)
         rejections = (
             (prepared[REJECTED], finished[REJECTED], failed) | "Rejections" >> beam.Flatten()
         )

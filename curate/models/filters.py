@@ -7,7 +7,7 @@
 3. ``asr_disagreement``  asr_wer > asr.max_wer, or asr_cer > asr.max_cer
 
 A rule applies only when its model is enabled, its bound is set and its signal is present.
-Values equal to a bound pass. Language comes before ASR: a transcript in another language also
+Values equal to a bound pass; values are compared as stored (float32, as the cheap filters do). Language comes before ASR: a transcript in another language also
 disagrees with an English recogniser, and the language is the more useful diagnosis.
 
 >>> from curate.models.config import ModelSignalsConfig
@@ -19,6 +19,7 @@ disagrees with an English recogniser, and the language is the more useful diagno
 from __future__ import annotations
 
 from curate.errors import Reason
+from curate.filters import as_stored
 from curate.filters import format_against_bound as _fmt
 from curate.models.config import ModelSignalsConfig
 from curate.models.records import ModelSignals
@@ -29,13 +30,14 @@ __all__ = ["first_violation"]
 def first_violation(signals: ModelSignals, cfg: ModelSignalsConfig) -> tuple[Reason, str] | None:
     """``(reason, detail)`` for the first rule (see the module docstring) that fails, or None."""
     vad, asr, langid = cfg.vad, cfg.asr, cfg.langid
-    ratio = signals.vad_speech_ratio
+    ratio = None if signals.vad_speech_ratio is None else as_stored(signals.vad_speech_ratio)
     if vad.enabled and vad.min_speech_ratio is not None and ratio is not None:
         if ratio < vad.min_speech_ratio:
             detail = f"speech ratio {_fmt(ratio, vad.min_speech_ratio)} < min_speech_ratio " \
                      f"{vad.min_speech_ratio:g}"
             return Reason.LOW_SPEECH_RATIO, detail
     language, confidence = signals.langid_language, signals.langid_confidence
+    confidence = None if confidence is None else as_stored(confidence)
     if langid.enabled and language and confidence is not None:
         words = signals.langid_words or 0
         if (
@@ -49,7 +51,7 @@ def first_violation(signals: ModelSignals, cfg: ModelSignalsConfig) -> tuple[Rea
     if asr.enabled:
         for name, value, bound in (("wer", signals.asr_wer, asr.max_wer),
                                    ("cer", signals.asr_cer, asr.max_cer)):
-            if value is not None and bound is not None and value > bound:
-                detail = f"{name} {_fmt(value, bound)} > max_{name} {bound:g}"
+            if value is not None and bound is not None and as_stored(value) > bound:
+                detail = f"{name} {_fmt(as_stored(value), bound)} > max_{name} {bound:g}"
                 return Reason.ASR_DISAGREEMENT, detail
     return None

@@ -65,7 +65,7 @@ def _records(n: int) -> list[bytes]:
 
 def test_tfrecord_shard_reads_back_with_tf_data_and_the_feature_spec(tmp_path):
     records = _records(7)
-    dest = str(tmp_path / shard_file("ds", "train", ShardFormat.TFRECORD, 0, 1))
+    dest = str(tmp_path / shard_file("ds", "train", ShardFormat.TFRECORD, 0))
     files, count = write_shards({ShardFormat.TFRECORD: dest}, records)
     assert count == 7 and files[ShardFormat.TFRECORD].size_bytes == os.path.getsize(dest)
     assert not [p for p in os.listdir(os.path.dirname(dest)) if ".tmp-" in p]

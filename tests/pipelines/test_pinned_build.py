@@ -36,31 +36,31 @@ CORPUS_DIR = os.path.join(tempfile.gettempdir(), "curate-pinned-sample-corpus")
 UTTERANCES, SEED = 8, 12
 
 # The build fingerprint and every file the fingerprint covers: path -> sha256.
-FINGERPRINT = "11576259ce961f149e307469d0750b51b93e5c955b224af77ca0307c1403f5d9"
+FINGERPRINT = "5362f20f44e2435493fc8e4c70b90a31c69ad51d55dc35abe0e4e9c582e87144"
 SHARDS = {
-    "data/test/sample-librispeech-test.array_record-00000-of-00001":
+    "data/test/sample-librispeech-test.array_record-00000":
         "25ca9bb68b733ece4a89a9d79fc69a5bd9a932ebb4e8851d96c2c859ddcbf44d",
-    "data/test/sample-librispeech-test.tfrecord-00000-of-00001":
+    "data/test/sample-librispeech-test.tfrecord-00000":
         "258ac6d593747d2076908e13cb84c14d12e7dec843c3c17054ad489aff53d666",
-    "data/train/sample-librispeech-train.array_record-00000-of-00005":
+    "data/train/sample-librispeech-train.array_record-00000":
         "4be96ce18ff09672cad13d8b440e5906c6f095c244bb88f3777d59c86f08a73e",
-    "data/train/sample-librispeech-train.array_record-00002-of-00005":
+    "data/train/sample-librispeech-train.array_record-00002":
         "ccf99a0f06c07562efccaef69b158472f0e3f0f9928aad72338dc1696f2533ed",
-    "data/train/sample-librispeech-train.array_record-00003-of-00005":
+    "data/train/sample-librispeech-train.array_record-00003":
         "99cde06eabea68140a7c8305527ce832b50040c8da837211b225a2bb4a18af21",
-    "data/train/sample-librispeech-train.tfrecord-00000-of-00005":
+    "data/train/sample-librispeech-train.tfrecord-00000":
         "540e790e0deb83a209229d01e7663490453ea2e15c08a706e4d0b4c77af7194a",
-    "data/train/sample-librispeech-train.tfrecord-00002-of-00005":
+    "data/train/sample-librispeech-train.tfrecord-00002":
         "e2cc773493a14f8cad4649016ffd4cdaec12c038db6bc4afadc2501156791a8a",
-    "data/train/sample-librispeech-train.tfrecord-00003-of-00005":
+    "data/train/sample-librispeech-train.tfrecord-00003":
         "2ff3be6638145dc4f00dd668d593984aa5d411e03388ebdac29d9b00d3f04d12",
-    "data/validation/sample-librispeech-validation.array_record-00001-of-00003":
+    "data/validation/sample-librispeech-validation.array_record-00001":
         "6551c87311621003732f87a4be7ce90c54114d24ba36f93b4fe5de8adb5b8fa9",
-    "data/validation/sample-librispeech-validation.array_record-00002-of-00003":
+    "data/validation/sample-librispeech-validation.array_record-00002":
         "f6d3c11c0b63ac75400dd0e5721efaeba885bbd4858386c63b8323a1db5cf73f",
-    "data/validation/sample-librispeech-validation.tfrecord-00001-of-00003":
+    "data/validation/sample-librispeech-validation.tfrecord-00001":
         "db2242b6909896d5211dde1a76457e185a620f5f5f364ff2092d58f600fbce40",
-    "data/validation/sample-librispeech-validation.tfrecord-00002-of-00003":
+    "data/validation/sample-librispeech-validation.tfrecord-00002":
         "792227ae86a04487e522a8a6e39e36455f18dafba813de069bab9fa6845daf9c",
 }
 # The manifests (and the stats.json computed from them) changed once, on purpose: their float
@@ -82,13 +82,21 @@ SHARDS = {
 #   validation array_record-00001 184a3b87…, tfrecord-00001 b6b240c7…,
 #   manifest/test 64ab53e7…, train 98981458…, validation 5268ee6d…, rejected 9ac5ce6c…,
 #   fingerprint b02f9095402fb3cba3d6bb4699398df854b63aa20cb5cb2555985fbd118d1722
+# And once more with layout 2 (issue 11, incremental builds): the shard names lost their count
+# ("-00003-of-00005" became "-00003") so that a build on a base version keeps its shards' names;
+# the shards' bytes did not change (the sha256s above are the ones before). The manifests and
+# rejected.parquet gained the fingerprints a build on this one matches (source_fingerprint,
+# input_sha256, settings_sha256, example_sha256, start_s, end_s, record_bytes; rejected.parquet
+# also the measured signals). stats.json and CARD.md did not change. Before:
+#   manifest/test 949f1302…, train 4dbd70d5…, validation c79204dc…, rejected 6c36c0a2…,
+#   fingerprint 11576259ce961f149e307469d0750b51b93e5c955b224af77ca0307c1403f5d9
 OTHER_FILES = {
     "CARD.md": "760dbf920db7b2bd309126a9ce6fea2b336ed5050b7b5b7c35873af412dc0bb7",
-    "manifest/test.parquet": "949f13028140fa5dabe0af523721f27322b7ef95114d754a0e6a837f14ab5827",
-    "manifest/train.parquet": "4dbd70d516477d225bdedbdd62eacd13cebec7d55584f01432d0a14329a760d9",
+    "manifest/test.parquet": "0d0ad0800b7f5db82e382b0b17680deb43450671caac6873c8fd9da8fe2f22e2",
+    "manifest/train.parquet": "64a7402453e4d892093ae85599765374ebaf3c42f54711822ca7662f9b026d84",
     "manifest/validation.parquet":
-        "c79204dc85276fe07119f4ee334bc15f5a18c44af61a9eff83a6d36e45d9baf1",
-    "rejected.parquet": "6c36c0a284aaf41776a4df576370ecb025c295b5f587e8e8de209b66cea42ec7",
+        "43715bc624f8dd9e66a7120476b75a968442bfae0b1058f7139f0e13da03dc96",
+    "rejected.parquet": "fcdb321200370d6b9512c158f8eb378a93b140879ceb8d920d4e7b26d78eefb3",
     "stats.json": "0835cbd5478e102ea67b2d07708179a8d69714e0883b024dfa31d316a6805bbd",
 }
 

@@ -1,0 +1,83 @@
+"""Fingerprints of a build's inputs, taken without decoding anything: what a build on a base
+version matches to carry an input over (:mod:`curate.carry`).
+
+A source file's fingerprint names its bytes:
+
+* a local file: ``sha256:<hex>`` of its bytes (read, hashed, never decoded);
+* ``s3://``: ``s3-etag:<etag>``, the object's ETag from its metadata (no byte is read);
+* ``gs://``: ``gcs-crc32c:<base64>``, the object's CRC32C from its metadata;
+* any other filesystem: ``sha256:<hex>`` of its bytes, read through Beam's ``FileSystems``.
+
+An input's fingerprint, :meth:`curate.records.Utterance.input_sha256`, adds its key, text,
+speaker and segment to its file's. Both go into the manifest (per example) and
+``rejected.parquet`` (per rejected input).
+
+>>> import os, tempfile
+>>> path = os.path.join(tempfile.mkdtemp(), "a.wav")
+>>> _ = open(path, "wb").write(b"RIFF")
+>>> SourceFingerprints().of(path) == "sha256:" + hashlib.sha256(b"RIFF").hexdigest()
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections import OrderedDict
+
+from curate.fsio import FileReader, is_local, local_path
+from curate.records import Utterance
+
+__all__ = ["SourceFingerprints"]
+
+_CHUNK = 1 << 20
+_SCHEMES = {"s3": "s3-etag", "gs": "gcs-crc32c"}  # stores whose metadata names the bytes
+
+
+class SourceFingerprints:
+    """Takes source fingerprints for one worker: one S3 client per thread (as
+    :class:`curate.fsio.FileReader` keeps them) and the last ``cache_size`` files' fingerprints,
+    so that the segments of one recording (Kaldi ``segments``) read it once."""
+
+    def __init__(self, cache_size: int = 64) -> None:
+        self._reader = FileReader()
+        self._cache: OrderedDict[str, str] = OrderedDict()
+        self._size = cache_size
+
+    def of(self, uri: str) -> str:
+        """The fingerprint of the file at ``uri`` (see the module docstring). Raises
+        ``OSError`` (``FileNotFoundError`` and the like) when it cannot be taken."""
+        found = self._cache.get(uri)
+        if found is None:
+            found = self._take(uri)
+            self._cache[uri] = found
+            if len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(uri)
+        return found
+
+    def _take(self, uri: str) -> str:
+        if is_local(uri):
+            with open(local_path(uri), "rb") as f:
+                return f"sha256:{hashlib.file_digest(f, 'sha256').hexdigest()}"
+        scheme = uri.split("://", 1)[0]
+        if scheme in _SCHEMES:
+            (checksum,) = self._reader.checksums([uri])
+            return f"{_SCHEMES[scheme]}:{checksum}"
+        digest = hashlib.sha256()
+        with self._reader.open(uri) as f:
+            while chunk := f.read(_CHUNK):
+                digest.update(chunk)
+        return f"sha256:{digest.hexdigest()}"
+
+    def fingerprinted(self, utt: Utterance) -> Utterance:
+        """``utt`` with its source fingerprint, or ``utt`` as it is when it already has one or
+        when its file cannot be read (processing then rejects it, with the reason)."""
+        if utt.source_fingerprint:
+            return utt
+        try:
+            fingerprint = self.of(utt.audio_uri)
+        except Exception:  # missing, unreadable, refused: processing names the reason
+            return utt
+        return dataclasses.replace(utt, source_fingerprint=fingerprint)
