@@ -23,14 +23,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", required=True)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--base", metavar="NAME@vN", default=None,
+                        help="build on this registered version (see curate build --help)")
+    parser.add_argument("--registry", metavar="URI", default=None,
+                        help="where --base is registered")
     args, pipeline_args = parser.parse_known_args(argv)
+    from curate.cli.build import open_base
     from curate.cli.main import silence_dependency_notices
+    from registry.errors import RegistryError
 
     silence_dependency_notices()
     try:
         info = run_build(args.config, args.output, workers=args.workers,
-                         pipeline_args=pipeline_args, overwrite=args.overwrite)
-    except CurateError as e:
+                         pipeline_args=pipeline_args, overwrite=args.overwrite,
+                         base=open_base(args.base, args.registry))
+    except (CurateError, RegistryError) as e:
         print(f"asr_dataset: error: {e}", file=sys.stderr)
         return e.exit_code
     print_summary(info, args.output)

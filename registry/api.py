@@ -28,7 +28,7 @@ from registry.diff import VersionDiff, diff_versions
 from registry.errors import ConflictError, NotFoundError, ReferenceError_, RegistryError
 from registry.refs import DatasetRef, RefKind, parse_ref, validate_dataset_name
 from registry.store import Importer, Store, paginate
-from registry.uri import open_store
+from registry.uri import default_registry_uri, open_store
 
 __all__ = ["MAIN", "Registry", "Version"]
 
@@ -103,8 +103,12 @@ class Registry:
         cache_dir: str | os.PathLike[str] | None = None,
         workers: int = 8,
     ) -> None:
+        self.uri = ""  # the registry URI, when given as one (credentials are never in it)
         if uri_or_store is None or isinstance(uri_or_store, (str, os.PathLike)):
-            uri_or_store = open_store(None if uri_or_store is None else os.fspath(uri_or_store))
+            uri = default_registry_uri() if uri_or_store is None else os.fspath(uri_or_store)
+            plain = uri.strip() and "://" not in uri  # a plain path: absolute for the workers
+            self.uri = os.path.abspath(os.path.expanduser(uri)) if plain else uri
+            uri_or_store = open_store(self.uri)
         self.store: Store = uri_or_store
         self._cache_dir = os.fspath(cache_dir) if cache_dir is not None else None
         self._workers = workers
@@ -216,6 +220,7 @@ class Registry:
             tag=tag,
             cache_root=self._cache_dir or default_cache_dir(),
             workers=self._workers,
+            registry=self.uri,
         )
 
     def diff(self, a: str, b: str) -> VersionDiff:

@@ -29,7 +29,14 @@ if TYPE_CHECKING:
     import tensorflow as tf
     from array_record.python.array_record_data_source import ArrayRecordDataSource
 
-__all__ = ["ENV_CACHE_DIR", "CommitCache", "DatasetVersion", "ShardFormat", "default_cache_dir"]
+__all__ = [
+    "ENV_CACHE_DIR",
+    "CommitCache",
+    "DatasetVersion",
+    "ShardFormat",
+    "VersionFiles",
+    "default_cache_dir",
+]
 
 
 def _tf_reads(path: str) -> bool:
@@ -55,8 +62,45 @@ def _decode_audio(encoded: bytes) -> np.ndarray:
     return samples
 
 
+class VersionFiles:
+    """One version's files for the workers of a build on it (``curate.base.BaseFiles``):
+    picklable, each worker opens the store (from the registry URI when there is one) and the
+    commit-keyed cache itself, and fetches only the files it asks for, each verified."""
+
+    def __init__(self, *, store: Store | None, uri: str, dataset: str, commit_id: str,
+                 cache_root: str) -> None:
+        self._store, self._uri = (None, uri) if uri else (store, "")
+        self._dataset, self._commit_id, self._root = dataset, commit_id, cache_root
+        self._cache: CommitCache | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"store": self._store, "uri": self._uri, "dataset": self._dataset,
+                "commit_id": self._commit_id, "root": self._root}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._store, self._uri = state["store"], state["uri"]
+        self._dataset, self._commit_id = state["dataset"], state["commit_id"]
+        self._root, self._cache = state["root"], None
+
+    def __repr__(self) -> str:
+        return f"VersionFiles({self._dataset}@{self._commit_id[:12]})"
+
+    def fetch(self, rel: str, sha256: str) -> str:
+        """A path or URI of the cached, verified ``rel``."""
+        if self._cache is None:
+            store = self._store
+            if store is None:
+                from registry.uri import open_store
+
+                store = open_store(self._uri)
+            self._cache = CommitCache(store, repo=self._dataset, commit_id=self._commit_id,
+                                      root=self._root)
+        return self._cache.fetch(rel, sha256=sha256)
+
+
 class DatasetVersion:
-    """One version's data: shards for ``tf.data`` and Grain, and the Arrow manifests."""
+    """One version's data: shards for ``tf.data`` and Grain, and the Arrow manifests.
+    ``registry``: the URI of the registry it was opened from, when known (never credentials)."""
 
     def __init__(
         self,
@@ -67,11 +111,14 @@ class DatasetVersion:
         cache_root: str | os.PathLike[str],
         tag: str | None = None,
         workers: int = 8,
+        registry: str = "",
     ) -> None:
         self.dataset = dataset
         self.commit_id = commit_id
         self.tag = tag
+        self.registry = registry
         self.cache = CommitCache(store, repo=dataset, commit_id=commit_id, root=cache_root)
+        self._cache_root = os.fspath(cache_root)
         self._workers = workers
 
     def __repr__(self) -> str:
@@ -90,6 +137,11 @@ class DatasetVersion:
     @property
     def splits(self) -> list[str]:
         return sorted(self.info["splits"])
+
+    def base_files(self) -> VersionFiles:
+        """This version's files for the workers of a build on it (``curate build --base``)."""
+        return VersionFiles(store=self.cache.store, uri=self.registry, dataset=self.dataset,
+                            commit_id=self.commit_id, cache_root=self._cache_root)
 
     def _split(self, split: str) -> dict[str, Any]:
         try:

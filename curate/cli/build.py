@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-__all__ = ["add_commands"]
+__all__ = ["add_commands", "open_base"]
 
 
 def _samples(args: argparse.Namespace) -> int:
@@ -21,11 +21,24 @@ def _samples(args: argparse.Namespace) -> int:
     return 0
 
 
+def open_base(ref: str | None, registry_uri: str | None):
+    """The registered version a build starts from (``--base NAME@vN``), or None: NotFoundError
+    (exit 2) for one that does not exist, StoreUnavailableError (exit 3) when the registry
+    cannot be reached. Nothing is written."""
+    if ref is None:
+        return None
+    from registry.api import Registry
+
+    base = Registry(registry_uri).open(ref)
+    _ = base.info  # fetched now: a missing or unreachable base fails before the build starts
+    return base
+
+
 def _build(args: argparse.Namespace) -> int:
     from curate.launch import print_summary, run_build
 
     info = run_build(args.config, args.output, workers=args.workers, pipeline_args=args.extra,
-               overwrite=args.overwrite)
+                     overwrite=args.overwrite, base=open_base(args.base, args.registry))
     print_summary(info, args.output)
     return 0
 
@@ -106,6 +119,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="DirectRunner worker processes (direct_num_workers, multi_processing)")
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--base", metavar="NAME@vN", default=None,
+                   help="build on this registered version: inputs that match it are carried "
+                   "over without decoding, its unchanged shards are kept byte for byte")
+    p.add_argument("--registry", metavar="URI", default=None,
+                   help="where --base is registered (default $CURATE_REGISTRY, else the local "
+                   "registry)")
     p.set_defaults(func=_build, accepts_extra=True)
 
     p = sub.add_parser("demo", help="sample corpus -> build -> validate -> register -> open")
