@@ -1,0 +1,318 @@
+"""Builds on a registered version (``--base``): what did not change is carried over without a
+decode and its shards are kept byte for byte; new examples go into new shards; a shard that
+lost or changed an example is rewritten, only that one; registering stores about the new data.
+
+The corpus: a base source (the sample corpus with its bad inputs) registered as v1, then a
+second source of about 10 % new utterances (v2, built on v1), then the base source with one
+utterance removed and one transcript fixed (v3, built on v2). Everything goes through the real
+local registry, as ``curate build --base`` uses it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from curate.cli.main import main as curate_main
+from curate.launch import run_build
+from curate.samples import make_corpus
+from registry.api import Registry
+
+N_BASE, N_NEW, TARGET_MB = 40, 4, 0.3
+
+
+def _config(root: str, name: str, sources: list[str], dest_dir: str | None = None) -> str:
+    """The base corpus's config (under ``root``) with ``sources``, written to ``dest_dir``."""
+    with open(os.path.join(root, "base", "configs", "librispeech.yaml")) as f:
+        config = yaml.safe_load(f)
+    config["sources"] = [{"kind": "librispeech", "path": p} for p in sources]
+    config["shards"]["target_size_mb"] = TARGET_MB
+    path = os.path.join(dest_dir or root, f"{name}.yaml")
+    with open(path, "w") as f:
+        yaml.safe_dump(config, f)
+    return path
+
+
+def _stored_bytes(registry_dir: str) -> int:
+    return sum(os.path.getsize(os.path.join(d, f))
+               for d, _, files in os.walk(registry_dir) for f in files)
+
+
+def _shards(info: dict) -> dict[str, dict]:
+    return {p: f for p, f in info["files"].items() if p.startswith("data/")}
+
+
+def _examples(build_dir: str, info: dict) -> dict[str, tuple[str, str]]:
+    """key -> (split, example_sha256) over every split's manifest."""
+    out = {}
+    for split in info["splits"]:
+        for row in pq.read_table(os.path.join(build_dir, "manifest", f"{split}.parquet"),
+                                 columns=["key", "example_sha256"]).to_pylist():
+            out[row["key"]] = (split, row["example_sha256"])
+    return out
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("incremental"))
+    make_corpus(os.path.join(root, "base"), utterances=N_BASE, seed=0, with_bad_inputs=True)
+    make_corpus(os.path.join(root, "new"), utterances=N_NEW, seed=5)
+    base_src = os.path.join(root, "base", "librispeech")
+    new_src = os.path.join(root, "new", "librispeech")
+    reg_dir = os.path.join(root, "registry")
+    reg = Registry(f"file://{reg_dir}", cache_dir=os.path.join(root, "cache"))
+    out: dict = {"root": root, "reg": reg, "reg_dir": reg_dir}
+
+    v1_config = _config(root, "v1", [base_src])
+    out["b1"] = os.path.join(root, "b1")
+    out["info1"] = run_build(v1_config, out["b1"], say=_quiet)
+    v1 = reg.register(out["b1"], dataset=out["info1"]["name"], allow_unvalidated=True)
+    out["stored1"] = _stored_bytes(reg_dir)
+
+    out["v2_config"] = _config(root, "v2", [base_src, new_src])
+    out["b2"] = os.path.join(root, "b2")
+    out["counters2"] = counters = {}
+    out["info2"] = run_build(out["v2_config"], out["b2"], base=reg.open(v1.ref), say=_quiet,
+                             counters=counters)
+    v2 = reg.register(out["b2"], dataset=out["info2"]["name"], allow_unvalidated=True)
+    out["stored2"] = _stored_bytes(reg_dir)
+    out["v1"], out["v2"] = v1, v2
+    return out
+
+
+def test_new_inputs_alone_are_decoded_and_the_others_carried(versions):
+    info1, info2 = versions["info1"], versions["info2"]
+    counts = info2["counts"]
+    assert counts["accepted"] + counts["rejected"] == counts["read"]
+    assert counts["read"] == info1["counts"]["read"] + N_NEW
+    assert counts["accepted"] == info1["counts"]["accepted"] + N_NEW
+    assert counts["carried"] >= info1["counts"]["accepted"]  # and the decided rejections
+    assert counts["removed"] == 0
+    # Every input decoded is one that was processed: the new ones, and the base's rejections
+    # that cannot be decided from records (missing files, duplicates).
+    assert versions["counters2"]["audio.decoded"] <= counts["processed"]
+    assert N_NEW <= counts["processed"] <= N_NEW + 6
+    assert info2["base"]["ref"] == versions["v1"].ref
+    assert info2["base"]["commit_id"] == versions["v1"].commit_id
+    assert info2["base"]["mode"] == "incremental"
+
+
+def test_unchanged_shards_are_kept_byte_for_byte_and_new_examples_go_to_new_shards(versions):
+    shards1, shards2 = _shards(versions["info1"]), _shards(versions["info2"])
+    kept = {p for p, f in shards2.items() if f.get("base")}
+    assert kept and all(shards2[p]["sha256"] == shards1[p]["sha256"] for p in kept)
+    for p in kept:  # the file in the build directory is the base's file
+        with open(os.path.join(versions["b2"], p), "rb") as a, \
+                open(os.path.join(versions["b1"], p), "rb") as b:
+            assert a.read() == b.read()
+    added = set(shards2) - set(shards1)
+    assert added and set(shards1) - kept == set()  # nothing of the base rewritten or lost
+    last = {}
+    for p in shards1:
+        split = p.split("/")[1]
+        last[split] = max(last.get(split, -1), int(p.rsplit("-", 1)[1]))
+    for p in added:  # after the base's last index of the split
+        assert int(p.rsplit("-", 1)[1]) > last.get(p.split("/")[1], -1)
+
+
+def test_carried_examples_keep_their_split_and_bytes(versions):
+    before = _examples(versions["b1"], versions["info1"])
+    after = _examples(versions["b2"], versions["info2"])
+    assert set(before) <= set(after) and len(after) == len(before) + N_NEW
+    assert {k: after[k] for k in before} == before
+
+
+def test_registering_stores_about_the_new_data_only(versions):
+    info1, info2 = versions["info1"], versions["info2"]
+    new_files = {p: f for p, f in info2["files"].items()
+                 if info1["files"].get(p, {}).get("sha256") != f["sha256"]}
+    new_bytes = sum(f["size_bytes"] for f in new_files.values())
+    newly_stored = versions["stored2"] - versions["stored1"]
+    shard_bytes = sum(f["size_bytes"] for f in _shards(info2).values())
+    assert newly_stored <= new_bytes * 1.1 + 64 * 1024  # + commit records and refs
+    assert newly_stored < shard_bytes / 4  # a full copy would be all of them
+    assert all(not f.get("base") for f in new_files.values())
+
+
+def test_an_incremental_build_holds_the_examples_of_a_fresh_build(versions, tmp_path):
+    fresh = str(tmp_path / "fresh")
+    info = run_build(versions["v2_config"], fresh, say=_quiet)
+    assert _examples(fresh, info) == _examples(versions["b2"], versions["info2"])
+    assert info["counts"]["accepted"] == versions["info2"]["counts"]["accepted"]
+    assert info["rejected_by_reason"] == versions["info2"]["rejected_by_reason"]
+
+
+def test_two_workers_build_the_same_bytes_on_the_same_base(versions, tmp_path):
+    reg, v1 = versions["reg"], versions["v1"]
+    again = run_build(versions["v2_config"], str(tmp_path / "w2"), base=reg.open(v1.ref),
+                      workers=2, say=_quiet)
+    assert again["fingerprint"] == versions["info2"]["fingerprint"]
+    assert _shards(again) == _shards(versions["info2"])
+
+
+def test_a_removed_and_a_changed_input_rewrite_only_their_shards(versions, tmp_path):
+    root, reg = versions["root"], versions["reg"]
+    src = str(tmp_path / "base")
+    shutil.copytree(os.path.join(root, "base"), src)
+    info2 = versions["info2"]
+    rows = {}
+    for split in info2["splits"]:
+        for row in pq.read_table(os.path.join(versions["b2"], "manifest", f"{split}.parquet"),
+                                 columns=["key", "shard"]).to_pylist():
+            rows[row["key"]] = (split, row["shard"])
+    base_keys = sorted(k for k in _examples(versions["b1"], versions["info1"])
+                       if not k.startswith("9999-"))  # not the bad inputs' transcript
+    removed, changed = base_keys[0], base_keys[-1]
+    for key in (removed, changed):
+        speaker, chapter, _ = key.split("-")
+        trans = os.path.join(src, "librispeech", speaker, chapter, f"{speaker}-{chapter}.trans.txt")
+        with open(trans, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        if key == removed:
+            lines = [line for line in lines if not line.startswith(key + " ")]
+        else:
+            lines = [line + " FIXED" if line.startswith(key + " ") else line for line in lines]
+        with open(trans, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+    config = _config(root, "v3", [os.path.join(src, "librispeech"),
+                                  os.path.join(root, "new", "librispeech")])
+    counters: dict = {}
+    info3 = run_build(config, str(tmp_path / "b3"), base=reg.open(versions["v2"].ref),
+                      say=_quiet, counters=counters)
+    assert info3["counts"]["removed"] == 1
+    assert counters["audio.decoded"] <= info3["counts"]["processed"]
+    assert info3["counts"]["processed"] - versions["info2"]["counts"]["processed"] <= 1
+    shards2, shards3 = _shards(info2), _shards(info3)
+    touched_indices = {rows[removed], rows[changed]}
+    for path, f in shards2.items():
+        split, index = path.split("/")[1], int(path.rsplit("-", 1)[1])
+        if (split, index) in touched_indices:
+            assert shards3.get(path, {}).get("sha256") != f["sha256"], path  # rewritten or gone
+        else:
+            assert shards3[path] == {**f, "base": True}, path
+    assert set(shards3) <= set(shards2)  # the changed example went back into its shard
+    after = _examples(str(tmp_path / "b3"), info3)
+    assert removed not in after and after[changed][0] == rows[changed][0]
+
+
+def test_a_base_of_another_dataset_is_refused_before_anything_is_written(versions, tmp_path,
+                                                                         capsys):
+    with open(versions["v2_config"]) as f:
+        config = yaml.safe_load(f)
+    config["name"] = "another-dataset"
+    path = str(tmp_path / "other.yaml")
+    with open(path, "w") as f:
+        yaml.safe_dump(config, f)
+    out = str(tmp_path / "out")
+    reg_uri = f"file://{versions['reg_dir']}"
+    code = curate_main(["build", path, "--output", out, "--base", versions["v1"].ref,
+                        "--registry", reg_uri])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "another-dataset" in err, err
+    assert not os.path.exists(out)
+    code = curate_main(["build", path, "--output", out, "--base", "another-dataset@v1",
+                        "--registry", reg_uri])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not os.path.exists(out)
+
+
+def test_the_cli_builds_on_a_base_and_says_what_it_carried(versions, tmp_path, capsys):
+    out = str(tmp_path / "cli")
+    code = curate_main(["build", versions["v2_config"], "--output", out, "--base",
+                        versions["v1"].ref, "--registry", f"file://{versions['reg_dir']}"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert f"building on {versions['v1'].ref}" in printed
+    assert "carried" in printed and "kept from the base" in printed
+    with open(os.path.join(out, "dataset_info.json")) as f:
+        assert json.load(f)["fingerprint"] == versions["info2"]["fingerprint"]
+
+
+def _edited_config(path: str, dest: str, edit) -> str:
+    with open(path) as f:
+        config = yaml.safe_load(f)
+    edit(config)
+    with open(dest, "w") as f:
+        yaml.safe_dump(config, f)
+    return dest
+
+
+def test_a_tightened_filter_is_applied_from_recorded_signals_without_decoding(versions,
+                                                                              tmp_path):
+    info2, reg = versions["info2"], versions["reg"]
+    rows = []
+    for split in info2["splits"]:
+        rows += [{**r, "split": split} for r in pq.read_table(
+            os.path.join(versions["b2"], "manifest", f"{split}.parquet"),
+            columns=["key", "shard", "duration_s"]).to_pylist()]
+    bound = sorted(r["duration_s"] for r in rows)[-3]  # the 2 longest examples now fail
+
+    def tighten(config: dict) -> None:
+        config.setdefault("filters", {})["max_duration_s"] = bound
+
+    config = _edited_config(versions["v2_config"], str(tmp_path / "tight.yaml"), tighten)
+    counters: dict = {}
+    info = run_build(config, str(tmp_path / "tight"), base=reg.open(versions["v2"].ref),
+                     say=_quiet, counters=counters)
+    assert info["base"]["mode"] == "incremental"
+    assert counters.get("audio.decoded", 0) <= info["counts"]["processed"]
+    assert info["counts"]["accepted"] == info2["counts"]["accepted"] - 2
+    assert info["rejected_by_reason"]["too_long"] == \
+        info2["rejected_by_reason"].get("too_long", 0) + 2
+    longest = {(r["split"], r["shard"]) for r in rows if r["duration_s"] > bound}
+    for path, f in _shards(info2).items():
+        split, index = path.split("/")[1], int(path.rsplit("-", 1)[1])
+        if (split, index) not in longest:
+            assert _shards(info)[path]["sha256"] == f["sha256"], path
+        else:
+            assert _shards(info).get(path, {}).get("sha256") != f["sha256"], path
+    rejected = pq.read_table(str(tmp_path / "tight" / "rejected.parquet")).to_pylist()
+    too_long = [r for r in rejected if r["reason"] == "too_long"]
+    assert all(r["duration_s"] is not None and r["input_sha256"] for r in too_long)
+
+
+def test_a_changed_audio_setting_is_a_full_rebuild_said_in_one_line(versions, tmp_path):
+    def wav(config: dict) -> None:
+        config["audio"]["codec"] = "wav"
+
+    config = _edited_config(versions["v2_config"], str(tmp_path / "wav.yaml"), wav)
+    said: list[str] = []
+    counters: dict = {}
+    info = run_build(config, str(tmp_path / "wav"), base=versions["reg"].open(versions["v1"].ref),
+                     say=said.append, counters=counters)
+    assert info["base"]["mode"] == "full"
+    assert "full rebuild" in said[0] and "audio.codec flac -> wav" in said[0], said
+    assert info["counts"]["carried"] == 0
+    assert not any(f.get("base") for f in info["files"].values())
+
+
+def test_new_audio_equal_to_a_base_example_is_a_duplicate_naming_the_base_key(versions,
+                                                                              tmp_path):
+    root = versions["root"]
+    new = str(tmp_path / "new")
+    shutil.copytree(os.path.join(root, "new"), new)
+    base_rows = pq.read_table(os.path.join(versions["b1"], "manifest", "train.parquet"),
+                              columns=["key", "audio_uri"]).to_pylist()
+    twin = next(r for r in base_rows if r["audio_uri"].endswith(".flac"))
+    victim = next(os.path.join(d, f) for d, _, fs in sorted(os.walk(new)) for f in sorted(fs)
+                  if f.endswith(".flac"))
+    shutil.copyfile(twin["audio_uri"], victim)
+    config = _config(root, "dup", [os.path.join(root, "base", "librispeech"),
+                                   os.path.join(new, "librispeech")], str(tmp_path))
+    info = run_build(config, str(tmp_path / "dup-build"),
+                     base=versions["reg"].open(versions["v1"].ref), say=_quiet)
+    rejected = pq.read_table(str(tmp_path / "dup-build" / "rejected.parquet")).to_pylist()
+    victim_key = os.path.basename(victim).rsplit(".", 1)[0]
+    (dup,) = [r for r in rejected if r["key"] == victim_key]
+    assert dup["reason"] == "duplicate_audio" and twin["key"] in dup["detail"], dup
+    assert info["counts"]["accepted"] == versions["info1"]["counts"]["accepted"] + N_NEW - 1
