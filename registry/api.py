@@ -22,7 +22,15 @@ from typing import Any
 
 from curate.validation.result import NotValidatedError
 from curate.fsio import is_local
-from registry.build import META_EXAMPLES, META_FINGERPRINT, META_HOURS, META_IMPORTED_FROM, Build
+from registry.build import (
+    META_BYTES_NEW,
+    META_BYTES_REUSED,
+    META_EXAMPLES,
+    META_FINGERPRINT,
+    META_HOURS,
+    META_IMPORTED_FROM,
+    Build,
+)
 from registry.dataset import DatasetVersion, default_cache_dir
 from registry.diff import VersionDiff, diff_versions
 from registry.errors import ConflictError, NotFoundError, ReferenceError_, RegistryError
@@ -74,6 +82,17 @@ class Version:
     @property
     def hours(self) -> float:
         return float(self.metadata.get(META_HOURS, 0.0))
+
+    @property
+    def bytes_new(self) -> int:
+        """Bytes of the files registering this version uploaded (or imported): the files that
+        the version before it did not hold at the same path with the same sha256."""
+        return int(self.metadata.get(META_BYTES_NEW, 0))
+
+    @property
+    def bytes_reused(self) -> int:
+        """Bytes of the files this version shares, unchanged, with the version before it."""
+        return int(self.metadata.get(META_BYTES_REUSED, 0))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -321,6 +340,9 @@ class Registry:
             }
             wanted = {f.path for f in build.files}
             uploads = [f for f in build.files if present.get(f.path) != f.sha256]
+            new_bytes = sum(f.size_bytes for f in uploads)
+            metadata = {**metadata, META_BYTES_NEW: str(new_bytes), META_BYTES_REUSED:
+                        str(sum(f.size_bytes for f in build.files) - new_bytes)}
             if importer is not None and uploads:
                 imported = self._import(repo, branch, build, uploads, present, importer, head_id)
                 if imported:

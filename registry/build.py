@@ -34,6 +34,8 @@ from registry.errors import IntegrityError, NotFoundError, StoreUnavailableError
 from registry.store import ImportObject
 
 __all__ = [
+    "META_BYTES_NEW",
+    "META_BYTES_REUSED",
     "META_CODE_VERSION",
     "META_CONFIG_HASH",
     "META_DATASET",
@@ -55,6 +57,8 @@ META_COUNTS = "curate.counts."  # + read / accepted / rejected
 META_SPLIT = "curate.split."  # + <split>.examples / .hours / .speakers
 META_VALIDATION = "curate.validation."  # + suite / success / evaluated / successful / failed
 META_IMPORTED_FROM = "curate.imported_from"  # the build's URI, when registered in place
+META_BYTES_NEW = "curate.bytes.new"  # bytes of the files uploaded (or imported) by register
+META_BYTES_REUSED = "curate.bytes.reused"  # bytes of the files main already held as they are
 
 _REQUIRED = ("fingerprint", "splits", "files")
 _CHUNK = 1 << 20

@@ -93,7 +93,13 @@ def _register(args: argparse.Namespace) -> int:
         what = "registered" if created else "unchanged, already"
         print(f"{what} {v.ref}  commit {v.commit_id}")
         print(f"  {v.examples} examples, {v.hours:.2f} h, fingerprint {v.fingerprint[:12]}")
+        print(f"  {_mb(v.bytes_new)} new, {_mb(v.bytes_reused)} reused from the version "
+              "before it")
     return 0
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n} B"
 
 
 def _versions(args: argparse.Namespace) -> int:

@@ -141,6 +141,11 @@ def test_registering_stores_about_the_new_data_only(versions):
     assert newly_stored <= new_bytes * 1.1 + 64 * 1024  # + commit records and refs
     assert newly_stored < shard_bytes / 4  # a full copy would be all of them
     assert all(not f.get("base") for f in new_files.values())
+    v2 = versions["v2"]  # what registering says it stored and reused
+    assert v2.bytes_new == new_bytes + os.path.getsize(
+        os.path.join(versions["b2"], "dataset_info.json"))
+    kept = sum(f["size_bytes"] for f in _shards(info2).values() if f.get("base"))
+    assert v2.bytes_reused >= kept > 0
 
 
 def test_an_incremental_build_holds_the_examples_of_a_fresh_build(versions, tmp_path):
@@ -280,6 +285,17 @@ def test_a_tightened_filter_is_applied_from_recorded_signals_without_decoding(ve
     too_long = [r for r in rejected if r["reason"] == "too_long"]
     assert all(r["duration_s"] is not None and r["input_sha256"] for r in too_long)
 
+    # The bound loosened again, on the tightened version: only the 2 it had rejected are
+    # decoded again (besides the rejections every build decides again: duplicate_audio, which
+    # needs its twin), and the build holds v2's examples, byte for byte.
+    tight = reg.register(str(tmp_path / "tight"), dataset=info["name"], allow_unvalidated=True)
+    counters = {}
+    loose = run_build(versions["v2_config"], str(tmp_path / "loose"), base=reg.open(tight.ref),
+                      say=_quiet, counters=counters)
+    always = versions["counters2"]["audio.decoded"] - N_NEW  # re-decided every build (dupes)
+    assert counters["audio.decoded"] == 2 + always
+    assert _examples(str(tmp_path / "loose"), loose) == _examples(versions["b2"], info2)
+
 
 def test_a_changed_audio_setting_is_a_full_rebuild_said_in_one_line(versions, tmp_path):
     def wav(config: dict) -> None:
@@ -316,3 +332,36 @@ def test_new_audio_equal_to_a_base_example_is_a_duplicate_naming_the_base_key(ve
     (dup,) = [r for r in rejected if r["key"] == victim_key]
     assert dup["reason"] == "duplicate_audio" and twin["key"] in dup["detail"], dup
     assert info["counts"]["accepted"] == versions["info1"]["counts"]["accepted"] + N_NEW - 1
+
+
+def test_a_build_on_a_version_in_lakefs_carries_the_same_and_uploads_only_the_new(
+        versions, tmp_path, monkeypatch):
+    """The same v1 and v2 through the lakeFS store (on the in-process lakeFS test server): the
+    workers open the registry from its URI (``lakefs://``, configured by the environment, as
+    lakectl is), never from pickled credentials."""
+    from registry.lakectl_config import ACCESS_KEY_ID_ENV, ENDPOINT_URL_ENV
+    from registry.lakectl_config import SECRET_ACCESS_KEY_ENV
+    from registry.lakefs_store import STORAGE_NAMESPACE_ENV
+    from tests.registry.lakefs_server import lakefs_test_server
+
+    with lakefs_test_server() as server:
+        for name, value in ((ENDPOINT_URL_ENV, server.endpoint_url),
+                            (ACCESS_KEY_ID_ENV, server.access_key_id),
+                            (SECRET_ACCESS_KEY_ENV, server.secret_access_key),
+                            (STORAGE_NAMESPACE_ENV, server.storage_namespace_root)):
+            monkeypatch.setenv(name, value)
+        reg = Registry("lakefs://", cache_dir=str(tmp_path / "cache"))
+        v1 = reg.register(versions["b1"], dataset=versions["info1"]["name"],
+                          allow_unvalidated=True)
+        out = str(tmp_path / "b2")
+        counters: dict = {}
+        info = run_build(versions["v2_config"], out, base=reg.open(v1.ref), say=_quiet,
+                         counters=counters)
+        assert info["fingerprint"] == versions["info2"]["fingerprint"]
+        assert counters["audio.decoded"] == versions["counters2"]["audio.decoded"]
+        v2 = reg.register(out, dataset=info["name"], allow_unvalidated=True)
+        # dataset_info.json names another base commit and registry; every other file is equal
+        info_bytes = os.path.getsize(os.path.join(out, "dataset_info.json"))
+        local_info_bytes = os.path.getsize(os.path.join(versions["b2"], "dataset_info.json"))
+        assert v2.bytes_new - info_bytes == versions["v2"].bytes_new - local_info_bytes
+        assert v2.bytes_reused == versions["v2"].bytes_reused > 0

@@ -178,12 +178,12 @@ def write_build(
                     "audio_uri": f"file:///corpus/{ex.key}.{codec}",
                     **{k: sig[k] for k in SIGNALS if k != "duration_s"},
                 })
-            tf_rel = shard_file(name, split, ShardFormat.TFRECORD, index, num_shards)
+            tf_rel = shard_file(name, split, ShardFormat.TFRECORD, index)
             (root / tf_rel).parent.mkdir(parents=True, exist_ok=True)
             with tf.io.TFRecordWriter(str(root / tf_rel)) as w:
                 for r in records:
                     w.write(r)
-            ar_rel = shard_file(name, split, ShardFormat.ARRAY_RECORD, index, num_shards)
+            ar_rel = shard_file(name, split, ShardFormat.ARRAY_RECORD, index)
             writer = ArrayRecordWriter(str(root / ar_rel), "group_size:1")
             for r in records:
                 writer.write(r)
