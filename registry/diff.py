@@ -1,6 +1,7 @@
 """What changed between two versions: examples by key and content, counts and hours per split,
 and files. Examples are compared on the manifests: same key with a different ``audio_sha256`` or
-``text`` is *changed*."""
+``text`` is *changed*, and so is one whose serialised Example differs (``example_sha256``, when
+both manifests have it: layout 2), so that "no change" means the same example bytes."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["SplitDiff", "VersionDiff", "diff_versions"]
 
 _CONTENT = ("audio_sha256", "text")
+_EXAMPLE_BYTES = ("example_sha256",)  # layout 2 manifests
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -95,13 +97,15 @@ def _key_changes(
     if before is None or after is None:
         keys = sorted((after if before is None else before).column("key").to_pylist())
         return (keys, [], []) if before is None else ([], keys, [])
-    a = before.select(["key", *_CONTENT])
-    b = after.select(["key", *_CONTENT])
+    content = [*_CONTENT, *(c for c in _EXAMPLE_BYTES
+                            if c in before.column_names and c in after.column_names)]
+    a = before.select(["key", *content])
+    b = after.select(["key", *content])
     added = b.filter(pc.invert(pc.is_in(b["key"], value_set=a["key"])))["key"].to_pylist()
     removed = a.filter(pc.invert(pc.is_in(a["key"], value_set=b["key"])))["key"].to_pylist()
     both = a.join(b, keys="key", join_type="inner", left_suffix=".before", right_suffix=".after")
     differs = None
-    for col in _CONTENT:
+    for col in content:
         x, y = both[f"{col}.before"], both[f"{col}.after"]
         # Null on exactly one side counts as a change; null on both does not.
         ne = pc.if_else(pc.is_null(x), pc.is_valid(y), pc.fill_null(pc.not_equal(x, y), True))

@@ -154,6 +154,11 @@ def test_an_incremental_build_holds_the_examples_of_a_fresh_build(versions, tmp_
     assert _examples(fresh, info) == _examples(versions["b2"], versions["info2"])
     assert info["counts"]["accepted"] == versions["info2"]["counts"]["accepted"]
     assert info["rejected_by_reason"] == versions["info2"]["rejected_by_reason"]
+    # curate diff between them: no example added, removed or changed (example bytes compared)
+    reg = versions["reg"]
+    fresh_version = reg.register(fresh, dataset=info["name"], allow_unvalidated=True)
+    diff = reg.diff(versions["v2"].ref, fresh_version.ref)
+    assert all(not (s.added or s.removed or s.changed) for s in diff.splits), diff.to_dict()
 
 
 def test_two_workers_build_the_same_bytes_on_the_same_base(versions, tmp_path):
