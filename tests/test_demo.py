@@ -29,6 +29,10 @@ def test_demo_builds_registers_and_opens(tmp_path, capsys):
     assert "registering the same build again gives sample-librispeech@v1" in out
     assert re.search(r"a batch of \w+ has audio \(4, \d+\)", out)
     assert os.path.exists(os.path.join(root, "build", "dataset_info.json"))
+    assert "building on sample-librispeech@v1" in out
+    v2 = re.search(r"registered sample-librispeech@v2 -> commit [0-9a-f]{12} \(\d+ examples\): "
+                   r"([\d.]+) MB new, ([\d.]+) MB reused from sample-librispeech@v1", out)
+    assert v2 and float(v2[1]) < float(v2[2]) / 4, out[-2000:]  # v2 stores about its new data
     assert "Traceback" not in proc.stderr
 
     # The rest in this process (the command itself ran above, as a user runs it).

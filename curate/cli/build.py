@@ -75,14 +75,14 @@ def _demo(args: argparse.Namespace) -> int:
         raise UsageError(f"{root}: exists and is not empty (use --overwrite to start over)")
     if os.path.exists(root):
         shutil.rmtree(root)
-    print(f"[1/4] writing a sample corpus of {args.utterances} utterances (+ known bad inputs)")
+    print(f"[1/5] writing a sample corpus of {args.utterances} utterances (+ known bad inputs)")
     make_corpus(corpus, utterances=args.utterances, seed=args.seed, with_bad_inputs=True)
-    print(f"[2/4] building it with {args.workers} worker(s)")
+    print(f"[2/5] building it with {args.workers} worker(s)")
     info = run_build(os.path.join(corpus, "configs", "librispeech.yaml"), build,
                      workers=args.workers)
     print_summary(info, build)
     uri = f"file://{os.path.join(root, 'registry')}"
-    print("\n[3/4] validating it against the asr_default suite (the gate)")
+    print("\n[3/5] validating it against the asr_default suite (the gate)")
     result = validate_build(build, suite="asr_default",
                             baseline=RegistryBaselines(uri).latest(info["name"]))
     print_report(result, build_dir=build)
@@ -90,13 +90,47 @@ def _demo(args: argparse.Namespace) -> int:
         print("the gate refused this build: it is not registered")
         return 1
     registry = Registry(uri)
-    print(f"\n[4/4] registering it in the embedded registry {uri}")
+    print(f"\n[4/5] registering it in the embedded registry {uri}")
     version = registry.register(build, dataset=info["name"], message="curate demo")
     again = registry.register(build, dataset=info["name"], message="curate demo, again")
     print(f"registered {version.ref} -> commit {version.commit_id[:12]} "
           f"({version.examples} examples, {version.hours:.3f} h); registering the same build "
           f"again gives {again.ref}, nothing new stored")
     _show_open(registry, uri, version.ref)
+    return _demo_v2(args, root, corpus, registry, version)
+
+
+def _demo_v2(args: argparse.Namespace, root: str, corpus: str, registry, v1) -> int:
+    """A few new utterances as a second source, built on v1, validated, registered as v2."""
+    import yaml
+
+    from curate.cli.gate import print_report
+    from curate.launch import print_summary, run_build
+    from curate.samples import make_corpus
+    from curate.validation.validate import validate_build
+    from registry.gate import RegistryBaselines
+
+    new = max(1, args.utterances // 25)
+    extra, build = os.path.join(root, "corpus-new"), os.path.join(root, "build-v2")
+    print(f"\n[5/5] adding {new} new utterances as a second source, building on {v1.ref}")
+    make_corpus(extra, utterances=new, seed=args.seed + 1)
+    with open(os.path.join(corpus, "configs", "librispeech.yaml")) as f:
+        config = yaml.safe_load(f)
+    config["sources"].append({"kind": "librispeech", "path": os.path.join(extra, "librispeech")})
+    config_v2 = os.path.join(corpus, "configs", "librispeech-v2.yaml")
+    with open(config_v2, "w") as f:
+        yaml.safe_dump(config, f, sort_keys=False)
+    info = run_build(config_v2, build, workers=args.workers, base=registry.open(v1.ref))
+    print_summary(info, build)
+    result = validate_build(build, suite="asr_default",
+                            baseline=RegistryBaselines(registry.uri).latest(info["name"]))
+    if not result.success:
+        print_report(result, build_dir=build)
+        print("the gate refused v2: it is not registered")
+        return 1
+    v2 = registry.register(build, dataset=info["name"], message="curate demo: new utterances")
+    print(f"registered {v2.ref} -> commit {v2.commit_id[:12]} ({v2.examples} examples): "
+          f"{v2.bytes_new / 1e6:.1f} MB new, {v2.bytes_reused / 1e6:.1f} MB reused from {v1.ref}")
     return 0
 
 
