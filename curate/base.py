@@ -284,7 +284,8 @@ class ReadBaseExamples(beam.PTransform):
         self._plan = plan
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
-        manifests = [(split, rel, sha) for split, (rel, sha) in sorted(self._plan.manifests.items())]
+        manifests = [(split, rel, sha)
+                     for split, (rel, sha) in sorted(self._plan.manifests.items())]
         return (
             pbegin
             | "Manifests" >> beam.Create(manifests)  # (split, path, sha256)

@@ -12,10 +12,10 @@ fixed order, and the first rule that fails decides the reason:
 
 Values equal to a bound pass. A value is compared as it is stored in the shards and the manifest
 (float32), so that a build applying a changed bound to recorded signals decides exactly as a
-build measuring them again (see :mod:`curate.carry`). Audio without frames is always ``TOO_SHORT``, even with
-``min_duration_s: 0`` (nothing can be encoded from it). With ``allow_empty_text``, an utterance
-without characters (``chars_per_s == 0``) is not held to ``min_chars_per_s``: empty text was
-allowed on purpose.
+build measuring them again (see :mod:`curate.carry`). Audio without frames is always
+``TOO_SHORT``, even with ``min_duration_s: 0`` (nothing can be encoded from it). With
+``allow_empty_text``, an utterance without characters (``chars_per_s == 0``) is not held to
+``min_chars_per_s``: empty text was allowed on purpose.
 """
 
 from __future__ import annotations

@@ -204,7 +204,8 @@ class _WriteShardFn(beam.DoFn):
         if base is not None and not touched and all(
                 isinstance(m, CarriedExample) and m.shard == index for m in members):
             Metrics.counter("curate", "shards.kept").inc()
-            yield _kept(split, base, members, self._files, self._output_dir)  # type: ignore[arg-type]
+            yield _kept(split, base, members,  # type: ignore[arg-type]
+                        self._files, self._output_dir)
             return
         members.sort(key=lambda m: m.key)
         for a, b in zip(members, members[1:]):
@@ -215,7 +216,7 @@ class _WriteShardFn(beam.DoFn):
             return
         rels = {f: shard_file(self._dataset, split, f, index) for f in self._cfg.formats}
         dests = {f: join(self._output_dir, rel) for f, rel in rels.items()}
-        with _Records(members, split_base, self._files) as records:  # one record in memory at a time
+        with _Records(members, split_base, self._files) as records:  # one record at a time
             written, num_examples = write_shards(dests, records)
         files = tuple(
             (f, WrittenFile(path=rels[f], sha256=w.sha256, size_bytes=w.size_bytes))

@@ -7,8 +7,9 @@
 3. ``asr_disagreement``  asr_wer > asr.max_wer, or asr_cer > asr.max_cer
 
 A rule applies only when its model is enabled, its bound is set and its signal is present.
-Values equal to a bound pass; values are compared as stored (float32, as the cheap filters do). Language comes before ASR: a transcript in another language also
-disagrees with an English recogniser, and the language is the more useful diagnosis.
+Values equal to a bound pass; values are compared as stored (float32, as the cheap filters do).
+Language comes before ASR: a transcript in another language also disagrees with an English
+recogniser, and the language is the more useful diagnosis.
 
 >>> from curate.models.config import ModelSignalsConfig
 >>> cfg = ModelSignalsConfig.model_validate({"asr": {"enabled": True, "max_wer": 0.5}})

@@ -370,3 +370,34 @@ def test_a_build_on_a_version_in_lakefs_carries_the_same_and_uploads_only_the_ne
         local_info_bytes = os.path.getsize(os.path.join(versions["b2"], "dataset_info.json"))
         assert v2.bytes_new - info_bytes == versions["v2"].bytes_new - local_info_bytes
         assert v2.bytes_reused == versions["v2"].bytes_reused > 0
+
+
+def test_a_build_on_a_base_killed_midway_leaves_no_version_and_runs_again(versions, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from curate.layout import INFO_FILE, STAGING_DIR
+
+    out = str(tmp_path / "killed")
+    args = ["build", versions["v2_config"], "--output", out, "--base", versions["v1"].ref,
+            "--registry", f"file://{versions['reg_dir']}"]
+    proc = subprocess.Popen([sys.executable, "-m", "curate.cli", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            if os.path.isdir(os.path.join(out, STAGING_DIR)) and os.listdir(
+                    os.path.join(out, STAGING_DIR)):
+                break  # the pipeline is writing: kill it now
+            time.sleep(0.1)
+        assert proc.poll() is None, "the build ended before it could be killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert not os.path.exists(os.path.join(out, INFO_FILE))  # no half version
+    assert curate_main(args) == 0  # the leftovers are cleared, the build runs again
+    with open(os.path.join(out, INFO_FILE)) as f:
+        assert json.load(f)["fingerprint"] == versions["info2"]["fingerprint"]
