@@ -22,10 +22,12 @@ def _samples(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from curate.beam_options import check_pipeline_args
     from curate.launch import print_summary, run_build
 
+    check_pipeline_args(args.extra, command="curate build")  # Beam would ignore a typo
     info = run_build(args.config, args.output, workers=args.workers, pipeline_args=args.extra,
-               overwrite=args.overwrite)
+                     overwrite=args.overwrite)
     print_summary(info, args.output)
     return 0
 
