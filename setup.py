@@ -41,7 +41,6 @@ setup(
         "google-crc32c>=1.5",
         "filelock>=3.12",
         "platformdirs>=3",
-        "matplotlib>=3.7",
     ],
     extras_require={
         # Model-based signals (curate.models). Silero VAD's wheel must be added with

@@ -15,13 +15,14 @@ import sys
 import warnings
 
 from curate.cli import build, gate, versions
+from curate.report import cli as report
 from curate.errors import CurateError
 from registry.errors import RegistryError
 
 __all__ = ["main", "silence_dependency_notices"]
 
 # Modules that contribute sub-commands, in the order they appear in --help.
-_COMMAND_MODULES = (build, versions, gate)
+_COMMAND_MODULES = (build, versions, gate, report)
 # What this project raises on purpose: one line on stderr and the error's exit code.
 _ERRORS = (CurateError, RegistryError)
 

@@ -1,0 +1,51 @@
+"""``curate report``: the build report, one HTML page to look at and listen to."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_commands"]
+
+
+def _report(args: argparse.Namespace) -> int:
+    from curate.report.write import write_report
+
+    written = write_report(
+        args.build,
+        output=args.output,
+        against=args.against,
+        registry=args.registry,
+        examples=args.examples,
+        rejected_examples=args.rejected_examples,
+        excerpt_s=args.excerpt_s,
+    )
+    missing = f", {written.unplayable} example(s) without one" if written.unplayable else ""
+    print(f"report    {written.path} ({written.size_bytes / 1e6:.2f} MB, "
+          f"{written.excerpts} audio excerpts{missing})")  # fmt: skip
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report", help="write a build's report: histograms, rejected and kept examples to hear",
+        description="Write one self-contained HTML page (no network needed) with the histogram "
+        "of every signal per split, the rejected inputs by reason with excerpts to play, a few "
+        "kept examples per split and, with --against, the drift of each signal. A build "
+        "directory gets it as report.html.",
+    )  # fmt: skip
+    p.add_argument("build", metavar="DIR|NAME@V",
+                   help="build directory (a path or s3://…, gs://…) or a registered version")
+    p.add_argument("--against", metavar="DIR|NAME@V",
+                   help="overlay this build's (or version's) histograms and show the drift")
+    p.add_argument("--output", "-o", metavar="PATH",
+                   help="where to write the page (default: DIR/report.html, or "
+                   "NAME-vN-report.html here for a version)")  # fmt: skip
+    p.add_argument("--registry", metavar="URI",
+                   help="registry of NAME@V (default: $CURATE_REGISTRY, then local)")
+    p.add_argument("--examples", type=int, default=3, metavar="N",
+                   help="kept examples shown per split (default 3)")
+    p.add_argument("--rejected-examples", type=int, default=3, metavar="N",
+                   help="rejected inputs shown per reason (default 3)")
+    p.add_argument("--excerpt-s", type=float, default=4.0, metavar="S",
+                   help="longest audio excerpt in seconds (default 4)")
+    p.set_defaults(func=_report)
