@@ -15,6 +15,9 @@ setup(
     packages=find_packages(include=["curate*", "registry*", "pipelines*", "expectations*"]),
     package_data={
         "expectations": ["*.json"],
+        # What the Data Docs site loads instead of CDNs (curate/validation/offline.py).
+        "curate.validation": ["static/vendor/README.md", "static/vendor/*/*",
+                              "static/vendor/*/*/*"],
         "pipelines": ["configs/*.yaml"],
     },
     install_requires=[

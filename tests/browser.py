@@ -188,10 +188,14 @@ class Page:
         return [ids.get(e["params"]["requestId"], "?")
                 for e in self._browser.events("Network.loadingFailed", session=self._session)]
 
-    def screenshot(self, *, full_page: bool = True) -> bytes:
-        """A PNG of the page (all of it, or the viewport)."""
-        params: dict[str, Any] = {"format": "png", "captureBeyondViewport": full_page}
-        if full_page:
+    def screenshot(self, *, full_page: bool = True,
+                   clip: dict[str, float] | None = None) -> bytes:  # fmt: skip
+        """A PNG of the page: all of it, the viewport, or ``clip`` (x, y, width, height in page
+        coordinates)."""
+        params: dict[str, Any] = {"format": "png", "captureBeyondViewport": True}
+        if clip is not None:
+            params["clip"] = {**clip, "scale": 1}
+        elif full_page:
             size = self.evaluate("[document.documentElement.scrollWidth,"
                                  " document.documentElement.scrollHeight]")  # fmt: skip
             params["clip"] = {"x": 0, "y": 0, "width": size[0], "height": min(size[1], 16000),

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
+import yaml
 
 from tests.pipelines.corpus import small_shard_corpus
 from curate.launch import run_build
@@ -107,6 +109,27 @@ def test_build_directory_describes_itself(build_1):
     for reason, n in info["rejected_by_reason"].items():
         assert f"| `{reason}` | {n} |" in card
     assert "CARD.md" in info["files"]
+    front = yaml.safe_load(card.split("\n---\n", 1)[0].removeprefix("---\n"))
+    assert front["license"] == "cc0-1.0" and front["language"] == ["en"]  # the config's card:
+    assert "[report.html](report.html)" in card
+
+
+def test_the_report_of_a_real_build_plays_kept_and_rejected_examples(build_1, tmp_path):
+    from curate.report.write import write_report
+
+    out, info = build_1
+    written = write_report(out, output=str(tmp_path / "report.html"))
+    with open(written.path, encoding="utf-8") as f:
+        page = f.read()
+    for reason in info["rejected_by_reason"]:
+        assert f'id="reason-{reason}"' in page
+    kept = set(re.findall(r'<audio [^>]*data-key="([^"]+)"', page))
+    for split, s in info["splits"].items():  # 3 kept examples of every split, from its shard 0
+        first = pq.read_table(os.path.join(out, "manifest", f"{split}.parquet")).to_pylist()
+        in_shard_0 = {r["key"] for r in first if r["shard"] == 0}
+        assert len(kept & in_shard_0) == min(3, len(in_shard_0)), split
+    assert written.excerpts >= 3 * len(info["splits"]) and written.unplayable >= 3
+    assert written.size_bytes < 1_000_000
 
 
 def _expected_pcm(audio_uri: str, start_s: float = 0.0):
