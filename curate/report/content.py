@@ -165,9 +165,9 @@ def _accepted(build: ReportInput, split: str, k: int, excerpt_s: float) -> tuple
         clips = example_clips(f, [r["position"] for r in rows], name=path, seconds=excerpt_s)
     out = []
     for r in rows:
-        fields = [("speaker", _format(r.get("speaker")))]
-        fields += [(label(name), _format(v)) for name, v in r.items()
-                   if name not in _HIDDEN and v is not None]  # fmt: skip
+        fields = [("speaker", _format(r.get("speaker")))]  # then signals, model outputs (not
+        fields += [(label(name), _format(v)) for name, v in r.items()  # the models' ids)
+                   if name not in _HIDDEN and not name.endswith("_model") and v is not None]
         fields.append(("source", _format(r.get("audio_uri"))))
         out.append(Example(key=r["key"], title=r.get("text") or "", rows=tuple(fields),
                            clip=clips[r["position"]]))  # fmt: skip
