@@ -158,11 +158,16 @@ def _header(report: Report, links: Iterable[tuple[str, str]]) -> str:
     hours = sum(s.hours for s in report.splits)
     validation = report.build.validation()
     verdict = ""
-    if validation is not None:
+    if validation is not None and validation.get("fingerprint") != info.get("fingerprint"):
+        verdict = ("<p>Validation: <b class=bad>out of date</b> (its result is for another "
+                   "build; run <code>curate validate</code> again)</p>")  # fmt: skip
+    elif validation is not None:
         ok = bool(validation.get("success"))
         verdict = (f"<p>Validation: <b class={'ok' if ok else 'bad'}>"
                    f"{'passed' if ok else 'FAILED'}</b> "
-                   f"(suite <code>{_e(validation.get('suite', '?'))}</code>)</p>")  # fmt: skip
+                   f"(suite <code>{_e(validation.get('suite', '?'))}</code>, "
+                   f"{validation.get('successful', '?')} of {validation.get('evaluated', '?')} "
+                   "expectations met)</p>")  # fmt: skip
     against = ""
     if report.baseline is not None:
         against = (f"<p>Compared with <b>{_e(report.baseline.label)}</b> (build "

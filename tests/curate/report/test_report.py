@@ -180,3 +180,20 @@ def test_mistakes_are_one_line_errors(args, message, fixture_build, tmp_path, ca
     assert main(["report", *args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+def test_the_verdict_of_a_validation_shows_and_a_stale_one_says_so(fixture_build, tmp_path):
+    import shutil
+
+    build = tmp_path / "b"
+    shutil.copytree(fixture_build.root, build)
+    (build / "validation").mkdir()
+    result = {"fingerprint": fixture_build.info["fingerprint"], "success": False,
+              "suite": "asr_default", "successful": 12, "evaluated": 14}  # fmt: skip
+    (build / "validation" / "result.json").write_text(json.dumps(result))
+    text = open(write_report(str(build)).path, encoding="utf-8").read()
+    assert "<b class=bad>FAILED</b> (suite <code>asr_default</code>, 12 of 14" in text
+    result["fingerprint"] = "0" * 64
+    (build / "validation" / "result.json").write_text(json.dumps(result))
+    text = open(write_report(str(build)).path, encoding="utf-8").read()
+    assert "<b class=bad>out of date</b>" in text
