@@ -54,8 +54,8 @@ def test_a_mistyped_beam_option_is_a_one_line_error_and_builds_nothing(tmp_path,
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--worker_machine_typ", "n1-standard-4"], "--worker_machine_typ (did you mean "
-                                                    "--worker_machine_type?)"),
+        (["--worker_machine_tpye", "n1-standard-4"], "--worker_machine_tpye (did you mean "
+                                                     "--worker_machine_type?)"),
         (["--direct_num_workers=2", "--no_such_flag"], "unknown option --no_such_flag"),
         (["extra.yaml"], "unexpected argument 'extra.yaml'"),
         (["--runner", "NoSuchRunner"], "--runner NoSuchRunner: Unexpected pipeline runner"),
@@ -71,6 +71,7 @@ def test_unknown_pipeline_args_are_named(args, message):
     "args",
     [
         [],
+        ["--worker_machine_typ", "n1"],  # Beam 2.62 takes a unique prefix as the option itself
         ["--runner", "DirectRunner", "--direct_num_workers=2",
          "--direct_running_mode", "multi_processing"],
         ["--runner", "DataflowRunner", "--project", "p", "--region", "r", "--temp_location",
