@@ -18,6 +18,7 @@ import base64
 import fcntl
 import json
 import os
+import select
 import shutil
 import subprocess
 import time
@@ -100,8 +101,9 @@ class Browser:
 
     def _read_message(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self._buffer:
-            if time.monotonic() > deadline:
-                raise BrowserError("Chromium did not answer in time")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self._in], [], [], remaining)[0]:
+                raise BrowserError(f"Chromium did not answer in {self._timeout:g} s")
             chunk = self._in.read(1 << 16)
             if not chunk:
                 raise BrowserError(f"Chromium exited (code {self._proc.poll()})")
