@@ -1,10 +1,66 @@
-"""``curate report``: the build report, one HTML page to look at and listen to."""
+"""``curate report``: the build report, one HTML page to look at and listen to.
+
+The command line opens registered versions for the report (:func:`registry_versions`), so that
+:mod:`curate.report` itself never imports the registry.
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, BinaryIO
 
-__all__ = ["add_commands"]
+if TYPE_CHECKING:
+    from curate.report.inputs import ReportInput, VersionOpener
+
+__all__ = ["add_commands", "registry_versions"]
+
+
+def registry_versions(registry: str | None) -> VersionOpener:
+    """Opens ``NAME@VERSION`` in the registry at ``registry`` (default ``$CURATE_REGISTRY``,
+    then the local one); its files are fetched into the commit-keyed cache, each checked
+    against its sha256, as they are read."""
+
+    def open_version(spec: str) -> ReportInput:
+        from curate.fsio import open_read
+        from curate.report.inputs import ReportInput
+        from curate.validation.errors import BuildReadError
+        from curate.validation.validate import registry_errors
+
+        with registry_errors(spec):
+            from registry.api import Registry
+
+            version = Registry(registry).open(spec)
+            info = version.info
+        files = info.get("files", {})
+        cached: dict[str, str | None] = {}
+
+        def fetch(rel: str) -> str | None:
+            """The cached copy of ``rel``, or None if the version has no such file."""
+            if rel not in cached:
+                try:
+                    with registry_errors(f"{version.ref}: {rel}"):
+                        cached[rel] = version.cache.fetch(
+                            rel, sha256=files.get(rel, {}).get("sha256"))  # fmt: skip
+                except BuildReadError:  # the registry's NotFoundError
+                    cached[rel] = None
+            return cached[rel]
+
+        def read(rel: str) -> bytes | None:
+            path = fetch(rel)
+            if path is None:
+                return None
+            with open_read(path) as f:
+                return f.read()
+
+        def open_(rel: str) -> BinaryIO:
+            path = fetch(rel)
+            if path is None:
+                raise BuildReadError(f"{version.ref}: has no file {rel}")
+            return open_read(path)
+
+        return ReportInput(label=version.ref, info=info, root=None, read=read, open=open_)
+
+    return open_version
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -14,7 +70,7 @@ def _report(args: argparse.Namespace) -> int:
         args.build,
         output=args.output,
         against=args.against,
-        registry=args.registry,
+        versions=registry_versions(args.registry),
         examples=args.examples,
         rejected_examples=args.rejected_examples,
         excerpt_s=args.excerpt_s,

@@ -1,8 +1,9 @@
 """What a report reads: a build directory (local or in a bucket) or a registered version.
 
 Both give ``dataset_info.json``, ``stats.json``, ``rejected.parquet``, the manifests and the
-shards through one small interface, :class:`ReportInput`. A registered version is read through
-the registry's commit-keyed cache, each file checked against its sha256 when fetched.
+shards through one small interface, :class:`ReportInput`. A registered version comes from a
+:data:`VersionOpener` the caller gives (the command line's reads the registry's commit-keyed
+cache, each file checked against its sha256 when fetched).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from curate.validation.errors import BuildReadError
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["REJECTED_FILE", "STATS_FILE", "ReportInput", "open_input"]
+__all__ = ["REJECTED_FILE", "STATS_FILE", "ReportInput", "VersionOpener", "open_input"]
 
 STATS_FILE = "stats.json"
 REJECTED_FILE = "rejected.parquet"
@@ -80,6 +81,10 @@ class ReportInput:
             else None  # fmt: skip
 
 
+VersionOpener = Callable[[str], ReportInput]
+"""``NAME@VERSION`` -> that version's files (``curate.report.cli`` makes one over a registry)."""
+
+
 def _open_dir(root: str) -> ReportInput:
     from curate.fsio import open_read
     from curate.validation import storage
@@ -97,48 +102,10 @@ def _open_dir(root: str) -> ReportInput:
     )
 
 
-def _open_version(spec: str, registry: str | None) -> ReportInput:
-    from curate.fsio import open_read
-    from curate.validation.validate import registry_errors
-
-    with registry_errors(spec):
-        from registry.api import Registry
-
-        version = Registry(registry).open(spec)
-        info = version.info
-    files = info.get("files", {})
-    cached: dict[str, str | None] = {}
-
-    def fetch(rel: str) -> str | None:
-        """The cached copy of ``rel``, or None if the version has no such file."""
-        if rel not in cached:
-            try:
-                with registry_errors(f"{version.ref}: {rel}"):
-                    cached[rel] = version.cache.fetch(rel,
-                                                      sha256=files.get(rel, {}).get("sha256"))
-            except BuildReadError:  # the registry's NotFoundError
-                cached[rel] = None
-        return cached[rel]
-
-    def read(rel: str) -> bytes | None:
-        path = fetch(rel)
-        if path is None:
-            return None
-        with open_read(path) as f:
-            return f.read()
-
-    def open_(rel: str) -> BinaryIO:
-        path = fetch(rel)
-        if path is None:
-            raise BuildReadError(f"{version.ref}: has no file {rel}")
-        return open_read(path)
-
-    return ReportInput(label=version.ref, info=info, root=None, read=read, open=open_)
-
-
-def open_input(spec: str, *, registry: str | None = None) -> ReportInput:
+def open_input(spec: str, *, versions: VersionOpener | None = None) -> ReportInput:
     """``spec`` is a build directory (a path or a URI such as ``s3://bucket/builds/b1``) or a
-    registered version ``NAME@VERSION`` (in ``registry``; default ``$CURATE_REGISTRY``)."""
+    registered version ``NAME@VERSION``, opened by ``versions`` (this package does not know
+    the registry: the command line hands it the opener)."""
     from curate.errors import UsageError
     from curate.writers import is_local
 
@@ -146,5 +113,7 @@ def open_input(spec: str, *, registry: str | None = None) -> ReportInput:
         return _open_dir(spec)
     if "@" not in spec:
         raise UsageError(f"{spec}: neither a build directory nor a NAME@VERSION reference")
-    return _open_version(spec, registry)
+    if versions is None:
+        raise UsageError(f"{spec}: a registered version, and no registry to open it from")
+    return versions(spec)
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from curate.report.inputs import VersionOpener
 
 __all__ = ["REPORT_FILE", "WrittenReport", "default_output", "write_report"]
 
@@ -39,13 +43,13 @@ def write_report(
     *,
     output: str | None = None,
     against: str | None = None,
-    registry: str | None = None,
+    versions: VersionOpener | None = None,
     examples: int = 3,
     rejected_examples: int = 3,
     excerpt_s: float = 4.0,
 ) -> WrittenReport:
-    """Write the report of ``spec`` (a build directory, local or in a bucket, or ``NAME@V``),
-    compared with ``against`` (the same kinds) if given."""
+    """Write the report of ``spec`` (a build directory, local or in a bucket, or ``NAME@V``
+    opened by ``versions``), compared with ``against`` (the same kinds) if given."""
     from curate.errors import UsageError
     from curate.report.clips import Clip
     from curate.report.content import gather
@@ -55,8 +59,8 @@ def write_report(
 
     if examples < 0 or rejected_examples < 0 or excerpt_s <= 0:
         raise UsageError("--examples and --rejected-examples must be >= 0, --excerpt-s > 0")
-    build = open_input(spec, registry=registry)
-    baseline = open_input(against, registry=registry) if against else None
+    build = open_input(spec, versions=versions)
+    baseline = open_input(against, versions=versions) if against else None
     report = gather(build, baseline=baseline, examples=examples,
                     rejected_examples=rejected_examples, excerpt_s=excerpt_s)  # fmt: skip
     path = output or default_output(spec, build.label, build.root)
