@@ -29,10 +29,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
-__all__ = ["PROGRESS_DIR", "BuildProgress", "Counts", "Step", "StepCounter", "counts_of", "mark",
-           "read_counts"]
+from curate.layout import PROGRESS_DIR
 
-PROGRESS_DIR = ".staging/progress"  # relative to the build directory
+__all__ = ["BuildProgress", "Counts", "Step", "StepCounter", "counts_of", "mark", "read_counts"]
 
 
 class Step(str, enum.Enum):
@@ -49,7 +48,7 @@ def _path(output_dir: str, name: str) -> str:
 
 
 def _write(output_dir: str, name: str, step: Step, count: int) -> None:
-    from curate.writers import write_bytes
+    from curate.fsio import write_bytes
 
     data = json.dumps({"step": step.value, "count": count}).encode()
     write_bytes(_path(output_dir, name), data)

@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from curate.layout import REPORT_FILE
 from curate.stats import BINS, label
 
 __all__ = ["REPORT_LINK", "bar", "front_matter", "render_card", "size_category"]
 
-REPORT_LINK = "report.html"
+REPORT_LINK = REPORT_FILE  # CARD.md and report.html sit side by side
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 _TASK = "automatic-speech-recognition"
 # Hugging Face's size categories, by number of examples.

@@ -14,8 +14,7 @@ import os
 import sys
 import warnings
 
-from curate.cli import build, gate, versions
-from curate.report import cli as report
+from curate.cli import build, gate, report, versions
 from curate.errors import CurateError
 from registry.errors import RegistryError
 

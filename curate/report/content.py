@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from curate.report.clips import Clip, Unplayable, example_clips, source_clip
-from curate.report.inputs import REJECTED_FILE, ReportInput
+from curate.layout import REJECTED_FILE, ShardFormat, manifest_file
+from curate.report.inputs import ReportInput
 from curate.report.svg import histogram_svg
 
 __all__ = [
@@ -154,8 +155,8 @@ def _pooled_drift(stats: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str
 def _accepted(build: ReportInput, split: str, k: int, excerpt_s: float) -> tuple[Example, ...]:
     from curate.stats import label
 
-    shards = build.info["splits"].get(split, {}).get("shards", {}).get("tfrecord", [])
-    manifest = build.table(f"manifest/{split}.parquet") if k and shards else None
+    shards = build.info["splits"].get(split, {}).get("shards", {}).get(ShardFormat.TFRECORD.value, [])
+    manifest = build.table(manifest_file(split)) if k and shards else None
     if manifest is None or manifest.num_rows == 0:
         return ()
     first = manifest.filter(manifest.column("shard").to_numpy() == 0).to_pylist()

@@ -14,17 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from curate.layout import STATS_FILE, VALIDATION_DOCS_INDEX, VALIDATION_RESULT
 from curate.validation.errors import BuildReadError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["REJECTED_FILE", "STATS_FILE", "ReportInput", "VersionOpener", "open_input"]
-
-STATS_FILE = "stats.json"
-REJECTED_FILE = "rejected.parquet"
-_VALIDATION_RESULT = "validation/result.json"
-_DOCS_INDEX = "validation/docs/index.html"
+__all__ = ["ReportInput", "VersionOpener", "open_input"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -72,13 +68,14 @@ class ReportInput:
 
     def validation(self) -> dict[str, Any] | None:
         """``validation/result.json`` if the build was validated."""
-        result = self.json(_VALIDATION_RESULT)
+        result = self.json(VALIDATION_RESULT)
         return result if isinstance(result, dict) else None
 
     def docs_link(self) -> str | None:
         """The Data Docs index, relative to the build directory, if it has one."""
-        return _DOCS_INDEX if self.root is not None and self.read(_DOCS_INDEX) is not None \
-            else None  # fmt: skip
+        if self.root is None or self.read(VALIDATION_DOCS_INDEX) is None:
+            return None
+        return VALIDATION_DOCS_INDEX
 
 
 VersionOpener = Callable[[str], ReportInput]
@@ -107,7 +104,7 @@ def open_input(spec: str, *, versions: VersionOpener | None = None) -> ReportInp
     registered version ``NAME@VERSION``, opened by ``versions`` (this package does not know
     the registry: the command line hands it the opener)."""
     from curate.errors import UsageError
-    from curate.writers import is_local
+    from curate.fsio import is_local
 
     if os.path.isdir(spec) or not is_local(spec):
         return _open_dir(spec)

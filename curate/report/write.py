@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from curate.report.inputs import VersionOpener
 
-__all__ = ["REPORT_FILE", "WrittenReport", "default_output", "write_report"]
+from curate.layout import CARD_FILE, REPORT_FILE
 
-REPORT_FILE = "report.html"
+__all__ = ["WrittenReport", "default_output", "write_report"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -67,7 +67,7 @@ def write_report(
     links = []
     if build.root is not None and os.path.dirname(path) == os.path.dirname(
             default_output(spec, build.label, build.root)):  # fmt: skip
-        links.append(("dataset card (CARD.md)", "CARD.md"))
+        links.append((f"dataset card ({CARD_FILE})", CARD_FILE))
         docs = build.docs_link()
         if docs:
             links.append(("Data Docs of the validation", docs))

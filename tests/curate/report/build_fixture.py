@@ -22,13 +22,14 @@ from typing import Any
 import numpy as np
 
 from curate.audio import encode, to_pcm16
-from curate.build_info import fingerprint, write_manifest, write_rejected
-from curate.config import AudioCodec, ShardFormat
+from curate.build_info import write_manifest, write_rejected
+from curate.config import AudioCodec
 from curate.errors import Reason, Stage
 from curate.features import serialize_example
 from curate.records import Rejection, Signals
 from curate.synth import Voice, random_words, synthesize
-from curate.writers import shard_name, write_shard
+from curate.layout import STATS_FILE, ShardFormat, fingerprint, shard_file
+from curate.writers import write_shard
 
 __all__ = ["FixtureBuild", "write_report_build"]
 
@@ -129,7 +130,7 @@ def write_report_build(root: str, *, seed: int = 0, name: str = "report-fixture"
                 })  # fmt: skip
                 durations[key] = seconds
                 i += 1
-            rel = shard_name(name, split, ShardFormat.TFRECORD, index, len(shards))
+            rel = shard_file(name, split, ShardFormat.TFRECORD, index, len(shards))
             f = write_shard(os.path.join(root, rel), ShardFormat.TFRECORD, records)
             written.append({"path": rel, "sha256": f.sha256, "size_bytes": f.size_bytes,
                             "num_examples": len(records)})  # fmt: skip
@@ -145,9 +146,9 @@ def write_report_build(root: str, *, seed: int = 0, name: str = "report-fixture"
     rejected = write_rejected(root, rejections)
     files[rejected.path] = {"sha256": rejected.sha256, "size_bytes": rejected.size_bytes}
     stats_bytes = json.dumps(stats, indent=2, sort_keys=True).encode()
-    with open(os.path.join(root, "stats.json"), "wb") as f:
+    with open(os.path.join(root, STATS_FILE), "wb") as f:
         f.write(stats_bytes)
-    files["stats.json"] = {"sha256": hashlib.sha256(stats_bytes).hexdigest(),
+    files[STATS_FILE] = {"sha256": hashlib.sha256(stats_bytes).hexdigest(),
                            "size_bytes": len(stats_bytes)}  # fmt: skip
     by_reason: dict[str, int] = {}
     for r in rejections:

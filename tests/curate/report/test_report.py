@@ -14,7 +14,8 @@ import pytest
 import soundfile as sf
 
 from curate.cli import main
-from curate.report.write import REPORT_FILE, write_report
+from curate.layout import REPORT_FILE
+from curate.report.write import write_report
 
 
 class _Page(HTMLParser):

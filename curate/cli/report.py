@@ -1,7 +1,8 @@
 """``curate report``: the build report, one HTML page to look at and listen to.
 
-The command line opens registered versions for the report (:func:`registry_versions`), so that
-:mod:`curate.report` itself never imports the registry.
+The command line opens registered versions for the report (:func:`registry_versions`, with
+:func:`registry.gate.gate_errors` turning the registry's failures into the gate's errors), so
+that :mod:`curate.report` itself never imports the registry.
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ def registry_versions(registry: str | None) -> VersionOpener:
         from curate.fsio import open_read
         from curate.report.inputs import ReportInput
         from curate.validation.errors import BuildReadError
-        from curate.validation.validate import registry_errors
+        from registry.api import Registry
+        from registry.gate import gate_errors
 
-        with registry_errors(spec):
-            from registry.api import Registry
-
+        with gate_errors(spec):
             version = Registry(registry).open(spec)
             info = version.info
         files = info.get("files", {})
@@ -38,7 +38,7 @@ def registry_versions(registry: str | None) -> VersionOpener:
             """The cached copy of ``rel``, or None if the version has no such file."""
             if rel not in cached:
                 try:
-                    with registry_errors(f"{version.ref}: {rel}"):
+                    with gate_errors(f"{version.ref}: {rel}"):
                         cached[rel] = version.cache.fetch(
                             rel, sha256=files.get(rel, {}).get("sha256"))  # fmt: skip
                 except BuildReadError:  # the registry's NotFoundError
