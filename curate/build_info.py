@@ -271,7 +271,7 @@ def write_card(
                        rejected_by_reason=rejections_by_reason, stats=stats,
                        audio=config.resolved()["audio"], models=models,
                        license=config.card.license if config.card else "unknown",
-                       languages=config.languages)  # fmt: skip
+                       languages=config.languages)
     return _relative(write_bytes(join(output_dir, CARD_FILE), card.encode()), CARD_FILE)
 
 

@@ -3,7 +3,9 @@
 Beam's DirectRunner runs a pipeline to its end inside ``run()`` and reports metrics only
 afterwards, and on Dataflow they arrive late and coarse; so each counting step of the build
 writes its own count, every few seconds, to a file of its own under the build's staging
-directory (``.staging/progress/``), and the launcher adds them up. It works the same with one
+directory (``.staging/progress/``), and the launcher adds them up. Only the launcher's builds
+count (``BuildDataset(..., progress=True)``), and it removes what a late worker wrote after the
+build ended. It works the same with one
 process, with the DirectRunner's worker processes and with remote workers writing to a bucket,
 and the files go with the staging directory when the build ends.
 
@@ -25,13 +27,16 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
+
+import apache_beam as beam
 
 from curate.layout import PROGRESS_DIR
 
-__all__ = ["BuildProgress", "Counts", "Step", "StepCounter", "counts_of", "mark", "read_counts"]
+__all__ = ["BuildProgress", "CountStep", "Counts", "Step", "StepCounter", "counts_of", "mark",
+           "read_counts"]
 
 
 class Step(str, enum.Enum):
@@ -83,6 +88,39 @@ def mark(output_dir: str, step: Step, name: str, count: int = 1) -> None:
     _write(output_dir, f"{step.value}.{name}", step, count)
 
 
+class _CountFn(beam.DoFn):
+    """Counts the elements of a PCollection for ``step`` (its files: see the module doc)."""
+
+    def __init__(self, output_dir: str, step: Step, weight: Callable[[Any], int] | None) -> None:
+        self._output, self._step, self._weight = output_dir, step, weight
+
+    def setup(self) -> None:
+        self._counter = StepCounter(self._output, self._step)
+
+    def process(self, element: Any) -> Iterator[None]:
+        self._counter.add(1 if self._weight is None else self._weight(element))
+        return iter(())
+
+    def finish_bundle(self) -> None:
+        self._counter.flush()
+
+    def teardown(self) -> None:
+        self._counter.flush()
+
+
+class CountStep(beam.PTransform):
+    """A branch that counts a PCollection's elements (or ``weight(element)`` of each) for
+    ``step``; it outputs nothing and changes nothing the build writes."""
+
+    def __init__(self, output_dir: str, step: Step,
+                 weight: Callable[[Any], int] | None = None) -> None:
+        super().__init__()
+        self._output, self._step, self._weight = output_dir, step, weight
+
+    def expand(self, pcoll: beam.PCollection) -> beam.PCollection:
+        return pcoll | "Count" >> beam.ParDo(_CountFn(self._output, self._step, self._weight))
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Counts:
     listed: int = 0
@@ -120,7 +158,7 @@ class BuildProgress(threading.Thread):
     def __init__(self, output_dir: str, *, sources: int, quiet: bool = False,
                  stream: TextIO | None = None, poll_s: float | None = None,
                  every_s: float | None = None,
-                 read: Callable[[str], Counts] = read_counts) -> None:  # fmt: skip
+                 read: Callable[[str], Counts] = read_counts) -> None:
         from curate.fsio import is_local
 
         super().__init__(daemon=True)
@@ -145,7 +183,7 @@ class BuildProgress(threading.Thread):
         """Move the display to ``c`` (called every poll; public for tests)."""
         listed = f"{c.listed} inputs listed from {self._sources} source(s)"
         phase = ("writing shards" if c.planned and c.done >= c.listed else
-                 "processing" if c.done else "listing" if c.listed else None)  # fmt: skip
+                 "processing" if c.done else "listing" if c.listed else None)
         if phase is None:
             return
         if phase != self._phase and self._bar is not None:
@@ -167,14 +205,15 @@ class BuildProgress(threading.Thread):
             self.show(self._read(self._output))
 
     def stop(self, *, final: Counts | None = None) -> None:
-        """Stop polling; show ``final`` counts (if given) and end the current bar."""
+        """Stop polling; show the ``final`` counts of a finished build and end the current bar;
+        without them (the build failed) erase the bar: the error that follows says why."""
         self._stop_event.set()
         if self.is_alive():
             self.join(timeout=self._poll + 5)
         if final is not None:
             self.show(final)
         if self._bar is not None:
-            self._bar.close()
+            self._bar.close(ok=final is not None)
 
 
 def counts_of(info: Mapping[str, object]) -> Counts:
@@ -182,7 +221,7 @@ def counts_of(info: Mapping[str, object]) -> Counts:
     counts = info.get("counts", {})
     splits = info.get("splits", {})
     shards = sum(len(next(iter(s.get("shards", {}).values()), []))
-                 for s in splits.values())  # type: ignore[union-attr]  # fmt: skip
+                 for s in splits.values())  # type: ignore[union-attr]
     read = int(counts.get("read", 0))  # type: ignore[union-attr]
     return Counts(listed=read, done=read, planned=shards, written=shards)
 

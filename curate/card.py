@@ -26,7 +26,7 @@ _TASK = "automatic-speech-recognition"
 # Hugging Face's size categories, by number of examples.
 _SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
           (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"),
-          (1_000_000_000, "100M<n<1B"))  # fmt: skip
+          (1_000_000_000, "100M<n<1B"))
 
 
 def bar(count: int, most: int, width: int = 24) -> str:
@@ -85,7 +85,7 @@ def render_card(
     splits = stats["splits"]
     lines = [
         front_matter(name=name, examples=counts["accepted"], license=license,
-                     languages=languages),  # fmt: skip
+                     languages=languages),
         "",
         f"# {name}",
         "",

@@ -12,21 +12,25 @@ pull: 3.0 of 3.0 MB (100%) in 9 s
 
 A caller sets how far it is (:meth:`Progress.update`) or how much more is done
 (:meth:`Progress.advance`), from any thread; a line is written only when due, so calling often
-costs little. The first line in a log comes after ``every_s``: a command that ends sooner
-writes only its last line.
+costs little. The first line in a log comes after ``every_s``, and a phase that ends sooner
+writes nothing at all (a log is not a place for a line per quick step). A phase that fails
+(``close(ok=False)``, or an exception out of the ``with`` block) erases its bar and writes no
+last line: the error that follows says what happened.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable
-from typing import TextIO
+from collections.abc import Callable, Iterator
+from typing import Protocol, TextIO
 
-__all__ = ["EVERY_S", "Mode", "Progress", "Unit", "format_amount", "format_duration", "mode_for"]
+__all__ = ["EVERY_S", "Meter", "MeterFactory", "Mode", "Progress", "Unit", "format_amount",
+           "format_duration", "mode_for", "phase"]
 
 EVERY_S = 5.0
 """Seconds between two lines in a log."""
@@ -44,6 +48,40 @@ class Mode(str, enum.Enum):
 class Unit(str, enum.Enum):
     COUNT = "count"
     BYTES = "bytes"
+
+
+class Meter(Protocol):
+    """What a long operation reports its progress to (a :class:`Progress` is one): a library
+    function takes a :data:`MeterFactory` and never decides where progress is shown."""
+
+    def advance(self, amount: float = 1) -> None: ...
+
+    def close(self, *, ok: bool = True) -> None: ...
+
+
+MeterFactory = Callable[[str, float], Meter]
+"""``(label, total bytes) -> Meter`` for one phase of an operation (``"uploading"``, ...)."""
+
+
+class _NoMeter:
+    def advance(self, amount: float = 1) -> None:
+        pass
+
+    def close(self, *, ok: bool = True) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def phase(progress: MeterFactory | None, label: str, total: float) -> Iterator[Meter]:
+    """The meter of one phase of an operation (one that does nothing without ``progress``),
+    closed when the block ends: as done, or as failed when an exception leaves it."""
+    meter: Meter = progress(label, total) if progress is not None else _NoMeter()
+    try:
+        yield meter
+    except BaseException:
+        meter.close(ok=False)
+        raise
+    meter.close()
 
 
 def mode_for(stream: TextIO, *, quiet: bool = False) -> Mode:
@@ -127,6 +165,7 @@ class Progress:
         self._done, self._total, self._detail = 0.0, total, ""
         self._closed = False
         self._drawn = 0  # characters of the bar on screen
+        self._lines = 0  # lines written in a log
 
     @property
     def mode(self) -> Mode:
@@ -135,8 +174,8 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *_: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.close(ok=exc_type is None)
 
     def update(self, done: float, *, total: float | None = None, detail: str | None = None) -> None:
         """Set the amount done (and the total, and a note shown after the numbers)."""
@@ -165,8 +204,9 @@ class Progress:
                 self._draw_bar()
             self._stream.flush()
 
-    def close(self, *, detail: str | None = None) -> None:
-        """Write the last line; later calls do nothing."""
+    def close(self, *, ok: bool = True, detail: str | None = None) -> None:
+        """Write the last line (in a log: only if the phase lasted ``every_s`` or wrote a line
+        already); with ``ok=False`` erase the bar and write nothing. Later calls do nothing."""
         with self._lock:
             if self._closed:
                 return
@@ -174,10 +214,14 @@ class Progress:
             if detail is not None:
                 self._detail = detail
             if self._mode is Mode.BAR:
-                self._draw_bar()
-                self._stream.write("\n")
-            elif self._mode is Mode.LINES:
-                self._stream.write(self._line(final=True) + "\n")
+                if ok:
+                    self._draw_bar()
+                    self._stream.write("\n")
+                else:
+                    self._clear_bar()
+            elif self._mode is Mode.LINES and ok:
+                if self._lines or self._clock() - self._start >= self._every:
+                    self._stream.write(self._line(final=True) + "\n")
             self._stream.flush()
 
     # -- rendering (called with the lock held) ----------------------------------------------
@@ -193,6 +237,7 @@ class Progress:
             self._draw_bar()
         else:
             self._stream.write(self._line() + "\n")
+            self._lines += 1
         self._stream.flush()
 
     def _numbers(self, *, final: bool) -> list[str]:

@@ -18,8 +18,9 @@ import secrets
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from curate.progress import phase
 from curate.validation.result import NotValidatedError
 from registry.build import META_EXAMPLES, META_FINGERPRINT, META_HOURS, Build
 from registry.dataset import DatasetVersion, default_cache_dir
@@ -28,6 +29,9 @@ from registry.errors import ConflictError, NotFoundError, ReferenceError_, Regis
 from registry.refs import DatasetRef, RefKind, parse_ref, validate_dataset_name
 from registry.store import Store, paginate
 from registry.uri import open_store
+
+if TYPE_CHECKING:
+    from curate.progress import MeterFactory
 
 __all__ = ["MAIN", "Registry", "Version"]
 
@@ -230,6 +234,7 @@ class Registry:
         dataset: str,
         message: str | None = None,
         allow_unvalidated: bool = False,
+        progress: MeterFactory | None = None,
     ) -> Version:
         """Register a build directory as the next version of ``dataset`` (see module doc).
 
@@ -237,10 +242,11 @@ class Registry:
         whose fingerprint equals the latest version's returns that version and writes nothing.
         A build without a passing ``curate validate`` result for its current contents is refused
         (``NotValidatedError``) unless ``allow_unvalidated``, which is then recorded as
-        ``curate.validation.unvalidated`` in the version's metadata.
+        ``curate.validation.unvalidated`` in the version's metadata. ``progress`` is told the
+        bytes hashed (``verifying``) and uploaded (``uploading``).
         """
         repo = validate_dataset_name(dataset)
-        build = Build.read(build_dir, workers=self._workers)
+        build = Build.read(build_dir, workers=self._workers, progress=progress)
         unvalidated = None
         try:
             build.require_validation()
@@ -270,7 +276,7 @@ class Registry:
                 log.info("%s: completing an interrupted register of %s", repo, head.id[:12])
                 return self._tag(repo, head.id)
             try:
-                commit_id = self._land(repo, build, metadata, message, head.id)
+                commit_id = self._land(repo, build, metadata, message, head.id, progress)
             except _MainMoved as e:
                 log.info("%s: attempt %d: %s; retrying on the new main", repo, attempt, e)
                 last = e
@@ -282,7 +288,8 @@ class Registry:
         )
 
     def _land(
-        self, repo: str, build: Build, metadata: dict[str, str], message: str, head_id: str
+        self, repo: str, build: Build, metadata: dict[str, str], message: str, head_id: str,
+        progress: MeterFactory | None = None,
     ) -> str:
         """Upload, commit and merge ``build`` on a fresh branch from ``head_id``; the merge id."""
         branch = f"build-{build.fingerprint[:12]}-{secrets.token_hex(4)}"
@@ -296,13 +303,16 @@ class Registry:
             uploads = [f for f in build.files if present.get(f.path) != f.sha256]
             log.info("%s: uploading %d of %d files", repo, len(uploads), len(build.files))
 
-            def upload(f: Any) -> None:
-                with build.local_file(f) as local:
-                    self.store.upload_object(repo, branch, f.path, local_path=local,
-                                             sha256=f.sha256)
+            with phase(progress, "uploading", sum(f.size_bytes for f in uploads)) as meter:
 
-            with ThreadPoolExecutor(max_workers=self._workers) as pool:
-                list(pool.map(upload, uploads))
+                def upload(f: Any) -> None:
+                    with build.local_file(f) as local:
+                        self.store.upload_object(repo, branch, f.path, local_path=local,
+                                                 sha256=f.sha256)
+                    meter.advance(f.size_bytes)
+
+                with ThreadPoolExecutor(max_workers=self._workers) as pool:
+                    list(pool.map(upload, uploads))
             for path in sorted(set(present) - wanted - _kept_on_main(present)):
                 self.store.delete_object(repo, branch, path)
             try:

@@ -1,8 +1,9 @@
 """A build directory as the registry sees it: what to upload, verified, and its commit metadata.
 
-``dataset_info.json`` lists every file of the build with its sha256 and size (except itself and
-``validation/``, which ``curate validate`` writes later). :meth:`Build.read` checks all of them
-before anything is written anywhere.
+``dataset_info.json`` lists every file of the build with its sha256 and size (except itself,
+``validation/``, which ``curate validate`` writes later, and ``report.html``, the build's report,
+which is no part of the fingerprint either; all three are registered with it).
+:meth:`Build.read` checks the listed files before anything is written anywhere.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apache_beam.io.filesystem import BeamIOError
 
@@ -29,8 +30,12 @@ from curate.fsio import (
     open_read,
     sha256_and_size,
 )
-from curate.layout import INFO_FILE, VALIDATION_DIR, VALIDATION_RESULT
+from curate.layout import INFO_FILE, REPORT_FILE, VALIDATION_DIR, VALIDATION_RESULT
+from curate.progress import phase
 from registry.errors import IntegrityError, NotFoundError, StoreUnavailableError
+
+if TYPE_CHECKING:
+    from curate.progress import MeterFactory
 
 __all__ = [
     "META_CODE_VERSION",
@@ -137,9 +142,10 @@ class Build:
             os.unlink(tmp)
 
     @classmethod
-    def read(cls, build_dir: str | os.PathLike[str], *, workers: int = 8) -> Build:
+    def read(cls, build_dir: str | os.PathLike[str], *, workers: int = 8,
+             progress: MeterFactory | None = None) -> Build:
         """Read and verify a build directory (local or in a bucket); IntegrityError names the
-        first bad file."""
+        first bad file. ``progress`` is told the bytes hashed (phase ``verifying``)."""
         root = os.fspath(build_dir)
         root = root.rstrip("/") if not is_local(root) else root
         info_path = join(root, INFO_FILE)
@@ -169,8 +175,14 @@ class Build:
                     f"build file '{f.path}' does not match its sha256 in {INFO_FILE} (tampered?)"
                 )
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(check, listed))  # re-raises the first failure, in path order
+        with phase(progress, "verifying", sum(f.size_bytes for f in listed)) as meter:
+
+            def check_and_count(f: BuildFile) -> None:
+                check(f)
+                meter.advance(f.size_bytes)
+
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(check_and_count, listed))  # re-raises the first failure, in order
 
         digest, size = sha256_and_size(info_path)
         extra = [BuildFile(path=INFO_FILE, sha256=digest, size_bytes=size)]
@@ -186,6 +198,10 @@ class Build:
                         validation = json.loads(f.read())
                 except ValueError as e:
                     raise IntegrityError(f"{path}: not valid JSON ({e})") from e
+        report = join(root, REPORT_FILE)  # not in the fingerprint; CARD.md links it
+        if is_file(report):
+            digest, size = sha256_and_size(report)
+            extra.append(BuildFile(path=REPORT_FILE, sha256=digest, size_bytes=size))
         files = tuple(sorted(listed + extra, key=lambda f: f.path))
         return cls(root=root, info=info, files=files, validation=validation)
 

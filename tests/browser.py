@@ -33,7 +33,7 @@ FLAGS = (
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage", "--disable-extensions", "--mute-audio",
     "--host-resolver-rules=MAP * ~NOTFOUND", "--autoplay-policy=no-user-gesture-required",
-)  # fmt: skip
+)
 
 
 class BrowserError(RuntimeError):
@@ -48,7 +48,7 @@ class Browser:
     """One Chromium process; :meth:`open` gives a :class:`Page` per file."""
 
     def __init__(self, binary: str, profile_dir: str | os.PathLike[str], *,
-                 timeout_s: float = 60.0) -> None:  # fmt: skip
+                 timeout_s: float = 60.0) -> None:
         self._timeout = timeout_s
         self._next_id = 0
         self._buffer = b""
@@ -73,7 +73,7 @@ class Browser:
             stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
             preexec_fn=pipes_on_3_and_4, close_fds=False,
             env={**os.environ, "HOME": str(profile)},
-        )  # fmt: skip
+        )
         for fd in ends:
             os.close(fd)
         self._out = os.fdopen(to_child_w, "wb", buffering=0)
@@ -112,7 +112,7 @@ class Browser:
         return json.loads(message)
 
     def send(self, method: str, params: dict[str, Any] | None = None, *,
-             session: str | None = None) -> dict[str, Any]:  # fmt: skip
+             session: str | None = None) -> dict[str, Any]:
         """Send a command; its result (events that arrive meanwhile are kept)."""
         self._next_id += 1
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
@@ -139,20 +139,20 @@ class Browser:
 
     def events(self, method: str, *, session: str) -> list[dict[str, Any]]:
         return [e for e in self._events if e.get("method") == method
-                and e.get("sessionId") == session]  # fmt: skip
+                and e.get("sessionId") == session]
 
     def open(self, path: str | os.PathLike[str], *, width: int = 1280,
-             height: int = 900) -> Page:  # fmt: skip
+             height: int = 900) -> Page:
         """A new tab showing the file ``path``, offline, once its load event has fired."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
-            "sessionId"]  # fmt: skip
+            "sessionId"]
         for domain in ("Page", "Network", "Runtime"):
             self.send(f"{domain}.enable", session=session)
         self.send("Network.emulateNetworkConditions", {"offline": True, "latency": 0,
-                  "downloadThroughput": -1, "uploadThroughput": -1}, session=session)  # fmt: skip
+                  "downloadThroughput": -1, "uploadThroughput": -1}, session=session)
         self.send("Emulation.setDeviceMetricsOverride", {"width": width, "height": height,
-                  "deviceScaleFactor": 1, "mobile": False}, session=session)  # fmt: skip
+                  "deviceScaleFactor": 1, "mobile": False}, session=session)
         url = Path(path).resolve().as_uri()
         result = self.send("Page.navigate", {"url": url}, session=session)
         if result.get("errorText"):
@@ -171,7 +171,7 @@ class Page:
         """The value of a JavaScript expression (a promise is awaited)."""
         result = self._browser.send("Runtime.evaluate", {
             "expression": expression, "returnByValue": True, "awaitPromise": True,
-        }, session=self._session)  # fmt: skip
+        }, session=self._session)
         if "exceptionDetails" in result:
             raise BrowserError(f"{expression[:80]}: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -181,7 +181,7 @@ class Page:
         """Every URL the page asked for (itself and what it loaded)."""
         return [e["params"]["request"]["url"]
                 for e in self._browser.events("Network.requestWillBeSent",
-                                              session=self._session)]  # fmt: skip
+                                              session=self._session)]
 
     @property
     def failed_requests(self) -> list[str]:
@@ -191,7 +191,7 @@ class Page:
                 for e in self._browser.events("Network.loadingFailed", session=self._session)]
 
     def screenshot(self, *, full_page: bool = True,
-                   clip: dict[str, float] | None = None) -> bytes:  # fmt: skip
+                   clip: dict[str, float] | None = None) -> bytes:
         """A PNG of the page: all of it, the viewport, or ``clip`` (x, y, width, height in page
         coordinates)."""
         params: dict[str, Any] = {"format": "png", "captureBeyondViewport": True}
@@ -199,8 +199,8 @@ class Page:
             params["clip"] = {**clip, "scale": 1}
         elif full_page:
             size = self.evaluate("[document.documentElement.scrollWidth,"
-                                 " document.documentElement.scrollHeight]")  # fmt: skip
+                                 " document.documentElement.scrollHeight]")
             params["clip"] = {"x": 0, "y": 0, "width": size[0], "height": min(size[1], 16000),
-                              "scale": 1}  # fmt: skip
+                              "scale": 1}
         data = self._browser.send("Page.captureScreenshot", params, session=self._session)
         return base64.b64decode(data["data"])

@@ -42,7 +42,7 @@ def test_a_mistyped_beam_option_is_a_one_line_error_and_builds_nothing(tmp_path,
     (tmp_path / "m.jsonl").write_text("")
     out = tmp_path / "out"
     code = main(["build", str(tmp_path / "c.yaml"), "--output", str(out), "--runer",
-                 "DataflowRunner"])  # fmt: skip
+                 "DataflowRunner"])
     assert code == 2
     assert capsys.readouterr().err.splitlines() == [
         "curate: error: unknown option --runer (did you mean --runner?): neither an option of "

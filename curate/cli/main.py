@@ -40,7 +40,7 @@ def _version() -> str:
 
     return (f"curate-speech {version('curate-speech')} (apache-beam {version('apache-beam')}, "
             f"great-expectations {version('great-expectations')}, "
-            f"Python {platform.python_version()})")  # fmt: skip
+            f"Python {platform.python_version()})")
 
 
 class _VersionAction(argparse.Action):
@@ -48,7 +48,7 @@ class _VersionAction(argparse.Action):
 
     def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
-                         help=str(kwargs.get("help", "")))  # fmt: skip
+                         help=str(kwargs.get("help", "")))
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
         print(_version())
@@ -61,9 +61,9 @@ def _add_common_flags(parser: argparse.ArgumentParser, *, top: bool = False) -> 
     value alone (``SUPPRESS``): ``curate -v build …`` stays verbose."""
     default = {} if top else {"default": argparse.SUPPRESS}
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level",
-                        **default)  # fmt: skip
+                        **default)
     parser.add_argument("-q", "--quiet", action="store_true",
-                        help="no progress bars or progress lines", **default)  # fmt: skip
+                        help="no progress bars or progress lines", **default)
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for child in action.choices.values():

@@ -40,7 +40,7 @@ def registry_versions(registry: str | None) -> VersionOpener:
                 try:
                     with gate_errors(f"{version.ref}: {rel}"):
                         cached[rel] = version.cache.fetch(
-                            rel, sha256=files.get(rel, {}).get("sha256"))  # fmt: skip
+                            rel, sha256=files.get(rel, {}).get("sha256"))
                 except BuildReadError:  # the registry's NotFoundError
                     cached[rel] = None
             return cached[rel]
@@ -77,7 +77,7 @@ def _report(args: argparse.Namespace) -> int:
     )
     missing = f", {written.unplayable} example(s) without one" if written.unplayable else ""
     print(f"report    {written.path} ({written.size_bytes / 1e6:.2f} MB, "
-          f"{written.excerpts} audio excerpts{missing})")  # fmt: skip
+          f"{written.excerpts} audio excerpts{missing})")
     return 0
 
 
@@ -88,14 +88,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "of every signal per split, the rejected inputs by reason with excerpts to play, a few "
         "kept examples per split and, with --against, the drift of each signal. A build "
         "directory gets it as report.html.",
-    )  # fmt: skip
+    )
     p.add_argument("build", metavar="DIR|NAME@V",
                    help="build directory (a path or s3://…, gs://…) or a registered version")
     p.add_argument("--against", metavar="DIR|NAME@V",
                    help="overlay this build's (or version's) histograms and show the drift")
     p.add_argument("--output", "-o", metavar="PATH",
                    help="where to write the page (default: DIR/report.html, or "
-                   "NAME-vN-report.html here for a version)")  # fmt: skip
+                   "NAME-vN-report.html here for a version)")
     p.add_argument("--registry", metavar="URI",
                    help="registry of NAME@V (default: $CURATE_REGISTRY, then local)")
     p.add_argument("--examples", type=int, default=3, metavar="N",

@@ -56,7 +56,7 @@ def _mono(samples: np.ndarray) -> np.ndarray:
 
 
 def clip_of_samples(samples: np.ndarray, rate_hz: int, *, seconds: float,
-                    around_peak: bool = False, total_s: float | None = None) -> Clip:  # fmt: skip
+                    around_peak: bool = False, total_s: float | None = None) -> Clip:
     """At most ``seconds`` of ``samples`` (float, ``(frames,)`` or ``(frames, channels)``):
     from the start, or centred on the loudest sample (to hear clipping). ``total_s``: the
     duration of the whole audio, when ``samples`` is only its start."""
@@ -76,9 +76,9 @@ def clip_of_samples(samples: np.ndarray, rate_hz: int, *, seconds: float,
         x = soxr.resample(x, rate_hz, rate, quality="HQ").astype(np.float32)
     buf = io.BytesIO()
     sf.write(buf, np.clip(x, -1.0, 1.0), rate, format="OGG", subtype="VORBIS",
-             compression_level=_QUALITY)  # fmt: skip
+             compression_level=_QUALITY)
     return Clip(ogg=buf.getvalue(), duration_s=x.size / rate, start_s=start / rate_hz,
-                source_duration_s=total_s)  # fmt: skip
+                source_duration_s=total_s)
 
 
 def _decode(data: bytes, *, max_s: float) -> tuple[np.ndarray, int, float | None]:
@@ -115,7 +115,7 @@ def source_clip(uri: str, *, seconds: float, around_peak: bool = False) -> Clip 
     if samples.shape[0] == 0:
         return Unplayable(why="it holds no audio samples")
     return clip_of_samples(samples, rate, seconds=seconds, around_peak=around_peak,
-                           total_s=total_s)  # fmt: skip
+                           total_s=total_s)
 
 
 def _skip_to(f: BinaryIO, skip: int, *, position: int, name: str) -> bytes:
@@ -135,7 +135,7 @@ def _skip_to(f: BinaryIO, skip: int, *, position: int, name: str) -> bytes:
 
 
 def example_clips(f: BinaryIO, positions: Iterable[int], *, name: str,
-                  seconds: float) -> dict[int, Clip | Unplayable]:  # fmt: skip
+                  seconds: float) -> dict[int, Clip | Unplayable]:
     """Excerpts of the examples at ``positions`` of one TFRecord shard, read in one pass."""
     import soundfile as sf
 

@@ -34,7 +34,7 @@ __all__ = [
 
 AROUND_PEAK = frozenset({"clipped"})  # reasons whose excerpt is centred on the loudest sample
 _HIDDEN = frozenset({"key", "text", "speaker", "shard", "position", "audio_sha256",
-                     "pcm_sha256", "source_uri", "audio_uri", "num_samples"})  # fmt: skip
+                     "pcm_sha256", "source_uri", "audio_uri", "num_samples"})
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -105,7 +105,7 @@ def _format(value: Any) -> str:
 
 
 def _plots(split: str, signals: Mapping[str, Any], base: Mapping[str, Any] | None,
-           baseline_label: str) -> tuple[Plot, ...]:  # fmt: skip
+           baseline_label: str) -> tuple[Plot, ...]:
     from curate.stats import label
     from curate.validation.drift import js_distance
 
@@ -128,7 +128,7 @@ def _plots(split: str, signals: Mapping[str, Any], base: Mapping[str, Any] | Non
             count=int(summary.get("count", 0)),
             summary={k: summary[k] for k in ("p05", "p50", "p95", "mean") if k in summary},
             distance=None if baseline is None else js_distance(hist["counts"], baseline),
-        ))  # fmt: skip
+        ))
     return tuple(plots)
 
 
@@ -171,7 +171,7 @@ def _accepted(build: ReportInput, split: str, k: int, excerpt_s: float) -> tuple
                    if name not in _HIDDEN and not name.endswith("_model") and v is not None]
         fields.append(("source", _format(r.get("audio_uri"))))
         out.append(Example(key=r["key"], title=r.get("text") or "", rows=tuple(fields),
-                           clip=clips[r["position"]]))  # fmt: skip
+                           clip=clips[r["position"]]))
     return tuple(out)
 
 
@@ -190,20 +190,20 @@ def _reasons(build: ReportInput, k: int, excerpt_s: float) -> tuple[Reason, ...]
         for r in chosen:
             uri = r.get("audio_uri") or ""
             clip = source_clip(uri, seconds=excerpt_s, around_peak=reason in AROUND_PEAK) \
-                if uri else Unplayable(why="the input names no audio file")  # fmt: skip
+                if uri else Unplayable(why="the input names no audio file")
             examples.append(Example(
                 key=r["key"], title=r.get("detail") or "",
                 rows=(("stage", r.get("stage") or ""), ("listed in", r.get("source_uri") or ""),
                       ("audio", uri or "(none)")),
                 clip=clip,
-            ))  # fmt: skip
+            ))
         stage = listed[0]["stage"] if listed else ""
         out.append(Reason(reason=reason, stage=stage, count=int(count), examples=tuple(examples)))
     return tuple(out)
 
 
 def gather(build: ReportInput, *, baseline: ReportInput | None = None, examples: int = 3,
-           rejected_examples: int = 3, excerpt_s: float = 4.0) -> Report:  # fmt: skip
+           rejected_examples: int = 3, excerpt_s: float = 4.0) -> Report:
     """The report of ``build``: ``examples`` accepted examples per split and
     ``rejected_examples`` per rejection reason, each with an excerpt of ``excerpt_s`` at most."""
     from curate.validation.tables import split_names
@@ -229,7 +229,7 @@ def gather(build: ReportInput, *, baseline: ReportInput | None = None, examples:
             baseline=base,
             plots=_plots(name, s.get("signals", {}), (base or {}).get("signals"), base_label),
             examples=_accepted(build, name, examples, excerpt_s),
-        ))  # fmt: skip
+        ))
     return Report(
         build=build,
         baseline=baseline,

@@ -59,19 +59,19 @@ def _player(example: Example) -> str:
         return f'<p class="unplayable">no excerpt: {_e(clip.why)}</p>'
     src = "data:audio/ogg;base64," + base64.b64encode(clip.ogg).decode("ascii")
     where = f"{clip.start_s:.1f}–{clip.start_s + clip.duration_s:.1f} s of " \
-            f"{clip.source_duration_s:.1f} s" if clip.source_duration_s else ""  # fmt: skip
+            f"{clip.source_duration_s:.1f} s" if clip.source_duration_s else ""
     return (f'<audio controls preload="metadata" data-key="{_e(example.key)}" '
             f'data-duration-s="{clip.duration_s:.3f}" src="{src}"></audio>'
-            f'<p class="muted">excerpt {where}</p>')  # fmt: skip
+            f'<p class="muted">excerpt {where}</p>')
 
 
 def _example(example: Example, *, title_class: str, heading: str = "") -> str:
     rows = "".join(f"<tr><td class=muted>{_e(k)}</td><td>{_e(v)}</td></tr>"
-                   for k, v in example.rows)  # fmt: skip
+                   for k, v in example.rows)
     return (f'<div class="example" id="ex-{_e(example.key)}">{heading}'
             f"<p><code>{_e(example.key)}</code></p>"
             f'<p class="{title_class}">{_e(example.title) or "<i>(empty)</i>"}</p>'
-            f"{_player(example)}<table>{rows}</table></div>")  # fmt: skip
+            f"{_player(example)}<table>{rows}</table></div>")
 
 
 def _change(now: float, before: float | None, fmt: str) -> str:
@@ -83,7 +83,7 @@ def _change(now: float, before: float | None, fmt: str) -> str:
 
 def _splits_table(report: Report) -> str:
     head = ("<tr><th>split</th><th class=n>examples</th><th class=n>speakers</th>"
-            "<th class=n>hours</th><th class=n>shards</th></tr>")  # fmt: skip
+            "<th class=n>hours</th><th class=n>shards</th></tr>")
     rows = []
     for s in report.splits:
         base = s.baseline or {}
@@ -101,11 +101,11 @@ def _plot(p, baseline: bool) -> str:
     figures = ""
     if p.summary:
         figures = (f"p05 {p.summary['p05']:.3g} · median {p.summary['p50']:.3g} · "
-                   f"p95 {p.summary['p95']:.3g}")  # fmt: skip
+                   f"p95 {p.summary['p95']:.3g}")
     drift = ""
     if baseline:
         drift = "<br>JS distance: n/a (not in both builds)" if p.distance is None \
-            else f"<br>JS distance to the baseline: <b>{p.distance:.4f}</b>"  # fmt: skip
+            else f"<br>JS distance to the baseline: <b>{p.distance:.4f}</b>"
     return (f'<figure data-signal="{_e(p.signal)}">{p.svg}<figcaption><b>{_e(p.label)}</b> '
             f"<span class=muted>n = {p.count}</span><br>{figures}{drift}</figcaption></figure>")
 
@@ -116,7 +116,7 @@ def _split_section(s: Split, report: Report) -> str:
     return (f'<h3 id="split-{_e(s.name)}">{_e(s.name)} <span class=muted>· {s.num_examples} '
             f"examples, {s.hours:.3f} h</span></h3><div class=plots>{plots}</div>"
             + (f"<h4>Examples kept in {_e(s.name)}</h4><div class=examples>{examples}</div>"
-               if examples else ""))  # fmt: skip
+               if examples else ""))
 
 
 def _rejections(report: Report) -> str:
@@ -144,12 +144,12 @@ def _drift(report: Report) -> str:
     if report.baseline is None:
         return ""
     rows = "".join(f"<tr><td>{_e(s)}</td><td class=n>{d:.4f}</td></tr>"
-                   for s, d in report.drift.items())  # fmt: skip
+                   for s, d in report.drift.items())
     return (f'<h2 id="drift">Drift against {_e(report.baseline.label)}</h2>'
             "<p>Jensen–Shannon distance of each signal over all splits (0: the same "
             "distribution, 1: nothing in common); every histogram above overlays the "
             f"baseline's as a line.</p><table><tr><th>signal</th><th class=n>JS distance</th>"
-            f"</tr>{rows}</table>")  # fmt: skip
+            f"</tr>{rows}</table>")
 
 
 def _header(report: Report, links: Iterable[tuple[str, str]]) -> str:
@@ -160,19 +160,19 @@ def _header(report: Report, links: Iterable[tuple[str, str]]) -> str:
     verdict = ""
     if validation is not None and validation.get("fingerprint") != info.get("fingerprint"):
         verdict = ("<p>Validation: <b class=bad>out of date</b> (its result is for another "
-                   "build; run <code>curate validate</code> again)</p>")  # fmt: skip
+                   "build; run <code>curate validate</code> again)</p>")
     elif validation is not None:
         ok = bool(validation.get("success"))
         verdict = (f"<p>Validation: <b class={'ok' if ok else 'bad'}>"
                    f"{'passed' if ok else 'FAILED'}</b> "
                    f"(suite <code>{_e(validation.get('suite', '?'))}</code>, "
                    f"{validation.get('successful', '?')} of {validation.get('evaluated', '?')} "
-                   "expectations met)</p>")  # fmt: skip
+                   "expectations met)</p>")
     against = ""
     if report.baseline is not None:
         against = (f"<p>Compared with <b>{_e(report.baseline.label)}</b> (build "
                    f"<code>{_e(str(report.baseline.info.get('fingerprint', ''))[:12])}</code>)"
-                   "</p>")  # fmt: skip
+                   "</p>")
     link_html = " · ".join(f'<a href="{_e(href)}">{_e(text)}</a>' for text, href in links)
     return (
         f"<h1>{_e(info.get('name', '?'))} <span class=muted>build report</span></h1>"
@@ -192,7 +192,7 @@ def render(report: Report, *, links: Iterable[tuple[str, str]] = ()) -> str:
     Docs), for a page written into its build directory."""
     name = report.build.info.get("name", "?")
     nav = ["<a href='#splits'>splits</a>", "<a href='#signals'>signals</a>",
-           "<a href='#rejected'>rejected inputs</a>"]  # fmt: skip
+           "<a href='#rejected'>rejected inputs</a>"]
     if report.baseline is not None:
         nav.append("<a href='#drift'>drift</a>")
     body = [
@@ -216,4 +216,4 @@ def render(report: Report, *, links: Iterable[tuple[str, str]] = ()) -> str:
     return ("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
             '<meta name=viewport content="width=device-width,initial-scale=1">'
             f"<title>{_e(name)}: build report</title><style>{_CSS}</style></head>"
-            f"<body>{''.join(body)}</body></html>\n")  # fmt: skip
+            f"<body>{''.join(body)}</body></html>\n")

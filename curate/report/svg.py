@@ -53,7 +53,7 @@ def histogram_svg(
     shares = [c / total if total else 0.0 for c in counts]
     base_total = sum(baseline) if baseline is not None else 0
     base_shares = [c / base_total for c in baseline] if baseline is not None and base_total \
-        else None  # fmt: skip
+        else None
     top = max([*shares, *(base_shares or []), 1e-9])
     plot_w, plot_h = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
     slot = plot_w / n
@@ -84,19 +84,19 @@ def histogram_svg(
         points = []
         for i, share in enumerate(base_shares):
             points += [f"{_LEFT + i * slot:.1f},{y(share):.1f}",
-                       f"{_LEFT + (i + 1) * slot:.1f},{y(share):.1f}"]  # fmt: skip
+                       f"{_LEFT + (i + 1) * slot:.1f},{y(share):.1f}"]
         parts.append(f'<polyline class="baseline" points="{" ".join(points)}">'
-                     f"<title>{html.escape(baseline_label)}</title></polyline>")  # fmt: skip
+                     f"<title>{html.escape(baseline_label)}</title></polyline>")
         parts.append(f'<text class="legend" x="{_W - _RIGHT}" y="{_TOP + 4}" text-anchor="end">'
-                     f"— {html.escape(baseline_label)}</text>")  # fmt: skip
+                     f"— {html.escape(baseline_label)}</text>")
     step = max(1, -(-n // (_MAX_TICKS - 1)))  # every step-th edge is labelled
     for i in range(0, n + 1, step):
         x = _LEFT + i * slot
         parts.append(f'<line class="axis" x1="{x:.1f}" y1="{y0}" x2="{x:.1f}" y2="{y0 + 3}"/>')
         parts.append(f'<text class="tick" x="{x:.1f}" y="{y0 + 14}" text-anchor="middle">'
-                     f"{_num(edges[i])}</text>")  # fmt: skip
+                     f"{_num(edges[i])}</text>")
     if total == 0:
         parts.append(f'<text class="empty" x="{_LEFT + plot_w / 2}" y="{_TOP + plot_h / 2}" '
-                     'text-anchor="middle">no examples</text>')  # fmt: skip
+                     'text-anchor="middle">no examples</text>')
     parts.append("</svg>")
     return "".join(parts)

@@ -62,11 +62,11 @@ def write_report(
     build = open_input(spec, versions=versions)
     baseline = open_input(against, versions=versions) if against else None
     report = gather(build, baseline=baseline, examples=examples,
-                    rejected_examples=rejected_examples, excerpt_s=excerpt_s)  # fmt: skip
+                    rejected_examples=rejected_examples, excerpt_s=excerpt_s)
     path = output or default_output(spec, build.label, build.root)
     links = []
     if build.root is not None and os.path.dirname(path) == os.path.dirname(
-            default_output(spec, build.label, build.root)):  # fmt: skip
+            default_output(spec, build.label, build.root)):
         links.append((f"dataset card ({CARD_FILE})", CARD_FILE))
         docs = build.docs_link()
         if docs:
@@ -77,4 +77,4 @@ def write_report(
     shown += [e for r in report.reasons for e in r.examples]
     played = sum(isinstance(e.clip, Clip) for e in shown)
     return WrittenReport(path=path, size_bytes=len(page), excerpts=played,
-                         unplayable=len(shown) - played)  # fmt: skip
+                         unplayable=len(shown) - played)

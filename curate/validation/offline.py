@@ -49,21 +49,21 @@ _REPLACEMENTS: dict[str, tuple[str, ...]] = {
     "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css":  # solid only
         ("fontawesome-free-6.6.0/css/fontawesome.min.css",
          "fontawesome-free-6.6.0/css/solid.min.css"),
-}  # fmt: skip
+}
 _DROPPED = frozenset(
     {"https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css"}
 )
 _CHARTS = frozenset({"https://cdn.jsdelivr.net/npm/vega@5", "https://cdn.jsdelivr.net/npm/vega-lite@5",
-                     "https://cdn.jsdelivr.net/npm/vega-embed@6"})  # fmt: skip
+                     "https://cdn.jsdelivr.net/npm/vega-embed@6"})
 _LOGO = re.compile(r'"https://great-expectations-web-assets\.s3\.us-east-2\.amazonaws\.com/'
-                   r'(logo-long\.png)[^"]*"')  # fmt: skip
+                   r'(logo-long\.png)[^"]*"')
 
 # A <script src=…></script> or <link href=…> tag naming an http(s) URL.
 _TAG = re.compile(r'<(?P<tag>script|link)\b[^>]*?\b(?:src|href)="(?P<url>https?://[^"]+)"[^>]*>'
-                  r"(?:\s*</script>)?", re.IGNORECASE)  # fmt: skip
+                  r"(?:\s*</script>)?", re.IGNORECASE)
 # Any resource still loaded from the network (links to web pages, <a href>, are not).
 _REMOTE = re.compile(r'<(?:script|link|img)\b[^>]*?\b(?:src|href)="(https?://[^"]+)"',
-                     re.IGNORECASE)  # fmt: skip
+                     re.IGNORECASE)
 
 
 def _tag(kind: str, href: str) -> str:
@@ -80,7 +80,7 @@ def _rewrite(page: str, rel_root: str) -> str:
         url, kind = m["url"], m["tag"]
         if url in _REPLACEMENTS:  # (without integrity/crossorigin: a file: URL has no CORS)
             return "".join(_tag(kind, f"{rel_root}{SITE_VENDOR_DIR}/{f}")
-                           for f in _REPLACEMENTS[url])  # fmt: skip
+                           for f in _REPLACEMENTS[url])
         if url in _DROPPED or (url in _CHARTS and not charts):
             return ""
         return m[0]

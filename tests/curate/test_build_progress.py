@@ -59,7 +59,7 @@ def test_the_phases_follow_the_counts_in_a_log(tmp_path):
     log = io.StringIO()
     progress = BuildProgress(str(tmp_path), sources=2, stream=log, every_s=0)
     for c in (Counts(listed=500), Counts(listed=1000), Counts(listed=1000, done=400),
-              Counts(listed=1000, done=1000, planned=6, written=2)):  # fmt: skip
+              Counts(listed=1000, done=1000, planned=6, written=2)):
         progress.show(c)
     progress.stop(final=Counts(listed=1000, done=1000, planned=6, written=6))
     lines = log.getvalue().splitlines()
@@ -78,5 +78,5 @@ def test_the_phases_follow_the_counts_in_a_log(tmp_path):
 def test_a_finished_build_gives_its_final_counts():
     info = {"counts": {"read": 12, "accepted": 10, "rejected": 2},
             "splits": {"train": {"shards": {"tfrecord": [{}, {}], "array_record": [{}, {}]}},
-                       "test": {"shards": {"tfrecord": [{}]}}}}  # fmt: skip
+                       "test": {"shards": {"tfrecord": [{}]}}}}
     assert counts_of(info) == Counts(listed=12, done=12, planned=3, written=3)

@@ -12,7 +12,7 @@ from curate.stats import summarize_split
 def _stats(durations: list[float], **extra: list[float]) -> dict:
     n = len(durations)
     columns = {"key": [f"k{i}" for i in range(n)], "speaker": ["s"] * n,
-               "duration_s": durations, "snr_db": [20.0] * n, **extra}  # fmt: skip
+               "duration_s": durations, "snr_db": [20.0] * n, **extra}
     return {"splits": {"train": summarize_split(columns)}}
 
 
@@ -22,7 +22,7 @@ def _card(stats: dict, **kwargs) -> str:
         name="my-corpus", counts={"read": accepted + 2, "accepted": accepted, "rejected": 2},
         rejected_by_reason={"clipped": 2}, stats=stats,
         audio={"sample_rate_hz": 16000, "channels": 1, "codec": "flac"}, models=None, **kwargs,
-    )  # fmt: skip
+    )
 
 
 def _front_matter(card: str) -> dict:
@@ -38,7 +38,7 @@ def test_front_matter_reads_as_a_hugging_face_dataset_card():
         "pretty_name": "my-corpus", "license": "cc-by-4.0", "language": ["en"],
         "task_categories": ["automatic-speech-recognition"], "size_categories": ["1K<n<10K"],
         "tags": ["curate-speech"],
-    }  # fmt: skip
+    }
     unknown = _front_matter(_card(_stats([2.0] * 3)))
     assert unknown["license"] == "unknown" and "language" not in unknown
     assert size_category(999) == "n<1K" and size_category(1000) == "1K<n<10K"

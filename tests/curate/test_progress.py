@@ -3,19 +3,17 @@ nothing when quiet."""
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import io
 import os
 import pty
 import re
-import select
-import struct
 import subprocess
 import sys
-import termios
 import threading
 
 from curate.progress import Mode, Progress, Unit, mode_for
+from tests.terminal import run_on_a_terminal
 
 # A child that reports 20 steps of 50 ms on its stderr, as a command would.
 _CHILD = """
@@ -33,26 +31,7 @@ print("done")
 
 
 def _run_on_pty(*args: str, columns: int = 100) -> tuple[int, str]:
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, *args], stdin=subprocess.DEVNULL,
-                            stdout=slave, stderr=slave, close_fds=True)  # fmt: skip
-    os.close(slave)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([master], [], [], 30)
-        if not ready:
-            proc.kill()
-            break
-        try:
-            data = os.read(master, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    return proc.wait(timeout=30), b"".join(chunks).decode()
+    return run_on_a_terminal([sys.executable, "-c", _CHILD, *args], columns=columns)
 
 
 class _Clock:
@@ -83,7 +62,7 @@ def test_the_bar_fits_the_terminal():
 
 def test_a_pipe_gets_plain_lines_every_few_seconds():
     proc = subprocess.run([sys.executable, "-c", _CHILD, "0.3", "loud"], capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+                          text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     err = proc.stderr
     assert "\r" not in err and "\x1b" not in err
@@ -102,11 +81,11 @@ def test_quiet_writes_nothing_on_a_terminal_or_a_pipe():
     code, out = _run_on_pty("5", "quiet")
     assert code == 0 and out.strip() == "done"
     proc = subprocess.run([sys.executable, "-c", _CHILD, "0", "quiet"], capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+                          text=True, timeout=60)
     assert proc.returncode == 0 and proc.stderr == ""
 
 
-def test_lines_come_only_when_due_and_a_short_job_writes_only_its_last():
+def test_lines_come_only_when_due_and_a_short_job_writes_nothing():
     clock, log = _Clock(), io.StringIO()
     p = Progress("compact", total=10, stream=log, every_s=5, clock=clock)
     assert p.mode is Mode.LINES
@@ -118,11 +97,29 @@ def test_lines_come_only_when_due_and_a_short_job_writes_only_its_last():
         "compact: 5 of 10 (50%), 1.0/s, ETA 5 s; shard 5",
         "compact: 9 of 10 (90%) in 9 s; shard 9",
     ]
-    short, log = Progress("pull", total=3, stream=io.StringIO(), clock=_Clock()), None
+    log, clock = io.StringIO(), _Clock()
+    short = Progress("pull", total=3, stream=log, every_s=5, clock=clock)
     for _ in range(3):
         short.advance()
+    clock.now = 4.9
     short.close()
-    assert short._stream.getvalue() == "pull: 3 of 3 (100%) in 0 s\n"
+    assert log.getvalue() == ""  # done before its first line was due
+
+
+def test_a_failed_phase_leaves_no_last_line_and_no_bar():
+    log, clock = io.StringIO(), _Clock()
+    with contextlib.suppress(OSError), Progress("pull", total=10, stream=log, every_s=1,
+                                                clock=clock) as p:
+        clock.now = 2.0
+        p.update(4)
+        raise OSError("disk full")
+    assert log.getvalue() == "pull: 4 of 10 (40%), 2.0/s, ETA 3 s\n"  # and no "in 2 s" line
+    tty = io.StringIO()
+    bar = Progress("pull", total=10, stream=tty, mode=Mode.BAR, clock=clock)
+    clock.now = 3.0
+    bar.update(5)
+    bar.close(ok=False)
+    assert tty.getvalue().endswith("\r\x1b[K") and "\n" not in tty.getvalue()
 
 
 def test_without_a_total_it_counts_and_shows_the_rate():
@@ -135,15 +132,15 @@ def test_without_a_total_it_counts_and_shows_the_rate():
 
 def test_advance_from_many_threads_loses_nothing():
     clock, log = _Clock(), io.StringIO()
-    p = Progress("register", total=8000, unit=Unit.BYTES, stream=log, clock=clock)
+    p = Progress("register", total=8000, unit=Unit.BYTES, stream=log, every_s=0, clock=clock)
     threads = [threading.Thread(target=lambda: [p.advance(1) for _ in range(1000)])
-               for _ in range(8)]  # fmt: skip
+               for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     p.close()
-    assert log.getvalue() == "register: 8.0 of 8.0 kB (100%) in 0 s\n"
+    assert log.getvalue().splitlines()[-1] == "register: 8.0 of 8.0 kB (100%) in 0 s"
 
 
 def test_mode_follows_the_stream():

@@ -22,9 +22,9 @@ _PAGE = """<html><head>
 
 def test_the_vendored_files_are_the_packages_own_bytes():
     listed = dict(re.findall(r"^([0-9a-f]{64})  (\S+)$",
-                             (VENDOR_DIR / "README.md").read_text(), re.M))  # fmt: skip
+                             (VENDOR_DIR / "README.md").read_text(), re.M))
     on_disk = {p.relative_to(VENDOR_DIR).as_posix() for p in VENDOR_DIR.rglob("*")
-               if p.is_file() and p.name not in ("README.md", "update.sh")}  # fmt: skip
+               if p.is_file() and p.name not in ("README.md", "update.sh")}
     assert set(listed.values()) == on_disk
     for sha256, rel in listed.items():
         assert hashlib.sha256((VENDOR_DIR / rel).read_bytes()).hexdigest() == sha256, rel
@@ -49,7 +49,7 @@ def test_pages_at_any_depth_load_the_site_copies(tmp_path):
     ]
     assert "integrity" not in deep and "vega" not in deep and "bootstrap-dark" not in deep
     assert f'href="{SITE_VENDOR_DIR}/bootstrap-4.3.1/bootstrap.min.css"' in (
-        site / "index.html").read_text()  # fmt: skip
+        site / "index.html").read_text()
     assert (site / SITE_VENDOR_DIR / "fontawesome-free-6.6.0/webfonts/fa-solid-900.woff2").is_file()
     assert (site / SITE_VENDOR_DIR / "fontawesome-free-6.6.0/LICENSE.txt").is_file()
     assert not (site / SITE_VENDOR_DIR / "update.sh").exists()
@@ -60,7 +60,7 @@ def test_a_page_with_a_chart_keeps_vega_and_says_it_needs_a_network(tmp_path, ca
     with caplog.at_level("WARNING"):
         warnings = make_offline(tmp_path)
     assert warnings == ["index.html still loads https://cdn.jsdelivr.net/npm/vega@5: it needs a "
-                        "network"]  # fmt: skip
+                        "network"]
     assert warnings[0] in caplog.text
 
 

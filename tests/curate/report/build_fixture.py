@@ -49,7 +49,7 @@ class FixtureBuild:
 def _speech(rng: np.random.Generator, seconds: float) -> np.ndarray:
     frames = int(round(seconds * _RATE))
     pcm = synthesize(rng, voice=Voice.random(rng), words=random_words(rng, seconds), frames=frames,
-                     sample_rate_hz=_RATE)  # fmt: skip
+                     sample_rate_hz=_RATE)
     return pcm.astype(np.float32) / 32768.0
 
 
@@ -57,7 +57,7 @@ def _signals(samples: np.ndarray, text: str, seconds: float, i: int) -> Signals:
     return Signals(duration_s=seconds, rms_dbfs=-20.0 - i % 5, peak_dbfs=-4.0 - i % 3,
                    clipping_ratio=0.0, silence_ratio=0.02 * (i % 4), snr_db=15.0 + 2 * i,
                    chars_per_s=len(text) / seconds, words_per_s=len(text.split()) / seconds,
-                   pcm_sha256=f"{i:064x}")  # fmt: skip
+                   pcm_sha256=f"{i:064x}")
 
 
 def _write_sources(root: str, rng: np.random.Generator) -> tuple[list[Rejection], dict[str, float]]:
@@ -70,7 +70,7 @@ def _write_sources(root: str, rng: np.random.Generator) -> tuple[list[Rejection]
 
     def reject(key: str, uri: str, stage: Stage, reason: Reason, detail: str) -> None:
         rows.append(Rejection(key=key, source_uri=listed, audio_uri=uri, stage=stage,
-                              reason=reason, detail=detail))  # fmt: skip
+                              reason=reason, detail=detail))
 
     clipped = _speech(rng, 9.0) * 0.3
     burst = slice(int(6.0 * _RATE), int(6.5 * _RATE))
@@ -99,7 +99,7 @@ def _write_sources(root: str, rng: np.random.Generator) -> tuple[list[Rejection]
 
 
 def write_report_build(root: str, *, seed: int = 0, name: str = "report-fixture",
-                       duration_scale: float = 1.0) -> FixtureBuild:  # fmt: skip
+                       duration_scale: float = 1.0) -> FixtureBuild:
     """Write the build into ``root`` (its sources beside it, in ``root/../sources``)."""
     rng = np.random.default_rng(seed)
     os.makedirs(root, exist_ok=True)
@@ -121,19 +121,19 @@ def write_report_build(root: str, *, seed: int = 0, name: str = "report-fixture"
                 records.append(serialize_example(
                     key=key, audio=encode(samples[:, None], _RATE, AudioCodec.FLAC), text=text,
                     speaker=f"spk{i % 3}", sample_rate_hz=_RATE, num_samples=samples.size,
-                    channels=1, signals=signals))  # fmt: skip
+                    channels=1, signals=signals))
                 rows.append({
                     "key": key, "speaker": f"spk{i % 3}", "text": text, "shard": index,
                     "position": position, "num_samples": samples.size, "sample_rate_hz": _RATE,
                     "audio_sha256": f"{i:064x}", "source_uri": "fixture.jsonl",
                     "audio_uri": f"/fixture/{key}.flac", **signals.to_dict(),
-                })  # fmt: skip
+                })
                 durations[key] = seconds
                 i += 1
             rel = shard_file(name, split, ShardFormat.TFRECORD, index, len(shards))
             f = write_shard(os.path.join(root, rel), ShardFormat.TFRECORD, records)
             written.append({"path": rel, "sha256": f.sha256, "size_bytes": f.size_bytes,
-                            "num_examples": len(records)})  # fmt: skip
+                            "num_examples": len(records)})
             files[rel] = {"sha256": f.sha256, "size_bytes": f.size_bytes}
         manifest, summary = write_manifest(root, split, rows)
         files[manifest.path] = {"sha256": manifest.sha256, "size_bytes": manifest.size_bytes}
@@ -141,7 +141,7 @@ def write_report_build(root: str, *, seed: int = 0, name: str = "report-fixture"
         splits[split] = {"num_examples": summary["num_examples"],
                          "duration_s": summary["duration_s"],
                          "num_speakers": summary["num_speakers"],
-                         "shards": {"tfrecord": written}}  # fmt: skip
+                         "shards": {"tfrecord": written}}
     rejections, source_durations = _write_sources(root, rng)
     rejected = write_rejected(root, rejections)
     files[rejected.path] = {"sha256": rejected.sha256, "size_bytes": rejected.size_bytes}
@@ -149,7 +149,7 @@ def write_report_build(root: str, *, seed: int = 0, name: str = "report-fixture"
     with open(os.path.join(root, STATS_FILE), "wb") as f:
         f.write(stats_bytes)
     files[STATS_FILE] = {"sha256": hashlib.sha256(stats_bytes).hexdigest(),
-                           "size_bytes": len(stats_bytes)}  # fmt: skip
+                           "size_bytes": len(stats_bytes)}
     by_reason: dict[str, int] = {}
     for r in rejections:
         by_reason[r.reason.value] = by_reason.get(r.reason.value, 0) + 1
@@ -162,8 +162,8 @@ def write_report_build(root: str, *, seed: int = 0, name: str = "report-fixture"
                    "rejected": len(rejections)},
         "rejected_by_reason": dict(sorted(by_reason.items())),
         "splits": splits, "files": dict(sorted(files.items())),
-    }  # fmt: skip
+    }
     with open(os.path.join(root, "dataset_info.json"), "w") as f:
         json.dump(info, f, indent=2, sort_keys=True)
     return FixtureBuild(root=root, info=info, durations={**durations, **source_durations},
-                        clipped_at_s=6.25)  # fmt: skip
+                        clipped_at_s=6.25)

@@ -66,7 +66,7 @@ def test_examples_are_read_by_position_in_one_pass(tmp_path):
     for i in range(6):
         buf = io.BytesIO()
         sf.write(buf, np.full(1600 * (i + 1), 0.1 * (i % 3 + 1), dtype=np.float32), 16000,
-                 format="FLAC", subtype="PCM_16")  # fmt: skip
+                 format="FLAC", subtype="PCM_16")
         records.append(encode_example({"key": f"k{i}", "audio": buf.getvalue()}))
     path = str(tmp_path / "s.tfrecord")
     write_shard(path, ShardFormat.TFRECORD, records)

@@ -140,7 +140,7 @@ def test_the_same_build_shows_the_same_examples(page, fixture_build, tmp_path):
 
 def test_against_another_build_overlays_it_and_shows_the_drift(fixture_build, other_build, tmp_path):
     written = write_report(fixture_build.root, against=other_build.root,
-                           output=str(tmp_path / "drift.html"))  # fmt: skip
+                           output=str(tmp_path / "drift.html"))
     with open(written.path, encoding="utf-8") as f:
         text = f.read()
     parsed = _Page(text)
@@ -158,7 +158,7 @@ def test_a_registered_version_gets_the_same_report(fixture_build, tmp_path, caps
 
     uri = (tmp_path / "registry").as_uri()
     version = Registry(uri).register(fixture_build.root, dataset="fixture",
-                                     allow_unvalidated="test")  # fmt: skip
+                                     allow_unvalidated="test")
     out = tmp_path / "v1.html"
     assert main(["report", version.ref, "--registry", uri, "-o", str(out)]) == 0
     assert capsys.readouterr().out.startswith(f"report    {out} (")
@@ -190,7 +190,7 @@ def test_the_verdict_of_a_validation_shows_and_a_stale_one_says_so(fixture_build
     shutil.copytree(fixture_build.root, build)
     (build / "validation").mkdir()
     result = {"fingerprint": fixture_build.info["fingerprint"], "success": False,
-              "suite": "asr_default", "successful": 12, "evaluated": 14}  # fmt: skip
+              "suite": "asr_default", "successful": 12, "evaluated": 14}
     (build / "validation" / "result.json").write_text(json.dumps(result))
     text = open(write_report(str(build)).path, encoding="utf-8").read()
     assert "<b class=bad>FAILED</b> (suite <code>asr_default</code>, 12 of 14" in text

@@ -38,7 +38,7 @@ def _distinct_colours(png: bytes) -> int:
 def test_the_report_renders_offline_with_its_plots_and_players(browser, fixture_build,
                                                                other_build, tmp_path, against):
     written = write_report(fixture_build.root, output=str(tmp_path / "report.html"),
-                           against=other_build.root if against else None)  # fmt: skip
+                           against=other_build.root if against else None)
     page = browser.open(written.path)
     assert [u for u in page.requests if not u.startswith(("file:", "data:"))] == []
     assert page.failed_requests == []
