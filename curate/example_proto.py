@@ -1,5 +1,4 @@
-"""A small, deterministic encoder (and a decoder) for ``tf.train.Example`` protos, without
-importing TensorFlow.
+"""A small, deterministic encoder for ``tf.train.Example`` protos, without importing TensorFlow.
 
 Pipeline workers serialise an Example per utterance; importing TensorFlow there costs seconds
 and hundreds of MB per worker for one message type. The wire format is stable and simple:
@@ -14,8 +13,6 @@ serialisation produces, so the output is byte-identical to TensorFlow's (a test 
 
 >>> encode_example({"n": [3]}).hex()
 '0a0c0a0a0a016e12051a030a0103'
->>> decode_example(encode_example({"n": [3], "text": "hi"}))
-{'n': [3], 'text': [b'hi']}
 """
 
 from __future__ import annotations
@@ -26,7 +23,7 @@ from typing import Union
 
 import numpy as np
 
-__all__ = ["FeatureValue", "decode_example", "encode_example"]
+__all__ = ["FeatureValue", "encode_example"]
 
 FeatureValue = Union[bytes, str, int, float, Sequence[bytes], Sequence[int], Sequence[float]]
 
@@ -104,84 +101,3 @@ def encode_example(features: Mapping[str, FeatureValue]) -> bytes:
         chunks += (head, payload)
         length += len(head) + len(payload)
     return b"".join([_len_prefixed(1, length), *chunks])
-
-
-def _read_varint(data: memoryview, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= len(data):
-            raise ValueError("truncated varint in an Example")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-
-
-def _fields(data: memoryview):
-    """``(field number, wire type, value)`` of a message: an int for varints, a memoryview for
-    length-delimited fields and fixed32 (floats); other wire types are not in an Example."""
-    pos = 0
-    while pos < len(data):
-        tag, pos = _read_varint(data, pos)
-        number, wire = tag >> 3, tag & 7
-        if wire == 0:
-            value, pos = _read_varint(data, pos)
-            yield number, wire, value
-        elif wire == 2:
-            length, pos = _read_varint(data, pos)
-            if pos + length > len(data):
-                raise ValueError("truncated field in an Example")
-            yield number, wire, data[pos:pos + length]
-            pos += length
-        elif wire == 5:
-            yield number, wire, data[pos:pos + 4]
-            pos += 4
-        else:
-            raise ValueError(f"unexpected wire type {wire} in an Example")
-
-
-def _int64(n: int) -> int:
-    return n - (1 << 64) if n >= 1 << 63 else n
-
-
-def _list_values(kind: int, data: memoryview) -> list[bytes] | list[float] | list[int]:
-    out: list = []
-    for number, wire, value in _fields(data):
-        if number != 1:
-            continue
-        if kind == 1:
-            out.append(bytes(value))
-        elif kind == 2:
-            count = len(value) // 4
-            out.extend(struct.unpack(f"<{count}f", value) if count else ())
-        elif wire == 0:
-            out.append(_int64(value))
-        else:  # packed int64s
-            pos = 0
-            while pos < len(value):
-                n, pos = _read_varint(value, pos)
-                out.append(_int64(n))
-    return out
-
-
-def decode_example(data: bytes) -> dict[str, list[bytes] | list[float] | list[int]]:
-    """The features of a serialised ``tf.train.Example``: name -> list of values (bytes,
-    float or int, as stored). The inverse of :func:`encode_example`."""
-    features: dict[str, list] = {}
-    for number, _, message in _fields(memoryview(data)):
-        if number != 1:
-            continue
-        for entry_number, _, entry in _fields(message):
-            if entry_number != 1:
-                continue
-            name, values = "", []
-            for part, _, value in _fields(entry):
-                if part == 1:
-                    name = bytes(value).decode("utf-8")
-                elif part == 2:
-                    for kind, _, listed in _fields(value):
-                        values = _list_values(kind, listed)
-            features[name] = values
-    return features

@@ -139,7 +139,7 @@ def example_clips(f: BinaryIO, positions: Iterable[int], *, name: str,
     """Excerpts of the examples at ``positions`` of one TFRecord shard, read in one pass."""
     import soundfile as sf
 
-    from curate.example_proto import decode_example
+    from curate.example_decode import parse_example
 
     out: dict[int, Clip | Unplayable] = {}
     wanted, at = sorted(set(positions)), 0
@@ -151,8 +151,8 @@ def example_clips(f: BinaryIO, positions: Iterable[int], *, name: str,
             break
         at = position + 1
         try:
-            audio = decode_example(record).get("audio") or [b""]
-            samples, rate, total_s = _decode(audio[0], max_s=seconds)
+            _, audio = parse_example(record).get("audio", (None, []))
+            samples, rate, total_s = _decode(audio[0] if audio else b"", max_s=seconds)
         except (ValueError, sf.LibsndfileError, RuntimeError) as e:
             from curate.audio import libsndfile_message
 
