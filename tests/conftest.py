@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,16 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.browser import Browser, find_chromium
+from tests.ci import skip_or_fail as _skip_or_fail
 
 _INSTALL = Path(__file__).resolve().parent / "validation" / "install_chromium.sh"
-
-
-def _skip_or_fail(why: str) -> None:
-    """Skip, saying why; in CI (``CI=true``, as .ci/run runs) fail instead: the browser tests
-    must run there, not be skipped quietly."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI must run the browser tests, but {why}", pytrace=False)
-    pytest.skip(why)
 
 
 @pytest.fixture(scope="session")
