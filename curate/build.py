@@ -145,27 +145,50 @@ def _touched_member(shard: tuple[str, int]) -> tuple[tuple[str, int], Touched]:
     return shard, TOUCHED_MARK
 
 
+def _count_progress(out: str, sources: Any, examples: Any, rejected: Any, parts: Any,
+                    carried: Sequence[Any] = ()) -> None:
+    """Branches that count inputs done and shards written (ReadSources counts the inputs
+    listed). Each reads the very output of the step it counts (no Flatten in between), so that
+    the runner fuses it into that step's stage and it counts while the step runs, not after.
+    ``carried``: a build on a base's inputs decided from the base's records (carried examples,
+    carried rejections), done too."""
+    from curate.build_progress import CountStep, Step
+
+    source_rejected = sources[SOURCE_REJECTED]
+    _ = source_rejected | "CountDoneAtSource" >> CountStep(out, Step.DONE)  # Rejection
+    _ = examples | "CountDone" >> CountStep(out, Step.DONE)  # StagedExample
+    _ = rejected | "CountDoneRejected" >> CountStep(out, Step.DONE)  # Rejection
+    for i, decided in enumerate(carried):  # CarriedExample | Rejection
+        _ = decided | f"CountDoneCarried{i}" >> CountStep(out, Step.DONE)
+    _ = parts | "CountWritten" >> CountStep(out, Step.WRITTEN)  # (ShardResult, part path)
+
+
 class BuildDataset(beam.PTransform):
     """Applied to a pipeline root: builds ``config`` into ``output_dir``; outputs the fingerprint.
 
     ``models`` describes the enabled signal models for ``dataset_info.json`` (what
     ``curate.models.transform.check_models`` returns; a WER means nothing without its model).
-    ``base``: how the build uses a base version (:func:`curate.base.plan_base`), or None."""
+    ``base``: how the build uses a base version (:func:`curate.base.plan_base`), or None.
+    With ``progress``, the steps count what they have done for the launcher
+    (:mod:`curate.build_progress`); the counting changes nothing the build writes."""
 
     def __init__(self, config: BuildConfig, output_dir: str,
-                 models: ModelsInfo | None = None, base: BasePlan | None = None) -> None:
+                 models: ModelsInfo | None = None, base: BasePlan | None = None, *,
+                 progress: bool = False) -> None:
         super().__init__()
         self._config = config
         self._output = output_dir.rstrip("/")
         self._models = models or None
         self._base = base
+        self._progress = progress
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         cfg, out, plan = self._config, self._output, self._base
         fields = model_fields(cfg.enabled_models)
         settings_doc = build_settings(cfg, self._models)  # once, here: every worker stamps it
         settings = settings_sha256(settings_doc)
-        sources = pbegin | "ReadSources" >> ReadSources(cfg.sources)
+        sources = pbegin | "ReadSources" >> ReadSources(
+            cfg.sources, progress_dir=out if self._progress else None)
         utterances = sources[UTTERANCES]  # Utterance; sources[SOURCE_REJECTED]: Rejection
         counted: dict[str, Any] = {}
         carried = None
@@ -202,7 +225,8 @@ class BuildDataset(beam.PTransform):
             | "WriteShards" >> WriteShards(
                 out, cfg.name, cfg.shards,
                 base_shards=plan.shard_table() if carried is not None else None,
-                files=plan.files if carried is not None else None)  # ShardResult
+                files=plan.files if carried is not None else None,
+                progress=self._progress)  # ShardResult
             | "WriteManifestParts" >> beam.Map(_write_manifest_part, out, fields)
         )  # (ShardResult without rows, part path)
         manifests = (
@@ -227,6 +251,9 @@ class BuildDataset(beam.PTransform):
                 | f"Count{name.title()}" >> beam.combiners.Count.Globally())
             for name, pcolls in counted.items()
         }  # carried, processed, removed (a build on a base)
+        if self._progress:
+            decided = () if carried is None else (carried, classified[CARRIED_REJECTED])
+            _count_progress(out, sources, examples, processing_rejected, parts, decided)
         return (
             pbegin
             | "Once" >> beam.Create([None])

@@ -93,6 +93,10 @@ MANIFEST_SCHEMA = pa.schema(
     ]
 )
 
+# Null in a row that lacks them (a manifest written without source files, as test fixtures
+# are): such an example never matches an input, so a build on it processes that input again.
+_CARRY_COLUMNS = frozenset({"start_s", "end_s", "source_fingerprint", "input_sha256",
+                            "settings_sha256", "example_sha256", "record_bytes"})
 _SIGNAL_COLUMNS = [("pcm_sha256", pa.string()), *[_feature_column(n) for n in SIGNAL_FIELDS]]
 REJECTED_SCHEMA = pa.schema(
     [(name, pa.string()) for name in ("key", "source_uri", "audio_uri", "stage", "reason", "detail",
@@ -144,7 +148,8 @@ def manifest_table(
     """Manifest rows, in the order given, as a table of the build's manifest schema."""
     rows = list(rows)
     schema = manifest_schema(model_signal_fields)
-    return pa.table({f.name: [r[f.name] for r in rows] for f in schema}, schema=schema)
+    return pa.table({f.name: [r[f.name] if f.name not in _CARRY_COLUMNS else r.get(f.name)
+                              for r in rows] for f in schema}, schema=schema)
 
 
 def write_manifest_part(dest: str, rows: Iterable[Mapping[str, Any]],
@@ -315,7 +320,9 @@ def write_card(
     """Write ``CARD.md`` (:func:`curate.card.render_card`)."""
     card = render_card(name=config.name, counts=counts.to_dict(),
                        rejected_by_reason=rejections_by_reason, stats=stats,
-                       audio=config.resolved()["audio"], models=models)
+                       audio=config.resolved()["audio"], models=models,
+                       license=config.card.license if config.card else "unknown",
+                       languages=config.languages)
     return _relative(write_bytes(join(output_dir, CARD_FILE), card.encode()), CARD_FILE)
 
 

@@ -239,12 +239,23 @@ class WriteShards(beam.PTransform):
 
     def __init__(self, output_dir: str, dataset: str, cfg: ShardConfig,
                  base_shards: Mapping[str, Mapping[int, BaseShard]] | None = None,
-                 files: BaseFiles | None = None) -> None:
+                 files: BaseFiles | None = None, *, progress: bool = False) -> None:
         super().__init__()
         self._output_dir, self._dataset, self._cfg = output_dir, dataset, cfg
         self._base_shards, self._files = dict(base_shards or {}), files
+        self._progress = progress  # count the shards that will be written (build_progress)
 
     def expand(self, members: beam.PCollection) -> beam.PCollection:
+        if self._progress:  # only shards that hold an example are written (or kept)
+            from curate.build_progress import CountStep, Step
+
+            _ = (
+                members
+                | "Held" >> beam.Filter(lambda m: not isinstance(m[1], Touched))
+                | "ShardKeys" >> beam.Keys()  # (split, shard)
+                | "DistinctShards" >> beam.Distinct()
+                | "CountPlanned" >> CountStep(self._output_dir, Step.PLANNED)
+            )
         return (
             members
             | "GroupByShard" >> beam.GroupByKey()  # ((split, shard), [member])

@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from curate.beam_options import check_pipeline_args
 from curate.errors import CurateError
 from curate.launch import print_summary, run_build
 
@@ -27,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="build on this registered version (see curate build --help)")
     parser.add_argument("--registry", metavar="URI", default=None,
                         help="where --base is registered")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     args, pipeline_args = parser.parse_known_args(argv)
     from curate.cli.build import open_base
     from curate.cli.main import silence_dependency_notices
@@ -34,8 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     silence_dependency_notices()
     try:
+        check_pipeline_args(pipeline_args, command="python -m pipelines.asr_dataset")
         info = run_build(args.config, args.output, workers=args.workers,
-                         pipeline_args=pipeline_args, overwrite=args.overwrite,
+                         pipeline_args=pipeline_args, overwrite=args.overwrite, quiet=args.quiet,
                          base=open_base(args.base, args.registry))
     except (CurateError, RegistryError) as e:
         print(f"asr_dataset: error: {e}", file=sys.stderr)

@@ -34,6 +34,10 @@ def test_demo_builds_registers_and_opens(tmp_path, capsys):
                    r"([\d.]+) MB new, ([\d.]+) MB reused from sample-librispeech@v1", out)
     assert v2 and float(v2[1]) < float(v2[2]) / 4, out[-2000:]  # v2 stores about its new data
     assert "Traceback" not in proc.stderr
+    report = os.path.join(root, "build", "report.html")  # named at the end, with the verdict
+    assert out.rstrip().splitlines()[-1] == f"the build's report, to look at and listen to: {report}"
+    with open(report, encoding="utf-8") as f:
+        assert "<b class=ok>passed</b>" in f.read()
 
     # The rest in this process (the command itself ran above, as a user runs it).
     assert main(["demo", "--dir", root]) == 2

@@ -148,7 +148,7 @@ def _write_manifest_direct(output_dir: str, split: str, rows: Rows) -> tuple[Any
         f.write(buf.getvalue())
     written = WrittenFile(path=rel, sha256=hashlib.sha256(buf.getvalue()).hexdigest(),
                           size_bytes=len(buf.getvalue()))
-    columns = {f.name: [r[f.name] for r in rows] for f in MANIFEST_SCHEMA}
+    columns = {f.name: [r.get(f.name) for r in rows] for f in MANIFEST_SCHEMA}
     columns["speaker"] = [s for s in columns["speaker"] if s is not None]
     return written, summarize_split(columns)
 
