@@ -102,8 +102,9 @@ def _demo(args: argparse.Namespace) -> int:
           f"({version.examples} examples, {version.hours:.3f} h); registering the same build "
           f"again gives {again.ref}, nothing new stored")
     _show_open(registry, uri, version.ref)
+    code = _demo_v2(args, root, corpus, registry, version)
     print(f"\nthe build's report, to look at and listen to: {report}")
-    return _demo_v2(args, root, corpus, registry, version)
+    return code
 
 
 def _demo_v2(args: argparse.Namespace, root: str, corpus: str, registry, v1) -> int:

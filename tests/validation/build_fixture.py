@@ -138,7 +138,7 @@ def _leak(spec: FixtureSpec, rows_by_split: dict[str, Rows]) -> None:
 
 def _write_manifest_direct(output_dir: str, split: str, rows: Rows) -> tuple[Any, Any]:
     """``write_manifest`` sorts by key and so cannot take a null key; write those directly."""
-    table = pa.table({f.name: [r[f.name] for r in rows] for f in MANIFEST_SCHEMA},
+    table = pa.table({f.name: [r.get(f.name) for r in rows] for f in MANIFEST_SCHEMA},
                      schema=MANIFEST_SCHEMA)
     buf = io.BytesIO()
     pq.write_table(table, buf)
