@@ -81,7 +81,7 @@ class Fingerprint:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Match:
-    """The best alignment of two fingerprints: ``b``'s frame ``i`` against ``a``'s ``i + offset``."""
+    """The best alignment of two fingerprints: ``b``'s frame ``i`` on ``a``'s ``i + offset``."""
 
     similarity: float  # share of equal bits over the frames both keep, 0..1
     offset: int  # frames

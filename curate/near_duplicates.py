@@ -131,7 +131,8 @@ class _VerifyFn(beam.DoFn):
             self._candidates.inc()
             m = similarity(fp_a, fp_b, offsets)
             shorter = min(kept_b, int(fp_a.arrays()[1].sum()))
-            if m.similarity >= self._cfg.min_similarity and m.overlap >= self._cfg.min_overlap * shorter:
+            enough = m.overlap >= self._cfg.min_overlap * shorter
+            if m.similarity >= self._cfg.min_similarity and enough:
                 self._matches.inc()
                 yield a, b, round(m.similarity, 6)
 

@@ -92,7 +92,8 @@ def _mel_to_hz(m: np.ndarray) -> np.ndarray:
 
 
 @functools.cache
-def mel_filterbank(sr: int = MODEL_RATE_HZ, n_fft: int = _N_FFT, n_mels: int = _N_MELS) -> np.ndarray:
+def mel_filterbank(sr: int = MODEL_RATE_HZ, n_fft: int = _N_FFT,
+                   n_mels: int = _N_MELS) -> np.ndarray:  # fmt: skip
     """``(n_mels, 1 + n_fft // 2)`` triangular Slaney-normalised filters from 0 Hz to ``sr / 2``
     (librosa.filters.mel's defaults). Read-only: cached per process."""
     fft_hz = np.fft.rfftfreq(n_fft, 1.0 / sr)

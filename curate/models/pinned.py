@@ -67,8 +67,10 @@ class PinnedFiles:
         if self.check_version:
             found = distribution_version(self.dist)
             if found != self.version:
-                raise ModelLoadError(f"{self.field}: {self.dist} {found} is installed, but its "
-                                     f"model files are pinned to {self.version} ({reinstall})")  # fmt: skip
+                raise ModelLoadError(
+                    f"{self.field}: {self.dist} {found} is installed, but its model files are "
+                    f"pinned to {self.version} ({reinstall})"
+                )
         for name in sorted(self.sha256):
             path = os.path.join(self.directory, name)
             if not os.path.isfile(path):

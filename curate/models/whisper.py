@@ -158,6 +158,11 @@ def window_frames(num_samples: int, window: Window) -> int:
     return min(_MAX_FRAMES, max(_MIN_FITTED_FRAMES, frames))
 
 
+def _token_budget(num_samples: int) -> int:
+    seconds = num_samples / MODEL_RATE_HZ
+    return min(_MAX_TOKENS, _TOKENS_EXTRA + math.ceil(_TOKENS_PER_S * seconds))
+
+
 def _compression_ratio(text: str) -> float:
     data = text.encode("utf-8")
     return len(data) / len(zlib.compress(data)) if data else 0.0
@@ -217,8 +222,13 @@ class WhisperRecognizer:
 
     def describe(self) -> dict[str, Any]:
         """What ``dataset_info.json`` records: identity, device and decoding settings."""
-        return {**self.info.to_dict(), "device": self.device, "compute_type": self.compute_type,
-                "window": self.options.window.value, "beam_size": self.options.beam_size}  # fmt: skip
+        return {
+            **self.info.to_dict(),
+            "device": self.device,
+            "compute_type": self.compute_type,
+            "window": self.options.window.value,
+            "beam_size": self.options.beam_size,
+        }
 
     def _features_for(self, samples: np.ndarray, frames: int) -> np.ndarray:
         window = np.zeros(frames * _HOP, np.float32)
@@ -248,8 +258,7 @@ class WhisperRecognizer:
     def _decode_windows(self, pieces: list[np.ndarray], window: Window) -> list[tuple[str, bool]]:
         """Each piece (<= 30 s) decoded in its window, same-size windows batched together."""
         frames = [window_frames(p.shape[0], window) for p in pieces]
-        budgets = [min(_MAX_TOKENS, _TOKENS_EXTRA + math.ceil(_TOKENS_PER_S * p.shape[0]
-                                                            / MODEL_RATE_HZ)) for p in pieces]  # fmt: skip
+        budgets = [_token_budget(p.shape[0]) for p in pieces]
         out: list[tuple[str, bool]] = [("", False)] * len(pieces)
         by_frames: dict[int, list[int]] = {}
         for i, f in enumerate(frames):

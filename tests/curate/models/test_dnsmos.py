@@ -32,7 +32,12 @@ def _reference_windows(audio: np.ndarray) -> np.ndarray:
 def test_scores_equal_speechmos_run_on_the_same_windows(dnsmos, librivox):
     from speechmos import dnsmos as reference
 
-    for key, x in librivox.items():
+    # Two clips: one window (0890, 5.3 s, doubled once) and two (0880, 3.0 s, doubled twice);
+    # bench/signals.py compares all five.
+    for key in sorted(librivox):
+        if not key.endswith(("-0880", "-0890")):
+            continue
+        x = librivox[key]
         ours = dnsmos.score_windows(_reference_windows(x.samples))
         ref = reference.run(x.samples, 16000)
         for name, theirs in (("sig", "sig_mos"), ("bak", "bak_mos"), ("ovrl", "ovrl_mos"),
