@@ -158,3 +158,20 @@ def test_bad_options_are_load_errors(model_libraries, options, match):
 def test_a_model_path_that_is_not_a_whisper_directory(model_libraries, tmp_path):
     with pytest.raises(ModelLoadError, match="is not a CTranslate2 Whisper directory"):
         WhisperRecognizer(model_path=str(tmp_path))
+
+
+def test_one_model_is_safe_to_share_between_threads(whisper, librivox, hypotheses):
+    import threading
+
+    keys = sorted(librivox)[:2]
+    got: dict[int, str] = {}
+
+    def work(i: int) -> None:
+        got[i] = whisper.transcribe(librivox[keys[i % 2]].samples)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [got[i] for i in range(4)] == [hypotheses[k] for k in keys] * 2
