@@ -27,6 +27,7 @@ rooted at the smallest key, so the output does not depend on the runner or worke
 from __future__ import annotations
 
 import collections
+import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,9 +35,20 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from curate.errors import Reason, Stage
 from curate.fingerprint import Fingerprint, lsh_keys, similarity
+from curate.records import Rejection
 
-__all__ = ["FindNearDuplicates", "NearDuplicateConfig", "NearDuplicate", "group_matches"]
+__all__ = [
+    "NEAR_DUPLICATES",
+    "FindNearDuplicates",
+    "NearDuplicate",
+    "NearDuplicateConfig",
+    "RejectNearDuplicates",
+    "group_matches",
+]
+
+NEAR_DUPLICATES = "near_duplicates"  # the output of rejections of RejectNearDuplicates
 
 _NS = "curate_near_dup"
 
@@ -217,3 +229,52 @@ class FindNearDuplicates(beam.PTransform):
             | "AllMatches" >> beam.combiners.ToList()
             | "Groups" >> beam.FlatMap(_emit_groups)
         )  # NearDuplicate
+
+
+def _keyed_fingerprint(example: Any) -> tuple[str, Fingerprint]:
+    return example.key, example.fingerprint
+
+
+def _by_key(item: Any) -> tuple[str, Any]:
+    return item.key, item
+
+
+def _keep_or_reject(element):
+    """``(key, {"example": [e], "duplicate": [NearDuplicate]})`` -> the example (without its
+    fingerprint, which has done its work), or its Rejection on ``NEAR_DUPLICATES``."""
+    _, grouped = element
+    for example in grouped["example"]:
+        found = list(grouped["duplicate"])
+        if not found:
+            yield dataclasses.replace(example, fingerprint=None)
+            continue
+        Metrics.counter("curate", f"rejected.{Reason.NEAR_DUPLICATE_AUDIO.value}").inc()
+        yield beam.pvalue.TaggedOutput(NEAR_DUPLICATES, Rejection(
+            key=example.key, source_uri=example.source_uri, audio_uri=example.audio_uri,
+            stage=Stage.DEDUPE, reason=Reason.NEAR_DUPLICATE_AUDIO, detail=found[0].detail,
+        ))  # fmt: skip
+
+
+class RejectNearDuplicates(beam.PTransform):
+    """Examples (anything with ``key``, ``fingerprint``, ``source_uri``, ``audio_uri``, a
+    dataclass) -> ``{"kept": examples without their fingerprint, NEAR_DUPLICATES: Rejection}``:
+    :class:`FindNearDuplicates` over the whole collection, and each near duplicate rejected as
+    ``near_duplicate_audio``, its detail naming the kept key and the similarity."""
+
+    def __init__(self, cfg: NearDuplicateConfig | None = None) -> None:
+        super().__init__()
+        self._cfg = cfg or NearDuplicateConfig()
+
+    def expand(self, examples):
+        found = (
+            examples
+            | "Fingerprints" >> beam.Map(_keyed_fingerprint)  # (key, Fingerprint)
+            | "Find" >> FindNearDuplicates(self._cfg)  # NearDuplicate
+            | "DuplicateByKey" >> beam.Map(_by_key)  # (key, NearDuplicate)
+        )
+        return (
+            {"example": examples | "ExampleByKey" >> beam.Map(_by_key), "duplicate": found}
+            | "Join" >> beam.CoGroupByKey()  # (key, {"example": [e], "duplicate": [d]})
+            | "KeepOrReject" >> beam.FlatMap(_keep_or_reject).with_outputs(
+                NEAR_DUPLICATES, main="kept")
+        )

@@ -27,15 +27,14 @@ from __future__ import annotations
 import functools
 import math
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from curate.models.errors import ModelLoadError
 from curate.models.identity import model_info
-from curate.models.pinned import PinnedFiles, package_dir
-from curate.models.records import MODEL_RATE_HZ
+from curate.models.pinned import PinnedFiles, file_sha256, package_dir
+from curate.models.records import MODEL_RATE_HZ, DnsmosResult
 
 __all__ = [
     "BUNDLED_DIST",
@@ -63,18 +62,6 @@ _N_FFT, _HOP, _N_MELS = 321, 160, 120
 _POLY_SIG = (-0.08397278, 1.22083953, 0.0052439)
 _POLY_BAK = (-0.13166888, 1.60915514, -0.39604546)
 _POLY_OVRL = (-0.06766283, 1.11546468, 0.04602535)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class DnsmosResult:
-    """DNSMOS of one clip: P.835 SIG, BAK, OVRL and P.808 MOS (each 1-5, higher is better)."""
-
-    sig: float
-    bak: float
-    ovrl: float
-    p808: float
-    windows: int  # 9.01 s windows scored
-    model_id: str
 
 
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:
@@ -162,10 +149,11 @@ def _session(path: str):
 class Dnsmos:
     """Both DNSMOS networks, loaded once; thread-safe (onnxruntime sessions are)."""
 
-    def __init__(self, p835, p808, info) -> None:
+    def __init__(self, p835, p808, info, file_sha256: dict[str, str] | None = None) -> None:
         self._p835 = p835
         self._p808 = p808
         self.info = info
+        self.file_sha256 = file_sha256 or {}
         self.model_id = info.model_id
 
     @classmethod
@@ -178,7 +166,7 @@ class Dnsmos:
             pinned = PinnedFiles(field=_FIELD, dist=BUNDLED_DIST, version=BUNDLED_VERSION,
                                  directory=root, sha256=BUNDLED_SHA256)  # fmt: skip
             p808_path, p835_path = pinned.verify()  # sorted: model_v8, sig_bak_ovr
-            version = BUNDLED_VERSION
+            version, hashes = BUNDLED_VERSION, dict(sorted(BUNDLED_SHA256.items()))
         else:
             p835_path = os.path.join(model_dir, "sig_bak_ovr.onnx")
             p808_path = os.path.join(model_dir, "model_v8.onnx")
@@ -186,6 +174,7 @@ class Dnsmos:
                 if not os.path.isfile(path):
                     raise ModelLoadError(f"{_FIELD}.model_path: no such file: {path}")
             version = "unknown"
+            hashes = {os.path.basename(p): file_sha256(p) for p in (p808_path, p835_path)}
         try:
             p835, p808 = _session(p835_path), _session(p808_path)
         except ImportError as e:
@@ -194,7 +183,7 @@ class Dnsmos:
             raise ModelLoadError(f"{_FIELD}: not a loadable ONNX model: {type(e).__name__}: "
                                  f"{e}") from e  # fmt: skip
         info = model_info("dnsmos", [p835_path, p808_path], detail="p835+p808", version=version)
-        return cls(p835, p808, info)
+        return cls(p835, p808, info, hashes)
 
     def score(self, samples: np.ndarray) -> DnsmosResult:
         """DNSMOS of 1-D float32 16 kHz ``samples`` (see the module docstring)."""
@@ -219,4 +208,5 @@ class Dnsmos:
                             windows=int(wins.shape[0]), model_id=self.model_id)  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
-        return {**self.info.to_dict(), "window_s": WINDOW_SAMPLES / MODEL_RATE_HZ}
+        return {**self.info.to_dict(), "window_s": WINDOW_SAMPLES / MODEL_RATE_HZ,
+                "file_sha256": self.file_sha256}

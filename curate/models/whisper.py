@@ -28,9 +28,10 @@ encoder attends across the whole window), which breaks the build's determinism.
 group in batches of ``batch_size`` (on a GPU, where batching is what makes it fast; on a CPU
 batches of 4 are about 1.3x faster than one at a time, with identical text).
 
-Options (``signals.asr.options``): ``device`` (``cpu``, ``cuda``, ``auto``; ``cuda`` without a
-visible GPU fails at load), ``compute_type`` (default ``int8`` on CPU, ``float16`` on CUDA; any
-type CTranslate2 supports on the device), ``cpu_threads`` (1), ``num_workers`` (1: parallel
+Settings: ``signals.asr.device`` (``cpu``, ``cuda``, ``auto``; ``cuda`` without a visible GPU
+fails at load, so at start-up, in one line) and ``signals.asr.compute_type`` (default ``int8`` on
+CPU, ``float16`` on CUDA; any type CTranslate2 supports on the device); options
+(``signals.asr.options``): ``cpu_threads`` (1), ``num_workers`` (1: parallel
 decodes per loaded model), ``batch_size`` (4 on CPU, 16 on CUDA), ``window`` (``fitted`` or
 ``padded``: always 30 s), ``language`` (multilingual models only; default ``en``).
 """
@@ -47,9 +48,10 @@ from typing import Any
 
 import numpy as np
 
+from curate.models.config import Device
 from curate.models.errors import ModelLoadError
 from curate.models.identity import model_info
-from curate.models.pinned import PinnedFiles, package_dir
+from curate.models.pinned import PinnedFiles, file_sha256, package_dir
 from curate.models.records import MODEL_RATE_HZ
 
 __all__ = [
@@ -83,12 +85,6 @@ _TOKENS_PER_S = 7  # token budget per second of audio (read speech needs 3-5), p
 _TOKENS_EXTRA = 12
 _MAX_TOKENS = 440  # Whisper's decoder context is 448, less the prompt
 _MAX_COMPRESSION = 2.4  # Whisper's compression_ratio_threshold
-
-
-class Device(str, enum.Enum):
-    CPU = "cpu"
-    CUDA = "cuda"
-    AUTO = "auto"  # cuda when CTranslate2 sees a GPU, else cpu
 
 
 class Window(str, enum.Enum):
@@ -142,7 +138,7 @@ def bundled_model_files() -> PinnedFiles:
 def resolve_device(device: Device, cuda_devices: int) -> str:
     """``cpu`` or ``cuda`` for the requested device, given how many GPUs CTranslate2 sees."""
     if device is Device.CUDA and cuda_devices == 0:
-        raise ModelLoadError(f"{_FIELD}.options.device: cuda, but CTranslate2 sees no CUDA GPU "
+        raise ModelLoadError(f"{_FIELD}.device: cuda, but CTranslate2 sees no CUDA GPU "
                              "on this machine; use device: cpu or auto")  # fmt: skip
     if device is Device.AUTO:
         return "cuda" if cuda_devices else "cpu"
@@ -187,13 +183,14 @@ class WhisperRecognizer:
         self.compute_type = opts.compute_type or ("int8" if self.device == "cpu" else "float16")
         supported = ctranslate2.get_supported_compute_types(self.device)
         if self.compute_type not in supported:
-            raise ModelLoadError(f"{_FIELD}.options.compute_type: {self.compute_type!r} is not "
+            raise ModelLoadError(f"{_FIELD}.compute_type: {self.compute_type!r} is not "
                                  f"supported on {self.device} here; supported: "
                                  f"{sorted(supported)}")  # fmt: skip
         self.batch_size = opts.batch_size or (4 if self.device == "cpu" else 16)
         if model_path is None:
             files = bundled_model_files().verify()  # every file's sha256, before the weights load
             model_dir, name, version = os.path.dirname(files[0]), "whisper-tiny.en", BUNDLED_VERSION
+            self.file_sha256 = dict(sorted(BUNDLED_SHA256.items()))  # as verified just now
         else:
             if not os.path.isfile(os.path.join(model_path, "model.bin")):
                 raise ModelLoadError(f"{_FIELD}.model_path: {model_path} is not a CTranslate2 "
@@ -201,6 +198,7 @@ class WhisperRecognizer:
             model_dir, name, version = model_path, "whisper", "unknown"
             files = [os.path.join(model_dir, f) for f in sorted(os.listdir(model_dir))
                      if os.path.isfile(os.path.join(model_dir, f))]  # fmt: skip
+            self.file_sha256 = {os.path.basename(f): file_sha256(f) for f in files}
         try:
             self._model = ctranslate2.models.Whisper(
                 model_dir, device=self.device, compute_type=self.compute_type,
@@ -228,6 +226,7 @@ class WhisperRecognizer:
             "compute_type": self.compute_type,
             "window": self.options.window.value,
             "beam_size": self.options.beam_size,
+            "file_sha256": self.file_sha256,
         }
 
     def _features_for(self, samples: np.ndarray, frames: int) -> np.ndarray:

@@ -83,7 +83,8 @@ def signals_cfg():
     return ModelSignalsConfig.model_validate(
         {
             "vad": {"enabled": True},
-            "asr": {"enabled": True},
+            # PocketSphinx here: these tests are about it; Whisper has tests of its own.
+            "asr": {"enabled": True, "recognizer": "pocketsphinx"},
             "langid": {"enabled": True, "languages": ["en"], "candidates": CANDIDATES},
         }
     )

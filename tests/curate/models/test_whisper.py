@@ -130,7 +130,7 @@ def test_another_installed_version_is_refused(model_libraries, monkeypatch):
 
 
 def test_cuda_without_a_gpu_fails_in_one_line(model_libraries):
-    with pytest.raises(ModelLoadError, match=r"^signals.asr.options.device: cuda, but "
+    with pytest.raises(ModelLoadError, match=r"^signals.asr.device: cuda, but "
                                              r"CTranslate2 sees no CUDA GPU"):  # fmt: skip
         resolve_device(Device.CUDA, 0)
     assert resolve_device(Device.AUTO, 0) == "cpu" and resolve_device(Device.AUTO, 2) == "cuda"
