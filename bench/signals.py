@@ -82,7 +82,7 @@ def _seconds(inputs: Sequence[Any]) -> float:
 
 
 def _whisper(real: dict[str, Any], corpus: list[Any], spoken: list[Any],
-             padded_n: int) -> dict[str, Any]:  # fmt: skip
+             padded_n: int) -> dict[str, Any]:
     from curate.models.asr import PocketSphinxRecognizer
     from curate.models.config import TextNorm
     from curate.models.wer import score
@@ -95,7 +95,7 @@ def _whisper(real: dict[str, Any], corpus: list[Any], spoken: list[Any],
         hyps, cpu, _ = _cpu(lambda: rec.transcribe_batch([real[k].samples for k in keys]))
         scores = [score(real[k].transcript, h, TextNorm.WHISPER) for k, h in zip(keys, hyps)]
         shuffled = [score(real[o].transcript, hyps[i], TextNorm.WHISPER).wer
-                    for i, k in enumerate(keys) for o in keys if o != k]  # fmt: skip
+                    for i, k in enumerate(keys) for o in keys if o != k]
         part = corpus if window == "fitted" else corpus[:padded_n]
         _, corpus_cpu, corpus_wall = _cpu(lambda: rec.transcribe_batch([x.samples for x in part]))
         said = spoken if window == "fitted" else spoken[:padded_n]
@@ -173,17 +173,17 @@ def _dnsmos(real: dict[str, Any], corpus: list[Any], reference_n: int) -> dict[s
             "ours_audio_s_per_cpu_s": _seconds(part) / our_cpu,
             "speedup": ref_cpu / our_cpu,
             "ovrl_mean_abs_diff_our_windows": float(np.mean([abs(o.ovrl - r["ovrl_mos"])
-                                                             for o, r in zip(ours, refs)])),  # fmt: skip
+                                                             for o, r in zip(ours, refs)])),
             "max_abs_diff_same_windows": float(max(
                 abs(getattr(s, a) - float(r[b])) for s, r in zip(same, runs)
                 for a, b in (("sig", "sig_mos"), ("bak", "bak_mos"), ("ovrl", "ovrl_mos"),
-                             ("p808", "p808_mos")))),  # fmt: skip
+                             ("p808", "p808_mos")))),
         }
     for key, x in sorted(real.items()):
         clean, noisy = model.score(x.samples), model.score(add_noise(x.samples, 0.0))
         out["real"][key] = {"clean": [clean.sig, clean.bak, clean.ovrl, clean.p808],
                             "noise_0db": [noisy.sig, noisy.bak, noisy.ovrl, noisy.p808],
-                            "ovrl_gap": clean.ovrl - noisy.ovrl}  # fmt: skip
+                            "ovrl_gap": clean.ovrl - noisy.ovrl}
     out["min_ovrl_gap"] = min(r["ovrl_gap"] for r in out["real"].values())
     return out
 
@@ -196,12 +196,12 @@ def _bandwidth(real: dict[str, Any], corpus: list[Any]) -> dict[str, Any]:
     real_hz = {}
     for key, x in sorted(real.items()):
         mp3 = encode_decode(x.samples, 16000, "MP3", "MPEG_LAYER_III", compression_level=0.99,
-                            bitrate_mode="CONSTANT")  # fmt: skip
+                            bitrate_mode="CONSTANT")
         real_hz[key] = {"clean": effective_bandwidth_hz(x.samples, 16000),
                         "8khz": effective_bandwidth_hz(narrowband(x.samples), 16000),
-                        "mp3_32k": effective_bandwidth_hz(mp3, 16000)}  # fmt: skip
+                        "mp3_32k": effective_bandwidth_hz(mp3, 16000)}
     return {"corpus_audio_s_per_cpu_s": _seconds(corpus) / cpu, "real_hz": real_hz,
-            "corpus_hz_min": float(min(values)), "corpus_hz_median": float(np.median(values))}  # fmt: skip
+            "corpus_hz_min": float(min(values)), "corpus_hz_median": float(np.median(values))}
 
 
 def _near_duplicates(real: dict[str, Any], corpus: list[Any]) -> dict[str, Any]:
@@ -227,7 +227,7 @@ def _near_duplicates(real: dict[str, Any], corpus: list[Any]) -> dict[str, Any]:
     p = beam.Pipeline(options=options)
     found = p | beam.Create(elements) | FindNearDuplicates()
     _ = (found | beam.Map(lambda d: json.dumps([d.key, d.kept_key, d.similarity]))
-         | beam.io.WriteToText(out_dir + "/found", shard_name_template=""))  # fmt: skip
+         | beam.io.WriteToText(out_dir + "/found", shard_name_template=""))
     result = p.run()
     result.wait_until_finish()
     counters = {c.key.metric.name: c.committed for c in result.metrics().query()["counters"]}
@@ -256,7 +256,7 @@ def run(quick: bool) -> dict[str, Any]:
 
     if not speech.has_librivox():
         raise RuntimeError("no real speech: install pocketsphinx-testdata "
-                           "(tests/curate/models/install_speech.sh)")  # fmt: skip
+                           "(tests/curate/models/install_speech.sh)")
     real = speech.librivox()
     n, padded_n, reference_n = (40, 10, 5) if quick else (150, 30, 20)
     corpus = _bench_corpus(1000 if not quick else 200)
@@ -264,7 +264,7 @@ def run(quick: bool) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     results: dict[str, Any] = {"mode": "quick" if quick else "full",
-                               "corpus": {"utterances": n, "audio_s": _seconds(inputs)}}  # fmt: skip
+                               "corpus": {"utterances": n, "audio_s": _seconds(inputs)}}
     spoken = _spoken(corpus[:n])
     results["corpus"]["spoken_audio_s"] = _seconds(spoken)
     results["whisper"] = _whisper(real, inputs, spoken, padded_n)
@@ -273,7 +273,7 @@ def run(quick: bool) -> dict[str, Any]:
     results["near_duplicates"] = _near_duplicates(real, corpus)
     wall = time.perf_counter() - started
     results["background_cores"] = round(max(0.0, max(load_before, os.getloadavg()[0])
-                                            - time.process_time() / wall), 2)  # fmt: skip
+                                            - time.process_time() / wall), 2)
     return results
 
 
@@ -319,12 +319,12 @@ def table(r: dict[str, Any]) -> str:
                     f"{ref['ours_audio_s_per_cpu_s']:.1f} vs {ref['run_audio_s_per_cpu_s']:.1f} "
                     f"audio s per CPU s (x{ref['speedup']:.1f}); same windows: largest score "
                     f"difference {ref['max_abs_diff_same_windows']:.4f}; OVRL mean |diff| with "
-                    f"our windows {ref['ovrl_mean_abs_diff_our_windows']:.3f} | | |")  # fmt: skip
+                    f"our windows {ref['ovrl_mean_abs_diff_our_windows']:.3f} | | |")
     gaps = ", ".join(f"{v['ovrl_gap']:.2f}" for v in d["real"].values())
     rows += [
         f"| DNSMOS OVRL(clean) - OVRL(0 dB white noise), real clips | {gaps} | >= 1.0 | "
         f"{yes[d['min_ovrl_gap'] >= 1.0]} |",
-        f"| Bandwidth, real clips clean / 8 kHz / 32 kbit/s MP3 | " + "; ".join(
+        "| Bandwidth, real clips clean / 8 kHz / 32 kbit/s MP3 | " + "; ".join(
             f"{v['clean']:.0f} / {v['8khz']:.0f} / {v['mp3_32k']:.0f} Hz"
             for v in b["real_hz"].values()) + f" (corpus median {b['corpus_hz_median']:.0f}) | | |",
         f"| Near-duplicates: variants of the real clips caught | {nd['variants_caught']} of "
@@ -360,10 +360,10 @@ def table(r: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.signals",
-                                     description=__doc__.splitlines()[0])  # fmt: skip
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few utterances (a smoke run)")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                      "signals_results.json"))  # fmt: skip
+                                                      "signals_results.json"))
     args = parser.parse_args(argv)
     results = run(args.quick)
     results["table"] = table(results)

@@ -52,7 +52,7 @@ def long_term_spectrum(samples: np.ndarray, sample_rate_hz: int) -> tuple[np.nda
 
 
 def effective_bandwidth_hz(samples: np.ndarray, sample_rate_hz: int,
-                           floor_db: float = DEFAULT_FLOOR_DB) -> float:  # fmt: skip
+                           floor_db: float = DEFAULT_FLOOR_DB) -> float:
     """The frequency below which all but ``10 ** (-floor_db / 10)`` of the energy of mono
     ``samples`` lies (upper edge of the spectral bin where the cumulative energy crosses it);
     0.0 for digital silence."""

@@ -123,7 +123,7 @@ def _calls(config: BuildConfig, counted: Mapping[str, int] | None) -> dict[str, 
 
 def _near_duplicate_config(cfg: NearDuplicatesConfig) -> NearDuplicateConfig:
     return NearDuplicateConfig(min_similarity=cfg.min_similarity, min_overlap=cfg.min_overlap,
-                               min_votes=cfg.min_votes, max_bucket=cfg.max_bucket)  # fmt: skip
+                               min_votes=cfg.min_votes, max_bucket=cfg.max_bucket)
 
 
 class BuildDataset(beam.PTransform):

@@ -23,6 +23,11 @@ _SIGNAL_LABELS = {
     "asr_wer": "WER against the ASR hypothesis",
     "asr_cer": "CER against the ASR hypothesis",
     "langid_confidence": "language ID confidence",
+    "bandwidth_hz": "effective bandwidth (Hz)",
+    "dnsmos_sig": "DNSMOS SIG (speech)",
+    "dnsmos_bak": "DNSMOS BAK (background)",
+    "dnsmos_ovrl": "DNSMOS OVRL (overall quality)",
+    "dnsmos_p808": "DNSMOS P.808 MOS",
 }
 
 
@@ -66,7 +71,8 @@ def render_card(
     for signal, summary in merged.items():
         lines.append(f"| {_SIGNAL_LABELS.get(signal, signal)} | {summary['p05']:.3g} | "
                      f"{summary['p50']:.3g} | {summary['p95']:.3g} | {summary['mean']:.3g} |")
-    for signal in ("duration_s", "snr_db", "vad_speech_ratio", "asr_wer"):
+    for signal in ("duration_s", "snr_db", "vad_speech_ratio", "bandwidth_hz", "dnsmos_ovrl",
+                   "asr_wer"):
         hist = _histogram(splits, signal)
         if hist is None:
             continue

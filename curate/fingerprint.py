@@ -75,7 +75,7 @@ class Fingerprint:
         """``(words uint32, keep bool)``, one entry per frame."""
         words = np.frombuffer(self.words, dtype="<u4")
         keep = np.unpackbits(np.frombuffer(self.mask, np.uint8), count=words.shape[0],
-                             bitorder="little").astype(bool)  # fmt: skip
+                             bitorder="little").astype(bool)
         return words, keep
 
 
@@ -116,7 +116,7 @@ def fingerprint(samples: np.ndarray) -> Fingerprint:
     n = 1 + (x.shape[0] - _FRAME) // _HOP
     view = np.lib.stride_tricks.as_strided(x, shape=(n, _FRAME),
                                            strides=(x.strides[0] * _HOP, x.strides[0]),
-                                           writeable=False)  # fmt: skip
+                                           writeable=False)
     spectrum = np.fft.rfft(view * _window(), axis=1)
     energy = (spectrum.real**2 + spectrum.imag**2).astype(np.float32) @ _bands()  # (n, 33)
     across = energy[:, :-1] - energy[:, 1:]  # (n, 32)
@@ -126,7 +126,7 @@ def fingerprint(samples: np.ndarray) -> Fingerprint:
     loud = total > total.max() * _SILENCE if total.max() > 0 else np.zeros(n, bool)
     keep = loud[1:] & loud[:-1]
     return Fingerprint(words=words.astype("<u4").tobytes(),
-                       mask=np.packbits(keep, bitorder="little").tobytes())  # fmt: skip
+                       mask=np.packbits(keep, bitorder="little").tobytes())
 
 
 @functools.cache
@@ -134,7 +134,7 @@ def _bit_samples() -> np.ndarray:
     """``(tables, 2, _KEY_BITS)`` bit positions, fixed by a seed: part of the key format."""
     rng = np.random.default_rng(20020101)
     return np.stack([np.stack([np.sort(rng.choice(32, _KEY_BITS, replace=False))
-                               for _ in range(2)]) for _ in range(_TABLES)])  # fmt: skip
+                               for _ in range(2)]) for _ in range(_TABLES)])
 
 
 def _sample_bits(words: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -159,7 +159,7 @@ def lsh_keys(fp: Fingerprint) -> list[tuple[int, int]]:
     for table, (pos_a, pos_b) in enumerate(_bit_samples()):
         keys = (np.uint64(table) << np.uint64(2 * _KEY_BITS)) \
             | (_sample_bits(first, pos_a).astype(np.uint64) << np.uint64(_KEY_BITS)) \
-            | _sample_bits(second, pos_b).astype(np.uint64)  # fmt: skip
+            | _sample_bits(second, pos_b).astype(np.uint64)
         for key, frame in zip(keys.tolist(), frames.tolist()):
             out.setdefault(int(key), int(frame))
     return sorted(out.items())
@@ -169,7 +169,7 @@ _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint16)
 
 
 def _at_offset(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray],
-               offset: int) -> Match:  # fmt: skip
+               offset: int) -> Match:
     (wa, ka), (wb, kb) = a, b
     if offset >= 0:
         wa, ka = wa[offset:], ka[offset:]
@@ -186,7 +186,7 @@ def _at_offset(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray
 
 
 def similarity(a: Fingerprint, b: Fingerprint, offsets: Iterable[int] | None = None,
-               search: int = 2) -> Match:  # fmt: skip
+               search: int = 2) -> Match:
     """The best :class:`Match` of ``a`` and ``b`` over ``offsets`` (frames; default 0) and
     ``search`` frames either side of each. Ties go to the smallest offset."""
     arrays_a, arrays_b = a.arrays(), b.arrays()

@@ -183,7 +183,7 @@ def group_matches(matches: Iterable[tuple[str, str, float]]) -> list[NearDuplica
             continue
         if (kept, member) in direct:
             out.append(NearDuplicate(key=member, kept_key=kept, similarity=direct[(kept, member)],
-                                     via=kept))  # fmt: skip
+                                     via=kept))
         else:
             s, other = min(neighbours[member], key=lambda t: (-t[0], t[1]))  # best, smallest
             out.append(NearDuplicate(key=member, kept_key=kept, similarity=s, via=other))
@@ -252,7 +252,7 @@ def _keep_or_reject(element):
         yield beam.pvalue.TaggedOutput(NEAR_DUPLICATES, Rejection(
             key=example.key, source_uri=example.source_uri, audio_uri=example.audio_uri,
             stage=Stage.DEDUPE, reason=Reason.NEAR_DUPLICATE_AUDIO, detail=found[0].detail,
-        ))  # fmt: skip
+        ))
 
 
 class RejectNearDuplicates(beam.PTransform):

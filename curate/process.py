@@ -198,7 +198,7 @@ def finish_utterance(
         from curate.models.records import ModelInput
 
         fp = fingerprint(ModelInput.from_audio(samples, sample_rate_hz=rate,
-                                               transcript="").samples)  # fmt: skip
+                                               transcript="").samples)
     encoded = audio.encode(pcm, rate, audio_cfg.codec)
     record = serialize_example(
         key=utt.key,

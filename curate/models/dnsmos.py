@@ -53,7 +53,7 @@ BUNDLED_VERSION = "0.0.1.1"
 BUNDLED_SHA256 = {
     "dnsmos_models/sig_bak_ovr.onnx": "269fbebdb513aa23cddfbb593542ecc540284a91849ac50516870e1ac78f6edd",
     "dnsmos_models/model_v8.onnx": "9246480c58567bc6affd4200938e77eef49468c8bc7ed3776d109c07456f6e91",
-}  # fmt: skip
+}
 _FIELD = "signals.dnsmos"
 WINDOW_SAMPLES = 144160  # 9.01 s at 16 kHz: the P.835 network's input
 _P808_SAMPLES = WINDOW_SAMPLES - 160  # its reference feeds the mel of all but the last 10 ms
@@ -75,12 +75,12 @@ def _hz_to_mel(f: np.ndarray) -> np.ndarray:
 def _mel_to_hz(m: np.ndarray) -> np.ndarray:
     m = np.asarray(m, dtype=np.float64)
     return np.where(m >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (m - 15.0)),
-                    (200.0 / 3) * m)  # fmt: skip
+                    (200.0 / 3) * m)
 
 
 @functools.cache
 def mel_filterbank(sr: int = MODEL_RATE_HZ, n_fft: int = _N_FFT,
-                   n_mels: int = _N_MELS) -> np.ndarray:  # fmt: skip
+                   n_mels: int = _N_MELS) -> np.ndarray:
     """``(n_mels, 1 + n_fft // 2)`` triangular Slaney-normalised filters from 0 Hz to ``sr / 2``
     (librosa.filters.mel's defaults). Read-only: cached per process."""
     fft_hz = np.fft.rfftfreq(n_fft, 1.0 / sr)
@@ -162,9 +162,9 @@ class Dnsmos:
         ``sig_bak_ovr.onnx`` and ``model_v8.onnx`` (hashed and recorded, not pinned)."""
         if model_dir is None:
             root = package_dir("speechmos", field=_FIELD,
-                               install=f"pip install '{BUNDLED_DIST}=={BUNDLED_VERSION}'")  # fmt: skip
+                               install=f"pip install '{BUNDLED_DIST}=={BUNDLED_VERSION}'")
             pinned = PinnedFiles(field=_FIELD, dist=BUNDLED_DIST, version=BUNDLED_VERSION,
-                                 directory=root, sha256=BUNDLED_SHA256)  # fmt: skip
+                                 directory=root, sha256=BUNDLED_SHA256)
             p808_path, p835_path = pinned.verify()  # sorted: model_v8, sig_bak_ovr
             version, hashes = BUNDLED_VERSION, dict(sorted(BUNDLED_SHA256.items()))
         else:
@@ -181,7 +181,7 @@ class Dnsmos:
             raise ModelLoadError(f"{_FIELD}: onnxruntime is not installed ({e})") from e
         except Exception as e:  # onnxruntime raises its own types for a bad file
             raise ModelLoadError(f"{_FIELD}: not a loadable ONNX model: {type(e).__name__}: "
-                                 f"{e}") from e  # fmt: skip
+                                 f"{e}") from e
         info = model_info("dnsmos", [p835_path, p808_path], detail="p835+p808", version=version)
         return cls(p835, p808, info, hashes)
 
@@ -205,7 +205,7 @@ class Dnsmos:
         ovrl = np.polyval(_POLY_OVRL, raw[:, 2])
         return DnsmosResult(sig=float(sig.mean()), bak=float(bak.mean()),
                             ovrl=float(ovrl.mean()), p808=float(p808.mean()),
-                            windows=int(wins.shape[0]), model_id=self.model_id)  # fmt: skip
+                            windows=int(wins.shape[0]), model_id=self.model_id)
 
     def describe(self) -> dict[str, Any]:
         return {**self.info.to_dict(), "window_s": WINDOW_SAMPLES / MODEL_RATE_HZ,

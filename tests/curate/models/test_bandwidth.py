@@ -15,7 +15,7 @@ def test_wideband_speech_against_its_narrowband_copies(librivox):
         wide = effective_bandwidth_hz(x.samples, 16000)
         phone = effective_bandwidth_hz(narrowband(x.samples, 8000), 16000)
         mp3 = encode_decode(x.samples, 16000, "MP3", "MPEG_LAYER_III", compression_level=0.99,
-                            bitrate_mode="CONSTANT")  # fmt: skip
+                            bitrate_mode="CONSTANT")
         low_mp3 = effective_bandwidth_hz(mp3, 16000)
         assert wide > 5500, (key, wide)
         assert 3000 < phone < 4000, (key, phone)

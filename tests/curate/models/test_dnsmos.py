@@ -41,7 +41,7 @@ def test_scores_equal_speechmos_run_on_the_same_windows(dnsmos, librivox):
         ours = dnsmos.score_windows(_reference_windows(x.samples))
         ref = reference.run(x.samples, 16000)
         for name, theirs in (("sig", "sig_mos"), ("bak", "bak_mos"), ("ovrl", "ovrl_mos"),
-                             ("p808", "p808_mos")):  # fmt: skip
+                             ("p808", "p808_mos")):
             assert getattr(ours, name) == pytest.approx(float(ref[theirs]), abs=2e-3), (key, name)
 
 
@@ -81,12 +81,12 @@ def test_identity_and_bad_input(dnsmos):
 
 
 def test_a_model_file_whose_hash_does_not_match_refuses_to_load(model_libraries, tmp_path,
-                                                                 monkeypatch):  # fmt: skip
+                                                                 monkeypatch):
     real = dnsmos_module.package_dir("speechmos", field="x", install="x")
     shutil.copytree(os.path.join(real, "dnsmos_models"), tmp_path / "dnsmos_models")
     with open(tmp_path / "dnsmos_models" / "sig_bak_ovr.onnx", "ab") as f:
         f.write(b"\0")
     monkeypatch.setattr(dnsmos_module, "package_dir", lambda *a, **k: str(tmp_path))
     with pytest.raises(ModelLoadError, match=f"^signals.dnsmos: {tmp_path}/dnsmos_models/"
-                                             "sig_bak_ovr.onnx: sha256 "):  # fmt: skip
+                                             "sig_bak_ovr.onnx: sha256 "):
         Dnsmos.load()

@@ -18,7 +18,7 @@ THRESHOLD = 0.8  # NearDuplicateConfig.min_similarity
 def prints(librivox):
     """``{key: (fingerprint, {variant: fingerprint})}`` of the LibriVox clips."""
     return {k: (fingerprint(x.samples), {n: fingerprint(y) for n, y in variants(x.samples).items()})
-            for k, x in librivox.items()}  # fmt: skip
+            for k, x in librivox.items()}
 
 
 def _offsets(a: Fingerprint, b: Fingerprint) -> list[int]:

@@ -25,9 +25,9 @@ def fingerprints(librivox, espeak):
         out += [(f"{short}/b-{n}", fingerprint(y)) for n, y in variants(x.samples).items()]
     sentences = ["the weather was cold and the wind blew across the empty fields all morning",
                  "she opened the old wooden door and walked slowly into the quiet garden",
-                 "after dinner they sat by the fire and talked about the long journey ahead"]  # fmt: skip
+                 "after dinner they sat by the fire and talked about the long journey ahead"]
     out += [(f"zz-espeak-{i}", fingerprint(espeak(t, "en-us").samples))
-            for i, t in enumerate(sentences)]  # fmt: skip
+            for i, t in enumerate(sentences)]
     return out
 
 
@@ -39,7 +39,7 @@ def test_every_variant_is_rejected_naming_the_original(fingerprints):
     with TestPipeline() as p:
         found = p | beam.Create(fingerprints) | FindNearDuplicates()
         got = found | beam.Map(lambda d: (d.key, d.kept_key, d.via == d.kept_key,
-                                          d.similarity >= 0.85))  # fmt: skip
+                                          d.similarity >= 0.85))
         assert_that(got, equal_to(expected))
 
 
@@ -50,9 +50,9 @@ def test_result_does_not_depend_on_input_order(fingerprints):
         a = p | "A" >> beam.Create(fingerprints) | "FindA" >> FindNearDuplicates()
         b = p | "B" >> beam.Create(shuffled, reshuffle=True) | "FindB" >> FindNearDuplicates()
         both = ((a | "KA" >> beam.Map(lambda d: (d.key, d)),
-                 b | "KB" >> beam.Map(lambda d: (d.key, d))) | beam.CoGroupByKey())  # fmt: skip
+                 b | "KB" >> beam.Map(lambda d: (d.key, d))) | beam.CoGroupByKey())
         assert_that(both | beam.MapTuple(lambda k, g: list(g[0]) == list(g[1])),
-                    equal_to([True] * 35))  # fmt: skip
+                    equal_to([True] * 35))
 
 
 def test_distinct_utterances_alone_give_nothing(fingerprints):

@@ -52,12 +52,12 @@ def test_known_whisper_outputs(text, normal):
 
 def test_fillers_brackets_and_punctuation_go():
     assert normalize("Um, [laughs] I said (quietly) hmm: ill-disposed!", WHISPER) == \
-        "i said ill disposed"  # fmt: skip
+        "i said ill disposed"
 
 
 def test_both_sides_normalised_alike_before_scoring():
     s = score("Mr. Dashwood paid twenty five dollars for the colour.",
-              "mister dashwood paid $25 for the color", WHISPER)  # fmt: skip
+              "mister dashwood paid $25 for the color", WHISPER)
     assert s.wer == 0.0 and s.cer == 0.0
     # the project's own english normaliser reads digits as words instead: not comparable
     assert score("he paid $25", "he paid twenty five dollars", TextNorm.ENGLISH).wer > 0

@@ -15,7 +15,7 @@ from curate.models.pinned import PinnedFiles
 from curate.models.wer import score
 from curate.models import whisper as whisper_module
 from curate.models.whisper import (Device, Window, WhisperRecognizer, bundled_model_files,
-                                   resolve_device, window_frames)  # fmt: skip
+                                   resolve_device, window_frames)
 
 MAX_WER = 0.3  # the agreement threshold a Whisper config would use
 
@@ -52,7 +52,7 @@ def test_every_shuffled_pairing_disagrees(hypotheses, librivox):
 def test_text_depends_on_the_audio_alone(whisper, librivox, hypotheses):
     keys = sorted(librivox)
     assert [whisper.transcribe(librivox[k].samples) for k in keys[:2]] == \
-        [hypotheses[k] for k in keys[:2]]  # fmt: skip
+        [hypotheses[k] for k in keys[:2]]
     reversed_batch = whisper.transcribe_batch([librivox[k].samples for k in reversed(keys)])
     assert reversed_batch[::-1] == [hypotheses[k] for k in keys]
 
@@ -109,7 +109,7 @@ def _tampered_copy(tmp_path) -> PinnedFiles:
         f.seek(1000)
         f.write(bytes([byte[0] ^ 0xFF]))
     return PinnedFiles(field=pinned.field, dist=pinned.dist, version=pinned.version,
-                       directory=str(copy), sha256=pinned.sha256)  # fmt: skip
+                       directory=str(copy), sha256=pinned.sha256)
 
 
 def test_weights_whose_hash_does_not_match_refuse_to_load(model_libraries, tmp_path, monkeypatch):
@@ -131,7 +131,7 @@ def test_another_installed_version_is_refused(model_libraries, monkeypatch):
 
 def test_cuda_without_a_gpu_fails_in_one_line(model_libraries):
     with pytest.raises(ModelLoadError, match=r"^signals.asr.device: cuda, but "
-                                             r"CTranslate2 sees no CUDA GPU"):  # fmt: skip
+                                             r"CTranslate2 sees no CUDA GPU"):
         resolve_device(Device.CUDA, 0)
     assert resolve_device(Device.AUTO, 0) == "cpu" and resolve_device(Device.AUTO, 2) == "cuda"
     import ctranslate2

@@ -45,7 +45,7 @@ def add_noise(x: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
     """White noise at ``snr_db`` against the clip's mean power (scaled down if it would clip)."""
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal(x.shape[0]) * np.sqrt(np.mean(x.astype(np.float64) ** 2)
-                                                      / 10 ** (snr_db / 10))  # fmt: skip
+                                                      / 10 ** (snr_db / 10))
     y = x + noise
     return (y / max(1.0, float(np.abs(y).max()))).astype(np.float32)
 
