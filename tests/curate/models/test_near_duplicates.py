@@ -3,6 +3,8 @@ the smallest key, distinct utterances are not, and not all pairs are compared.""
 
 from __future__ import annotations
 
+import dataclasses
+
 import apache_beam as beam
 import numpy as np
 import pytest
@@ -71,3 +73,28 @@ def test_groups_keep_the_smallest_key_and_say_through_whom():
     ]
     assert found[1].detail == "near duplicate of b (similarity 0.910 via c)"
     assert group_matches([]) == []
+
+
+@dataclasses.dataclass(frozen=True)
+class _Example:
+    key: str
+    fingerprint: object
+    source_uri: str = "src"
+    audio_uri: str = "audio"
+
+
+def test_reject_near_duplicates_keeps_one_of_each_group_and_drops_the_fingerprints(fingerprints):
+    from curate.near_duplicates import NEAR_DUPLICATES, RejectNearDuplicates
+
+    chosen = [(k, fp) for k, fp in fingerprints if k.startswith("0870/") or k.startswith("zz-")]
+    examples = [_Example(key=k, fingerprint=fp) for k, fp in chosen]
+    with TestPipeline() as p:
+        out = p | beam.Create(examples) | RejectNearDuplicates()
+        kept = out.kept | beam.Map(lambda e: (e.key, e.fingerprint))
+        assert_that(kept, equal_to([("0870/a", None)] + [(k, None) for k, _ in chosen
+                                                           if k.startswith("zz-")]), label="Kept")
+        rejected = out[NEAR_DUPLICATES] | beam.Map(
+            lambda r: (r.key, r.reason.value, r.stage.value, r.detail.split(" (")[0]))
+        assert_that(rejected, equal_to([(k, "near_duplicate_audio", "dedupe",
+                                         "near duplicate of 0870/a")
+                                        for k, _ in chosen if "/b-" in k]), label="Rejected")
