@@ -121,13 +121,8 @@ def test_each_model_runs_only_on_the_inputs_that_reached_it(corpus, build):
     earlier model); dataset_info.json counts the inputs each model was sent."""
     _, info = build
     by_reason = info["rejected_by_reason"]
-    reached = info["counts"]["read"] - sum(
-        n for reason, n in by_reason.items()
-        if reason not in {r for _, r in CASCADE} | {"near_duplicate_audio", "duplicate_audio"})
-    expected = {}
-    for model, reason in CASCADE:
-        expected[model] = reached
-        reached -= by_reason.get(reason, 0)
+    expected = _reached(info)
+    reached = expected["asr"] - by_reason["asr_disagreement"]
     assert info["model_calls"] == expected
     assert [info["model_calls"][m] for m, _ in CASCADE] == [11, 10, 9, 8, 7]  # one out at each
     assert info["counts"]["accepted"] == reached - by_reason["near_duplicate_audio"]
@@ -177,3 +172,40 @@ def test_the_default_suite_checks_the_model_signals_of_a_real_build(build):
     failed_columns = {f["column"] for f in result.failed_expectations}
     assert not failed_columns & {"vad_speech_ratio", "asr_wer", "langid_language"}
     assert failed_columns == {"rejected_share"}  # 3 of 8 inputs were rejected on purpose
+
+
+def _reached(info) -> dict[str, int]:
+    """Inputs that reach each model: those read, less those the cheap stages and the models
+    before it rejected."""
+    by_reason = info["rejected_by_reason"]
+    later = {r for _, r in CASCADE} | {"near_duplicate_audio", "duplicate_audio", "model_failed"}
+    reached = info["counts"]["read"] - sum(n for r, n in by_reason.items() if r not in later)
+    out = {}
+    for model, reason in CASCADE:
+        out[model] = reached
+        reached -= by_reason.get(reason, 0)
+    return out
+
+
+def test_on_the_sample_corpus_with_bad_inputs_model_calls_are_the_inputs_that_reached_them(
+    tmp_path, model_libraries
+):
+    from curate.samples import make_corpus
+
+    corpus = tmp_path / "corpus"
+    make_corpus(str(corpus), utterances=6, seed=3, with_bad_inputs=True)
+    config = {
+        "name": "sample-cascade",
+        "sources": [{"kind": "jsonl", "path": str(corpus / "manifest.jsonl")}],
+        "splits": {"by": "key", "ratios": {"train": 1.0}},
+        "signals": {"vad": {"enabled": True},
+                    "langid": {"enabled": True, "candidates": CANDIDATES},
+                    "bandwidth": {"enabled": True, "min_bandwidth_hz": 3000},
+                    "dnsmos": {"enabled": True, "min_dnsmos_ovrl": 1.5},
+                    "asr": {"enabled": True}, "near_duplicates": {"enabled": True}},
+    }
+    (tmp_path / "build.yaml").write_text(yaml.safe_dump(config))
+    info = run_build(str(tmp_path / "build.yaml"), str(tmp_path / "out"), workers=1,
+                     say=lambda _: None)
+    assert info["model_calls"] == _reached(info)
+    assert info["counts"]["read"] > info["model_calls"]["vad"] > info["model_calls"]["asr"] > 0
