@@ -170,3 +170,20 @@ def test_a_model_is_sent_only_the_inputs_the_models_before_it_accepted(model_lib
     counters = result.metrics().query(MetricsFilter().with_namespace("curate_models"))["counters"]
     calls = {c.key.metric.name: c.committed for c in counters if c.key.metric.name.startswith("calls.")}
     assert calls == {"calls.bandwidth": 3, "calls.asr": 2}
+
+
+def test_with_trimming_on_asr_hears_the_vad_trimmed_audio(model_libraries, librivox):
+    from curate.models.vad import trim_bounds
+
+    cfg = ModelSignalsConfig.model_validate({
+        "vad": {"enabled": True, "trim_margin_s": 0.1},
+        "asr": {"enabled": True, "recognizer": "tests.curate.models.fakes:length", "max_wer": None},
+    })
+    x = librivox[sorted(librivox)[1]]
+    silence = np.zeros(16000, np.float32)
+    padded = ModelInput(samples=np.concatenate([silence, x.samples, silence]), transcript="t")
+    signals = LoadedModels(cfg).compute(padded)
+    lo, hi = trim_bounds(padded.samples.shape[0], 16000, signals, 0.1)
+    assert hi - lo < padded.samples.shape[0] - 32000  # the padding and more went
+    assert signals.asr_hypothesis == f"n{hi - lo}"
+    _run(cfg, [("k", padded)], signals=[("k", signals)], failed=[])
