@@ -43,6 +43,8 @@ from curate.config import BuildConfig, SplitConfig
 from curate.errors import Stage, UsageError
 from curate.features import model_fields
 from curate.layout import INFO_FILE, STAGING_DIR, manifest_part_file
+from curate.models.config import NearDuplicatesConfig
+from curate.near_duplicates import NEAR_DUPLICATES, NearDuplicateConfig, RejectNearDuplicates
 from curate.plan import PlanShards
 from curate.process import ProcessUtterances, StagedExample
 from curate.records import Rejection
@@ -93,6 +95,7 @@ def _finalize(
     output_dir: str,
     config: BuildConfig,
     models: ModelsInfo | None,
+    model_calls: Mapping[str, int] | None = None,
     shards: Sequence[ShardResult],
     manifests: Sequence[tuple[str, SplitManifest]],
     rejections: Sequence[Rejection],
@@ -126,7 +129,8 @@ def _finalize(
         files[f.path] = {"sha256": f.sha256, "size_bytes": f.size_bytes}
     info = write_info(output_dir, config=config, splits=splits, files=files, counts=counts,
                       rejections_by_reason=by_reason, models=models,
-                      settings=settings, base=base)
+                      settings=settings, base=base,
+                      model_calls=_calls(config, model_calls))
     staging = fsio.join(output_dir, STAGING_DIR)
     if fsio.holds_files(staging):
         fsio.delete_tree(staging)
@@ -143,6 +147,19 @@ def _carried_member(example: CarriedExample) -> tuple[tuple[str, int], CarriedEx
 
 def _touched_member(shard: tuple[str, int]) -> tuple[tuple[str, int], Touched]:
     return shard, TOUCHED_MARK
+
+
+def _calls(config: BuildConfig, counted: Mapping[str, int] | None) -> dict[str, int] | None:
+    """Inputs sent to each enabled model, in cascade order (0 for a model nothing reached)."""
+    if not config.enabled_models:
+        return None
+    counted = counted or {}
+    return {name: int(counted.get(name, 0)) for name in config.enabled_models}
+
+
+def _near_duplicate_config(cfg: NearDuplicatesConfig) -> NearDuplicateConfig:
+    return NearDuplicateConfig(min_similarity=cfg.min_similarity, min_overlap=cfg.min_overlap,
+                               min_votes=cfg.min_votes, max_bucket=cfg.max_bucket)
 
 
 def _count_progress(out: str, sources: Any, examples: Any, rejected: Any, parts: Any,
@@ -200,14 +217,21 @@ class BuildDataset(beam.PTransform):
             rejected_parts.append(classified[CARRIED_REJECTED])
             counted = {"carried": (carried, classified[CARRIED_REJECTED]),
                        "processed": (to_process,), "removed": (classified[REMOVED],)}
-        examples, processing_rejected = to_process | "ProcessUtterances" >> ProcessUtterances(
-            cfg.audio, cfg.filters, out, cfg.signals, settings
-        )  # StagedExample, Rejection
+        examples, processing_rejected, calls = to_process | "ProcessUtterances" >> (
+            ProcessUtterances(cfg.audio, cfg.filters, out, cfg.signals, settings)
+        )  # StagedExample, Rejection, (model, inputs) or None
         against = None if carried is None else (
             carried | "CarriedAudio" >> beam.Map(_carried_audio))  # (pcm_sha256, BaseAudio)
         deduped = examples | "DedupeAudio" >> DedupeAudio(against)  # unique, DUPLICATES
+        unique, dedupe_rejected = deduped.unique, [deduped[DUPLICATES]]
+        if cfg.signals is not None and cfg.signals.near_duplicates.enabled:
+            near = unique | "NearDuplicates" >> RejectNearDuplicates(
+                _near_duplicate_config(cfg.signals.near_duplicates)
+            )  # kept: StagedExample, NEAR_DUPLICATES: Rejection (among this build's new ones)
+            unique = near.kept
+            dedupe_rejected.append(near[NEAR_DUPLICATES])
         planned = (
-            deduped.unique
+            unique
             | "AssignSplit" >> beam.Map(_with_split, cfg.splits)  # (split, StagedExample)
             | "PlanShards" >> PlanShards(
                 cfg.shards, first_free=plan.first_free() if carried is not None else None,
@@ -237,7 +261,7 @@ class BuildDataset(beam.PTransform):
         )
         shards = parts | "ShardFiles" >> beam.MapTuple(_shard_of_part)  # ShardResult
         rejections = (
-            (*rejected_parts, processing_rejected, deduped[DUPLICATES])
+            (*rejected_parts, processing_rejected, *dedupe_rejected)
             | "AllRejections" >> beam.Flatten()
         )  # Rejection
         read = (
@@ -254,6 +278,9 @@ class BuildDataset(beam.PTransform):
         if self._progress:
             decided = () if carried is None else (carried, classified[CARRIED_REJECTED])
             _count_progress(out, sources, examples, processing_rejected, parts, decided)
+        extra = dict(counts)
+        if calls is not None:
+            extra["model_calls"] = beam.pvalue.AsDict(calls)
         return (
             pbegin
             | "Once" >> beam.Create([None])
@@ -268,7 +295,7 @@ class BuildDataset(beam.PTransform):
                 manifests=beam.pvalue.AsList(manifests),
                 rejections=beam.pvalue.AsList(rejections),
                 read=beam.pvalue.AsSingleton(read),
-                **counts,
+                **extra,
             )
         )  # the fingerprint
 
