@@ -41,7 +41,7 @@ PROCESS_VERSION = 1
 # recorded signals) and batching. Any other field, including ones added later, is a setting.
 _NOT_SETTINGS = frozenset({
     "min_speech_ratio", "max_wer", "max_cer", "languages", "min_confidence", "min_words",
-    "max_batch_audio_s", "model_sharing",
+    "min_bandwidth_hz", "min_dnsmos_ovrl", "max_batch_audio_s", "model_sharing",
 })
 _DISTRIBUTIONS = ("numpy", "soundfile", "soxr")
 
