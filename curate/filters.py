@@ -57,15 +57,16 @@ def check_signals(signals: Signals, cfg: FilterConfig) -> None:
         bound = getattr(cfg, bound_name)
         if bound is None or (exempt and bound_name == "min_chars_per_s"):
             continue
-        value = as_stored(getattr(signals, field))
-        if value < bound if op == "<" else value > bound:
+        value, edge = as_stored(getattr(signals, field)), as_stored(bound)  # both as stored
+        if value < edge if op == "<" else value > edge:
             label, unit = _LABELS.get(field, (field, ""))
             detail = f"{label} {format_against_bound(value, bound)}{unit} {op} {bound_name} {bound:g}"
             raise InputRejected(reason, detail)
 
 
 def as_stored(value: float) -> float:
-    """``value`` as the shards and the manifest hold it: rounded to float32."""
+    """``value`` as the shards and the manifest hold it: rounded to float32. A value and its
+    bound are both compared so: a value equal to a bound (0.6 and 0.6) still passes."""
     return float(np.float32(value))
 
 

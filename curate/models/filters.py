@@ -43,7 +43,7 @@ def _stored(value: float | None) -> float | None:
 
 def _vad(signals: ModelSignals, cfg: ModelSignalsConfig) -> Violation:
     bound, ratio = cfg.vad.min_speech_ratio, _stored(signals.vad_speech_ratio)
-    if bound is not None and ratio is not None and ratio < bound:
+    if bound is not None and ratio is not None and ratio < as_stored(bound):
         return Reason.LOW_SPEECH_RATIO, f"speech ratio {_fmt(ratio, bound)} < min_speech_ratio {bound:g}"
     return None
 
@@ -56,7 +56,7 @@ def _langid(signals: ModelSignals, cfg: ModelSignalsConfig) -> Violation:
     words = signals.langid_words or 0
     if (
         language not in langid.languages
-        and confidence >= langid.min_confidence
+        and confidence >= as_stored(langid.min_confidence)
         and words >= langid.min_words
     ):
         detail = f"transcript language {language!r} (confidence {confidence:.2f}) not in " \
@@ -67,14 +67,14 @@ def _langid(signals: ModelSignals, cfg: ModelSignalsConfig) -> Violation:
 
 def _bandwidth(signals: ModelSignals, cfg: ModelSignalsConfig) -> Violation:
     bound, hz = cfg.bandwidth.min_bandwidth_hz, _stored(signals.bandwidth_hz)
-    if bound is not None and hz is not None and hz < bound:
+    if bound is not None and hz is not None and hz < as_stored(bound):
         return Reason.LOW_BANDWIDTH, f"effective bandwidth {hz:.0f} Hz < min_bandwidth_hz {bound:g}"
     return None
 
 
 def _dnsmos(signals: ModelSignals, cfg: ModelSignalsConfig) -> Violation:
     bound, ovrl = cfg.dnsmos.min_dnsmos_ovrl, _stored(signals.dnsmos_ovrl)
-    if bound is not None and ovrl is not None and ovrl < bound:
+    if bound is not None and ovrl is not None and ovrl < as_stored(bound):
         return Reason.LOW_QUALITY, f"DNSMOS OVRL {_fmt(ovrl, bound)} < min_dnsmos_ovrl {bound:g}"
     return None
 
@@ -83,7 +83,7 @@ def _asr(signals: ModelSignals, cfg: ModelSignalsConfig) -> Violation:
     asr = cfg.asr
     for name, value, bound in (("wer", _stored(signals.asr_wer), asr.max_wer),
                                ("cer", _stored(signals.asr_cer), asr.max_cer)):
-        if value is not None and bound is not None and value > bound:
+        if value is not None and bound is not None and value > as_stored(bound):
             return Reason.ASR_DISAGREEMENT, f"{name} {_fmt(value, bound)} > max_{name} {bound:g}"
     return None
 
