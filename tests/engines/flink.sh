@@ -32,10 +32,14 @@ done
 TMP=$DIR.tmp.$$
 rm -rf "$TMP"
 start=$(date +%s)
-timeout "${CURATE_ENGINE_SETUP_TIMEOUT_S:-1200}" mvn -B -q -f "$POM" package \
-  -Dengines.dir="$TMP" ${CURATE_MAVEN_REPO:+-Dmaven.repo.local="$CURATE_MAVEN_REPO"} || {
+mkdir -p "$(dirname "$DIR")"
+LOG=$DIR.mvn.log  # what Maven said, kept beside the engine
+timeout "${CURATE_ENGINE_SETUP_TIMEOUT_S:-1200}" mvn -B -f "$POM" package \
+  -Dengines.dir="$TMP" ${CURATE_MAVEN_REPO:+-Dmaven.repo.local="$CURATE_MAVEN_REPO"} \
+  > "$LOG" 2>&1 || {
   rm -rf "$TMP"
-  echo "flink.sh: mvn could not assemble the Flink job server from Maven Central" >&2
+  grep -E "ERROR|Could not" "$LOG" | head -5 >&2
+  echo "flink.sh: mvn could not assemble the Flink job server from Maven Central (see $LOG)" >&2
   exit 1
 }
 rm -rf "$TMP/target" "$DIR"
