@@ -1,6 +1,7 @@
 """One build in its own process, as a user runs it: ``python -m bench.child --config C
---output D [--workers N] [--profile P] [Beam options]``. Prints one JSON line: the counts, the time spent in
-``run()`` and in start-up imports, and the kernel's ``ru_maxrss`` of this process and of its
+--output D [--workers N] [--profile P] [Beam options]``. Prints one JSON line: the counts, the
+time spent in ``run_build()`` and in start-up imports, and the kernel's ``ru_maxrss`` of this
+process and of its
 waited-for descendants (Beam's worker processes)."""
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", required=True)
     parser.add_argument("--output", required=True)
     parser.add_argument("--workers", type=int, help="DirectRunner workers (no Beam options)")
-    parser.add_argument("--profile", help="write cProfile stats of run() here (1 worker)")
+    parser.add_argument("--profile", help="write cProfile stats of run_build() here (1 worker)")
     args, pipeline_args = parser.parse_known_args(argv)
 
-    from pipelines.asr_dataset import run
+    from curate.launch import run_build
 
     imported = time.perf_counter()
     kwargs = dict(workers=args.workers, pipeline_args=pipeline_args, overwrite=True,
@@ -34,10 +35,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import cProfile
 
         profiler = cProfile.Profile()
-        info = profiler.runcall(run, args.config, args.output, **kwargs)
+        info = profiler.runcall(run_build, args.config, args.output, **kwargs)
         profiler.dump_stats(args.profile)
     else:
-        info = run(args.config, args.output, **kwargs)
+        info = run_build(args.config, args.output, **kwargs)
     done = time.perf_counter()
     print(
         json.dumps(

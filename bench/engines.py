@@ -86,10 +86,16 @@ def run(subset: Subset, tiny: Subset, prism: str, rounds: int, workdir: str, say
 
 def table(result: dict[str, Any]) -> str:
     s, r = result["summary"], result["ratios"]
-    label = {"direct_1": "DirectRunner, 1 worker", "direct_2": "DirectRunner, 2 workers",
-             "prism": "Prism (1 SDK worker)"}  # fmt: skip
-    vs = {"direct_1": "1.00", "direct_2": f"{r['direct_2_vs_direct_1']:.2f}",
-          "prism": f"{r['prism_vs_direct_1']:.2f}"}  # fmt: skip
+    label = {
+        "direct_1": "DirectRunner, 1 worker",
+        "direct_2": "DirectRunner, 2 workers",
+        "prism": "Prism (1 SDK worker)",
+    }
+    vs = {
+        "direct_1": "1.00",
+        "direct_2": f"{r['direct_2_vs_direct_1']:.2f}",
+        "prism": f"{r['prism_vs_direct_1']:.2f}",
+    }
     lines = [
         f"{result['utterances']} utterances, {result['audio_s'] / 3600:.2f} h, "
         f"{result['rounds']} rounds; same fingerprint: {result['same_fingerprint']}",

@@ -3,7 +3,8 @@
 Over the same rows the pipeline reads, it does the same per-utterance work by calling the very
 function the pipeline's DoFn calls (:func:`curate.process.process_utterance`: read, decode,
 resample, quantise, signals, filters, FLAC encode, serialise the Example) and writes every
-accepted Example as it comes to one TFRecord file with the library's framing. What it does not
+accepted Example as it comes to one TFRecord file with the pipeline's own TFRecord writer
+(:class:`curate.writers.TFRecordFile`: the same framing, hashed as written). What it does not
 do, and the pipeline does: dedupe, split, sort by key, ArrayRecord, manifests, stats.
 
 Run in its own process so that its start-up (interpreter, imports) is counted as the
@@ -42,21 +43,22 @@ def run_floor(
     from curate.config import load_config
     from curate.errors import InputRejected
     from curate.process import process_utterance
-    from curate.writers import tfrecord_frame
+    from curate.writers import TFRecordFile
 
     config = load_config(config_path)
     utterances = subset.read_utterances()[part::parts]
     os.makedirs(output, exist_ok=True)
     accepted = 0
     start = time.perf_counter()
-    with open(os.path.join(output, f"floor-{part}.tfrecord"), "wb") as f:
-        for utt in utterances:
-            try:
-                done = process_utterance(utt, config.audio, config.filters)
-            except InputRejected:
-                continue
-            f.write(tfrecord_frame(done.record))
-            accepted += 1
+    shard = TFRecordFile(os.path.join(output, f"floor-{part}.tfrecord"))
+    for utt in utterances:
+        try:
+            done = process_utterance(utt, config.audio, config.filters)
+        except InputRejected:
+            continue
+        shard.write(done.record)
+        accepted += 1
+    shard.close()
     return {
         "utterances": len(utterances),
         "accepted": accepted,

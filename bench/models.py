@@ -60,9 +60,9 @@ def _corpus(n: int) -> tuple[list[Any], str]:
                 m = re.match(r"^<s>(.*)</s>\s*\((\S+)\)\s*$", line.strip())
                 if m:
                     audio, rate = sf.read(os.path.join(_LIBRIVOX, f"{m.group(2)}.wav"),
-                                          dtype="float32")  # fmt: skip
+                                          dtype="float32")
                     base.append(ModelInput.from_audio(audio, sample_rate_hz=rate,
-                                                      transcript=m.group(1).strip()))  # fmt: skip
+                                                      transcript=m.group(1).strip()))
         source = "pocketsphinx-testdata LibriVox"
     elif shutil.which("espeak-ng"):
         with tempfile.TemporaryDirectory() as tmp:
@@ -74,7 +74,7 @@ def _corpus(n: int) -> tuple[list[Any], str]:
         source = "espeak-ng en-us"
     else:
         raise RuntimeError("no speech: install pocketsphinx-testdata or espeak-ng "
-                           "(tests/curate/models/install_speech.sh)")  # fmt: skip
+                           "(tests/curate/models/install_speech.sh)")
     return [base[i % len(base)] for i in range(n)], source
 
 
@@ -98,7 +98,7 @@ def _per_model(loaded, corpus: Sequence[Any], audio_s: float, rounds: int) -> di
         walls.append(wall)
         cpus.append(cpu)
     wall, cpu = statistics.median(walls), statistics.median(cpus)
-    (model,) = loaded.models.values()
+    (model,) = loaded.loaded.values()
     return {
         "model_id": model.model_id,
         "audio_s_per_cpu_s": audio_s / cpu,
@@ -126,7 +126,7 @@ def _asr_threads(loaded, corpus: Sequence[Any], audio_s: float) -> dict[str, Any
 
     two, _ = _timed(both)
     return {"one_thread_audio_s_per_s": audio_s / one, "two_threads_audio_s_per_s": audio_s / two,
-            "speedup": one / two}  # fmt: skip
+            "speedup": one / two}
 
 
 def _beam(cfg, corpus: Sequence[Any], audio_s: float, direct_wall_s: float) -> dict[str, Any]:
@@ -137,7 +137,7 @@ def _beam(cfg, corpus: Sequence[Any], audio_s: float, direct_wall_s: float) -> d
 
     load_s, _ = _timed(lambda: LoadedModels(cfg))  # what each worker pays once, before data
     options = PipelineOptions(runner="DirectRunner", direct_running_mode="in_memory",
-                              direct_num_workers=1)  # fmt: skip
+                              direct_num_workers=1)
     inputs = [(f"u{i:06d}", x) for i, x in enumerate(corpus)]
 
     def pipeline() -> None:
@@ -160,11 +160,9 @@ def _beam(cfg, corpus: Sequence[Any], audio_s: float, direct_wall_s: float) -> d
 def run(quick: bool) -> dict[str, Any]:
     """Measure; return every figure (see the module docstring). Raises ``RuntimeError`` when the
     ``signals`` extra or any speech to measure on is missing."""
-    try:
-        from curate.models.config import ModelSignalsConfig
-        from curate.models.transform import LoadedModels
-    except ImportError as e:
-        raise RuntimeError(f"the signals extra is not installed: {e}") from e
+    from curate.models.config import ModelSignalsConfig
+    from curate.models.transform import LoadedModels
+
     utterances, rounds = (2, 1) if quick else (20, 3)
     corpus, source = _corpus(utterances)
     audio_s = sum(x.duration_s for x in corpus)
@@ -176,7 +174,7 @@ def run(quick: bool) -> dict[str, Any]:
     cfg = ModelSignalsConfig.model_validate({
         "vad": {"enabled": True}, "asr": {"enabled": True},
         "langid": {"enabled": True, "candidates": list(_CANDIDATES)},
-    })  # fmt: skip
+    })
     for name in cfg.enabled:  # each model alone: a config with only it enabled
         only = ModelSignalsConfig.model_validate({name: getattr(cfg, name).model_dump()})
         started = time.perf_counter()
@@ -193,24 +191,24 @@ def run(quick: bool) -> dict[str, Any]:
 
 def table(results: dict[str, Any]) -> str:
     rows = ["| model | audio s per CPU s (1 core) | audio s per wall s | load s | others' load |",
-            "|---|---|---|---|---|"]  # fmt: skip
+            "|---|---|---|---|---|"]
     for name, m in results["models"].items():
         rows.append(f"| {name}: {m['model_id']} | {m['audio_s_per_cpu_s']:.1f} | "
                     f"{m['audio_s_per_wall_s']:.1f} | {m['load_s']:.2f} | "
-                    f"{m['background_cores']:.2f} |")  # fmt: skip
+                    f"{m['background_cores']:.2f} |")
     b = results["beam"]
     rows.append(f"| all three, direct loop | | {b['direct_audio_s_per_s']:.1f} | | |")
     rows.append(f"| all three, ComputeModelSignals (DirectRunner, 1 worker) | | "
                 f"{b['audio_s_per_s_excluding_load']:.1f} (x{b['beam_vs_direct']:.2f} of direct) | "
-                f"{b['model_load_s']:.2f} | |")  # fmt: skip
+                f"{b['model_load_s']:.2f} | |")
     threads = results["models"].get("asr", {}).get("threads")
     if threads:
         rows.append(f"| asr on 2 threads, one shared recogniser | | "
                     f"{threads['two_threads_audio_s_per_s']:.1f} (x{threads['speedup']:.2f} of "
-                    "1 thread) | | |")  # fmt: skip
+                    "1 thread) | | |")
     c = results["corpus"]
     return f"{c['utterances']} utterances, {c['audio_s']:.1f} s of audio ({c['source']})\n\n" + \
-        "\n".join(rows)  # fmt: skip
+        "\n".join(rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -219,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="2 utterances, one round")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                      "models_results.json"))  # fmt: skip
+                                                      "models_results.json"))
     args = parser.parse_args(argv)
     results = run(args.quick)
     print(table(results))

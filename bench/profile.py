@@ -31,8 +31,8 @@ FLOOR_STAGES: tuple[tuple[str, str, str], ...] = (
     ("  read bytes (FileSystems)", "curate/audio.py", "read_bytes"),
     ("  decode (soundfile)", "curate/audio.py", "decode"),
     ("  normalise", "curate/audio.py", "normalise"),
-    ("    resample (soxr)", "curate/audio.py", "_resample"),
-    ("    downmix", "curate/audio.py", "_downmix"),
+    ("    resample (soxr)", "curate/audio.py", "resample"),
+    ("    downmix", "curate/audio.py", "downmix"),
     ("  to_pcm16", "curate/audio.py", "to_pcm16"),
     ("  signals", "curate/signals.py", "compute_signals"),
     ("    wada_snr", "curate/signals.py", "wada_snr"),
@@ -41,10 +41,10 @@ FLOOR_STAGES: tuple[tuple[str, str, str], ...] = (
     ("  filters", "curate/filters.py", "check_signals"),
     ("  encode FLAC (soundfile)", "curate/audio.py", "encode"),
     ("  serialise Example", "curate/features.py", "serialize_example"),
-    ("TFRecord framing", "curate/writers.py", "tfrecord_frame"),
+    ("TFRecord writer (framing + sha256)", "curate/writers.py", "write"),
 )
 BUILD_STAGES: tuple[tuple[str, str, str], ...] = (
-    ("whole run()", "pipelines/asr_dataset.py", "run"),
+    ("whole run_build()", "curate/launch.py", "run_build"),
     ("construct the pipeline (expand)", "apache_beam/pipeline.py", "apply"),
     ("run the pipeline", "apache_beam/pipeline.py", "run"),
     ("  translate + optimise (to_runner_api)", "apache_beam/pipeline.py", "to_runner_api"),

@@ -40,7 +40,7 @@ def _corpus(root: str, copies: int) -> float:
         for copy in range(copies):
             name = f"{key}-{copy:03d}"
             sf.write(os.path.join(root, f"{name}.wav"), audio * (1.0 - 0.003 * copy), rate,
-                     subtype="PCM_16")  # fmt: skip
+                     subtype="PCM_16")
             rows.append({"audio_filepath": f"{name}.wav", "text": text.strip(), "speaker": name})
             total_s += len(audio) / rate
     with open(os.path.join(root, "manifest.jsonl"), "w") as f:
@@ -54,7 +54,7 @@ def _corpus(root: str, copies: int) -> float:
 
 
 def run(*, copies: int = 8, rounds: int = 2) -> dict[str, Any]:
-    from pipelines.asr_dataset import run as build
+    from curate.launch import run_build as build
 
     if not os.path.isfile(os.path.join(_LIBRIVOX, "transcription")):
         raise SystemExit("needs Debian's pocketsphinx-testdata (tests/curate/models/install_speech.sh)")

@@ -1,7 +1,8 @@
 """The build: sources -> process -> dedupe -> split -> shards -> build directory.
 
-``BuildDataset`` is the whole flow as one Beam transform; ``run_build`` runs it with the given
-pipeline options and returns the parsed ``dataset_info.json``.
+``BuildDataset`` is the whole flow as one Beam transform. :func:`curate.launch.run_build` runs it
+with the given pipeline options and returns the parsed ``dataset_info.json``; ``curate build``
+and ``python -m pipelines.asr_dataset`` call that.
 """
 
 from __future__ import annotations
@@ -9,82 +10,103 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 
+from curate import fsio
 from curate.build_info import (
-    INFO_FILE,
+    SplitManifest,
+    count_inputs,
     merge_manifest,
     read_manifest_part,
+    split_entries,
+    write_card,
     write_info,
     write_manifest,
     write_manifest_part,
     write_rejected,
+    write_stats,
 )
-from curate.config import BuildConfig
+from curate.config import BuildConfig, SplitConfig
 from curate.errors import UsageError
 from curate.features import model_fields
-from curate.process import ProcessUtterances
+from curate.layout import INFO_FILE, STAGING_DIR, manifest_part_file
+from curate.process import ProcessUtterances, StagedExample
+from curate.records import Rejection
 from curate.shards import DUPLICATES, DedupeAudio, ShardResult, WriteShards, assign_split
 from curate.sources import REJECTED as SOURCE_REJECTED
-from curate.sources import ReadSources
-from curate.writers import is_local
+from curate.sources import UTTERANCES, ReadSources
 
-__all__ = ["BuildDataset", "STAGING_DIR", "prepare_output", "read_info"]
+__all__ = ["BuildDataset", "prepare_output", "read_info"]
 
-STAGING_DIR = ".staging"
+# What check_models says of the enabled signal models, for dataset_info.json and the card:
+# model name -> its identity (curate.models.records.ModelInfo.to_dict(): id, version, sha256).
+ModelsInfo = Mapping[str, Mapping[str, Any]]
 
 
-def _write_manifest_part(result: ShardResult, output_dir: str, fields: tuple[str, ...]):
+def _with_split(example: StagedExample, splits: SplitConfig) -> tuple[str, StagedExample]:
+    return assign_split(example, splits), example
+
+
+def _write_manifest_part(result: ShardResult, output_dir: str,
+                         fields: tuple[str, ...]) -> tuple[ShardResult, str]:
     """A shard's manifest rows go to a staging file here, so that no worker ever holds the
     rows of a whole split; the merge reads the parts back one at a time. Returns the shard's
     result without its rows and the part's path."""
-    dest = f"{output_dir}/{STAGING_DIR}/manifest/{result.split}-{result.index:05d}.parquet"
+    dest = fsio.join(output_dir, manifest_part_file(result.split, result.index))
     return dataclasses.replace(result, rows=()), write_manifest_part(dest, result.rows, fields)
 
 
-def _merge_manifest(item, output_dir: str, fields: tuple[str, ...]):
-    split, parts = item  # parts: [(shard index, part path)]
+def _part_by_split(result: ShardResult, part: str) -> tuple[str, tuple[int, str]]:
+    return result.split, (result.index, part)
+
+
+def _shard_of_part(result: ShardResult, _part: str) -> ShardResult:
+    return result
+
+
+def _merge_manifest(item: tuple[str, Iterable[tuple[int, str]]], output_dir: str,
+                    fields: tuple[str, ...]) -> tuple[str, SplitManifest]:
+    split, parts = item
     tables = (read_manifest_part(path) for _, path in sorted(parts))
     return split, merge_manifest(output_dir, split, tables, fields)
 
 
-def _finalize(_, *, output_dir, config, models, shards, manifests, rejections, read):
-    manifests = dict(manifests)
+def _finalize(
+    _: None,
+    *,
+    output_dir: str,
+    config: BuildConfig,
+    models: ModelsInfo | None,
+    shards: Sequence[ShardResult],
+    manifests: Sequence[tuple[str, SplitManifest]],
+    rejections: Sequence[Rejection],
+    read: int,
+) -> str:
+    """Write the build's own files once every shard is written, ``dataset_info.json`` last;
+    remove the staging area. Returns the fingerprint."""
+    by_split = dict(manifests)
+    fields = model_fields(config.enabled_models)
     for split in config.splits.ratios:  # a split with no examples still gets its (empty) manifest
-        if split not in manifests:
-            manifests[split] = write_manifest(output_dir, split, [],
-                                              model_fields(config.enabled_models))
-    rejected = write_rejected(output_dir, rejections)
+        if split not in by_split:
+            by_split[split] = write_manifest(output_dir, split, [], fields)
     by_reason = Counter(r.reason.value for r in rejections)
-    info = write_info(
-        output_dir,
-        config=config,
-        shards=shards,
-        manifests=manifests,
-        rejected=rejected,
-        rejections_by_reason=by_reason,
-        read=read,
-        models=models,
-    )
-    staging = f"{output_dir}/{STAGING_DIR}"
-    if _holds_files(staging):
-        _delete_tree(staging)
+    counts = count_inputs(read, by_split, by_reason)  # AccountingError before anything else
+    rejected = write_rejected(output_dir, rejections)
+    splits, files = split_entries(config, by_split, shards)
+    stats, stats_file = write_stats(output_dir, config, by_split)
+    card_file = write_card(output_dir, config=config, counts=counts,
+                           rejections_by_reason=by_reason, stats=stats, models=models)
+    for f in (rejected, stats_file, card_file):
+        files[f.path] = {"sha256": f.sha256, "size_bytes": f.size_bytes}
+    info = write_info(output_dir, config=config, splits=splits, files=files, counts=counts,
+                      rejections_by_reason=by_reason, models=models)
+    staging = fsio.join(output_dir, STAGING_DIR)
+    if fsio.holds_files(staging):
+        fsio.delete_tree(staging)
     return info["fingerprint"]
-
-
-def _holds_files(path: str) -> bool:
-    """Whether any file lies below ``path``. Object stores have no directories: there
-    ``FileSystems.exists(prefix)`` is False even when objects sit under it, so list instead."""
-    return bool(FileSystems.match([f"{path}/**"], limits=[1])[0].metadata_list)
-
-
-def _delete_tree(path: str) -> None:
-    """Delete a directory, or every object under a prefix (Beam's S3 and GCS filesystems
-    delete a prefix only when it is given with a trailing ``/``)."""
-    FileSystems.delete([path if is_local(path) else path.rstrip("/") + "/"])
 
 
 class BuildDataset(beam.PTransform):
@@ -94,78 +116,76 @@ class BuildDataset(beam.PTransform):
     ``curate.models.transform.check_models`` returns; a WER means nothing without its model)."""
 
     def __init__(self, config: BuildConfig, output_dir: str,
-                 models: dict[str, Any] | None = None) -> None:  # fmt: skip
+                 models: ModelsInfo | None = None) -> None:
         super().__init__()
         self._config = config
         self._output = output_dir.rstrip("/")
         self._models = models or None
 
-    def expand(self, pbegin):
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         cfg, out = self._config, self._output
         fields = model_fields(cfg.enabled_models)
         sources = pbegin | "ReadSources" >> ReadSources(cfg.sources)
-        utterances = sources.utterances
+        utterances = sources[UTTERANCES]  # Utterance; sources[SOURCE_REJECTED]: Rejection
         examples, processing_rejected = utterances | "ProcessUtterances" >> ProcessUtterances(
-            cfg.audio, cfg.filters, f"{out}/{STAGING_DIR}", cfg.signals
-        )
-        deduped = examples | "DedupeAudio" >> DedupeAudio()
-        shards = (
+            cfg.audio, cfg.filters, out, cfg.signals
+        )  # StagedExample, Rejection
+        deduped = examples | "DedupeAudio" >> DedupeAudio()  # unique, DUPLICATES: Rejection
+        parts = (
             deduped.unique
-            | "AssignSplit" >> beam.Map(lambda e: (assign_split(e, cfg.splits), e))  # (split, example)
+            | "AssignSplit" >> beam.Map(_with_split, cfg.splits)  # (split, StagedExample)
             | "WriteShards" >> WriteShards(out, cfg.name, cfg.shards)  # ShardResult
-        )
-        parts = shards | "WriteManifestParts" >> beam.Map(
-            _write_manifest_part, out, fields
+            | "WriteManifestParts" >> beam.Map(_write_manifest_part, out, fields)
         )  # (ShardResult without rows, part path)
         manifests = (
             parts
-            | "KeyBySplit" >> beam.MapTuple(lambda r, part: (r.split, (r.index, part)))
+            | "KeyBySplit" >> beam.MapTuple(_part_by_split)  # (split, (shard index, part path))
             | "GroupBySplit" >> beam.GroupByKey()  # (split, [(shard index, part path)])
-            | "MergeManifest" >> beam.Map(_merge_manifest, out, fields)  # (split, (file, summary))
+            | "MergeManifest" >> beam.Map(_merge_manifest, out, fields)  # (split, SplitManifest)
         )
+        shards = parts | "ShardFiles" >> beam.MapTuple(_shard_of_part)  # ShardResult
         rejections = (
-            sources[SOURCE_REJECTED],
-            processing_rejected,
-            deduped[DUPLICATES],
-        ) | "AllRejections" >> beam.Flatten()
+            (sources[SOURCE_REJECTED], processing_rejected, deduped[DUPLICATES])
+            | "AllRejections" >> beam.Flatten()
+        )  # Rejection
         read = (
             (utterances, sources[SOURCE_REJECTED])
             | "AllInputs" >> beam.Flatten()
             | "CountRead" >> beam.combiners.Count.Globally()
-        )
+        )  # int: every input, once
         return (
             pbegin
             | "Once" >> beam.Create([None])
-            | "Finalize"
-            >> beam.Map(
+            | "Finalize" >> beam.Map(
                 _finalize,
                 output_dir=out,
                 config=cfg,
                 models=self._models,
-                shards=beam.pvalue.AsList(parts | "ShardFiles" >> beam.MapTuple(lambda r, _: r)),
+                shards=beam.pvalue.AsList(shards),
                 manifests=beam.pvalue.AsList(manifests),
                 rejections=beam.pvalue.AsList(rejections),
                 read=beam.pvalue.AsSingleton(read),
             )
-        )
+        )  # the fingerprint
 
 
 def prepare_output(output_dir: str, *, overwrite: bool = False) -> None:
     """Refuse to build over an existing build or other files unless asked; clear the leftovers
     of a build that died (it has a staging dir but no ``dataset_info.json``)."""
     root = output_dir.rstrip("/")
-    empty = not _holds_files(root)
-    if empty and not FileSystems.exists(root):
+    empty = not fsio.holds_files(root)
+    if empty and not fsio.exists(root):
         return
-    finished = FileSystems.exists(f"{root}/{INFO_FILE}")
-    leftover = not finished and _holds_files(f"{root}/{STAGING_DIR}")
+    finished = fsio.exists(fsio.join(root, INFO_FILE))
+    leftover = not finished and fsio.holds_files(fsio.join(root, STAGING_DIR))
     if not (overwrite or leftover or empty):
         what = "already holds a build" if finished else "exists and is not empty"
         raise UsageError(f"{output_dir}: {what} (use --overwrite to replace it)")
-    if FileSystems.exists(root) or not empty:
-        _delete_tree(root)
+    if fsio.exists(root) or not empty:
+        fsio.delete_tree(root)
 
 
 def read_info(output_dir: str) -> dict[str, Any]:
-    with FileSystems.open(f"{output_dir.rstrip('/')}/{INFO_FILE}") as f:
+    """The parsed ``dataset_info.json`` of a finished build."""
+    with fsio.open_read(fsio.join(output_dir.rstrip("/"), INFO_FILE)) as f:
         return json.loads(f.read())

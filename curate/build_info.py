@@ -1,47 +1,71 @@
-"""The build directory's own files: manifests, ``rejected.parquet``, ``stats.json`` and, last,
-``dataset_info.json`` with the fingerprint. A build is complete when ``dataset_info.json`` exists.
+"""The build directory's own files: manifests, ``rejected.parquet``, ``stats.json``,
+``CARD.md`` and, last, ``dataset_info.json`` with the fingerprint. A build is complete when
+``dataset_info.json`` exists. One function per file; :func:`count_inputs` checks the
+accounting identity before any of the last three is written.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io.filesystems import CompressionTypes, FileSystems
 
 from curate.card import render_card
 from curate.config import BuildConfig
-from curate.features import feature_spec, model_fields
+from curate.errors import AccountingError
+from curate.features import FEATURE_SPEC, feature_spec, model_fields
+from curate.fsio import WrittenFile, join, local_tmp_for, open_read, publish_file, write_bytes
+from curate.layout import (
+    CARD_FILE,
+    INFO_FILE,
+    REJECTED_FILE,
+    STATS_FILE,
+    fingerprint,
+    manifest_file,
+)
 from curate.records import SIGNAL_FIELDS, Rejection
 from curate.stats import BINS, SplitSummarizer
-from curate.writers import WrittenFile, local_tmp_for, publish_file, write_bytes
+
+if TYPE_CHECKING:
+    from curate.shards import ShardResult
 
 __all__ = [
-    "INFO_FILE",
     "MANIFEST_SCHEMA",
     "REJECTED_SCHEMA",
     "SCHEMA_VERSION",
+    "Counts",
+    "SplitManifest",
     "code_version",
+    "count_inputs",
     "manifest_schema",
     "manifest_table",
     "merge_manifest",
     "read_manifest_part",
-    "fingerprint",
+    "split_entries",
+    "write_card",
     "write_info",
     "write_manifest",
     "write_manifest_part",
     "write_rejected",
+    "write_stats",
 ]
 
-INFO_FILE = "dataset_info.json"
 SCHEMA_VERSION = 1
+
+# A feature's column has the feature's own type: a manifest value is the value in the shards.
+_ARROW_TYPES = {"string": pa.string(), "int64": pa.int64(), "float32": pa.float32()}
+
+
+def _feature_column(name: str) -> tuple[str, pa.DataType]:
+    return name, _ARROW_TYPES[FEATURE_SPEC[name]["dtype"]]
+
 
 MANIFEST_SCHEMA = pa.schema(
     [
@@ -50,14 +74,14 @@ MANIFEST_SCHEMA = pa.schema(
         ("text", pa.string()),
         ("shard", pa.int32()),
         ("position", pa.int64()),
-        ("duration_s", pa.float64()),
+        _feature_column("duration_s"),
         ("num_samples", pa.int64()),
         ("sample_rate_hz", pa.int32()),
         ("audio_sha256", pa.string()),
         ("pcm_sha256", pa.string()),
         ("source_uri", pa.string()),
         ("audio_uri", pa.string()),
-        *[(name, pa.float64()) for name in SIGNAL_FIELDS if name != "duration_s"],
+        *[_feature_column(name) for name in SIGNAL_FIELDS if name != "duration_s"],
     ]
 )
 
@@ -66,14 +90,19 @@ REJECTED_SCHEMA = pa.schema(
 )
 
 
-_ARROW_TYPES = {"string": pa.string(), "int64": pa.int64(), "float32": pa.float64()}
-
-
 def manifest_schema(model_signal_fields: Sequence[str] = ()) -> pa.Schema:
     """``MANIFEST_SCHEMA`` plus a column per model-signal field of the build's enabled models."""
     spec = feature_spec(model_signal_fields)
     extra = [(name, _ARROW_TYPES[spec[name]["dtype"]]) for name in model_signal_fields]
     return pa.schema([*MANIFEST_SCHEMA, *extra])
+
+
+class SplitManifest(NamedTuple):
+    """A split's merged manifest: the file (path relative to the build) and the split's
+    summary (examples, speakers, hours, per-signal statistics: what ``stats.json`` holds)."""
+
+    file: WrittenFile
+    summary: dict[str, Any]
 
 
 def code_version() -> str:
@@ -99,14 +128,14 @@ def manifest_table(
 
 
 def write_manifest_part(dest: str, rows: Iterable[Mapping[str, Any]],
-                        model_signal_fields: Sequence[str] = ()) -> str:  # fmt: skip
+                        model_signal_fields: Sequence[str] = ()) -> str:
     """Write one shard's manifest rows to ``dest`` (a staging file merged by
     :func:`merge_manifest`); returns ``dest``."""
     return write_bytes(dest, _parquet_bytes(manifest_table(rows, model_signal_fields))).path
 
 
 def read_manifest_part(path: str) -> pa.Table:
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+    with open_read(path) as f:
         return pq.read_table(pa.BufferReader(f.read()))
 
 
@@ -115,13 +144,14 @@ def merge_manifest(
     split: str,
     parts: Iterable[pa.Table],
     model_signal_fields: Sequence[str] = (),
-) -> tuple[WrittenFile, dict[str, Any]]:
+) -> SplitManifest:
     """Write ``manifest/<split>.parquet`` from ``parts`` in order (one row group each), holding
-    one part at a time; returns (file, split summary). The build gives one part per shard in
-    shard order, so row i of the manifest is the i-th example read from the split's shards."""
+    one part at a time; returns the file and the split's summary. The build gives one part
+    per shard in shard order, so row i of the manifest is the i-th example read from the
+    split's shards."""
     schema = manifest_schema(model_signal_fields)
-    rel = f"manifest/{split}.parquet"
-    dest = f"{output_dir}/{rel}"
+    rel = manifest_file(split)
+    dest = join(output_dir, rel)
     summarizer = SplitSummarizer()
     tmp = local_tmp_for(dest)
     try:
@@ -137,7 +167,7 @@ def merge_manifest(
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return _relative(written, rel), summarizer.summary()
+    return SplitManifest(file=_relative(written, rel), summary=summarizer.summary())
 
 
 def write_manifest(
@@ -145,81 +175,116 @@ def write_manifest(
     split: str,
     rows: Iterable[Mapping[str, Any]],
     model_signal_fields: Sequence[str] = (),
-) -> tuple[WrittenFile, dict[str, Any]]:
-    """Write ``manifest/<split>.parquet`` from rows in the order given; returns (file, summary)."""
+) -> SplitManifest:
+    """Write ``manifest/<split>.parquet`` from rows in the order given."""
     table = manifest_table(rows, model_signal_fields)
     return merge_manifest(output_dir, split, [table], model_signal_fields)
 
 
 def write_rejected(output_dir: str, rejections: Iterable[Rejection]) -> WrittenFile:
+    """Write ``rejected.parquet``: one row per rejected input, sorted by key."""
     rows = sorted((r.to_dict() for r in rejections), key=lambda r: (r["key"], r["reason"], r["source_uri"]))
     table = pa.table({f.name: [r[f.name] for r in rows] for f in REJECTED_SCHEMA}, schema=REJECTED_SCHEMA)
-    return _relative(write_bytes(f"{output_dir}/rejected.parquet", _parquet_bytes(table)), "rejected.parquet")
+    written = write_bytes(join(output_dir, REJECTED_FILE), _parquet_bytes(table))
+    return _relative(written, REJECTED_FILE)
 
 
 def _relative(written: WrittenFile, rel: str) -> WrittenFile:
-    return WrittenFile(path=rel, sha256=written.sha256, size_bytes=written.size_bytes,
-                       num_examples=written.num_examples)
+    return WrittenFile(path=rel, sha256=written.sha256, size_bytes=written.size_bytes)
 
 
 def _json_bytes(data: Any) -> bytes:
     return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-def fingerprint(files: Mapping[str, Mapping[str, Any]]) -> str:
-    """sha256 over every data file's path and sha256: equal fingerprints mean equal builds."""
-    h = hashlib.sha256()
-    for path in sorted(files):
-        h.update(f"{path}\t{files[path]['sha256']}\n".encode())
-    return h.hexdigest()
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Counts:
+    """What happened to the build's inputs: ``accepted + rejected == read``, always."""
+
+    read: int
+    accepted: int
+    rejected: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"read": self.read, "accepted": self.accepted, "rejected": self.rejected}
+
+
+def count_inputs(read: int, manifests: Mapping[str, SplitManifest],
+                 rejections_by_reason: Mapping[str, int]) -> Counts:
+    """The build's counts; :class:`AccountingError` naming them when an input was lost or
+    counted twice (a bug: every input is accepted into one manifest or rejected once)."""
+    accepted = sum(m.summary["num_examples"] for m in manifests.values())
+    rejected = sum(rejections_by_reason.values())
+    if accepted + rejected != read:
+        raise AccountingError(read=read, accepted=accepted, rejected=rejected)
+    return Counts(read=read, accepted=accepted, rejected=rejected)
+
+
+def _listed(f: WrittenFile) -> dict[str, Any]:
+    return {"sha256": f.sha256, "size_bytes": f.size_bytes}
+
+
+def split_entries(
+    config: BuildConfig, manifests: Mapping[str, SplitManifest], shards: Iterable[ShardResult]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """``dataset_info.json``'s ``splits`` (examples, hours, speakers and every shard of each
+    configured split, in shard order) and its ``files`` entries for the manifests and shards."""
+    files: dict[str, dict[str, Any]] = {}
+    splits: dict[str, Any] = {}
+    for split in config.splits.ratios:
+        manifest = manifests[split]
+        files[manifest.file.path] = _listed(manifest.file)
+        splits[split] = {
+            "num_examples": manifest.summary["num_examples"],
+            "duration_s": manifest.summary["duration_s"],
+            "num_speakers": manifest.summary["num_speakers"],
+            "shards": {fmt.value: [] for fmt in config.shards.formats},
+        }
+    for result in sorted(shards, key=lambda r: (r.split, r.index)):
+        for fmt, f in result.files:
+            files[f.path] = _listed(f)
+            splits[result.split]["shards"][fmt.value].append(
+                {"path": f.path, **_listed(f), "num_examples": result.num_examples}
+            )
+    return splits, files
+
+
+def write_stats(output_dir: str, config: BuildConfig,
+                manifests: Mapping[str, SplitManifest]) -> tuple[dict[str, Any], WrittenFile]:
+    """Write ``stats.json``: every configured split's summary. Returns it and the file."""
+    stats = {"splits": {split: manifests[split].summary for split in config.splits.ratios}}
+    written = write_bytes(join(output_dir, STATS_FILE), _json_bytes(stats))
+    return stats, _relative(written, STATS_FILE)
+
+
+def write_card(
+    output_dir: str,
+    *,
+    config: BuildConfig,
+    counts: Counts,
+    rejections_by_reason: Mapping[str, int],
+    stats: Mapping[str, Any],
+    models: Mapping[str, Mapping[str, Any]] | None,
+) -> WrittenFile:
+    """Write ``CARD.md`` (:func:`curate.card.render_card`)."""
+    card = render_card(name=config.name, counts=counts.to_dict(),
+                       rejected_by_reason=rejections_by_reason, stats=stats,
+                       audio=config.resolved()["audio"], models=models)
+    return _relative(write_bytes(join(output_dir, CARD_FILE), card.encode()), CARD_FILE)
 
 
 def write_info(
     output_dir: str,
     *,
     config: BuildConfig,
-    shards: Iterable[Any],  # curate.shards.ShardResult
-    manifests: Mapping[str, tuple[WrittenFile, dict[str, Any]]],
-    rejected: WrittenFile,
+    splits: Mapping[str, Any],
+    files: Mapping[str, Mapping[str, Any]],
+    counts: Counts,
     rejections_by_reason: Mapping[str, int],
-    read: int,
-    models: Mapping[str, Any] | None = None,
+    models: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Write ``stats.json`` then ``dataset_info.json``; checks the accounting identity."""
-    files: dict[str, dict[str, Any]] = {}
-    splits: dict[str, Any] = {}
-    for split in config.splits.ratios:
-        manifest, summary = manifests[split]
-        files[manifest.path] = {"sha256": manifest.sha256, "size_bytes": manifest.size_bytes}
-        splits[split] = {
-            "num_examples": summary["num_examples"],
-            "duration_s": summary["duration_s"],
-            "num_speakers": summary["num_speakers"],
-            "shards": {fmt.value: [] for fmt in config.shards.formats},
-        }
-    for result in sorted(shards, key=lambda r: (r.split, r.index)):
-        for fmt, f in result.files:
-            files[f.path] = {"sha256": f.sha256, "size_bytes": f.size_bytes}
-            splits[result.split]["shards"][fmt.value].append(
-                {"path": f.path, "sha256": f.sha256, "size_bytes": f.size_bytes,
-                 "num_examples": f.num_examples}
-            )
-    files[rejected.path] = {"sha256": rejected.sha256, "size_bytes": rejected.size_bytes}
-    stats = {"splits": {s: manifests[s][1] for s in config.splits.ratios}}
-    stats_file = write_bytes(f"{output_dir}/stats.json", _json_bytes(stats))
-    files["stats.json"] = {"sha256": stats_file.sha256, "size_bytes": stats_file.size_bytes}
-    accepted = sum(s["num_examples"] for s in splits.values())
-    rejected_total = sum(rejections_by_reason.values())
-    if accepted + rejected_total != read:
-        raise RuntimeError(
-            f"accounting broken: accepted {accepted} + rejected {rejected_total} != read {read}"
-        )
-    counts = {"read": read, "accepted": accepted, "rejected": rejected_total}
-    card = render_card(name=config.name, counts=counts, rejected_by_reason=rejections_by_reason,
-                       stats=stats, audio=config.resolved()["audio"], models=models)
-    card_file = write_bytes(f"{output_dir}/CARD.md", card.encode())
-    files["CARD.md"] = {"sha256": card_file.sha256, "size_bytes": card_file.size_bytes}
-
+    """Write ``dataset_info.json``, last: the build is complete once it exists. ``files``: every
+    other file of the build (path -> sha256, size), which the fingerprint covers."""
     info = {
         "name": config.name,
         "schema_version": SCHEMA_VERSION,
@@ -230,13 +295,13 @@ def write_info(
         "audio_codec": config.audio.codec.value,
         "sample_rate_hz": config.audio.sample_rate_hz,
         "channels": config.audio.channels,
-        "feature_spec": feature_spec(model_fields(models or {})),
-        "counts": counts,
+        "feature_spec": feature_spec(model_fields(config.enabled_models)),
+        "counts": counts.to_dict(),
         "rejected_by_reason": dict(sorted(rejections_by_reason.items())),
-        "splits": splits,
+        "splits": dict(splits),
         "files": dict(sorted(files.items())),
     }
     if models:
         info["models"] = dict(models)  # name -> model id, version, files' sha256
-    write_bytes(f"{output_dir}/{INFO_FILE}", _json_bytes(info))
+    write_bytes(join(output_dir, INFO_FILE), _json_bytes(info))
     return info

@@ -15,7 +15,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from curate import fsio
 from curate.errors import ConfigError
+from curate.layout import ShardFormat
 from curate.models.config import ModelSignalsConfig
 
 __all__ = [
@@ -24,7 +26,6 @@ __all__ = [
     "BuildConfig",
     "FilterConfig",
     "ShardConfig",
-    "ShardFormat",
     "SourceConfig",
     "SourceKind",
     "SplitBy",
@@ -47,11 +48,6 @@ class SourceKind(str, enum.Enum):
 class AudioCodec(str, enum.Enum):
     FLAC = "flac"
     WAV = "wav"  # 16-bit PCM
-
-
-class ShardFormat(str, enum.Enum):
-    TFRECORD = "tfrecord"
-    ARRAY_RECORD = "array_record"
 
 
 class SplitBy(str, enum.Enum):
@@ -161,12 +157,9 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _is_remote(path: str) -> bool:
-    return "://" in path
-
-
 def parse_config(data: Any, *, origin: str = "config", base_dir: str | None = None) -> BuildConfig:
-    """Validate config data; relative source paths are resolved against ``base_dir``."""
+    """Validate config data; local source paths lose a ``file://`` scheme, and relative ones
+    are resolved against ``base_dir``."""
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: expected a mapping at the top level")
     try:
@@ -186,30 +179,26 @@ def parse_config(data: Any, *, origin: str = "config", base_dir: str | None = No
         update = {}
         for field in ("path", "audio_root"):
             value = getattr(src, field)
-            if value and not _is_remote(value) and not os.path.isabs(value):
-                update[field] = os.path.normpath(os.path.join(base_dir, value))
+            if value and fsio.is_local(value):
+                path = fsio.local_path(value)
+                update[field] = path if os.path.isabs(path) else os.path.normpath(
+                    os.path.join(base_dir, path))
         sources.append(src.model_copy(update=update))
     return config.model_copy(update={"sources": sources})
 
 
 def _exists(path: str) -> bool:
     """A file, a directory, or an object-store prefix holding objects (S3 and GCS have no
-    directories: ``FileSystems.exists`` is False for a LibriSpeech tree in a bucket)."""
-    from apache_beam.io.filesystems import FileSystems
-
-    if FileSystems.exists(path):
-        return True
-    return bool(FileSystems.match([f"{path.rstrip('/')}/**"], limits=[1])[0].metadata_list)
+    directories: a LibriSpeech tree in a bucket is only the objects under its prefix)."""
+    return fsio.exists(path) or fsio.holds_files(path)
 
 
 def load_config(path: str, *, check_paths: bool = True) -> BuildConfig:
     """Load and validate a YAML build config; ``check_paths`` verifies every source exists."""
-    from apache_beam.io.filesystems import FileSystems
-
-    if not FileSystems.exists(path):
+    if not fsio.exists(path):
         raise ConfigError(f"{path}: config file not found")
     try:
-        with FileSystems.open(path) as f:
+        with fsio.open_read(path) as f:
             raw = f.read()
     except (IsADirectoryError, PermissionError, OSError) as e:
         raise ConfigError(f"{path}: cannot read the config file ({e.strerror or e})") from None
@@ -219,7 +208,7 @@ def load_config(path: str, *, check_paths: bool = True) -> BuildConfig:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}:{where} not valid YAML: {getattr(e, 'problem', e)}") from None
-    base = None if _is_remote(path) else os.path.dirname(os.path.abspath(path))
+    base = os.path.dirname(os.path.abspath(fsio.local_path(path))) if fsio.is_local(path) else None
     config = parse_config(data, origin=path, base_dir=base)
     if check_paths:
         for i, src in enumerate(config.sources):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 
 __all__ = [
+    "AccountingError",
     "ConfigError",
     "CurateError",
     "InputRejected",
@@ -105,6 +106,18 @@ class UsageError(CurateError):
 
 class ConfigError(UsageError):
     """A build config that does not validate; the message names the field."""
+
+
+class AccountingError(CurateError):
+    """A build lost or double-counted inputs: ``accepted + rejected != read``. A bug, never a
+    user's mistake; the build stops before it writes ``dataset_info.json``."""
+
+    def __init__(self, *, read: int, accepted: int, rejected: int) -> None:
+        super().__init__(
+            f"inputs do not add up: accepted {accepted} + rejected {rejected} = "
+            f"{accepted + rejected}, but {read} were read"
+        )
+        self.read, self.accepted, self.rejected = read, accepted, rejected
 
 
 class InputRejected(CurateError):

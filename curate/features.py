@@ -9,6 +9,10 @@ without this library:
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import types
+import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,26 +21,41 @@ from curate.records import SIGNAL_FIELDS, Signals
 
 __all__ = ["FEATURE_SPEC", "feature_spec", "model_fields", "serialize_example"]
 
+# tf.train.Example holds bytes, int64 and float32 lists: a field's Python type picks one.
+_DTYPES: dict[type, str] = {str: "string", bytes: "string", int: "int64", float: "float32"}
+
+
+def _dtype_of(record: type, name: str) -> str:
+    """The feature dtype of field ``name`` of the dataclass ``record``, from its type
+    (``float | None`` is ``float32``: ``None`` only means the field's model is off)."""
+    hint = typing.get_type_hints(record)[name]
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        (hint,) = [t for t in typing.get_args(hint) if t is not type(None)]
+    return _DTYPES[hint]
+
+
+def _spec(dtype: str) -> dict[str, Any]:
+    return {"dtype": dtype, "shape": []}
+
+
 FEATURE_SPEC: dict[str, dict[str, Any]] = {
-    "key": {"dtype": "string", "shape": []},
-    "audio": {"dtype": "string", "shape": []},  # encoded bytes, codec in dataset_info.json
-    "text": {"dtype": "string", "shape": []},
-    "speaker": {"dtype": "string", "shape": []},
-    "sample_rate_hz": {"dtype": "int64", "shape": []},
-    "num_samples": {"dtype": "int64", "shape": []},
-    "channels": {"dtype": "int64", "shape": []},
-    **{name: {"dtype": "float32", "shape": []} for name in SIGNAL_FIELDS},
-    "pcm_sha256": {"dtype": "string", "shape": []},
+    "key": _spec("string"),
+    "audio": _spec("string"),  # encoded bytes, codec in dataset_info.json
+    "text": _spec("string"),
+    "speaker": _spec("string"),
+    "sample_rate_hz": _spec("int64"),
+    "num_samples": _spec("int64"),
+    "channels": _spec("int64"),
+    **{f.name: _spec(_dtype_of(Signals, f.name)) for f in dataclasses.fields(Signals)},
 }
 
 
-def _model_dtype(name: str) -> str:
-    """The dtype of a model-signal field (``curate.models.records.ModelSignals``) by its name."""
-    if name.endswith(("_model", "_hypothesis", "_language")):
-        return "string"
-    if name.endswith(("_sample", "_words", "_errors", "_chars")):
-        return "int64"
-    return "float32"
+@functools.cache
+def _model_dtypes() -> dict[str, str]:
+    """Model-signal field -> dtype, from ``curate.models.records.ModelSignals``."""
+    from curate.models.records import ModelSignals
+
+    return {f.name: _dtype_of(ModelSignals, f.name) for f in dataclasses.fields(ModelSignals)}
 
 
 def model_fields(enabled: Sequence[str]) -> tuple[str, ...]:
@@ -48,10 +67,8 @@ def model_fields(enabled: Sequence[str]) -> tuple[str, ...]:
 
 def feature_spec(model_signal_fields: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
     """``FEATURE_SPEC`` plus the model-signal features of a build with models enabled."""
-    spec = dict(FEATURE_SPEC)
-    for name in model_signal_fields:
-        spec[name] = {"dtype": _model_dtype(name), "shape": []}
-    return spec
+    dtypes = _model_dtypes()
+    return {**FEATURE_SPEC, **{name: _spec(dtypes[name]) for name in model_signal_fields}}
 
 
 def serialize_example(
@@ -80,7 +97,10 @@ def serialize_example(
     }
     for name in SIGNAL_FIELDS:
         features[name] = float(getattr(signals, name))
+    dtypes = _model_dtypes()
     for name, value in (model_signals or {}).items():
-        dtype = _model_dtype(name)
-        features[name] = value if dtype == "string" else int(value) if dtype == "int64" else float(value)
+        features[name] = _CASTS[dtypes[name]](value)
     return encode_example(features)
+
+
+_CASTS: dict[str, Any] = {"string": str, "int64": int, "float32": float}

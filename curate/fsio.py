@@ -1,11 +1,18 @@
-"""Reading, listing and deleting files that may be local or in a bucket (any Beam filesystem).
+"""The filesystem layer: reading, writing, listing and deleting files that may be local or in a
+bucket (any Beam filesystem). Every other module asks this one.
 
-Local paths go straight to the OS (exact modification times, no glob surprises); URIs go
-through Beam's ``FileSystems``. Outside a pipeline Beam's S3 filesystem has no options at all
-and refuses to work, so :func:`ensure_filesystem_options` gives it empty ones: boto3 then
+A path is local when :func:`is_local` says so: a plain path, or a ``file://`` URI, which is
+the same path (:func:`local_path` drops the scheme). Local paths go straight to the OS (exact
+modification times, no glob surprises, atomic renames); every other URI (``gs://``, ``s3://``)
+goes through Beam's ``FileSystems``. Outside a pipeline Beam's S3 filesystem has no options at
+all and refuses to work, so :func:`ensure_filesystem_options` gives it empty ones: boto3 then
 configures itself from the environment (``AWS_*`` variables, ``AWS_ENDPOINT_URL_S3`` for
-MinIO and the like, instance roles). Writing one file is :mod:`curate.writers`' job
-(``write_bytes``); :func:`replace_tree` copies a local directory with it.
+MinIO and the like, instance roles). Beam is imported on the first URI, so the path
+functions cost nothing to import (the config loader uses them).
+
+Writing a file is atomic: it is written to a temporary name and moved into place
+(:func:`write_bytes`, or :func:`local_tmp_for` then :func:`publish_file` for a file written
+in steps), so a half-written file is never visible under its name.
 """
 
 from __future__ import annotations
@@ -13,44 +20,89 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import stat
-from typing import BinaryIO
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from apache_beam.io.filesystem import BeamIOError, CompressionTypes
-from apache_beam.io.filesystems import FileSystems
-
-from curate.writers import is_local, write_bytes
+if TYPE_CHECKING:
+    from apache_beam.io.filesystem import BeamIOError
+    from apache_beam.io.filesystems import FileSystems
 
 __all__ = [
+    "FileReader",
+    "WrittenFile",
     "delete_file",
+    "delete_tree",
     "ensure_filesystem_options",
+    "exists",
     "file_stat",
+    "holds_files",
     "is_file",
+    "is_local",
     "join",
     "list_files",
     "local_path",
+    "local_tmp_for",
+    "move_into_place",
     "open_read",
+    "open_write",
+    "publish_file",
     "replace_tree",
     "require_credentials",
     "sha256_and_size",
     "sha256_of",
+    "write_bytes",
     "write_in_place",
 ]
 
 _CHUNK = 8 << 20
+_FILE_SCHEME = "file://"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WrittenFile:
+    """A file as written: where, its sha256 and its size."""
+
+    path: str
+    sha256: str
+    size_bytes: int
+
+
+def is_local(path: str) -> bool:
+    """Whether ``path`` is on the local disk: a plain path or a ``file://`` URI. The one
+    local-or-bucket test of the project."""
+    return "://" not in path or path.startswith(_FILE_SCHEME)
 
 
 def ensure_filesystem_options() -> None:
     """Give Beam's filesystems empty pipeline options unless a pipeline gave them some."""
+    _filesystems()
+
+
+def _filesystems() -> type[FileSystems]:
+    """Beam's ``FileSystems``, with options (see :func:`ensure_filesystem_options`)."""
+    from apache_beam.io.filesystems import FileSystems
+
     if FileSystems._pipeline_options is None:
         from apache_beam.options.pipeline_options import PipelineOptions
 
         FileSystems.set_options(PipelineOptions([]))
+    return FileSystems
+
+
+def _uncompressed() -> str:
+    from apache_beam.io.filesystem import CompressionTypes
+
+    return CompressionTypes.UNCOMPRESSED
 
 
 def local_path(path: str) -> str:
     """``path`` without a ``file://`` scheme (for a local path)."""
-    return path[len("file://"):] if path.startswith("file://") else path
+    return path[len(_FILE_SCHEME):] if path.startswith(_FILE_SCHEME) else path
 
 
 def join(root: str, rel: str) -> str:
@@ -58,19 +110,49 @@ def join(root: str, rel: str) -> str:
     return os.path.join(root, *rel.split("/")) if is_local(root) else f"{root.rstrip('/')}/{rel}"
 
 
+def exists(path: str) -> bool:
+    """Whether a file or a directory is at ``path`` (in a bucket: an object, or a prefix that
+    Beam's filesystem reports as existing; see :func:`holds_files` for prefixes)."""
+    if is_local(path):
+        return os.path.exists(local_path(path))
+    return _filesystems().exists(path)
+
+
+def holds_files(path: str) -> bool:
+    """Whether any file lies below the directory or prefix ``path``. Object stores have no
+    directories: there a prefix "exists" only as the objects under it, so this lists."""
+    if is_local(path):
+        base = local_path(path)
+        return os.path.isdir(base) and any(names for _, _, names in os.walk(base))
+    (match,) = _filesystems().match([f"{_glob_escape(path.rstrip('/'))}/**"], limits=[1])
+    return bool(match.metadata_list)
+
+
+def open_write(path: str) -> BinaryIO:
+    """A binary writer of a new file at ``path`` (its directory is made when local). Not
+    atomic: for files that only count once complete and are named elsewhere (staging)."""
+    if is_local(path):
+        os.makedirs(os.path.dirname(os.path.abspath(local_path(path))), exist_ok=True)
+        return open(local_path(path), "wb")
+    return _filesystems().create(path, compression_type=_uncompressed())
+
+
 def open_read(path: str | os.PathLike[str]) -> BinaryIO:
     """A binary reader of a file, local or in a bucket (never decompressed by its name)."""
     path = os.fspath(path)
     if is_local(path):
         return open(local_path(path), "rb")
-    ensure_filesystem_options()
-    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+    return _filesystems().open(path, compression_type=_uncompressed())
 
 
 def sha256_and_size(path: str | os.PathLike[str]) -> tuple[str, int]:
     """sha256 and size of a file, read once (FileNotFoundError if there is none)."""
+    return _sha256_and_size(open_read(path))
+
+
+def _sha256_and_size(reader: BinaryIO) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
-    with open_read(path) as f:
+    with reader as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
             size += len(chunk)
@@ -81,6 +163,61 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
     return sha256_and_size(path)[0]
 
 
+class FileReader:
+    """Reads, hashes and checksums many files, local or in a bucket, with one S3 client per
+    thread (Beam's filesystem makes a client for every operation, which costs more than reading
+    a shard). One per thread, not one for all: Beam's client keeps the download under way in
+    the client itself, and threads sharing one fail and retry (reading some bytes twice)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _s3io(self) -> Any:
+        s3 = getattr(self._local, "s3", None)
+        if s3 is None:
+            from apache_beam.io.aws.s3io import S3IO
+
+            s3 = self._local.s3 = S3IO(options=_filesystems()._pipeline_options)
+        return s3
+
+    def open(self, path: str) -> BinaryIO:
+        """As :func:`open_read` (FileNotFoundError if there is no such file)."""
+        if path.startswith("s3://"):
+            return self._s3io().open(path, "rb")
+        return open_read(path)
+
+    def sha256_and_size(self, path: str) -> tuple[str, int]:
+        return _sha256_and_size(self.open(path))
+
+    def checksums(self, paths: list[str]) -> list[str]:
+        """The object store's checksum of each file in a bucket, without reading it (S3: its
+        ETag, without quotes); FileNotFoundError names the first missing one."""
+        from apache_beam.io.filesystem import BeamIOError
+
+        out = []
+        for path in paths:
+            try:
+                if path.startswith("s3://"):
+                    out.append(_s3_checksum(self._s3io(), path))
+                else:
+                    out.append(_filesystems().checksum(path))
+            except BeamIOError as e:
+                if _not_found(e):
+                    raise FileNotFoundError(path) from e
+                raise
+        return [c.strip('"') for c in out]
+
+
+def _s3_checksum(s3: Any, path: str) -> str:
+    from apache_beam.io.aws.clients.s3 import messages
+    from apache_beam.io.filesystem import BeamIOError
+
+    try:
+        return s3.checksum(path)
+    except messages.S3ClientError as e:
+        raise BeamIOError("Checksum operation failed", {path: e}) from e
+
+
 def file_stat(path: str) -> tuple[int, int] | None:
     """(size in bytes, modification time in ns) of a file, or None if there is no such file."""
     if is_local(path):
@@ -89,9 +226,10 @@ def file_stat(path: str) -> tuple[int, int] | None:
         except OSError:
             return None
         return (st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
-    ensure_filesystem_options()
+    from apache_beam.io.filesystem import BeamIOError
+
     try:
-        meta = FileSystems.get_filesystem(path).metadata(path)
+        meta = _filesystems().get_filesystem(path).metadata(path)
     except BeamIOError as e:
         if _not_found(e):
             return None
@@ -123,8 +261,7 @@ def list_files(prefix: str) -> list[str]:
     if is_local(root):
         base = local_path(root)
         return sorted(os.path.join(d, n) for d, _, names in os.walk(base) for n in names)
-    ensure_filesystem_options()
-    (match,) = FileSystems.match([f"{_glob_escape(root)}/**"])
+    (match,) = _filesystems().match([f"{_glob_escape(root)}/**"])
     return sorted(m.path for m in match.metadata_list)
 
 
@@ -136,25 +273,84 @@ def delete_file(path: str) -> None:
         except FileNotFoundError:
             pass
         return
-    ensure_filesystem_options()
+    from apache_beam.io.filesystem import BeamIOError
+
     try:
-        FileSystems.delete([path])
+        _filesystems().delete([path])
     except BeamIOError as e:
         if not _not_found(e) and file_stat(path) is not None:
             raise
+
+
+def delete_tree(path: str) -> None:
+    """Delete a directory, or every object under a prefix (Beam's S3 and GCS filesystems
+    delete a prefix only when it is given with a trailing ``/``)."""
+    if is_local(path):
+        path = local_path(path)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+        return
+    _filesystems().delete([path.rstrip("/") + "/"])
+
+
+def _tmp_sibling(path: str) -> str:
+    return f"{path}.tmp-{uuid.uuid4().hex[:12]}"
+
+
+def move_into_place(local: str, dest: str) -> None:
+    """Move a finished local file to ``dest`` (atomic rename locally, upload + rename remotely)."""
+    if is_local(dest):
+        os.replace(local, local_path(dest))
+        return
+    fs = _filesystems()
+    tmp = _tmp_sibling(dest)
+    with open(local, "rb") as src, fs.create(tmp) as out:
+        while chunk := src.read(_CHUNK):
+            out.write(chunk)
+    fs.rename([tmp], [dest])
+    os.unlink(local)
+
+
+def local_tmp_for(dest: str) -> str:
+    """A local temporary path to write ``dest``'s contents into before :func:`publish_file`:
+    beside ``dest`` when it is local (so the rename is atomic), in the temp dir otherwise."""
+    if is_local(dest):
+        dest = local_path(dest)
+        os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
+        return _tmp_sibling(dest)
+    fd, path = tempfile.mkstemp(prefix="curate-shard-")
+    os.close(fd)
+    return path
+
+
+def publish_file(local: str, dest: str) -> WrittenFile:
+    """Hash a finished local file (from :func:`local_tmp_for`) and move it to ``dest``."""
+    digest, size = sha256_and_size(local)
+    move_into_place(local, dest)
+    return WrittenFile(path=dest, sha256=digest, size_bytes=size)
+
+
+def write_bytes(dest: str, data: bytes) -> WrittenFile:
+    """Write a small file (manifest, JSON) atomically."""
+    tmp = local_tmp_for(dest)
+    with open(tmp, "wb") as f:
+        f.write(data)
+    move_into_place(tmp, dest)
+    return WrittenFile(path=dest, sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
 
 
 def write_in_place(dest: str, *, data: bytes | None = None, local_file: str | None = None) -> None:
     """Write ``data`` or a copy of ``local_file`` straight to ``dest``: no temporary name and
     rename (which in a bucket is a copy and a delete), so a failed write may leave a partial
     file. Only for callers that check what they read (a sha256 recorded elsewhere); for the
-    others :func:`curate.writers.write_bytes` is atomic."""
+    others :func:`write_bytes` is atomic."""
     if is_local(dest):
         os.makedirs(os.path.dirname(os.path.abspath(local_path(dest))), exist_ok=True)
         out = open(local_path(dest), "wb")
     else:
-        ensure_filesystem_options()
-        out = FileSystems.create(dest, compression_type=CompressionTypes.UNCOMPRESSED)
+        out = _filesystems().create(dest, compression_type=_uncompressed())
     with out:
         if data is not None:
             out.write(data)
@@ -170,10 +366,9 @@ def require_credentials(path: str) -> None:
     for a network error, instead of saying so."""
     if not path.startswith("s3://"):
         return
-    ensure_filesystem_options()
     from apache_beam.options.pipeline_options import S3Options
 
-    if FileSystems._pipeline_options.view_as(S3Options).s3_access_key_id:
+    if _filesystems()._pipeline_options.view_as(S3Options).s3_access_key_id:
         return
     import boto3
 
@@ -186,7 +381,7 @@ def require_credentials(path: str) -> None:
 
 def replace_tree(local_dir: str, dest: str) -> list[str]:
     """Make the directory or prefix ``dest`` hold exactly the files below the local directory
-    ``local_dir``: each is written atomically (``curate.writers.write_bytes``), then the files
+    ``local_dir``: each is written atomically (:func:`write_bytes`), then the files
     ``dest`` held that ``local_dir`` has not are deleted. Returns the written paths, sorted.
 
     One file at a time: Beam's S3 filesystem makes a new boto3 client for every operation, which

@@ -12,17 +12,21 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import apache_beam as beam
 import numpy as np
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from curate.config import AudioConfig, FilterConfig
 from curate.errors import InputRejected, Reason, stage_of
+from curate.fsio import join, open_write
+from curate.layout import staged_records_file
 from curate.records import Rejection, Signals, Utterance
+
+if TYPE_CHECKING:
+    from curate.models.config import ModelSignalsConfig
+    from curate.models.records import ModelSignals
 
 __all__ = [
     "REJECTED",
@@ -153,8 +157,8 @@ def finish_utterance(
     audio_cfg: AudioConfig,
     *,
     filter_cfg: FilterConfig | None = None,
-    models: Any = None,  # curate.models.config.ModelSignalsConfig, when models ran
-    model_signals: Any = None,  # curate.models.records.ModelSignals
+    model_config: ModelSignalsConfig | None = None,  # when models ran
+    model_signals: ModelSignals | None = None,
 ) -> ProcessedUtterance:
     """Apply the model-signal filters (and the optional VAD trim), encode the audio and
     serialise the Example. Raises :class:`InputRejected`."""
@@ -164,13 +168,13 @@ def finish_utterance(
     utt, rate = prep.utterance, audio_cfg.sample_rate_hz
     samples, pcm, signals = prep.samples, prep.pcm, prep.signals
     extra = None
-    if models is not None and model_signals is not None:
+    if model_config is not None and model_signals is not None:
         from curate.models.filters import first_violation
 
-        violation = first_violation(model_signals, models)
+        violation = first_violation(model_signals, model_config)
         if violation is not None:
-            raise InputRejected(Reason(violation[0]), violation[1])
-        margin = models.vad.trim_margin_s if models.vad.enabled else None
+            raise InputRejected(*violation)
+        margin = model_config.vad.trim_margin_s if model_config.vad.enabled else None
         if margin is not None:
             from curate.models.vad import trim_bounds
             from curate.signals import compute_signals
@@ -183,7 +187,7 @@ def finish_utterance(
                 if filter_cfg is not None:
                     filters.check_signals(signals, filter_cfg)
         full = model_signals.to_dict()
-        extra = {name: full[name] for name in model_fields(models.enabled)}
+        extra = {name: full[name] for name in model_fields(model_config.enabled)}
     encoded = audio.encode(pcm, rate, audio_cfg.codec)
     record = serialize_example(
         key=utt.key,
@@ -224,10 +228,11 @@ def _rejected(utt: Utterance, e: InputRejected) -> beam.pvalue.TaggedOutput:
 
 
 class _StagingFn(beam.DoFn):
-    """Base of the DoFns that end an utterance's work: stages each Example in a per-bundle file."""
+    """Base of the DoFns that end an utterance's work: stages each Example in a per-bundle file
+    of the build directory's staging area."""
 
-    def __init__(self, staging_dir: str) -> None:
-        self._staging_dir = staging_dir
+    def __init__(self, output_dir: str) -> None:
+        self._output_dir = output_dir
         self._accepted = Metrics.counter("curate", "processed.accepted")
         self._out: Any = None
 
@@ -236,10 +241,8 @@ class _StagingFn(beam.DoFn):
 
     def _stage(self, done: ProcessedUtterance) -> StagedExample:
         if self._out is None:
-            self._path = f"{self._staging_dir}/{uuid.uuid4().hex}.records"
-            self._out = FileSystems.create(
-                self._path, compression_type=CompressionTypes.UNCOMPRESSED
-            )
+            self._path = join(self._output_dir, staged_records_file(uuid.uuid4().hex))
+            self._out = open_write(self._path)
             self._offset = 0
         offset = self._offset
         self._out.write(done.record)
@@ -256,8 +259,8 @@ class _StagingFn(beam.DoFn):
 class _ProcessFn(_StagingFn):
     """Utterance -> StagedExample, or a Rejection on the REJECTED output (no models)."""
 
-    def __init__(self, audio: AudioConfig, filters: FilterConfig, staging_dir: str) -> None:
-        super().__init__(staging_dir)
+    def __init__(self, audio: AudioConfig, filters: FilterConfig, output_dir: str) -> None:
+        super().__init__(output_dir)
         self._audio, self._filters = audio, filters
 
     def process(self, utt: Utterance):
@@ -291,26 +294,27 @@ class _PrepareFn(beam.DoFn):
 class _FinishFn(_StagingFn):
     """(PreparedUtterance, ModelSignals) -> StagedExample, or a Rejection."""
 
-    def __init__(self, audio: AudioConfig, filters: FilterConfig, models: Any,
-                 staging_dir: str) -> None:  # fmt: skip
-        super().__init__(staging_dir)
-        self._audio, self._filters, self._models = audio, filters, models
+    def __init__(self, audio: AudioConfig, filters: FilterConfig,
+                 model_config: ModelSignalsConfig, output_dir: str) -> None:
+        super().__init__(output_dir)
+        self._audio, self._filters, self._model_config = audio, filters, model_config
 
     def process(self, element):
         prep, model_signals = element
         try:
             done = finish_utterance(prep, self._audio, filter_cfg=self._filters,
-                                    models=self._models, model_signals=model_signals)
+                                    model_config=self._model_config,
+                                    model_signals=model_signals)
         except InputRejected as e:
             yield _rejected(prep.utterance, e)
             return
         yield self._stage(done)
 
 
-def _model_failure(element) -> Rejection:
+def _model_failure(element: tuple[PreparedUtterance, Reason, str]) -> Rejection:
     prep, reason, detail = element
-    Metrics.counter("curate", f"rejected.{reason}").inc()
-    return Rejection.of(prep.utterance, stage_of(Reason(reason)), Reason(reason), detail)
+    Metrics.counter("curate", f"rejected.{reason.value}").inc()
+    return Rejection.of(prep.utterance, stage_of(reason), reason, detail)
 
 
 class ProcessUtterances(beam.PTransform):
@@ -321,16 +325,17 @@ class ProcessUtterances(beam.PTransform):
     ``(examples, rejections)``: ``StagedExample`` and ``Rejection`` PCollections.
     """
 
-    def __init__(self, audio: AudioConfig, filters: FilterConfig, staging_dir: str,
-                 models: Any = None) -> None:  # fmt: skip
+    def __init__(self, audio: AudioConfig, filters: FilterConfig, output_dir: str,
+                 model_config: ModelSignalsConfig | None = None) -> None:
         super().__init__()
-        self._audio, self._filters, self._staging = audio, filters, staging_dir
-        self._models = models if models is not None and models.enabled else None
+        self._audio, self._filters, self._output = audio, filters, output_dir
+        enabled = model_config is not None and model_config.enabled
+        self._model_config = model_config if enabled else None
 
     def expand(self, utterances):
-        if self._models is None:
+        if self._model_config is None:
             out = utterances | "Process" >> beam.ParDo(
-                _ProcessFn(self._audio, self._filters, self._staging)
+                _ProcessFn(self._audio, self._filters, self._output)
             ).with_outputs(REJECTED, main="examples")  # StagedExample | Rejection
             return out.examples, out[REJECTED]
         from curate.models.transform import FAILED, SIGNALS, ComputeModelSignals
@@ -338,9 +343,9 @@ class ProcessUtterances(beam.PTransform):
         prepared = utterances | "Prepare" >> beam.ParDo(
             _PrepareFn(self._audio, self._filters)
         ).with_outputs(REJECTED, main="prepared")  # (PreparedUtterance, ModelInput) | Rejection
-        computed = prepared.prepared | "ModelSignals" >> ComputeModelSignals(self._models)
+        computed = prepared.prepared | "ModelSignals" >> ComputeModelSignals(self._model_config)
         finished = computed[SIGNALS] | "Finish" >> beam.ParDo(  # (prepared, ModelSignals)
-            _FinishFn(self._audio, self._filters, self._models, self._staging)
+            _FinishFn(self._audio, self._filters, self._model_config, self._output)
         ).with_outputs(REJECTED, main="examples")
         failed = computed[FAILED] | "ModelFailed" >> beam.Map(_model_failure)
         rejections = (

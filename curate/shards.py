@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from curate.config import ShardConfig, ShardFormat, SplitBy, SplitConfig
+from curate.config import ShardConfig, SplitBy, SplitConfig
 from curate.errors import Reason, Stage
+from curate.fsio import WrittenFile, is_local, join, open_read
+from curate.layout import ShardFormat, shard_file
 from curate.process import StagedExample
 from curate.records import Rejection
-from curate.writers import WrittenFile, is_local, shard_name, write_shards
+from curate.writers import write_shards
 
 __all__ = [
     "DUPLICATES",
@@ -87,13 +87,17 @@ def _keep_smallest_key(item: tuple[str, Iterable[StagedExample]]):
         )
 
 
+def _by_pcm_hash(example: StagedExample) -> tuple[str, StagedExample]:
+    return example.signals.pcm_sha256, example
+
+
 class DedupeAudio(beam.PTransform):
     """Keep one example per decoded-audio hash (the smallest key); reject the others."""
 
     def expand(self, examples):
         return (
             examples
-            | "KeyByPcmHash" >> beam.Map(lambda e: (e.signals.pcm_sha256, e))  # (pcm_sha256, example)
+            | "KeyByPcmHash" >> beam.Map(_by_pcm_hash)  # (pcm_sha256, example)
             | "GroupByPcmHash" >> beam.GroupByKey()  # (pcm_sha256, [example])
             | "KeepSmallestKey"
             >> beam.FlatMap(_keep_smallest_key).with_outputs(DUPLICATES, main="unique")
@@ -105,7 +109,8 @@ class ShardResult:
     split: str
     index: int
     count: int
-    files: tuple[tuple[ShardFormat, WrittenFile], ...]
+    num_examples: int
+    files: tuple[tuple[ShardFormat, WrittenFile], ...]  # paths relative to the build
     rows: tuple[dict[str, Any], ...]  # manifest rows, sorted by key, with shard and position
 
 
@@ -133,7 +138,7 @@ class _StagedRecords:
             for e in remote:
                 by_path[e.staged_path].append(e)
             for path, group in sorted(by_path.items()):
-                with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+                with open_read(path) as f:
                     for e in sorted(group, key=lambda e: e.offset):
                         f.seek(e.offset)
                         self._where[e.key] = (self._spool.name, self._spool.tell())
@@ -154,9 +159,7 @@ class _StagedRecords:
                 if f is None:
                     if len(handles) >= _OPEN_FILES:
                         handles.pop(next(iter(handles))).close()
-                    f = handles[path] = FileSystems.open(
-                        path, compression_type=CompressionTypes.UNCOMPRESSED
-                    )
+                    f = handles[path] = open_read(path)
                 f.seek(offset)
                 yield _read_exactly(f, e, path)
         finally:
@@ -184,18 +187,42 @@ class _WriteShardFn(beam.DoFn):
             if a.key == b.key:  # the sources reject duplicate keys: this is a bug
                 raise ValueError(f"duplicate key {a.key!r}: {a.audio_uri} and {b.audio_uri}")
         count = counts[split]
-        rels = {f: shard_name(self._dataset, split, f, index, count) for f in self._cfg.formats}
-        dests = {f: f"{self._output_dir}/{rel}" for f, rel in rels.items()}
+        rels = {f: shard_file(self._dataset, split, f, index, count) for f in self._cfg.formats}
+        dests = {f: join(self._output_dir, rel) for f, rel in rels.items()}
         with _StagedRecords(examples) as records:  # streamed: one record in memory at a time
-            written = write_shards(dests, records)
+            written, num_examples = write_shards(dests, records)
         files = [
-            (f, WrittenFile(path=rels[f], sha256=w.sha256, size_bytes=w.size_bytes,
-                            num_examples=w.num_examples))
+            (f, WrittenFile(path=rels[f], sha256=w.sha256, size_bytes=w.size_bytes))
             for f, w in written.items()
         ]
         rows = tuple({**e.manifest_row(), "shard": index, "position": i} for i, e in enumerate(examples))
         Metrics.counter("curate", "shards.written").inc()
-        yield ShardResult(split=split, index=index, count=count, files=tuple(files), rows=rows)
+        yield ShardResult(split=split, index=index, count=count, num_examples=num_examples,
+                          files=tuple(files), rows=rows)
+
+
+def _size_of(split: str, example: StagedExample) -> tuple[str, tuple[int, int]]:
+    return split, (example.length, 1)
+
+
+def _sum_sizes(sizes: Iterable[tuple[int, int]]) -> tuple[int, int]:
+    """(bytes, examples) summed."""
+    total_bytes = total = 0
+    for n_bytes, n in sizes:
+        total_bytes += n_bytes
+        total += n
+    return total_bytes, total
+
+
+def _shard_count(item: tuple[str, tuple[int, int]], cfg: ShardConfig) -> tuple[str, int]:
+    split, (total_bytes, examples) = item
+    return split, num_shards(total_bytes, examples, cfg)
+
+
+def _with_shard(item: tuple[str, StagedExample], counts: Mapping[str, int],
+                cfg: ShardConfig) -> tuple[tuple[str, int], StagedExample]:
+    split, example = item
+    return (split, shard_index(example.key, counts[split], cfg)), example
 
 
 class WriteShards(beam.PTransform):
@@ -216,16 +243,14 @@ class WriteShards(beam.PTransform):
         cfg = self._cfg
         counts = (
             split_examples
-            | "SizeBySplit" >> beam.Map(lambda se: (se[0], (se[1].length, 1)))  # (split, (bytes, 1))
-            | "SumBySplit" >> beam.CombinePerKey(lambda vs: tuple(map(sum, zip(*vs))) or (0, 0))
-            | "ShardCount" >> beam.MapTuple(lambda split, bn: (split, num_shards(bn[0], bn[1], cfg)))
+            | "SizeBySplit" >> beam.MapTuple(_size_of)  # (split, (bytes, 1))
+            | "SumBySplit" >> beam.CombinePerKey(_sum_sizes)  # (split, (bytes, examples))
+            | "ShardCount" >> beam.Map(_shard_count, cfg)  # (split, shard count)
         )
         return (
             split_examples
-            | "AssignShard"
-            >> beam.Map(
-                lambda se, counts: ((se[0], shard_index(se[1].key, counts[se[0]], cfg)), se[1]),
-                counts=beam.pvalue.AsDict(counts),
+            | "AssignShard" >> beam.Map(
+                _with_shard, counts=beam.pvalue.AsDict(counts), cfg=cfg
             )  # ((split, shard), example)
             | "GroupByShard" >> beam.GroupByKey()  # ((split, shard), [example])
             | "WriteShard"

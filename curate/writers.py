@@ -1,8 +1,9 @@
 """Shard writers: TFRecord and ArrayRecord files of serialized ``tf.train.Example`` records.
 
-Each shard is written to a temporary name and renamed into place, so a half-written shard is
-never visible; the sha256 of what was written is returned with the path. Every destination may be
-a local path or any Beam filesystem URI.
+Each shard is written to a temporary name and moved into place (:mod:`curate.fsio`), so a
+half-written shard is never visible; the sha256 of what was written is returned with the path.
+Every destination may be a local path or any Beam filesystem URI. Shard names and formats are
+:mod:`curate.layout`'s.
 
 Records stream through: :func:`write_shards` takes any iterable and writes each record to every
 format as it comes, so a shard of any size costs one record's worth of memory. The TFRecord
@@ -16,29 +17,20 @@ import hashlib
 import io
 import os
 import struct
-import tempfile
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import BinaryIO
 
 import google_crc32c
-from apache_beam.io.filesystems import FileSystems
 
-from curate.config import ShardFormat
+from curate.fsio import WrittenFile, local_tmp_for, move_into_place, sha256_and_size
+from curate.layout import ShardFormat
 
 __all__ = [
     "ARRAY_RECORD_OPTIONS",
-    "WrittenFile",
-    "is_local",
+    "TFRecordFile",
     "iter_tfrecords",
-    "local_tmp_for",
-    "move_into_place",
-    "publish_file",
     "read_tfrecord",
-    "shard_name",
     "tfrecord_frame",
-    "write_bytes",
     "write_shard",
     "write_shards",
 ]
@@ -47,38 +39,18 @@ __all__ = [
 # compressed (FLAC), so a second compression layer would cost CPU for almost nothing.
 ARRAY_RECORD_OPTIONS = "group_size:1,uncompressed"
 
-_EXTENSIONS = {ShardFormat.TFRECORD: "tfrecord", ShardFormat.ARRAY_RECORD: "array_record"}
-_CHUNK = 8 << 20
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class WrittenFile:
-    path: str
-    sha256: str
-    size_bytes: int
-    num_examples: int = 0
-
-
-def shard_name(dataset: str, split: str, fmt: ShardFormat, index: int, count: int) -> str:
-    """``<dataset>-<split>.<ext>-00003-of-00010``, TFDS style, relative to the build dir."""
-    return f"data/{split}/{dataset}-{split}.{_EXTENSIONS[fmt]}-{index:05d}-of-{count:05d}"
-
-
-def is_local(path: str) -> bool:
-    return "://" not in path or path.startswith("file://")
-
 
 def _masked_crc(data: bytes) -> int:
     crc = google_crc32c.value(data)
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-def tfrecord_frame(record: bytes) -> bytes:
-    """One TFRecord: length, masked CRC32C of the length, data, masked CRC32C of the data."""
+def tfrecord_frame(record: bytes) -> tuple[bytes, bytes]:
+    """The TFRecord framing of one record, as ``(head, tail)`` to write around it: the head is
+    the length and its masked CRC32C, the tail the masked CRC32C of the data. (Two parts, so a
+    writer need not copy the record to frame it.)"""
     length = struct.pack("<Q", len(record))
-    return length + struct.pack("<I", _masked_crc(length)) + record + struct.pack(
-        "<I", _masked_crc(record)
-    )
+    return length + struct.pack("<I", _masked_crc(length)), struct.pack("<I", _masked_crc(record))
 
 
 def iter_tfrecords(f: BinaryIO, *, name: str = "TFRecord file") -> Iterator[bytes]:
@@ -106,63 +78,9 @@ def read_tfrecord(data: bytes) -> list[bytes]:
     return list(iter_tfrecords(io.BytesIO(data)))
 
 
-def _tmp_sibling(path: str) -> str:
-    return f"{path}.tmp-{uuid.uuid4().hex[:12]}"
-
-
-def _sha256_of_local(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def move_into_place(local: str, dest: str) -> None:
-    """Move a finished local file to ``dest`` (atomic rename locally, upload + rename remotely)."""
-    if is_local(dest):
-        os.replace(local, dest)
-        return
-    from curate.fsio import ensure_filesystem_options  # (fsio imports this module)
-
-    ensure_filesystem_options()
-    tmp = _tmp_sibling(dest)
-    with open(local, "rb") as src, FileSystems.create(tmp) as out:
-        while chunk := src.read(_CHUNK):
-            out.write(chunk)
-    FileSystems.rename([tmp], [dest])
-    os.unlink(local)
-
-
-def local_tmp_for(dest: str) -> str:
-    """A local temporary path to write ``dest``'s contents into before :func:`publish_file`:
-    beside ``dest`` when it is local (so the rename is atomic), in the temp dir otherwise."""
-    if is_local(dest):
-        os.makedirs(os.path.dirname(os.path.abspath(dest)), exist_ok=True)
-        return _tmp_sibling(dest)
-    fd, path = tempfile.mkstemp(prefix="curate-shard-")
-    os.close(fd)
-    return path
-
-
-def publish_file(local: str, dest: str) -> WrittenFile:
-    """Hash a finished local file (from :func:`local_tmp_for`) and move it to ``dest``."""
-    digest, size = _sha256_of_local(local), os.path.getsize(local)
-    move_into_place(local, dest)
-    return WrittenFile(path=dest, sha256=digest, size_bytes=size)
-
-
-def write_bytes(dest: str, data: bytes) -> WrittenFile:
-    """Write a small file (manifest, JSON) atomically."""
-    tmp = local_tmp_for(dest)
-    with open(tmp, "wb") as f:
-        f.write(data)
-    move_into_place(tmp, dest)
-    return WrittenFile(path=dest, sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
-
-
-class _TFRecordFile:
-    """Appends framed records to a local file, hashing the bytes as they are written."""
+class TFRecordFile:
+    """Appends framed records (:func:`tfrecord_frame`) to a local file, hashing the bytes as
+    they are written."""
 
     def __init__(self, path: str) -> None:
         self._f = open(path, "wb")
@@ -170,15 +88,14 @@ class _TFRecordFile:
         self._size = 0
 
     def write(self, record: bytes) -> None:
-        length = struct.pack("<Q", len(record))
-        head = length + struct.pack("<I", _masked_crc(length))
-        tail = struct.pack("<I", _masked_crc(record))
+        head, tail = tfrecord_frame(record)
         for part in (head, record, tail):  # no concatenated copy of the record
             self._f.write(part)
             self._sha.update(part)
-        self._size += 16 + len(record)
+        self._size += len(head) + len(record) + len(tail)
 
     def close(self) -> tuple[str, int]:
+        """Close the file; returns its sha256 and size."""
         self._f.close()
         return self._sha.hexdigest(), self._size
 
@@ -198,22 +115,23 @@ class _ArrayRecordFile:
 
     def close(self) -> tuple[str, int]:
         self._writer.close()
-        return _sha256_of_local(self._path), os.path.getsize(self._path)
+        return sha256_and_size(self._path)
 
     def abort(self) -> None:
         self._writer.close()
 
 
-_WRITERS = {ShardFormat.TFRECORD: _TFRecordFile, ShardFormat.ARRAY_RECORD: _ArrayRecordFile}
+_WRITERS = {ShardFormat.TFRECORD: TFRecordFile, ShardFormat.ARRAY_RECORD: _ArrayRecordFile}
 
 
 def write_shards(
     dests: Mapping[ShardFormat, str], records: Iterable[bytes]
-) -> dict[ShardFormat, WrittenFile]:
+) -> tuple[dict[ShardFormat, WrittenFile], int]:
     """Write ``records`` in order as one shard per format (``dests``: format -> destination),
-    in a single pass: each record is written to every format as it arrives and then dropped."""
+    in a single pass: each record is written to every format as it arrives and then dropped.
+    Returns the written files and the number of records in each."""
     tmps = {fmt: local_tmp_for(dest) for fmt, dest in dests.items()}
-    files: dict[ShardFormat, _TFRecordFile | _ArrayRecordFile] = {}
+    files: dict[ShardFormat, TFRecordFile | _ArrayRecordFile] = {}
     try:
         for fmt, tmp in tmps.items():
             files[fmt] = _WRITERS[fmt](tmp)
@@ -227,10 +145,8 @@ def write_shards(
         out = {}
         for fmt, (digest, size) in done.items():
             move_into_place(tmps[fmt], dests[fmt])
-            out[fmt] = WrittenFile(
-                path=dests[fmt], sha256=digest, size_bytes=size, num_examples=count
-            )
-        return out
+            out[fmt] = WrittenFile(path=dests[fmt], sha256=digest, size_bytes=size)
+        return out, count
     except BaseException:
         for f in files.values():
             try:
@@ -245,4 +161,5 @@ def write_shards(
 
 def write_shard(dest: str, fmt: ShardFormat, records: Iterable[bytes]) -> WrittenFile:
     """Write ``records`` in order as one shard at ``dest``; returns its sha256 and size."""
-    return write_shards({fmt: dest}, records)[fmt]
+    files, _ = write_shards({fmt: dest}, records)
+    return files[fmt]

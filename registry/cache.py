@@ -31,10 +31,10 @@ from curate.fsio import (
     file_stat,
     open_read,
     require_credentials,
+    is_local,
     sha256_of,
     write_in_place,
 )
-from curate.writers import is_local
 from registry.errors import IntegrityError, StoreUnavailableError
 from registry.store import Store
 
@@ -67,7 +67,7 @@ class CommitCache:
     """The files of one commit of one dataset under a cache root, each verified once."""
 
     def __init__(self, store: Store, *, repo: str, commit_id: str,
-                 root: str | os.PathLike[str]) -> None:  # fmt: skip
+                 root: str | os.PathLike[str]) -> None:
         root = os.fspath(root)
         self.store = store
         self.repo = repo
@@ -105,7 +105,7 @@ class CommitCache:
         except (OSError, ValueError, BeamIOError):
             return False
         return (sha256 is None or m.get("sha256") == sha256) and [
-            m.get("size_bytes"), m.get("mtime_ns")] == list(st)  # fmt: skip
+            m.get("size_bytes"), m.get("mtime_ns")] == list(st)
 
     def _mark(self, rel: str, sha256: str) -> None:
         """Record that ``rel`` was verified. Written in place, not atomically: a torn marker
@@ -144,7 +144,7 @@ class CommitCache:
         if self.local:
             os.makedirs(os.path.dirname(dest), exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".curate-fetch-",
-                                   dir=os.path.dirname(dest) if self.local else None)  # fmt: skip
+                                   dir=os.path.dirname(dest) if self.local else None)
         os.close(fd)
         try:
             self.store.download_object(self.repo, self.commit_id, rel, dest_path=tmp)

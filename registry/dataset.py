@@ -8,7 +8,6 @@ through Beam's filesystems instead. ArrayRecord random access needs local files.
 
 from __future__ import annotations
 
-import enum
 import functools
 import io
 import json
@@ -18,8 +17,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from curate.fsio import open_read, sha256_of
-from registry.build import INFO_FILE
+from curate.fsio import is_local, open_read, sha256_of
+from curate.layout import INFO_FILE, ShardFormat, manifest_file
 from registry.cache import ENV_CACHE_DIR, CommitCache, default_cache_dir
 from registry.errors import ConflictError, NotFoundError, RegistryError
 from registry.store import Store, paginate
@@ -33,17 +32,11 @@ if TYPE_CHECKING:
 __all__ = ["ENV_CACHE_DIR", "CommitCache", "DatasetVersion", "ShardFormat", "default_cache_dir"]
 
 
-class ShardFormat(str, enum.Enum):
-    TFRECORD = "tfrecord"
-    ARRAY_RECORD = "array_record"
-
-
 def _tf_reads(path: str) -> bool:
     """Whether ``tf.data`` can open ``path`` itself (local, or a scheme TensorFlow registers)."""
     import tensorflow as tf
 
-    scheme = path.split("://", 1)[0] if "://" in path else ""
-    return scheme in ("", "file") or scheme in tf.io.gfile.get_registered_schemes()
+    return is_local(path) or path.split("://", 1)[0] in tf.io.gfile.get_registered_schemes()
 
 
 def _records(paths: list[str]):
@@ -123,7 +116,7 @@ class DatasetVersion:
         import pyarrow.parquet as pq
 
         self._split(split)
-        (path,) = self._fetch([f"manifest/{split}.parquet"])
+        (path,) = self._fetch([manifest_file(split)])
         with open_read(path) as f:
             return pq.read_table(f)
 

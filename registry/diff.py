@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from curate.layout import manifest_file
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -114,7 +116,7 @@ def diff_versions(before: DatasetVersion, after: DatasetVersion) -> VersionDiff:
     split_diffs = []
     for split in sorted(set(before.info["splits"]) | set(after.info["splits"])):
         sa, sb = before.info["splits"].get(split), after.info["splits"].get(split)
-        manifest = f"manifest/{split}.parquet"
+        manifest = manifest_file(split)
         if sa is not None and sb is not None and fa.get(manifest) == fb.get(manifest):
             added, removed, changed = [], [], []  # same manifest bytes: same examples
         else:

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from registry.errors import ReferenceError_, StoreUnavailableError
+from registry.errors import ReferenceError_
 from registry.store import Store
 
 __all__ = ["ENV_REGISTRY", "default_registry_uri", "open_store", "redact"]
@@ -63,10 +63,8 @@ def open_store(uri: str | None = None) -> Store:
                 "the server like lakectl: LAKECTL_SERVER_ENDPOINT_URL and credentials, "
                 "or ~/.lakectl.yaml)"
             )
-        try:
-            from registry.lakefs_store import LakeFSStore
-        except ImportError as e:
-            raise StoreUnavailableError(f"the lakeFS store is not available: {e}") from e
+        from registry.lakefs_store import LakeFSStore
+
         return LakeFSStore()
     raise ReferenceError_(
         f"unknown registry URI scheme in {redact(uri)!r} (expected file:// or lakefs://)"

@@ -6,6 +6,8 @@ import json
 import os
 from typing import Any
 
+from curate.layout import STAGING_DIR
+
 __all__ = ["assert_same_build"]
 
 
@@ -20,5 +22,5 @@ def assert_same_build(expected_dir: str, expected: dict[str, Any], out: str) -> 
     for rel in expected["files"]:
         with open(os.path.join(expected_dir, rel), "rb") as a, open(os.path.join(out, rel), "rb") as b:
             assert a.read() == b.read(), rel
-    assert not os.path.exists(os.path.join(out, ".staging"))
+    assert not os.path.exists(os.path.join(out, STAGING_DIR))
     return info

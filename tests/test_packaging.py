@@ -179,8 +179,10 @@ def test_every_module_imports_from_the_installed_wheel(fresh_venv, tmp_path):
 
 
 def test_installed_console_script_builds_a_sample_corpus(fresh_venv, tmp_path):
+    from curate.samples import make_corpus  # the corpus is data: any copy of the code writes it
+
     curate, env = str(fresh_venv / "bin" / "curate"), _venv_env(fresh_venv)
-    _run([curate, "samples", "corpus", "--utterances", "6", "--seed", "2"], cwd=tmp_path, env=env)
+    make_corpus(str(tmp_path / "corpus"), utterances=6, seed=2)
     proc = _run([curate, "build", "corpus/configs/jsonl.yaml", "--output", "build"],
                 cwd=tmp_path, env=env)
     info = json.load(open(tmp_path / "build" / "dataset_info.json"))
@@ -188,8 +190,8 @@ def test_installed_console_script_builds_a_sample_corpus(fresh_venv, tmp_path):
     assert info["counts"]["accepted"] == 6 and info["counts"]["rejected"] == 0
     assert info["code_version"] == "curate-speech 0.1.0"
 
-    from pipelines.asr_dataset import run  # the same build from the checkout: the same bytes
+    from curate.launch import run_build  # the same build from the checkout: the same bytes
 
-    here = run(str(tmp_path / "corpus" / "configs" / "jsonl.yaml"), str(tmp_path / "here"),
+    here = run_build(str(tmp_path / "corpus" / "configs" / "jsonl.yaml"), str(tmp_path / "here"),
                say=lambda _: None)
     assert here["fingerprint"] == info["fingerprint"]

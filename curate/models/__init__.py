@@ -10,7 +10,7 @@ Typical use, in a pipeline::
     check_models(cfg.signals)                      # fail fast, before the pipeline is built
     out = keyed_inputs | ComputeModelSignals(cfg.signals)   # (key, ModelInput)
     out[SIGNALS]   # (key, ModelSignals)
-    out[FAILED]    # (key, "model_failed", detail)
+    out[FAILED]    # (key, Reason.MODEL_FAILED, detail)
     # then, per utterance: first_violation(signals, cfg.signals) -> (reason, detail) | None
 
 Names are imported on first use, so importing ``curate.models.config`` stays cheap; no model
@@ -23,12 +23,8 @@ import importlib
 from typing import Any
 
 __all__ = [
-    "ASR_DISAGREEMENT",
     "FAILED",
-    "LOW_SPEECH_RATIO",
-    "MODEL_FAILED",
     "SIGNALS",
-    "WRONG_LANGUAGE",
     "ComputeModelSignals",
     "LoadedModels",
     "ModelInput",
@@ -42,10 +38,6 @@ __all__ = [
 ]
 
 _WHERE = {
-    "ASR_DISAGREEMENT": "errors",
-    "LOW_SPEECH_RATIO": "errors",
-    "MODEL_FAILED": "errors",
-    "WRONG_LANGUAGE": "errors",
     "ModelLoadError": "errors",
     "FAILED": "transform",
     "SIGNALS": "transform",

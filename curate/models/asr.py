@@ -44,6 +44,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from curate.audio import to_pcm16
 from curate.models.config import AsrConfig, TextNorm
 from curate.models.errors import ModelLoadError
 from curate.models.identity import model_info
@@ -75,9 +76,10 @@ RecognizerFactory = Callable[..., Recognizer]  # factory(model_path=None, **opti
 
 
 def _pcm16(samples: np.ndarray) -> bytes:
+    """16-bit PCM for the decoder, quantised as the build's audio is (:func:`to_pcm16`)."""
     if not np.isfinite(samples).all():
         raise ValueError("samples contain NaN or infinity")
-    return np.round(np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    return to_pcm16(samples).tobytes()
 
 
 class PocketSphinxRecognizer:
@@ -118,7 +120,7 @@ class PocketSphinxRecognizer:
             return self._pocketsphinx.Decoder(**self._config)
         except (RuntimeError, KeyError, ValueError) as e:
             raise ModelLoadError(f"signals.asr: PocketSphinx cannot start with {self._config}: "
-                                 f"{type(e).__name__}: {e}") from e  # fmt: skip
+                                 f"{type(e).__name__}: {e}") from e
 
     def transcribe(self, samples: np.ndarray) -> str:
         pcm = _pcm16(samples)
@@ -166,14 +168,14 @@ class FasterWhisperRecognizer:
         )
         files = [os.path.join(model_path, f) for f in os.listdir(model_path)]
         self.info = model_info("faster-whisper", [f for f in files if os.path.isfile(f)],
-                               detail=os.path.basename(model_path.rstrip("/")))  # fmt: skip
+                               detail=os.path.basename(model_path.rstrip("/")))
         self.model_id = self.info.model_id
 
     def transcribe(self, samples: np.ndarray) -> str:
         segments, _ = self._model.transcribe(  # temperature 0: no sampled fallback, same text
             samples, language=self._language, beam_size=self._beam_size, temperature=0.0,
             condition_on_previous_text=False, vad_filter=False,
-        )  # fmt: skip
+        )
         return " ".join(s.text.strip() for s in segments)
 
 
@@ -202,11 +204,11 @@ def load_recognizer(cfg: AsrConfig) -> Recognizer:
         raise
     except Exception as e:
         raise ModelLoadError(f"signals.asr: recognizer {cfg.recognizer!r} failed to load: "
-                             f"{type(e).__name__}: {e}") from e  # fmt: skip
+                             f"{type(e).__name__}: {e}") from e
     if not isinstance(recognizer, Recognizer):
         raise ModelLoadError(f"signals.asr.recognizer: {cfg.recognizer!r} returned a "
                              f"{type(recognizer).__name__}, which has no model_id and "
-                             "transcribe(samples)")  # fmt: skip
+                             "transcribe(samples)")
     return recognizer
 
 

@@ -53,7 +53,7 @@ _ISO_639_1 = re.compile(r"^[a-z]{2}$")
 # candidates cost load time and memory (all 75 of lingua's: ~20 s and ~1.3 GB per worker).
 DEFAULT_CANDIDATES: tuple[str, ...] = (
     "en", "fr", "de", "es", "it", "pt", "nl", "pl", "ru", "tr", "ar", "zh", "ja", "ko",
-)  # fmt: skip
+)
 
 
 class _Batching(_Strict):

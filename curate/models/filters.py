@@ -13,28 +13,28 @@ disagrees with an English recogniser, and the language is the more useful diagno
 >>> from curate.models.config import ModelSignalsConfig
 >>> cfg = ModelSignalsConfig.model_validate({"asr": {"enabled": True, "max_wer": 0.5}})
 >>> first_violation(ModelSignals(asr_wer=0.75, asr_cer=0.4), cfg)
-('asr_disagreement', 'wer 0.75 > max_wer 0.5')
+(<Reason.ASR_DISAGREEMENT: 'asr_disagreement'>, 'wer 0.75 > max_wer 0.5')
 """
 
 from __future__ import annotations
 
+from curate.errors import Reason
 from curate.filters import format_against_bound as _fmt
 from curate.models.config import ModelSignalsConfig
-from curate.models.errors import ASR_DISAGREEMENT, LOW_SPEECH_RATIO, WRONG_LANGUAGE
 from curate.models.records import ModelSignals
 
 __all__ = ["first_violation"]
 
 
-def first_violation(signals: ModelSignals, cfg: ModelSignalsConfig) -> tuple[str, str] | None:
+def first_violation(signals: ModelSignals, cfg: ModelSignalsConfig) -> tuple[Reason, str] | None:
     """``(reason, detail)`` for the first rule (see the module docstring) that fails, or None."""
     vad, asr, langid = cfg.vad, cfg.asr, cfg.langid
     ratio = signals.vad_speech_ratio
     if vad.enabled and vad.min_speech_ratio is not None and ratio is not None:
         if ratio < vad.min_speech_ratio:
             detail = f"speech ratio {_fmt(ratio, vad.min_speech_ratio)} < min_speech_ratio " \
-                     f"{vad.min_speech_ratio:g}"  # fmt: skip
-            return LOW_SPEECH_RATIO, detail
+                     f"{vad.min_speech_ratio:g}"
+            return Reason.LOW_SPEECH_RATIO, detail
     language, confidence = signals.langid_language, signals.langid_confidence
     if langid.enabled and language and confidence is not None:
         words = signals.langid_words or 0
@@ -44,11 +44,12 @@ def first_violation(signals: ModelSignals, cfg: ModelSignalsConfig) -> tuple[str
             and words >= langid.min_words
         ):
             detail = f"transcript language {language!r} (confidence {confidence:.2f}) not in " \
-                     f"languages {langid.languages}"  # fmt: skip
-            return WRONG_LANGUAGE, detail
+                     f"languages {langid.languages}"
+            return Reason.WRONG_LANGUAGE, detail
     if asr.enabled:
         for name, value, bound in (("wer", signals.asr_wer, asr.max_wer),
-                                   ("cer", signals.asr_cer, asr.max_cer)):  # fmt: skip
+                                   ("cer", signals.asr_cer, asr.max_cer)):
             if value is not None and bound is not None and value > bound:
-                return ASR_DISAGREEMENT, f"{name} {_fmt(value, bound)} > max_{name} {bound:g}"
+                detail = f"{name} {_fmt(value, bound)} > max_{name} {bound:g}"
+                return Reason.ASR_DISAGREEMENT, detail
     return None

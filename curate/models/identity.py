@@ -33,7 +33,7 @@ def files_sha256(paths: Iterable[str]) -> str:
 
 
 def model_info(name: str, files: Iterable[str], *, detail: str = "", dist: str | None = None,
-               version: str | None = None) -> ModelInfo:  # fmt: skip
+               version: str | None = None) -> ModelInfo:
     """A :class:`ModelInfo` for ``files`` (hashed in sorted order, recorded by base name only,
     so the identity does not depend on where the model is installed), versioned by
     distribution ``dist`` (default ``name``) unless ``version`` is given."""

@@ -48,7 +48,7 @@ class LanguageIdentifier:
         self._detector = builder.with_preloaded_language_models().build()
         self.candidates = tuple(candidates)
         self.info = model_info("lingua-language-detector", [lingua.lingua.__file__],
-                               detail="candidates=" + ",".join(sorted(candidates)))  # fmt: skip
+                               detail="candidates=" + ",".join(sorted(candidates)))
         self.model_id = self.info.model_id
 
     @classmethod

@@ -53,18 +53,21 @@ class ModelInput:
 
     @classmethod
     def from_audio(cls, samples: np.ndarray, *, sample_rate_hz: int, transcript: str) -> ModelInput:
-        """From audio of any rate, shaped ``(n,)`` or ``(n, channels)``: downmixed to mono by the
-        mean of the channels and resampled to 16 kHz with soxr (its high-quality setting)."""
-        x = np.asarray(samples, dtype=np.float32)
-        if x.ndim == 2:
-            x = x.mean(axis=1, dtype=np.float32)
-        elif x.ndim != 1:
-            raise ValueError(f"audio must be (n,) or (n, channels), got shape {list(x.shape)}")
-        if sample_rate_hz != MODEL_RATE_HZ and x.shape[0]:
-            import soxr
+        """From audio of any rate, shaped ``(n,)`` or ``(n, channels)``: downmixed to mono and
+        resampled to 16 kHz as the build's audio is (:func:`curate.audio.downmix`,
+        :func:`curate.audio.resample`)."""
+        from curate.audio import downmix, resample
 
-            x = soxr.resample(x, sample_rate_hz, MODEL_RATE_HZ, quality="HQ").astype(np.float32)
-        return cls(samples=np.ascontiguousarray(x), transcript=transcript)
+        x = np.asarray(samples, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[:, None]
+        elif x.ndim != 2:
+            raise ValueError(f"audio must be (n,) or (n, channels), got shape {list(x.shape)}")
+        if x.shape[1] != 1:
+            x = downmix(x)
+        if sample_rate_hz != MODEL_RATE_HZ and x.shape[0]:
+            x = resample(x, sample_rate_hz, MODEL_RATE_HZ)
+        return cls(samples=np.ascontiguousarray(x[:, 0]), transcript=transcript)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -3,7 +3,7 @@
 The models run one after another (VAD, ASR, language ID), fused in the same stage: no shuffle,
 and each element carries the signals found so far with its key. An input on which a model
 raises leaves the chain there and comes out on the ``FAILED`` output as
-``(key, "model_failed", "<model>: <error>")``; so does every input of a batch that failed as a
+``(key, Reason.MODEL_FAILED, "<model>: <error>")``; so does every input of a batch that failed as a
 whole. Thresholds are not applied here: see :func:`curate.models.filters.first_violation`.
 
 Models are loaded in each worker's ``DoFn.setup``; a model that cannot load fails the pipeline
@@ -24,8 +24,9 @@ import numpy as np
 from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import RunInference
 
+from curate.errors import Reason
 from curate.models.config import ModelSignalsConfig
-from curate.models.errors import MODEL_FAILED, ModelLoadError
+from curate.models.errors import ModelLoadError
 from curate.models.handlers import handler_for, keyed
 from curate.models.records import MODEL_RATE_HZ, ModelFailure, ModelInput, ModelSignals
 
@@ -40,21 +41,21 @@ class LoadedModels:
 
     def __init__(self, cfg: ModelSignalsConfig) -> None:
         self._handlers = {name: handler_for(name, getattr(cfg, name)) for name in cfg.enabled}
-        self.models: dict[str, Any] = {}
+        self.loaded: dict[str, Any] = {}  # name -> the loaded model
         for name, handler in self._handlers.items():
             try:
-                self.models[name] = handler.load_model()
+                self.loaded[name] = handler.load_model()
             except ModelLoadError:
                 raise
             except Exception as e:
                 raise ModelLoadError(f"signals.{name}: cannot load the model: "
-                                     f"{type(e).__name__}: {e}") from e  # fmt: skip
+                                     f"{type(e).__name__}: {e}") from e
 
     def compute(self, x: ModelInput) -> ModelSignals | ModelFailure:
         """All enabled models on one input, exactly as ``ComputeModelSignals`` runs them."""
         signals = ModelSignals()
         for name, handler in self._handlers.items():
-            result = handler.infer_one(self.models[name], x)
+            result = handler.infer_one(self.loaded[name], x)
             if isinstance(result, ModelFailure):
                 return result
             signals = signals.merged(result)
@@ -63,9 +64,9 @@ class LoadedModels:
     def describe(self) -> dict[str, dict[str, Any]]:
         """Per model: ``model_id``, and name, version, files and sha256 where the model tells."""
         out: dict[str, dict[str, Any]] = {}
-        for name, model in self.models.items():
+        for name, model in self.loaded.items():
             info = getattr(model, "info", None) or getattr(getattr(model, "recognizer", None),
-                                                           "info", None)  # fmt: skip
+                                                           "info", None)
             out[name] = info.to_dict() if info is not None else {"model_id": model.model_id}
         return out
 
@@ -74,13 +75,13 @@ def check_models(cfg: ModelSignalsConfig) -> dict[str, dict[str, Any]]:
     """Load every enabled model and run it on a probe (one second of silence, "hello world");
     raise :class:`ModelLoadError` naming the config field when one cannot. Returns
     :meth:`LoadedModels.describe`, for ``dataset_info.json``. Cost: the models' load time."""
-    models = LoadedModels(cfg)
+    loaded = LoadedModels(cfg)
     probe = ModelInput(samples=np.zeros(MODEL_RATE_HZ, np.float32), transcript="hello world")
-    result = models.compute(probe)
+    result = loaded.compute(probe)
     if isinstance(result, ModelFailure):
         raise ModelLoadError(f"signals.{result.model}: the model loaded but fails on a probe "
-                             f"input: {result.detail}")  # fmt: skip
-    return models.describe()
+                             f"input: {result.detail}")
+    return loaded.describe()
 
 
 def _start(element: tuple[Any, ModelInput]) -> tuple[tuple[Any, ModelSignals], ModelInput]:
@@ -97,17 +98,17 @@ class _MergeFn(beam.DoFn):
         if isinstance(inference, ModelFailure):
             Metrics.counter("curate_models", f"failed.{inference.model}").inc()
             yield beam.pvalue.TaggedOutput(
-                FAILED, (key, MODEL_FAILED, f"{inference.model}: {inference.detail}")
+                FAILED, (key, Reason.MODEL_FAILED, f"{inference.model}: {inference.detail}")
             )
             return
         yield (key, signals.merged(inference)), result.example
 
 
-def _batch_failures(failure, model: str) -> Iterable[tuple[Any, str, str]]:
+def _batch_failures(failure, model: str) -> Iterable[tuple[Any, Reason, str]]:
     """A batch that raised as a whole (RunInference's dead letters): fail each of its inputs."""
     batch, (_, error, _) = failure
     for (key, _), _ in batch:
-        yield key, MODEL_FAILED, f"{model}: batch failed: {error}"
+        yield key, Reason.MODEL_FAILED, f"{model}: batch failed: {error}"
 
 
 def _finish(element: tuple[tuple[Any, ModelSignals], ModelInput]) -> tuple[Any, ModelSignals]:

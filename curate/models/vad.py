@@ -28,7 +28,7 @@ from curate.models.identity import model_info
 from curate.models.records import MODEL_RATE_HZ, ModelInfo, ModelSignals, VadResult
 
 __all__ = ["FRAME_SAMPLES", "SileroVad", "default_model_path", "speech_segments", "trim",
-           "trim_bounds"]  # fmt: skip
+           "trim_bounds"]
 
 FRAME_SAMPLES = 512  # per speech probability, at 16 kHz
 _CONTEXT_SAMPLES = 64  # each frame is preceded by the last 64 samples of the previous one
@@ -74,11 +74,11 @@ class SileroVad:
             raise ModelLoadError(f"signals.vad: onnxruntime is not installed ({e})") from e
         except Exception as e:  # onnxruntime raises its own types for a bad file
             raise ModelLoadError(f"signals.vad.model_path: not a loadable ONNX model: {path}: "
-                                 f"{type(e).__name__}: {e}") from e  # fmt: skip
+                                 f"{type(e).__name__}: {e}") from e
         names = {i.name for i in session.get_inputs()}
         if names not in ({"input", "h", "c"}, {"input", "state", "sr"}):
             raise ModelLoadError(f"signals.vad.model_path: {path}: inputs {sorted(names)} are not "
-                                 "those of a Silero VAD export")  # fmt: skip
+                                 "those of a Silero VAD export")
         info = model_info("silero-vad", [path], detail=os.path.basename(path))
         return cls(session, streaming="state" in names, info=info, cfg=cfg)
 
@@ -100,7 +100,7 @@ class SileroVad:
         for first in range(0, len(frames), _BLOCK_FRAMES):
             block = frames[first : first + _BLOCK_FRAMES]
             probs, h, c = self._session.run(["speech_probs", "hn", "cn"],
-                                            {"input": block, "h": h, "c": c})  # fmt: skip
+                                            {"input": block, "h": h, "c": c})
             out.append(probs.reshape(-1))
         return np.concatenate(out)
 
@@ -181,7 +181,7 @@ def speech_segments(probs: np.ndarray, num_samples: int, cfg: VadConfig) -> list
 
 
 def trim_bounds(num_samples: int, sample_rate_hz: int, signals: ModelSignals,
-                margin_s: float) -> tuple[int, int]:  # fmt: skip
+                margin_s: float) -> tuple[int, int]:
     """``(start, end)`` of audio at ``sample_rate_hz`` that keeps the speech span plus
     ``margin_s`` on each side. Without a speech span (VAD off or no speech found) nothing is
     trimmed: such audio is for ``min_speech_ratio`` to reject, not for trimming to empty."""
@@ -196,7 +196,7 @@ def trim_bounds(num_samples: int, sample_rate_hz: int, signals: ModelSignals,
 
 
 def trim(samples: np.ndarray, sample_rate_hz: int, signals: ModelSignals,
-         margin_s: float) -> np.ndarray:  # fmt: skip
+         margin_s: float) -> np.ndarray:
     """``samples`` (``(n,)`` or ``(n, channels)`` at any rate) without the non-speech beyond
     ``margin_s`` before the first and after the last speech sample; a view, not a copy."""
     lo, hi = trim_bounds(samples.shape[0], sample_rate_hz, signals, margin_s)

@@ -1,8 +1,10 @@
 """Path arithmetic that works the same for local paths and filesystem URIs (``gs://``, ``s3://``).
 
-Pure string functions: nothing here touches a filesystem. Local paths use :mod:`os.path`;
-URIs use POSIX rules on the part after ``scheme://``. :func:`is_within` is lexical (it does not
-follow symlinks): it catches ``..`` escapes and absolute paths pointing elsewhere.
+Pure string functions: nothing here touches a filesystem. Local paths (what
+:func:`curate.fsio.is_local` says is local: a ``file://`` URI is its plain path) use
+:mod:`os.path`; URIs use POSIX rules on the part after ``scheme://``. :func:`is_within` is
+lexical (it does not follow symlinks): it catches ``..`` escapes and absolute paths pointing
+elsewhere.
 
 >>> join("gs://bucket/corpus", "clips/a.mp3")
 'gs://bucket/corpus/clips/a.mp3'
@@ -12,18 +14,20 @@ follow symlinks): it catches ``..`` escapes and absolute paths pointing elsewher
 False
 >>> stem("gs://bucket/corpus/1-2-0003.flac")
 '1-2-0003'
+>>> normalise("file:///corpus/clips/../x.wav")
+'/corpus/x.wav'
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
-import re
+
+from curate.fsio import is_local, local_path
 
 __all__ = [
     "basename",
     "dirname",
-    "is_uri",
     "is_within",
     "join",
     "normalise",
@@ -31,29 +35,25 @@ __all__ = [
     "stem",
 ]
 
-_URI = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://(.*)$", re.DOTALL)
-
 
 def _split(path: str) -> tuple[str, str]:
     """``("gs://", "bucket/a")`` for a URI, ``("", path)`` for a local path."""
-    m = _URI.match(path)
-    return (m.group(1) + "://", m.group(2)) if m else ("", path)
-
-
-def is_uri(path: str) -> bool:
-    return _URI.match(path) is not None
+    if is_local(path):
+        return "", local_path(path)
+    scheme, _, rest = path.partition("://")
+    return scheme + "://", rest
 
 
 def _is_absolute(part: str) -> bool:
-    return is_uri(part) or part.startswith("/") or os.path.isabs(part)
+    return not is_local(part) or os.path.isabs(local_path(part))
 
 
 def join(base: str, *parts: str) -> str:
     """Join like :func:`os.path.join`: an absolute part (a URI or ``/...``) replaces the base."""
-    path = base
+    path = local_path(base)
     for part in parts:
         if _is_absolute(part):
-            path = part
+            path = local_path(part)  # a file:// URI is its plain path
             continue
         scheme, rest = _split(path)
         path = scheme + posixpath.join(rest, part) if scheme else os.path.join(rest, part)
@@ -64,7 +64,7 @@ def normalise(path: str) -> str:
     """Collapse ``.``, ``..`` and doubled separators; local paths are made absolute."""
     scheme, rest = _split(path)
     if not scheme:
-        return os.path.abspath(path)
+        return os.path.abspath(rest)
     return scheme + posixpath.normpath(rest) if rest else scheme
 
 

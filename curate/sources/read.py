@@ -90,7 +90,7 @@ class ReadSources(beam.PTransform):
         )  # [Utterance], [Rejection]
         deduped = (
             parts[0]
-            | "KeyByKey" >> beam.Map(lambda utt: (utt.key, utt))
+            | "KeyByKey" >> beam.Map(_by_key)  # (key, Utterance)
             | "GroupByKey" >> beam.GroupByKey()  # (key, [Utterance])
             | "KeepFirst" >> beam.FlatMap(_keep_first)  # Utterance | Rejection
         )
@@ -99,6 +99,10 @@ class ReadSources(beam.PTransform):
             | "FlattenOutcomes" >> beam.Flatten()
             | "Route" >> beam.ParDo(_RouteFn()).with_outputs(REJECTED, main=UTTERANCES)
         )
+
+
+def _by_key(utt: Utterance) -> tuple[str, Utterance]:
+    return utt.key, utt
 
 
 def _outcome_kind(outcome: Outcome, _num_partitions: int) -> int:

@@ -22,7 +22,7 @@ SITE_NAME = "curate"
 
 
 def _text(template: str, params: Mapping[str, Any] | None = None, *, tag: str = "span",
-          link: str | None = None) -> Any:  # fmt: skip
+          link: str | None = None) -> Any:
     from great_expectations.render.components import RenderedStringTemplateContent
 
     params = dict(params or {})
@@ -76,7 +76,7 @@ class GateIndexPageRenderer:
                 header_row=["Table", "Column", "Failed expectation", "Expected", "Observed"],
                 styling={"classes": ["col-12", "curate-gate"],
                          "body": {"classes": ["table", "table-sm", "curate-failed-expectations"]}},
-            )  # fmt: skip
+            )
         ]
         if self._drift:
             blocks.append(
@@ -87,7 +87,7 @@ class GateIndexPageRenderer:
                     header_row=["Signal", "JS distance", "Threshold", "Status"],
                     styling={"classes": ["col-12", "curate-drift"],
                              "body": {"classes": ["table", "table-sm", "curate-drift-table"]}},
-                )  # fmt: skip
+                )
             )
         first = document.sections[0].content_blocks
         first[1:1] = blocks  # after the site name header, before GX's tabs

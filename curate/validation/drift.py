@@ -90,7 +90,7 @@ class DriftThresholds:
                              f"{', '.join(sorted(known))})")
         kwargs: dict[str, Any] = {}
         for key in ("max_examples_drop", "max_hours_drop", "max_examples_growth",
-                    "max_hours_growth"):  # fmt: skip
+                    "max_hours_growth"):
             if key in data:
                 kwargs[key] = _optional_fraction(f"{origin}.{key}", data[key])
         if "max_distance" in data:
@@ -173,7 +173,7 @@ class DriftReport:
 def _count_check(
     failures: list[str], split: str, what: str, change: float | None,
     max_drop: float | None, max_growth: float | None,
-) -> bool:  # fmt: skip
+) -> bool:
     if change is None:
         return True
     if max_drop is not None and -change > max_drop:

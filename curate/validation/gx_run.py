@@ -96,7 +96,7 @@ def _observed(result: Mapping[str, Any], column: str | None) -> Any:
         if rows and isinstance(rows[0], Mapping):
             # GX puts the checked value first; the identifying columns read better first.
             rows = [{**{k: v for k, v in r.items() if k != column}, **{k: v for k, v in r.items()
-                     if k == column}} for r in rows[:_PARTIAL_ROWS]]  # fmt: skip
+                     if k == column}} for r in rows[:_PARTIAL_ROWS]]
             out["rows"] = _jsonable(rows)
         else:
             out["values"] = _jsonable((result.get("partial_unexpected_list") or [])[:_PARTIAL_ROWS])
@@ -111,7 +111,7 @@ def _gx_expectation(suite: Suite, e: Expectation) -> Any:
 
     try:
         return ExpectationConfiguration(type=e.type, kwargs=dict(e.kwargs),
-                                        meta=dict(e.meta)).to_domain_obj()  # fmt: skip
+                                        meta=dict(e.meta)).to_domain_obj()
     except Exception as err:  # GX raises several unrelated types for a bad configuration
         lines = [x.strip() for x in str(err).splitlines() if x.strip()][:4]
         raise SuiteError(
@@ -198,7 +198,7 @@ def run_suite(
                 nested = [v for v in r.exception_info.values() if isinstance(v, Mapping)]
                 raised = any(v.get("raised_exception") for v in nested)
                 message = next((v.get("exception_message") for v in nested
-                                if v.get("raised_exception")), None)  # fmt: skip
+                                if v.get("raised_exception")), None)
             else:
                 message = r.exception_info.get("exception_message") if raised else None
             evaluated = dict(r.expectation_config.kwargs)

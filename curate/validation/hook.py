@@ -8,7 +8,8 @@ lakeFS POSTs a JSON event to the hook's URL before it merges (see
      "commit_id": "…", "commit_message": "…", "committer": "…", "commit_metadata": {…}}
 
 The hook reads ``dataset_info.json``, the manifests and ``stats.json`` of the build at
-``source_ref`` through the registry's store (one lakeFS repository is one dataset), validates them
+``source_ref`` through :class:`BuildFiles` (the registry's store, for ``curate hook serve``;
+one lakeFS repository is one dataset), validates them
 with the suite, and compares them with the build on the destination ``branch_id`` (the version
 being replaced) when there is one. It answers 200 to allow the merge, 412 with the failed
 expectations and drift in the JSON body to block it, 400 for an event it cannot use (not
@@ -31,16 +32,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
 from curate.errors import CurateError, UsageError
+from curate.fsio import join
+from curate.layout import INFO_FILE, MANIFEST_DIR, STATS_FILE, manifest_file
 from curate.validation.errors import BuildReadError, InfrastructureError, SuiteError
 from curate.validation.result import failure_rows
 from curate.validation.suites import Suite, load_suite
 from curate.validation.tables import BuildDir
 
-__all__ = ["HOOK_PATH", "HookResponse", "HookServer", "evaluate_event", "serve"]
+__all__ = ["HOOK_PATH", "BuildFiles", "HookResponse", "HookServer", "evaluate_event", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,17 @@ HEALTH_PATH = "/healthz"
 EVENT_TYPES = frozenset({"pre-merge", "pre-commit"})
 _REQUIRED = ("event_type", "repository_id", "branch_id", "source_ref")
 _MAX_BODY = 1 << 20
-_BUILD_FILES = ("dataset_info.json", "stats.json")
+
+
+@runtime_checkable
+class BuildFiles(Protocol):
+    """Where the hook reads builds from: the files at a ref (branch, tag, commit) of a
+    repository. ``registry.gate.StoreBuildFiles`` is one, over a registry store."""
+
+    def download(self, repo: str, ref: str, path: str, dest: str) -> bool:
+        """Copy ``path`` at ``ref`` of ``repo`` to the local file ``dest``; False when the
+        repository, the ref or the file does not exist. An unreachable store raises
+        :class:`~curate.validation.errors.InfrastructureError`."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -62,28 +75,24 @@ class _BadEvent(Exception):
     """A payload the hook cannot act on (400)."""
 
 
-def _download_build(store: Any, repo: str, ref: str, dest: str) -> BuildDir | None:
+def _download_build(files: BuildFiles, repo: str, ref: str, dest: str) -> BuildDir | None:
     """The build at ``ref`` copied into ``dest`` (info, stats, manifests); None if ``ref`` has
     no ``dataset_info.json``."""
-    from registry.errors import NotFoundError
-
-    os.makedirs(os.path.join(dest, "manifest"), exist_ok=True)
-    for name in _BUILD_FILES:
-        try:
-            store.download_object(repo, ref, name, dest_path=os.path.join(dest, name))
-        except NotFoundError:
-            if name == "dataset_info.json":
-                return None  # stats.json is optional: validation reads the manifests
+    os.makedirs(os.path.join(dest, MANIFEST_DIR), exist_ok=True)
+    if not files.download(repo, ref, INFO_FILE, join(dest, INFO_FILE)):
+        return None
+    files.download(repo, ref, STATS_FILE, join(dest, STATS_FILE))  # optional: not validated
     build = BuildDir.open(dest)
     for split in build.info["splits"]:
-        rel = f"manifest/{split}.parquet"
-        store.download_object(repo, ref, rel, dest_path=os.path.join(dest, rel))
+        rel = manifest_file(split)
+        if not files.download(repo, ref, rel, join(dest, rel)):
+            raise BuildReadError(f"{repo}@{ref}: split {split!r} has no manifest ({rel})")
     return build
 
 
-def evaluate_event(payload: Any, *, store: Any, suite: Suite) -> HookResponse:
+def evaluate_event(payload: Any, *, files: BuildFiles, suite: Suite) -> HookResponse:
     """The answer to one lakeFS event: validate ``source_ref`` against the destination."""
-    from curate.validation.validate import Baseline, registry_errors, validate
+    from curate.validation.validate import Baseline, validate
 
     try:
         if not isinstance(payload, Mapping):
@@ -101,29 +110,28 @@ def evaluate_event(payload: Any, *, store: Any, suite: Suite) -> HookResponse:
     where = {"repository_id": repo, "source_ref": source, "branch_id": dest_branch}
     try:
         with tempfile.TemporaryDirectory(prefix="curate-hook-") as tmp:
-            with registry_errors(f"{repo}@{source}"):
-                build = _download_build(store, repo, source, os.path.join(tmp, "source"))
-                if build is None:
-                    error = f"no build at {repo}@{source}: dataset_info.json not found"
-                    return HookResponse(status=HTTPStatus.BAD_REQUEST,
-                                        body={**where, "allowed": False, "error": error})
-                previous = _download_build(store, repo, dest_branch, os.path.join(tmp, "dest"))
+            build = _download_build(files, repo, source, os.path.join(tmp, "source"))
+            if build is None:
+                error = f"no build at {repo}@{source}: {INFO_FILE} not found"
+                return HookResponse(status=HTTPStatus.BAD_REQUEST,
+                                    body={**where, "allowed": False, "error": error})
+            previous = _download_build(files, repo, dest_branch, os.path.join(tmp, "dest"))
             baseline = (
                 Baseline(label=f"{repo}@{dest_branch}", build=previous)
                 if previous is not None else None
-            )  # fmt: skip
+            )
             result = validate(build, suite, baseline=baseline)
     except InfrastructureError as e:
         return HookResponse(status=HTTPStatus.SERVICE_UNAVAILABLE,
-                            body={**where, "allowed": False, "error": str(e)})  # fmt: skip
+                            body={**where, "allowed": False, "error": str(e)})
     except BuildReadError as e:  # the event names a ref or repository without a readable build
         return HookResponse(status=HTTPStatus.BAD_REQUEST,
-                            body={**where, "allowed": False, "error": str(e)})  # fmt: skip
+                            body={**where, "allowed": False, "error": str(e)})
     except CurateError as e:  # the server's suite does not fit the build
         return HookResponse(status=HTTPStatus.INTERNAL_SERVER_ERROR,
-                            body={**where, "allowed": False, "error": str(e)})  # fmt: skip
+                            body={**where, "allowed": False, "error": str(e)})
     lines = [f"{r['table']}.{r['column'] or '*'}: {r['expectation']} (expected {r['expected']}): "
-             f"{r['observed']}" for r in failure_rows(result.failed_expectations)]  # fmt: skip
+             f"{r['observed']}" for r in failure_rows(result.failed_expectations)]
     if result.drift is not None:
         lines += [f"drift against {result.drift['against']}: {x}" for x in result.drift["failures"]]
     verdict = "passed" if result.success else "failed"
@@ -178,14 +186,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with self.server.lock:
             try:
-                answer = evaluate_event(payload, store=self.server.store, suite=suite)
+                answer = evaluate_event(payload, files=self.server.files, suite=suite)
             except Exception as e:  # answer 500 (blocks the merge) rather than drop the connection
                 log.exception("hook: validation crashed")
                 answer = HookResponse(status=HTTPStatus.INTERNAL_SERVER_ERROR,
                                       body={"allowed": False, "error": f"{type(e).__name__}: {e}"})
         log.info("hook: %s %s -> %d", payload.get("repository_id") if isinstance(payload, dict)
                  else "?", payload.get("source_ref") if isinstance(payload, dict) else "?",
-                 answer.status)  # fmt: skip
+                 answer.status)
         self._send(answer.status, answer.body)
 
     def log_message(self, format: str, *args: Any) -> None:  # route to logging, not stderr
@@ -197,9 +205,9 @@ class HookServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], *, store: Any, suite: Suite) -> None:
+    def __init__(self, address: tuple[str, int], *, files: BuildFiles, suite: Suite) -> None:
         super().__init__(address, _Handler)
-        self.store = store
+        self.files = files
         self.suite = suite
         self.lock = threading.Lock()
 
@@ -220,20 +228,11 @@ class HookServer(ThreadingHTTPServer):
         return load_suite(name)
 
 
-def serve(*, host: str, port: int, registry: str | None, suite: str,
-          ready: Any = None) -> None:  # fmt: skip
+def serve(*, host: str, port: int, files: BuildFiles, suite: Suite,
+          ready: Any = None) -> None:
     """Serve until interrupted; ``ready(server)`` is called once listening (tests, the CLI)."""
     try:
-        from registry.uri import open_store
-    except ImportError as e:
-        raise InfrastructureError(f"the registry store is not available ({e})") from e
-    from curate.validation.validate import registry_errors
-
-    loaded = load_suite(suite)
-    with registry_errors(f"registry {registry or '(default)'}"):
-        store = open_store(registry)
-    try:
-        server = HookServer((host, port), store=store, suite=loaded)
+        server = HookServer((host, port), files=files, suite=suite)
     except OSError as e:
         raise UsageError(f"cannot listen on {host}:{port}: {e.strerror}") from e
     with server:

@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from curate.errors import CurateError
+from curate.layout import INFO_FILE, VALIDATION_DOCS_INDEX, VALIDATION_RESULT
 from curate.validation import storage
 
 __all__ = [
-    "DOCS_DIR",
-    "RESULT_FILE",
     "SCHEMA_VERSION",
     "NotValidatedError",
     "ValidationResult",
@@ -40,8 +39,6 @@ __all__ = [
     "require_passed",
 ]
 
-RESULT_FILE = "validation/result.json"
-DOCS_DIR = "validation/docs"
 SCHEMA_VERSION = 1
 
 
@@ -106,7 +103,7 @@ class ValidationResult:
     def write(self, build_dir: str) -> str:
         """Write ``<build_dir>/validation/result.json`` atomically (``build_dir`` may be a URI);
         returns its path."""
-        path = storage.join(build_dir, RESULT_FILE)
+        path = storage.join(build_dir, VALIDATION_RESULT)
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         storage.write(path, text.encode("utf-8"))
         return path
@@ -132,7 +129,7 @@ class ValidationResult:
 def read_result(build_dir: str) -> ValidationResult | None:
     """The build's ``validation/result.json``, or None if it was never validated. ``build_dir``
     may be a URI (``s3://bucket/builds/b1``)."""
-    path = storage.join(build_dir, RESULT_FILE)
+    path = storage.join(build_dir, VALIDATION_RESULT)
     try:
         data = storage.read_bytes(path)
         return None if data is None else ValidationResult.from_dict(json.loads(data))
@@ -141,7 +138,7 @@ def read_result(build_dir: str) -> ValidationResult | None:
 
 
 def _fingerprint(build_dir: str) -> str:
-    path = storage.join(build_dir, "dataset_info.json")
+    path = storage.join(build_dir, INFO_FILE)
     try:
         data = storage.read_bytes(path)
         if data is None:
@@ -176,7 +173,7 @@ def require_passed(build_dir: str, *, fingerprint: str | None = None) -> Validat
             what.append(f"drift against {result.drift.get('against')} failed")  # type: ignore[union-attr]
         raise NotValidatedError(
             f"{build_dir}: validation with suite {result.suite} failed ({'; '.join(what)}); "
-            "see validation/docs/index.html"
+            f"see {VALIDATION_DOCS_INDEX}"
         )
     return result
 
@@ -199,7 +196,7 @@ def describe_expected(kwargs: Mapping[str, Any]) -> str:
     if lo is not None or hi is not None:
         parts.append(" ".join(p for p in (
             f"{_short(lo)} <=" if lo is not None else "", "value",
-            f"<= {_short(hi)}" if hi is not None else "") if p))  # fmt: skip
+            f"<= {_short(hi)}" if hi is not None else "") if p))
     rest = {k: v for k, v in kwargs.items() if k not in ("min_value", "max_value", "mostly")}
     parts += [f"{k} {_short(v)}" for k, v in rest.items()]
     if kwargs.get("mostly") is not None:
@@ -215,7 +212,7 @@ def describe_observed(observed: Any, column: str | None = None) -> str:
         rows: Sequence[Mapping[str, Any]] = observed.get("rows") or []
         if rows:
             rows = [{**{k: v for k, v in r.items() if k != column},
-                     **{k: v for k, v in r.items() if k == column}} for r in rows]  # fmt: skip
+                     **{k: v for k, v in r.items() if k == column}} for r in rows]
             shown = ["; ".join(f"{k}={_short(v)}" for k, v in r.items()) for r in rows[:3]]
             more = ", …" if len(rows) > 3 or observed["unexpected_count"] > len(shown) else ""
             return f"{head}: " + " | ".join(shown) + more

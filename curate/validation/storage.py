@@ -1,7 +1,7 @@
 """The files of a build directory that may be in a bucket (``s3://bucket/builds/b1``).
 
 What validation reads from a build and writes into it goes through here: local paths straight to
-the OS as before, URIs through Beam's filesystems (:mod:`curate.fsio`, :mod:`curate.writers`).
+the OS as before, URIs through Beam's filesystems (:mod:`curate.fsio`).
 This is also the one place where a bucket's failures become this package's errors: a bucket
 that refuses access, cannot be reached or has no credentials to be reached with is an
 :class:`~curate.validation.errors.InfrastructureError` naming the path, the original kept as
@@ -19,14 +19,15 @@ from apache_beam.io.filesystem import BeamIOError
 
 from curate.fsio import (  # join: re-exported, validation's modules call storage.join
     delete_file,
+    is_local,
     join,
     local_path,
     open_read,
     replace_tree,
     require_credentials,
+    write_bytes,
 )
 from curate.validation.errors import InfrastructureError
-from curate.writers import is_local, write_bytes
 
 __all__ = ["delete", "join", "read_bytes", "store_errors", "upload_dir", "write"]
 

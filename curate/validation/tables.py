@@ -30,11 +30,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from curate.build_info import INFO_FILE, MANIFEST_SCHEMA
-from curate.fsio import list_files
+from curate.build_info import MANIFEST_SCHEMA
+from curate.fsio import is_local, list_files
+from curate.layout import INFO_FILE, manifest_file
 from curate.validation import storage
 from curate.validation.errors import BuildReadError
-from curate.writers import is_local
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,7 +70,7 @@ COLUMNS: dict[Table, tuple[str, ...]] = {
         "read", "accepted", "rejected", "rejected_share", "num_examples", "num_speakers",
         "num_splits", "duration_s", "hours",
     ),
-}  # fmt: skip
+}
 
 # Columns that identify a failing row in results and Data Docs (GX unexpected_index_column_names).
 INDEX_COLUMNS: dict[Table, tuple[str, ...]] = {
@@ -140,7 +140,7 @@ class BuildDir:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        path = storage.join(self.root, f"manifest/{split}.parquet")
+        path = storage.join(self.root, manifest_file(split))
         if is_local(self.root):
             if not os.path.isfile(path):
                 raise BuildReadError(f"{self.root}: split {split!r} has no manifest ({path})")

@@ -1,23 +1,23 @@
 """Validate a build: its suite in GX, drift against a baseline, the result and the Data Docs.
 
->>> # validate_build("out/build", suite="asr_default", baseline=open_baseline("asr@v3"))
+>>> # validate_build("out/build", suite="asr_default",
+>>> #                baseline=open_baseline("asr@v3", versions=RegistryBaselines(uri)))
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from curate.errors import UsageError
+from curate.fsio import is_local
+from curate.layout import VALIDATION_DOCS, VALIDATION_DOCS_INDEX, VALIDATION_RESULT
 from curate.validation import storage
 from curate.validation.drift import DriftReport, DriftThresholds, compare_frames
-from curate.validation.errors import BuildReadError, InfrastructureError
-from curate.validation.result import DOCS_DIR, RESULT_FILE, ValidationResult, failure_rows
+from curate.validation.result import ValidationResult, failure_rows
 from curate.validation.suites import Suite, load_suite
 from curate.validation.tables import (
     BuildDir,
@@ -26,18 +26,15 @@ from curate.validation.tables import (
     manifest_frame,
     split_names,
 )
-from curate.writers import is_local
 
 __all__ = [
     "Baseline",
-    "latest_baseline",
+    "BaselineSource",
     "open_baseline",
     "suite_parameters",
     "validate",
     "validate_build",
 ]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -52,34 +49,23 @@ class Baseline:
         return str(self.build.info.get("fingerprint", ""))
 
 
-@contextlib.contextmanager
-def registry_errors(what: str) -> Iterator[None]:
-    """Registry failures as this package's errors: unreachable -> exit 3, bad name -> exit 2."""
-    try:
-        from registry import errors as reg
-    except ImportError as e:
-        raise InfrastructureError(f"{what}: the registry package is not available ({e})") from e
-    try:
-        yield
-    except (reg.NotFoundError, reg.ReferenceError_) as e:
-        raise BuildReadError(f"{what}: {e}") from e
-    except reg.RegistryError as e:  # unreachable store, corrupted download, conflicts
-        raise InfrastructureError(f"{what}: {e}") from e
-    except OSError as e:
-        raise InfrastructureError(f"{what}: {e}") from e
+@runtime_checkable
+class BaselineSource(Protocol):
+    """Where registered versions to compare with come from: a registry, without this package
+    importing one (``registry.gate.RegistryBaselines`` is one). Each method raises
+    :class:`~curate.validation.errors.BuildReadError` for an unknown dataset or version and
+    :class:`~curate.validation.errors.InfrastructureError` when the registry cannot be
+    reached."""
+
+    def version(self, ref: str) -> Baseline:
+        """The version ``NAME@VERSION``."""
+
+    def latest(self, dataset: str) -> Baseline | None:
+        """The latest version of ``dataset``; None if it has none (its first version)."""
 
 
-def _registry(uri: str | None) -> Any:
-    try:
-        from registry.api import Registry
-    except ImportError as e:
-        raise InfrastructureError(f"the registry API is not available ({e})") from e
-    return Registry(uri)
-
-
-def open_baseline(spec: str, *, registry: str | None = None) -> Baseline:
-    """``spec`` is a build directory (local or a URI), or ``NAME@VERSION`` in the registry at
-    ``registry``."""
+def open_baseline(spec: str, *, versions: BaselineSource | None = None) -> Baseline:
+    """``spec`` is a build directory (local or a URI), or ``NAME@VERSION`` from ``versions``."""
     if os.path.isdir(spec):
         return Baseline(label=os.path.abspath(spec), build=BuildDir.open(spec))
     if not is_local(spec):  # a build directory in a bucket
@@ -88,27 +74,9 @@ def open_baseline(spec: str, *, registry: str | None = None) -> Baseline:
         raise UsageError(
             f"--against {spec!r}: neither a build directory nor a NAME@VERSION reference"
         )
-    with registry_errors(f"--against {spec}"):
-        version = _registry(registry).open(spec)
-        _ = version.info  # fetch now: an unreachable store fails here, not halfway through
-    return Baseline(label=getattr(version, "ref", spec), build=version)
-
-
-def latest_baseline(dataset: str, *, registry: str | None = None) -> Baseline | None:
-    """``NAME@latest`` when the dataset exists and has a version, else None (a first version)."""
-    from registry.errors import NotFoundError
-
-    with registry_errors(f"dataset {dataset!r}"):
-        reg = _registry(registry)
-        try:
-            version = reg.latest(dataset)
-        except NotFoundError:
-            return None
-        if version is None:
-            return None
-        opened = reg.open(version)
-        _ = opened.info
-    return Baseline(label=version.ref, build=opened)
+    if versions is None:
+        raise UsageError(f"--against {spec!r}: no registry to look the version up in")
+    return versions.version(spec)
 
 
 def suite_parameters(info: Mapping[str, Any]) -> dict[str, Any]:
@@ -143,7 +111,7 @@ def _drift_rows(drift: DriftReport) -> list[dict[str, str]]:
         }
         for signal, v in drift.signals.items()
     ] + [{"signal": line, "distance": "", "max": "", "status": "FAILED"}
-         for line in drift.failures if line.startswith("split ")]  # fmt: skip
+         for line in drift.failures if line.startswith("split ")]
 
 
 def validate(
@@ -206,7 +174,7 @@ def validate(
             verdict=_verdict(result),
             failures=failure_rows(failed)
             + [{"table": "drift", "column": "", "expectation": line, "expected": "",
-                "observed": ""} for line in (drift.failures if drift else ())],  # fmt: skip
+                "observed": ""} for line in (drift.failures if drift else ())],
             drift=_drift_rows(drift) if drift is not None else (),
         )
     return result
@@ -228,14 +196,14 @@ def validate_build(
     suite = suite if isinstance(suite, Suite) else load_suite(suite)
     if not write:
         return validate(build, suite, baseline=baseline)
-    storage.delete(storage.join(build.root, RESULT_FILE))
-    docs_dir = storage.join(build.root, DOCS_DIR)
+    storage.delete(storage.join(build.root, VALIDATION_RESULT))
+    docs_dir = storage.join(build.root, VALIDATION_DOCS)
     if is_local(build.root):
         result = validate(build, suite, baseline=baseline, docs_dir=docs_dir)
     else:
         with tempfile.TemporaryDirectory(prefix="curate-docs-") as tmp:
             result = validate(build, suite, baseline=baseline, docs_dir=tmp)
             storage.upload_dir(tmp, docs_dir)
-    result = ValidationResult.from_dict({**result.to_dict(), "docs": f"{DOCS_DIR}/index.html"})
+    result = ValidationResult.from_dict({**result.to_dict(), "docs": VALIDATION_DOCS_INDEX})
     result.write(build.root)
     return result

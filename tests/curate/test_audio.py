@@ -106,7 +106,7 @@ def test_decode_ogg_vorbis_keeps_the_tone():
 
 def test_decode_text_named_flac_is_undecodable():
     err = rejected(Reason.AUDIO_UNDECODABLE, audio.decode, b"hello, I am a transcript\n" * 20,
-                   uri="/data/a.flac")  # fmt: skip
+                   uri="/data/a.flac")
     assert "/data/a.flac" in err.detail
     assert "0x" not in err.detail  # no memory addresses: details are stored in parquet
 
@@ -120,7 +120,7 @@ def test_decode_random_bytes_is_undecodable():
 def test_decode_truncated_flac(fraction):
     data = make(speechy(), SR, "FLAC", "PCM_16")
     err = rejected(Reason.AUDIO_TRUNCATED, audio.decode, data[: int(len(data) * fraction)],
-                   uri="cut.flac")  # fmt: skip
+                   uri="cut.flac")
     assert "cut.flac" in err.detail
 
 
@@ -135,7 +135,7 @@ def test_decode_flac_truncated_anywhere_is_never_accepted():
 def test_decode_truncated_wav(fraction):
     data = make(speechy(), SR, "WAV", "PCM_16")
     err = rejected(Reason.AUDIO_TRUNCATED, audio.decode, data[: int(len(data) * fraction)],
-                   uri="cut.wav")  # fmt: skip
+                   uri="cut.wav")
     assert "cut.wav" in err.detail
 
 
@@ -182,11 +182,11 @@ def test_segment_overshooting_a_little_is_cut_at_the_end():
     ("start_s", "end_s"),
     [(2.5, None), (2.5, 3.0), (1.0, 1.0), (1.0, 0.5), (-0.1, 1.0), (0.0, 2.6),
      (float("nan"), 1.0), (0.0, float("inf")), (1.99999, 2.0)],
-)  # fmt: skip
+)
 def test_bad_segments(start_s, end_s):
     data = make(speechy(), SR, "WAV", "PCM_16")
     err = rejected(Reason.BAD_SEGMENT, audio.decode, data, uri="rec.wav", start_s=start_s,
-                   end_s=end_s)  # fmt: skip
+                   end_s=end_s)
     assert "rec.wav" in err.detail
 
 
@@ -227,7 +227,7 @@ def test_mono_to_stereo_duplicates_and_many_channels_average_first():
     np.testing.assert_array_equal(out[:, 0], out[:, 1])
     six = np.repeat(tone(300, 0.5)[:, None], 6, axis=1) * np.linspace(0, 1, 6, dtype=np.float32)
     out = audio.normalise(audio.DecodedAudio(samples=six, sample_rate_hz=SR), sample_rate_hz=SR,
-                          channels=2)  # fmt: skip
+                          channels=2)
     np.testing.assert_allclose(out[:, 0], six.mean(axis=1), atol=1e-7)
     np.testing.assert_array_equal(out[:, 0], out[:, 1])
 

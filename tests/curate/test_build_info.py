@@ -1,4 +1,5 @@
-"""The manifest merge: parts in order, one at a time, and the split summary of all of them."""
+"""The build directory's own files: the manifest merge (parts in order, one at a time, and
+the split summary of all of them) and the accounting check before dataset_info.json."""
 
 from __future__ import annotations
 
@@ -32,9 +33,9 @@ def _rows(shard: int, n: int, fields: tuple[str, ...] = ()) -> list[dict]:
             elif pa.types.is_integer(f.type):
                 row[f.name] = position
             else:
-                row[f.name] = float(rng.uniform(0.5, 20.0))
+                row[f.name] = float(np.float32(rng.uniform(0.5, 20.0)))  # as the column holds it
         row.update(key=f"k{shard:03d}-{position:04d}", speaker=f"spk{position % 7}", shard=shard,
-                   position=position)  # fmt: skip
+                   position=position)
         rows.append(row)
     return rows
 
@@ -43,9 +44,9 @@ def test_parts_are_merged_in_order_with_the_summary_of_all_rows(tmp_path):
     fields = model_fields(["vad"])
     parts = [_rows(shard, n, fields) for shard, n in enumerate([5, 0, 9, 3])]  # an empty shard too
     paths = [write_manifest_part(str(tmp_path / f"part-{i}.parquet"), rows, fields)
-             for i, rows in enumerate(parts)]  # fmt: skip
+             for i, rows in enumerate(parts)]
     written, summary = merge_manifest(str(tmp_path / "build"), "train",
-                                      (read_manifest_part(p) for p in paths), fields)  # fmt: skip
+                                      (read_manifest_part(p) for p in paths), fields)
 
     path = tmp_path / "build" / "manifest" / "train.parquet"
     assert written.path == "manifest/train.parquet"
@@ -86,3 +87,21 @@ def test_a_split_without_parts_gets_an_empty_manifest(tmp_path):
     assert table.num_rows == 0 and table.schema == manifest_schema()
     assert summary["num_examples"] == 0 and summary["duration_s"] == 0.0
     assert summary["signals"] == {}
+
+
+def test_inputs_that_do_not_add_up_stop_the_build_naming_the_counts(tmp_path):
+    from curate.build import _finalize
+    from curate.config import parse_config
+    from curate.errors import AccountingError, CurateError, Reason, Stage
+    from curate.records import Rejection
+
+    config = parse_config({"name": "ds", "sources": [{"kind": "jsonl", "path": "m.jsonl"}]})
+    lost = Rejection(key="k1", source_uri="m.jsonl", audio_uri="a.wav", stage=Stage.FILTER,
+                     reason=Reason.TOO_SHORT, detail="0.1 s")
+    with pytest.raises(AccountingError) as e:  # 1 rejected, nothing accepted, 3 read: 2 lost
+        _finalize(None, output_dir=str(tmp_path), config=config, models=None, shards=[],
+                  manifests=[], rejections=[lost], read=3)
+    assert isinstance(e.value, CurateError)
+    assert str(e.value) == "inputs do not add up: accepted 0 + rejected 1 = 1, but 3 were read"
+    assert (e.value.read, e.value.accepted, e.value.rejected) == (3, 0, 1)
+    assert not (tmp_path / "dataset_info.json").exists()  # the build is not complete

@@ -57,7 +57,7 @@ def test_empty_text(text):
          "chars_per_s 2.00 < min_chars_per_s 4"),
         ({"chars_per_s": 45.0}, {}, Reason.SPEAKING_RATE, "chars_per_s 45.00 > max_chars_per_s 40"),
     ],
-)  # fmt: skip
+)
 def test_each_reason_with_value_and_bound(change, cfg, reason, detail):
     err = reason_of(dataclasses.replace(GOOD, **change), FilterConfig(**cfg))
     assert err.reason is reason
@@ -71,7 +71,7 @@ def test_rules_apply_in_documented_order():
     cfg = FilterConfig(min_snr_db=0)
     order = [Reason.TOO_SHORT, Reason.SILENT, Reason.CLIPPED, Reason.LOW_SNR, Reason.SPEAKING_RATE]
     fixes = [{"duration_s": 3.0}, {"silence_ratio": 0.1}, {"clipping_ratio": 0.0},
-             {"snr_db": 20.0}, {"chars_per_s": 10.0}]  # fmt: skip
+             {"snr_db": 20.0}, {"chars_per_s": 10.0}]
     sig = everything_wrong
     for reason, fix in zip(order, fixes, strict=True):
         assert reason_of(sig, cfg).reason is reason
@@ -85,7 +85,7 @@ def test_rules_apply_in_documented_order():
 def test_values_on_the_bound_pass():
     cfg = FilterConfig(min_snr_db=25.0, min_chars_per_s=14.0, max_chars_per_s=14.0 + 1e-9)
     check_signals(dataclasses.replace(GOOD, duration_s=0.2, silence_ratio=0.95,
-                                      clipping_ratio=0.01), cfg)  # fmt: skip
+                                      clipping_ratio=0.01), cfg)
     check_signals(dataclasses.replace(GOOD, duration_s=30.0), FilterConfig())
 
 

@@ -201,7 +201,7 @@ def test_expected_json_lists_every_key_of_every_layout(
         "audio_truncated", "audio_empty", "audio_undecodable", "silent", "clipped", "too_short",
         "too_long", "empty_text", "missing_audio", "missing_transcript", "text_not_utf8",
         "path_outside_root", "duplicate_audio",
-    }  # fmt: skip
+    }
     assert {b["reason"] for b in expected["bad_inputs"]} == required | {None}
     for bad in expected["bad_inputs"]:
         assert bad["description"]
@@ -291,7 +291,7 @@ def test_generated_configs_load(corpus: CorpusSummary) -> None:
             assert source.audio_root == corpus.root
         assert (config.audio.sample_rate_hz, config.audio.channels, config.audio.codec.value) == (
             16000, 1, "flac",
-        )  # fmt: skip
+        )
         assert config.filters == type(config.filters)()
         assert config.splits == type(config.splits)()
         assert config.shards.target_size_mb <= 2
@@ -343,3 +343,13 @@ def test_custom_duration_range_is_respected(tmp_path) -> None:
     with open(os.path.join(summary.root, "manifest.jsonl"), "rb") as f:
         durations = [json.loads(line)["duration"] for line in f]
     assert all(1.0 <= d <= 1.5 for d in durations)
+
+
+def test_curate_samples_writes_the_corpus_and_says_what(tmp_path, capsys):
+    from curate.cli import main
+
+    assert main(["samples", str(tmp_path / "c"), "--utterances", "3", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("wrote 3 good and 0 bad utterances") and str(tmp_path / "c") in out
+    assert (tmp_path / "c" / "configs" / "jsonl.yaml").is_file()
+    assert (tmp_path / "c" / "expected.json").is_file()

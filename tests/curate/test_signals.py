@@ -146,7 +146,7 @@ def test_pcm_hash_is_the_same_for_wav_and_flac_of_the_same_audio():
         decoded = audio.decode(audio.encode(x, SR, codec), uri=f"a.{codec.value}")
         samples = audio.normalise(decoded, sample_rate_hz=SR, channels=1)
         hashes.add(compute_signals(source=decoded, samples=samples, sample_rate_hz=SR,
-                                   text="x").pcm_sha256)  # fmt: skip
+                                   text="x").pcm_sha256)
     assert len(hashes) == 1
     assert hashes == {signals_of(x).pcm_sha256}  # and equal to the hash of the original
 
@@ -157,7 +157,7 @@ def test_pcm_hash_differs_for_different_audio_and_pcm16_argument_agrees():
     assert sig.pcm_sha256 != signals_of(sine(amp=0.31)).pcm_sha256
     src = audio.DecodedAudio(samples=x, sample_rate_hz=SR)
     given = compute_signals(source=src, samples=x, sample_rate_hz=SR, text="a b",
-                            pcm16=audio.to_pcm16(x))  # fmt: skip
+                            pcm16=audio.to_pcm16(x))
     assert given == sig
 
 

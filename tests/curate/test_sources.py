@@ -60,7 +60,10 @@ def test_paths_join_normalise_and_is_within_for_local_paths_and_uris():
     assert paths.join("/corpus", "s3://other/x.wav") == "s3://other/x.wav"
     assert paths.normalise("gs://b/c/./d/../e.wav") == "gs://b/c/e.wav"
     assert paths.normalise("/a/b/../c") == "/a/c"
-    assert paths.normalise("file:///a/b/../c") == "file:///a/c"
+    assert paths.normalise("file:///a/b/../c") == "/a/c"  # a file:// URI is a local path
+    assert paths.join("file:///corpus", "a.wav") == "/corpus/a.wav"
+    assert paths.join("/corpus", "file:///elsewhere/a.wav") == "/elsewhere/a.wav"
+    assert paths.is_within("/corpus", "file:///corpus/x/y.wav")
     assert paths.is_within("gs://b/corpus", "gs://b/corpus/x/y.wav")
     assert paths.is_within("gs://b/corpus/", "gs://b/corpus")
     assert not paths.is_within("gs://b/corpus", "gs://b/corpus/../../etc/passwd")

@@ -6,14 +6,15 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from curate.config import ShardFormat
 from curate.example_proto import encode_example
-from curate.features import FEATURE_SPEC, serialize_example
+from curate.features import FEATURE_SPEC, feature_spec, model_fields, serialize_example
+from curate.fsio import write_bytes
+from curate.layout import ShardFormat, shard_file
 from curate.records import Signals
-from curate.writers import read_tfrecord, shard_name, write_bytes, write_shard
+from curate.writers import read_tfrecord, write_shard, write_shards
 
-tf = pytest.importorskip("tensorflow")
 
 
 def _tf_feature(value):
@@ -64,9 +65,9 @@ def _records(n: int) -> list[bytes]:
 
 def test_tfrecord_shard_reads_back_with_tf_data_and_the_feature_spec(tmp_path):
     records = _records(7)
-    dest = str(tmp_path / shard_name("ds", "train", ShardFormat.TFRECORD, 0, 1))
-    written = write_shard(dest, ShardFormat.TFRECORD, records)
-    assert written.num_examples == 7 and written.size_bytes == os.path.getsize(dest)
+    dest = str(tmp_path / shard_file("ds", "train", ShardFormat.TFRECORD, 0, 1))
+    files, count = write_shards({ShardFormat.TFRECORD: dest}, records)
+    assert count == 7 and files[ShardFormat.TFRECORD].size_bytes == os.path.getsize(dest)
     assert not [p for p in os.listdir(os.path.dirname(dest)) if ".tmp-" in p]
     assert read_tfrecord(open(dest, "rb").read()) == records
     spec = {k: tf.io.FixedLenFeature(v["shape"], getattr(tf, v["dtype"])) for k, v in FEATURE_SPEC.items()}
@@ -82,9 +83,9 @@ def test_array_record_shard_reads_back_by_random_access(tmp_path):
 
     records = _records(5)
     dest = str(tmp_path / "x.array_record-00000-of-00001")
-    written = write_shard(dest, ShardFormat.ARRAY_RECORD, records)
+    write_shard(dest, ShardFormat.ARRAY_RECORD, records)
     source = ArrayRecordDataSource([dest])
-    assert len(source) == written.num_examples == 5
+    assert len(source) == 5
     assert [source[i] for i in (4, 0, 2)] == [records[4], records[0], records[2]]
 
 
@@ -112,3 +113,27 @@ def test_write_bytes_is_atomic_and_hashes(tmp_path):
     assert w.sha256 == hashlib.sha256(b"{}").hexdigest()
     assert os.listdir(tmp_path / "sub") == ["f.json"]
     assert np.frombuffer(open(tmp_path / "sub" / "f.json", "rb").read(), np.uint8).tobytes() == b"{}"
+
+
+def test_model_signal_features_parse_with_the_dtypes_of_their_dataclass_fields(tmp_path):
+    from curate.models.records import ModelSignals
+
+    fields = model_fields(("vad", "asr", "langid"))
+    signals = ModelSignals(
+        vad_speech_ratio=0.75, vad_speech_start_sample=160, vad_speech_end_sample=15840,
+        vad_model="silero", asr_hypothesis="hello world", asr_wer=0.5, asr_cer=0.25,
+        asr_word_errors=1, asr_ref_words=2, asr_char_errors=3, asr_ref_chars=12,
+        asr_model="sphinx", langid_language="en", langid_confidence=0.875, langid_words=2,
+        langid_model="lingua",
+    )
+    values = {name: getattr(signals, name) for name in fields}
+    assert set(fields) == set(ModelSignals.__dataclass_fields__)
+    record = serialize_example(key="k", audio=b"a", text="hello world", speaker="s",
+                               sample_rate_hz=16000, num_samples=16000, channels=1,
+                               signals=_signals(0), model_signals=values)
+    spec = {k: tf.io.FixedLenFeature(v["shape"], getattr(tf, v["dtype"]))
+            for k, v in feature_spec(fields).items()}
+    parsed = tf.io.parse_single_example(record, spec)
+    for name, value in values.items():
+        got = parsed[name].numpy()
+        assert (got.decode() if isinstance(value, str) else got.item()) == value, name

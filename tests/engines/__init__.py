@@ -16,7 +16,7 @@ import os
 from importlib.metadata import version
 from pathlib import Path
 
-import pytest
+from tests.ci import skip_or_fail
 
 __all__ = [
     "FLINK_VERSION",
@@ -56,7 +56,4 @@ def require(path: Path, script: str) -> str:
     set-up script makes it."""
     if path.exists():
         return str(path)
-    why = f"{path} is missing: run `sh tests/engines/{script}` (make test runs it)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI must run this test with a real engine, but {why}", pytrace=False)
-    pytest.skip(why)
+    skip_or_fail(f"{path} is missing: run `sh tests/engines/{script}` (make test runs it)")

@@ -8,15 +8,17 @@ import os
 
 import pytest
 
-from pipelines.asr_dataset import run
-from tests.curate.models.conftest import (  # noqa: F401  (fixtures for the model builds)
-    librivox,
-    model_libraries,
-    speech_installed,
-)
+from curate.launch import run_build
+from tests.curate.models import conftest as models_conftest
 from tests.curate.models.corpus import write_models_corpus
 from tests.engines.processes import loopback_namespace, start_worker_pool, stop_group
 from tests.pipelines.corpus import small_shard_corpus
+
+# The model fixtures of tests/curate/models/ (pytest gives a directory only its own conftest's
+# fixtures and its parents').
+librivox = models_conftest.librivox
+model_libraries = models_conftest.model_libraries
+speech_installed = models_conftest.speech_installed
 
 
 def _quiet(_: str) -> None:
@@ -53,7 +55,7 @@ def corpus(tmp_path_factory) -> str:
 def direct_build(corpus, tmp_path_factory):
     """``(build dir, dataset_info)`` of ``corpus`` on the DirectRunner."""
     out = str(tmp_path_factory.mktemp("direct") / "build")
-    return out, run(corpus, out, workers=1, say=_quiet)
+    return out, run_build(corpus, out, workers=1, say=_quiet)
 
 
 @pytest.fixture(scope="session")
@@ -66,4 +68,4 @@ def models_corpus(tmp_path_factory, librivox, model_libraries):
 @pytest.fixture(scope="session")
 def direct_models_build(models_corpus, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("direct-models") / "build")
-    return out, run(models_corpus[0], out, workers=1, say=_quiet)
+    return out, run_build(models_corpus[0], out, workers=1, say=_quiet)

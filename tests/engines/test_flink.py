@@ -39,8 +39,8 @@ def _flink_build(config: str, tmp_path, namespace: list[str], pool_port: int) ->
         f"--artifacts_dir={tmp_path / 'artifacts'}", "--parallelism=2",
         "--environment_type=EXTERNAL", f"--environment_config=127.0.0.1:{pool_port}",
     ]
-    proc = run_bounded(cmd, cwd=str(tmp_path), timeout_s=BUILD_TIMEOUT_S,
-                       env={**os.environ, "HOME": str(home)})  # fmt: skip
+    env = {**os.environ, "HOME": str(home)}
+    proc = run_bounded(cmd, cwd=str(tmp_path), timeout_s=BUILD_TIMEOUT_S, env=env)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert not (home / ".apache_beam").exists(), "Beam fetched a job-server jar of its own"
     return out, proc.stdout

@@ -29,8 +29,8 @@ def test_prism_runner_matches_direct_runner(namespace, corpus, direct_build, tmp
         *namespace, sys.executable, "-m", "pipelines.asr_dataset", "--config", corpus,
         "--output", out, "--runner", "PrismRunner", "--prism_location", binary,
     ]
-    proc = run_bounded(cmd, cwd=str(tmp_path), timeout_s=BUILD_TIMEOUT_S,
-                       env={**os.environ, "HOME": str(home)})  # fmt: skip
+    env = {**os.environ, "HOME": str(home)}
+    proc = run_bounded(cmd, cwd=str(tmp_path), timeout_s=BUILD_TIMEOUT_S, env=env)
     assert proc.returncode == 0, proc.stderr[-4000:]
     info = assert_same_build(*direct_build, out)
     assert info["fingerprint"] in proc.stdout

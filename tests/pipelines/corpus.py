@@ -13,7 +13,7 @@ __all__ = ["small_shard_corpus"]
 
 
 def small_shard_corpus(root: str, *, utterances: int, seed: int, target_shard_mb: float = 0.4,
-                       layouts: tuple[str, ...] = ("librispeech",)) -> str:  # fmt: skip
+                       layouts: tuple[str, ...] = ("librispeech",)) -> str:
     """Make the sample corpus (with its bad inputs) at ``root`` and set ``target_size_mb`` in the
     config of each of ``layouts``; returns ``root``."""
     make_corpus(root, utterances=utterances, seed=seed, with_bad_inputs=True)

@@ -9,7 +9,7 @@ import pytest
 
 from curate.config import SourceKind
 from curate.samples import make_corpus
-from pipelines.asr_dataset import run
+from curate.launch import run_build
 
 
 def _rows(build_dir: str) -> dict[str, tuple]:
@@ -28,7 +28,7 @@ def builds(tmp_path_factory):
     out = {}
     for kind in SourceKind:
         dest = str(tmp_path_factory.mktemp(kind.value) / "build")
-        info = run(summary.configs[kind], dest, workers=1, say=lambda _: None)
+        info = run_build(summary.configs[kind], dest, workers=1, say=lambda _: None)
         out[kind] = (info, _rows(dest))
     return summary, out
 

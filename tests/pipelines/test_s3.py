@@ -18,14 +18,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from curate.build_info import fingerprint
+from curate.layout import fingerprint
 from tests.pipelines.corpus import small_shard_corpus
-from pipelines.asr_dataset import run
+from curate.launch import run_build
 from registry.local import LocalStore
 from tests.s3_server import local_s3, upload_tree
-
-pytest.importorskip("moto.server")
-pytest.importorskip("boto3")
 
 BUCKET = "speech"
 
@@ -65,7 +62,7 @@ def corpus(tmp_path_factory, s3):
 
 @pytest.fixture(scope="module")
 def s3_build(corpus, s3):
-    info = run(f"s3://{BUCKET}/configs/librispeech.yaml", f"s3://{BUCKET}/builds/b1", workers=2,
+    info = run_build(f"s3://{BUCKET}/configs/librispeech.yaml", f"s3://{BUCKET}/builds/b1", workers=2,
                pipeline_args=s3.pipeline_args(), say=_quiet)
     return "builds/b1", info
 
@@ -117,7 +114,7 @@ def test_s3_build_equals_a_local_build_of_the_same_corpus(corpus, s3, s3_build, 
     the same ``s3://`` corpus written to a local directory."""
     root, _ = corpus
     prefix, s3_info = s3_build
-    local = run(os.path.join(root, "configs", "librispeech.yaml"), str(tmp_path / "local"),
+    local = run_build(os.path.join(root, "configs", "librispeech.yaml"), str(tmp_path / "local"),
                 workers=1, say=_quiet)
     shards = lambda info: {p: m for p, m in info["files"].items() if p.startswith("data/")}
     assert shards(s3_info) == shards(local)
@@ -133,7 +130,7 @@ def test_s3_build_equals_a_local_build_of_the_same_corpus(corpus, s3, s3_build, 
                 row[col] = row[col].replace(local_root, remote_root)
         assert remote_rows == local_rows, split
 
-    mixed = run(f"s3://{BUCKET}/configs/librispeech.yaml", str(tmp_path / "from_s3"), workers=1,
+    mixed = run_build(f"s3://{BUCKET}/configs/librispeech.yaml", str(tmp_path / "from_s3"), workers=1,
                 pipeline_args=s3.pipeline_args(), say=_quiet)
     assert mixed["fingerprint"] == s3_info["fingerprint"]
     assert mixed["files"] == s3_info["files"]
@@ -144,7 +141,7 @@ def test_refuses_to_overwrite_a_build_in_the_bucket(corpus, s3, s3_build):
 
     prefix, info = s3_build
     with pytest.raises(UsageError, match="already holds a build"):
-        run(f"s3://{BUCKET}/configs/librispeech.yaml", f"s3://{BUCKET}/{prefix}",
+        run_build(f"s3://{BUCKET}/configs/librispeech.yaml", f"s3://{BUCKET}/{prefix}",
             pipeline_args=s3.pipeline_args(), say=_quiet)
     assert json.loads(s3.get(BUCKET, f"{prefix}/dataset_info.json")) == info
 
@@ -256,29 +253,30 @@ def test_registering_a_missing_bucket_build_names_it(env_s3, tmp_path):
         reg.register(f"s3://{BUCKET}/nowhere", dataset="some-set", allow_unvalidated=True)
 
 
-def test_the_cli_registers_from_and_caches_in_the_bucket(env_s3, s3_build, tmp_path):
-    """What a user types, in a fresh process configured only by the environment."""
-    import subprocess
-    import sys
+def test_the_cli_registers_from_and_caches_in_the_bucket(env_s3, s3_build, tmp_path, monkeypatch,
+                                                         capsys):
+    """What a user types, configured only by the environment (Beam's filesystems without
+    options, as in a fresh process: see ``env_s3``)."""
+    from curate.cli import main
 
     s3 = env_s3
     prefix, info = s3_build
-    env = dict(os.environ, CURATE_CACHE_DIR=f"s3://{BUCKET}/cli-cache",
-               CURATE_REGISTRY=f"file://{tmp_path / 'store'}")  # fmt: skip
+    monkeypatch.setenv("CURATE_CACHE_DIR", f"s3://{BUCKET}/cli-cache")
+    monkeypatch.setenv("CURATE_REGISTRY", f"file://{tmp_path / 'store'}")
 
-    def cli(*args):
-        return subprocess.run([sys.executable, "-m", "curate.cli", *args], env=env, text=True,
-                              capture_output=True, timeout=300)  # fmt: skip
+    def cli(*args: str) -> tuple[int, str]:
+        code = main(list(args))
+        return code, capsys.readouterr().err
 
-    refused = cli("register", f"s3://{BUCKET}/{prefix}", "--dataset", "cli-set")
-    assert refused.returncode == 1 and "never validated" in refused.stderr, refused.stderr
-    done = cli("register", f"s3://{BUCKET}/{prefix}", "--dataset", "cli-set", "--allow-unvalidated")
-    assert done.returncode == 0, done.stderr
-    assert cli("pull", "cli-set@v1", str(tmp_path / "copy")).returncode == 0
+    code, err = cli("register", f"s3://{BUCKET}/{prefix}", "--dataset", "cli-set")
+    assert code == 1 and "never validated" in err, err
+    code, err = cli("register", f"s3://{BUCKET}/{prefix}", "--dataset", "cli-set",
+                    "--allow-unvalidated")
+    assert code == 0, err
+    assert cli("pull", "cli-set@v1", str(tmp_path / "copy"))[0] == 0
     assert json.loads((tmp_path / "copy" / "dataset_info.json").read_text()) == info
     cached = {k.split("/", 3)[3] for k in s3.keys(BUCKET, "cli-cache/") if "/.verified/" not in k}
     assert cached == set(info["files"]) | {"dataset_info.json"}
 
-    no_bucket = cli("register", "s3://no-such-bucket/b1", "--dataset", "cli-set")
-    assert (no_bucket.returncode, no_bucket.stderr) == (
+    assert cli("register", "s3://no-such-bucket/b1", "--dataset", "cli-set") == (
         2, "curate: error: build directory 's3://no-such-bucket/b1' not found\n")

@@ -1,7 +1,7 @@
 """Scaling out: no step funnels the corpus through one worker, no audio crosses a shuffle, and the
 shard plan for a million utterances is balanced and deterministic.
 
-The figures behind ``docs/runners.md`` come from ``python -m tests.measure`` (see there); these
+The figures behind ``docs/runners.md`` come from ``python -m bench.measure`` (see there); these
 tests check the properties, not timings.
 """
 
@@ -19,7 +19,7 @@ import pytest
 from curate.config import ShardConfig, SplitConfig
 from tests.pipelines.corpus import small_shard_corpus
 from curate.shards import num_shards
-from tests.measure import shuffle_profile
+from bench.measure import shuffle_profile
 from tests.synthetic_rows import plan, plan_digest, synthetic_rows
 
 MILLION = 1_000_000

@@ -2,8 +2,9 @@
 
 The shape is the pipeline's (see DESIGN.md): TFRecord and ArrayRecord shards of serialized
 ``tf.train.Example``s with FLAC (or WAV) audio, Parquet manifests, ``dataset_info.json`` with
-the sha256 of every file and a fingerprint over them. Same examples in, same bytes out, so a
-test can make v1/v2/v3 that differ in exactly one split.
+the sha256 of every file and the pipeline's fingerprint over them. Paths, shard names and the
+fingerprint come from :mod:`curate.layout`, as the pipeline's do. Same examples in, same bytes
+out, so a test can make v1/v2/v3 that differ in exactly one split.
 """
 
 from __future__ import annotations
@@ -20,6 +21,16 @@ from typing import Any
 import numpy as np
 
 from curate.features import FEATURE_SPEC
+from curate.layout import (
+    INFO_FILE,
+    REJECTED_FILE,
+    STATS_FILE,
+    VALIDATION_RESULT,
+    ShardFormat,
+    fingerprint,
+    manifest_file,
+    shard_file,
+)
 from curate.records import SIGNAL_FIELDS
 
 __all__ = ["FixtureExample", "make_examples", "write_build", "FEATURE_SPEC"]
@@ -134,13 +145,11 @@ def write_build(
     info_splits: dict[str, Any] = {}
     stats: dict[str, Any] = {}
     for split, examples in sorted(splits.items()):
-        (root / "data" / split).mkdir(parents=True, exist_ok=True)
-        (root / "manifest").mkdir(parents=True, exist_ok=True)
         by_shard: list[list[FixtureExample]] = [[] for _ in range(num_shards)]
         for ex in sorted(examples, key=lambda e: e.key):
             by_shard[_shard_of(ex.key, num_shards)].append(ex)
         rows: list[dict[str, Any]] = []
-        shard_entries: dict[str, list[dict[str, Any]]] = {"tfrecord": [], "array_record": []}
+        shard_entries: dict[str, list[dict[str, Any]]] = {f.value: [] for f in ShardFormat}
         for index, shard in enumerate(by_shard):
             records = []
             for position, ex in enumerate(shard):
@@ -169,20 +178,22 @@ def write_build(
                     "audio_uri": f"file:///corpus/{ex.key}.{codec}",
                     **{k: sig[k] for k in SIGNALS if k != "duration_s"},
                 })
-            suffix = f"{index:05d}-of-{num_shards:05d}"
-            tf_rel = f"data/{split}/{name}-{split}.tfrecord-{suffix}"
+            tf_rel = shard_file(name, split, ShardFormat.TFRECORD, index, num_shards)
+            (root / tf_rel).parent.mkdir(parents=True, exist_ok=True)
             with tf.io.TFRecordWriter(str(root / tf_rel)) as w:
                 for r in records:
                     w.write(r)
-            ar_rel = f"data/{split}/{name}-{split}.array_record-{suffix}"
+            ar_rel = shard_file(name, split, ShardFormat.ARRAY_RECORD, index, num_shards)
             writer = ArrayRecordWriter(str(root / ar_rel), "group_size:1")
             for r in records:
                 writer.write(r)
             writer.close()
-            for fmt, rel in (("tfrecord", tf_rel), ("array_record", ar_rel)):
-                shard_entries[fmt].append({"path": rel, **record(rel), "num_examples": len(shard)})
-        pq.write_table(pa.Table.from_pylist(rows), root / "manifest" / f"{split}.parquet")
-        record(f"manifest/{split}.parquet")
+            for fmt, rel in ((ShardFormat.TFRECORD, tf_rel), (ShardFormat.ARRAY_RECORD, ar_rel)):
+                shard_entries[fmt.value].append(
+                    {"path": rel, **record(rel), "num_examples": len(shard)})
+        (root / manifest_file(split)).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(rows), root / manifest_file(split))
+        record(manifest_file(split))
         duration = sum(ex.duration_s for ex in examples)
         info_splits[split] = {
             "num_examples": len(examples), "duration_s": duration,
@@ -194,31 +205,28 @@ def write_build(
         [{"key": "bad-0001", "source_uri": "file:///corpus/bad-0001.txt", "stage": "decode",
           "reason": "audio_undecodable", "detail": "not audio"}]
     )
-    pq.write_table(rejected, root / "rejected.parquet")
-    record("rejected.parquet")
-    (root / "stats.json").write_text(json.dumps(stats, sort_keys=True, indent=2))
-    record("stats.json")
+    pq.write_table(rejected, root / REJECTED_FILE)
+    record(REJECTED_FILE)
+    (root / STATS_FILE).write_text(json.dumps(stats, sort_keys=True, indent=2))
+    record(STATS_FILE)
 
     accepted = sum(len(v) for v in splits.values())
     config = {"name": name, "num_shards": num_shards, "codec": codec}
     config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
-    fingerprint = hashlib.sha256(
-        "".join(f"{p}:{f['sha256']}\n" for p, f in sorted(files.items())).encode()
-    ).hexdigest()
     info = {
-        "name": name, "schema_version": 1, "fingerprint": fingerprint, "config": config,
+        "name": name, "schema_version": 1, "fingerprint": fingerprint(files), "config": config,
         "config_hash": config_hash, "code_version": code_version, "audio_codec": codec,
         "sample_rate_hz": SAMPLE_RATE_HZ, "channels": 1, "feature_spec": FEATURE_SPEC,
         "counts": {"read": accepted + 1, "accepted": accepted, "rejected": 1},
         "rejected_by_reason": {"audio_undecodable": 1},
         "splits": info_splits, "files": files,
     }
-    (root / "dataset_info.json").write_text(json.dumps(info, sort_keys=True, indent=2))
+    (root / INFO_FILE).write_text(json.dumps(info, sort_keys=True, indent=2))
     if validation == "passed":
         validation = {"suite": "asr_default", "success": True, "evaluated": 1, "successful": 1,
                       "failed": 0}
     if validation is not None:
-        (root / "validation").mkdir(exist_ok=True)
-        result = {"fingerprint": fingerprint, **dict(validation)}  # type: ignore[arg-type]
-        (root / "validation" / "result.json").write_text(json.dumps(result))
+        result = {"fingerprint": info["fingerprint"], **dict(validation)}  # type: ignore[arg-type]
+        (root / VALIDATION_RESULT).parent.mkdir(exist_ok=True)
+        (root / VALIDATION_RESULT).write_text(json.dumps(result))
     return root

@@ -3,6 +3,8 @@
     python -m tests.registry.register_child STORE_DIR BUILD_DIR DATASET [--gate FILE]
         [--kill-at NAME:N[:after]]
 
+(or :func:`run_child` in a forked process, which is how the fault tests run it).
+
 ``--gate`` waits until FILE exists (so two children start registering together). ``--kill-at``
 SIGKILLs this process at the N-th call of ``LocalStore.NAME`` (or of ``os.replace``, which every
 atomic write of the local store ends with), before the call or, with ``:after``, right after it
@@ -39,6 +41,20 @@ def _kill_at(owner: Any, name: str, n: int, after: bool) -> None:
         return result
 
     setattr(owner, name, wrapper)
+
+
+def run_child(argv: list[str], conn: Any) -> None:
+    """:func:`main` in a child forked by the fault tests' fork server (modules imported once,
+    not per child): what it prints goes to ``conn``; it exits with main's code (or is killed)."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(argv)
+    conn.send(out.getvalue())
+    conn.close()
+    sys.exit(code)
 
 
 def main(argv: list[str]) -> int:

@@ -138,7 +138,6 @@ def test_credentials_never_show_on_lakefs(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Against the lakeFS test server, configured through the lakectl environment."""
-    pytest.importorskip("registry.lakefs_store")
     secret = lakefs_server.secret_access_key
     monkeypatch.setenv("CURATE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("LAKECTL_SERVER_ENDPOINT_URL", lakefs_server.endpoint_url)

@@ -201,6 +201,6 @@ def test_a_bucket_cache_without_credentials_fails_at_once(tmp_path: Path, monkey
     try:
         with pytest.raises(StoreUnavailableError, match=r"registry cache s3://b/cache: no AWS credentials"):
             CommitCache(LocalStore(tmp_path / "store"), repo=DS, commit_id="c" * 64,
-                        root="s3://b/cache")  # fmt: skip
+                        root="s3://b/cache")
     finally:
         FileSystems.set_options(saved)

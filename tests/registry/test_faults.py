@@ -1,15 +1,15 @@
 """Faults during ``register``: concurrent registers, and processes killed at every stage.
 
-The children run ``tests/registry/register_child.py``: a real process, SIGKILLed at a named call.
+The children run ``tests/registry/register_child.py``: a real process (forked from a fork
+server), SIGKILLed at a named call.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,15 +19,45 @@ from registry.local import LocalStore
 from tests.registry.conftest import Builds
 
 DS = "asr-demo"
-ROOT = Path(__file__).resolve().parents[2]
 
 
-def _child(store: Path, build: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.registry.register_child", str(store), str(build), DS, *extra],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+# Children are forked from a fork server that has imported the registry once (a fresh
+# interpreter per child spent seconds importing Beam): each is still a process of its own,
+# killed with SIGKILL, that shares nothing with this one.
+_FORKS = multiprocessing.get_context("forkserver")
+_FORKS.set_forkserver_preload(["tests.registry.register_child"])
+
+
+class _Child:
+    """One ``register_child.main`` in a forked process."""
+
+    def __init__(self, argv: list[str]) -> None:
+        from tests.registry.register_child import run_child
+
+        self._conn, child_conn = _FORKS.Pipe(duplex=False)
+        self._process = _FORKS.Process(target=run_child, args=(argv, child_conn))
+        self._process.start()
+        child_conn.close()
+        self.returncode: int | None = None
+
+    def communicate(self, timeout: float) -> tuple[str, str]:
+        """(what it printed, "") once it has ended; the code is in ``returncode``."""
+        out = ""
+        if self._conn.poll(timeout):
+            try:
+                out = self._conn.recv()
+            except EOFError:  # killed before it could say anything
+                pass
+        self._process.join(timeout)
+        if self._process.exitcode is None:
+            self._process.kill()
+            self._process.join()
+        self.returncode = self._process.exitcode
+        return out, ""
+
+
+def _child(store: Path, build: Path, *extra: str) -> _Child:
+    return _Child([str(store), str(build), DS, *extra])
 
 
 def _assert_consistent(store: LocalStore, tmp_path: Path) -> list:

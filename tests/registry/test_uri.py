@@ -34,7 +34,8 @@ def test_default_is_the_environment_then_the_user_data_dir(
 def test_lakefs_uri_opens_the_lakefs_store_configured_like_lakectl(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    lakefs_store = pytest.importorskip("registry.lakefs_store")
+    from registry import lakefs_store
+
     monkeypatch.setenv("LAKECTL_SERVER_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("LAKECTL_CREDENTIALS_ACCESS_KEY_ID", "AKIAEXAMPLE")
     monkeypatch.setenv("LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY", "very-secret-value")

@@ -2,7 +2,8 @@
 
 Only what validation reads is written: ``manifest/<split>.parquet`` (through
 ``curate.build_info.write_manifest``), ``rejected.parquet`` (``write_rejected``), ``stats.json``
-and ``dataset_info.json`` with the sha256 of those files and a fingerprint over them; no shards.
+and ``dataset_info.json`` with the sha256 of those files and the pipeline's fingerprint over
+them (paths and fingerprint from :mod:`curate.layout`); no shards.
 Everything comes from ``FixtureSpec`` and its seed, so the same spec writes the same bytes.
 
 >>> import tempfile
@@ -26,9 +27,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.features import model_fields
-from curate.build_info import MANIFEST_SCHEMA, fingerprint, write_manifest, write_rejected
+from curate.build_info import MANIFEST_SCHEMA, write_manifest, write_rejected
 from curate.errors import Reason, Stage
+from curate.features import model_fields
+from curate.fsio import WrittenFile
+from curate.layout import INFO_FILE, MANIFEST_DIR, STATS_FILE, fingerprint, manifest_file
 from curate.records import Rejection
 from curate.stats import summarize_split
 
@@ -58,7 +61,7 @@ class FixtureSpec:
     sample_rate_hz: int = 16000  # of the rows; the config always says 16000
     leak_speakers: int = 0  # this many train speakers also speak in the last split
     seed: int = 0
-    models: tuple[str, ...] = ()  # enabled signal models: their manifest columns are present
+    enabled_models: tuple[str, ...] = ()  # signal models: their manifest columns are present
 
 
 STRICT_OK = FixtureSpec(
@@ -67,7 +70,7 @@ STRICT_OK = FixtureSpec(
     speakers={"train": 12, "validation": 12, "test": 12},
     median_duration_s=12.0,
     rejected=10,
-    models=("vad", "asr", "langid"),
+    enabled_models=("vad", "asr", "langid"),
 )
 
 
@@ -100,13 +103,13 @@ def _split_rows(spec: FixtureSpec, split: str, index: int) -> Rows:
             "snr_db": float(round(rng.uniform(15.0, 35.0), 3)),
             "chars_per_s": len("".join(words)) / duration,
             "words_per_s": len(words) / duration,
-        })  # fmt: skip
-        if spec.models:
-            rows[-1].update(_model_signals(rng, spec.models, num_samples=rows[-1]["num_samples"]))
+        })
+        if spec.enabled_models:
+            rows[-1].update(_model_signals(rng, spec.enabled_models, num_samples=rows[-1]["num_samples"]))
     return rows
 
 
-def _model_signals(rng: np.random.Generator, models: tuple[str, ...], *, num_samples: int) -> Row:
+def _model_signals(rng: np.random.Generator, enabled: tuple[str, ...], *, num_samples: int) -> Row:
     """Healthy model signals for one row (fields of the enabled models only)."""
     values = {
         "vad_speech_ratio": float(round(rng.uniform(0.7, 0.95), 4)),
@@ -118,8 +121,8 @@ def _model_signals(rng: np.random.Generator, models: tuple[str, ...], *, num_sam
         "asr_model": "pocketsphinx==fixture", "langid_language": "en",
         "langid_confidence": float(round(rng.uniform(0.8, 1.0), 4)), "langid_words": 8,
         "langid_model": "lingua==fixture",
-    }  # fmt: skip
-    return {name: values[name] for name in model_fields(models)}
+    }
+    return {name: values[name] for name in model_fields(enabled)}
 
 
 def _leak(spec: FixtureSpec, rows_by_split: dict[str, Rows]) -> None:
@@ -135,18 +138,16 @@ def _leak(spec: FixtureSpec, rows_by_split: dict[str, Rows]) -> None:
 
 def _write_manifest_direct(output_dir: str, split: str, rows: Rows) -> tuple[Any, Any]:
     """``write_manifest`` sorts by key and so cannot take a null key; write those directly."""
-    from curate.writers import WrittenFile
-
     table = pa.table({f.name: [r[f.name] for r in rows] for f in MANIFEST_SCHEMA},
-                     schema=MANIFEST_SCHEMA)  # fmt: skip
+                     schema=MANIFEST_SCHEMA)
     buf = io.BytesIO()
     pq.write_table(table, buf)
-    rel = f"manifest/{split}.parquet"
-    os.makedirs(os.path.join(output_dir, "manifest"), exist_ok=True)
+    rel = manifest_file(split)
+    os.makedirs(os.path.join(output_dir, MANIFEST_DIR), exist_ok=True)
     with open(os.path.join(output_dir, rel), "wb") as f:
         f.write(buf.getvalue())
     written = WrittenFile(path=rel, sha256=hashlib.sha256(buf.getvalue()).hexdigest(),
-                          size_bytes=len(buf.getvalue()))  # fmt: skip
+                          size_bytes=len(buf.getvalue()))
     columns = {f.name: [r[f.name] for r in rows] for f in MANIFEST_SCHEMA}
     columns["speaker"] = [s for s in columns["speaker"] if s is not None]
     return written, summarize_split(columns)
@@ -171,7 +172,7 @@ def write_build(
         if mutate is not None:
             mutate(split, rows)
         if all(isinstance(r["key"], str) for r in rows):
-            written, summary = write_manifest(output_dir, split, rows, model_fields(spec.models))
+            written, summary = write_manifest(output_dir, split, rows, model_fields(spec.enabled_models))
         else:
             written, summary = _write_manifest_direct(output_dir, split, rows)
         files[written.path] = {"sha256": written.sha256, "size_bytes": written.size_bytes}
@@ -185,16 +186,16 @@ def write_build(
     rejections = [
         Rejection(key=f"bad-{i:05d}", source_uri="file:///fixture/bad.jsonl",
                   audio_uri=f"file:///fixture/audio/bad-{i:05d}.flac", stage=Stage.FILTER,
-                  reason=Reason.TOO_SHORT, detail="0.05 s")  # fmt: skip
+                  reason=Reason.TOO_SHORT, detail="0.05 s")
         for i in range(spec.rejected)
     ]
     rejected = write_rejected(output_dir, rejections)
     files[rejected.path] = {"sha256": rejected.sha256, "size_bytes": rejected.size_bytes}
     stats_bytes = (json.dumps(stats, indent=2, sort_keys=True) + "\n").encode()
-    with open(os.path.join(output_dir, "stats.json"), "wb") as f:
+    with open(os.path.join(output_dir, STATS_FILE), "wb") as f:
         f.write(stats_bytes)
-    files["stats.json"] = {"sha256": hashlib.sha256(stats_bytes).hexdigest(),
-                           "size_bytes": len(stats_bytes)}  # fmt: skip
+    files[STATS_FILE] = {"sha256": hashlib.sha256(stats_bytes).hexdigest(),
+                           "size_bytes": len(stats_bytes)}
     accepted = sum(s["num_examples"] for s in splits.values())
     total = sum(spec.examples.values())
     info = {
@@ -207,17 +208,17 @@ def write_build(
             "splits": {"by": "speaker", "salt": "fixture",
                        "ratios": {s: n / total for s, n in spec.examples.items()}},
             **({"signals": {m: {"enabled": True, **({"languages": ["en"]} if m == "langid"
-                                                    else {})} for m in spec.models}}
-               if spec.models else {}),
-        },  # fmt: skip
+                                                    else {})} for m in spec.enabled_models}}
+               if spec.enabled_models else {}),
+        },
         "sample_rate_hz": 16000,
         "counts": {"read": accepted + spec.rejected, "accepted": accepted,
-                   "rejected": spec.rejected},  # fmt: skip
+                   "rejected": spec.rejected},
         "rejected_by_reason": {Reason.TOO_SHORT.value: spec.rejected} if spec.rejected else {},
         "splits": splits,
         "files": dict(sorted(files.items())),
     }
-    with open(os.path.join(output_dir, "dataset_info.json"), "w", encoding="utf-8") as f:
+    with open(os.path.join(output_dir, INFO_FILE), "w", encoding="utf-8") as f:
         json.dump(info, f, indent=2, sort_keys=True)
         f.write("\n")
     return info

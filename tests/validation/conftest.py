@@ -22,7 +22,7 @@ def make_build(tmp_path: Path) -> Callable[..., str]:
     ``tmp_path`` and returns its directory."""
 
     def make(name: str = "build", spec: FixtureSpec | None = None,
-             mutate: Callable[[str, Rows], None] | None = None) -> str:  # fmt: skip
+             mutate: Callable[[str, Rows], None] | None = None) -> str:
         out = str(tmp_path / name)
         write_build(out, spec or FixtureSpec(), mutate=mutate)
         return out
@@ -32,8 +32,7 @@ def make_build(tmp_path: Path) -> Callable[..., str]:
 
 @pytest.fixture
 def registry_uri(tmp_path: Path) -> str:
-    """A fresh local-store registry (skipped while ``registry.local`` is missing)."""
-    pytest.importorskip("registry.local", reason="registry.local not available yet")
+    """A fresh local-store registry."""
     return (tmp_path / "registry").as_uri()
 
 
@@ -70,6 +69,6 @@ def dump_dom(chromium: str, path: str, profile_dir: Path) -> str:
          "--no-first-run", "--disable-extensions", f"--user-data-dir={profile_dir}",
          "--dump-dom", Path(path).resolve().as_uri()],
         capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(profile_dir)},
-    )  # fmt: skip
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout

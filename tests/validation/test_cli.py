@@ -55,7 +55,7 @@ def test_validate_json_prints_one_summary(make_build, capsys):
         (["validate", "{build}", "--against", "no-version-given"], "neither a build directory"),
         (["gate", "{build}", "--dataset", "Bad Name!", "--registry", "{registry}"], "Bad Name!"),
     ],
-)  # fmt: skip
+)
 def test_usage_errors_exit_2(args, message, make_build, tmp_path, capsys):
     build = make_build()
     fill = {"tmp": str(tmp_path), "build": build, "registry": (tmp_path / "reg").as_uri()}
@@ -93,7 +93,6 @@ def test_gate_checks_drift_against_latest(make_build, registry_uri, capsys, monk
 
 
 def test_gate_exits_3_when_the_registry_is_unreachable(make_build, monkeypatch, tmp_path, capsys):
-    pytest.importorskip("registry.lakefs_store", reason="registry.lakefs_store not available yet")
     monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.lakectl.yaml
     monkeypatch.setenv("LAKECTL_SERVER_ENDPOINT_URL", "http://127.0.0.1:9")  # discard port
     monkeypatch.setenv("LAKECTL_CREDENTIALS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")

@@ -41,11 +41,11 @@ def test_index_page_shows_the_failed_expectations(chromium: str, make_build, tmp
     assert re.search(r"duration_s \d\.\d{4} 0\.3 FAILED", text)  # and every distance
     # Each failed expectation links to GX's page for its table, which renders it too.
     links = re.findall(r'<a href="(validations/[^"]+\.html)"[^>]*>\s*'
-                       r'expect_column_values_to_be_between', dom)  # fmt: skip
+                       r'expect_column_values_to_be_between', dom)
     assert len(links) == 2
     page = next(link for link in links if "/examples/" in link)
     page_text = _text(dump_dom(chromium, os.path.join(build, "validation", "docs", page),
-                               tmp_path / "chromium"))  # fmt: skip
+                               tmp_path / "chromium"))
     assert "clipping_ratio" in page_text and "Status: Failed" in page_text
 
 

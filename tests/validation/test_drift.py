@@ -89,7 +89,7 @@ def test_thresholds_come_from_the_suite(tmp_path: Path, make_build):
     relaxed = tmp_path / "relaxed.json"
     relaxed.write_text(json.dumps(default))
     result = validate_build(shifted, suite=str(relaxed), baseline=open_baseline(before),
-                            write=False)  # fmt: skip
+                            write=False)
     assert result.success
     assert result.drift["thresholds"]["signals"]["duration_s"] == 1.0
     assert result.drift["thresholds"]["max_examples_drop"] == 0.5  # a default kept

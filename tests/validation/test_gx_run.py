@@ -15,7 +15,7 @@ from expectations import suite_names
 from tests.validation.build_fixture import STRICT_OK, FixtureSpec, Rows
 
 # Both bases have the model-signal columns, so the optional expectations are checked too.
-_BASE = {"asr_default": FixtureSpec(models=("vad", "asr", "langid")), "asr_strict": STRICT_OK}
+_BASE = {"asr_default": FixtureSpec(enabled_models=("vad", "asr", "langid")), "asr_strict": STRICT_OK}
 Breaker = tuple[FixtureSpec, Callable[[str, Rows], None] | None]
 
 
@@ -91,7 +91,7 @@ def test_good_build_passes_every_expectation(suite_name: str, make_build):
 @pytest.mark.parametrize(("suite_name", "expectation"), _CASES,
                          ids=[f"{n}-{e.index}-{e.table.value}.{e.column}" for n, e in _CASES])
 def test_breaking_an_expectation_fails_it_by_name(suite_name: str, expectation: Expectation,
-                                                  make_build):  # fmt: skip
+                                                  make_build):
     spec, mutate = _breaker(expectation, _BASE[suite_name])
     result = validate_build(make_build(spec=spec, mutate=mutate), suite=suite_name, write=False)
     assert not result.success
@@ -104,10 +104,10 @@ def test_optional_expectations_wait_for_their_columns(suite_name: str, make_buil
     suite = load_suite(suite_name)
     optional = [e for e in suite.expectations if e.optional]
     assert {e.column for e in optional} == {"vad_speech_ratio", "asr_wer", "langid_language"}
-    base = dataclasses.replace(_BASE[suite_name], models=())
+    base = dataclasses.replace(_BASE[suite_name], enabled_models=())
     result = validate_build(make_build(spec=base), suite=suite_name, write=False)
     assert result.success and result.evaluated == len(suite.expectations) - len(optional)
-    asr_only = dataclasses.replace(_BASE[suite_name], models=("asr",))
+    asr_only = dataclasses.replace(_BASE[suite_name], enabled_models=("asr",))
     result = validate_build(make_build(spec=asr_only), suite=suite_name, write=False)
     assert result.success and result.evaluated == len(suite.expectations) - len(optional) + 1
 

@@ -15,14 +15,12 @@ from typing import Any
 
 import pytest
 
+from curate.fsio import sha256_of
+from curate.validation.hook import HOOK_PATH, HookServer
+from curate.validation.suites import load_suite
+from registry.gate import StoreBuildFiles
+from registry.local import LocalStore
 from tests.validation.build_fixture import FixtureSpec
-
-pytest.importorskip("registry.local", reason="registry.local not available yet")
-
-from curate.validation.hook import HOOK_PATH, HookServer  # noqa: E402
-from curate.validation.suites import load_suite  # noqa: E402
-from registry.build import sha256_of  # noqa: E402
-from registry.local import LocalStore  # noqa: E402
 
 REPO = "asr-hooked"
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +66,8 @@ def store(tmp_path: Path) -> LocalStore:
 
 @pytest.fixture
 def hook(store: LocalStore) -> Iterator[HookServer]:
-    server = HookServer(("127.0.0.1", 0), store=store, suite=load_suite("asr_default"))
+    server = HookServer(("127.0.0.1", 0), files=StoreBuildFiles(store),
+                        suite=load_suite("asr_default"))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -80,7 +79,7 @@ def hook(store: LocalStore) -> Iterator[HookServer]:
 def _post(url: str, body: Any) -> tuple[int, dict[str, Any]]:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method="POST",
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+                                     headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=120) as r:
             return r.status, json.loads(r.read())
@@ -127,7 +126,7 @@ def test_drift_is_checked_against_the_destination_branch(hook, store, make_build
     status, body = _post(hook.url, _event("build-v1"))
     assert status == 200
     assert set(body["result"]["drift"]["signals"][s]["distance"] for s in
-               body["result"]["drift"]["signals"]) == {0.0}  # fmt: skip
+               body["result"]["drift"]["signals"]) == {0.0}
 
 
 @pytest.mark.parametrize(
@@ -140,7 +139,7 @@ def test_drift_is_checked_against_the_destination_branch(hook, store, make_build
         (_event("no-such-branch"), "no-such-branch"),
         (_event("main"), "dataset_info.json not found"),
     ],
-)  # fmt: skip
+)
 def test_unusable_events_are_answered_400(hook, body, message):
     status, answer = _post(hook.url, body)
     assert status == 400
@@ -162,7 +161,7 @@ def test_curate_hook_serve_answers_lakefs(tmp_path, store, make_build):
         [sys.executable, "-m", "curate.cli", "hook", "serve", "--port", "0",
          "--registry", str(tmp_path / "store")],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    )
     try:
         line = proc.stdout.readline()
         assert "listening on http://127.0.0.1:" in line, proc.stderr.read() if proc.poll() else line

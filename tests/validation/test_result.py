@@ -7,8 +7,8 @@ import os
 
 import pytest
 
+from curate.layout import VALIDATION_RESULT
 from curate.validation.result import (
-    RESULT_FILE,
     NotValidatedError,
     ValidationResult,
     read_result,
@@ -21,12 +21,12 @@ from tests.validation.build_fixture import FixtureSpec
 def test_result_json_is_written_and_reads_back(make_build):
     build = make_build(spec=FixtureSpec(leak_speakers=1))
     result = validate_build(build)
-    on_disk = json.load(open(os.path.join(build, RESULT_FILE)))
+    on_disk = json.load(open(os.path.join(build, VALIDATION_RESULT)))
     assert on_disk == result.to_dict()
     assert ValidationResult.from_dict(on_disk) == result
     assert {k: on_disk[k] for k in ("suite", "success", "evaluated", "successful", "failed")} == {
         "suite": "asr_default", "success": False, "evaluated": 14, "successful": 13, "failed": 1,
-    }  # fmt: skip
+    }
     (failure,) = on_disk["failed_expectations"]
     assert {"expectation", "column", "observed"} <= set(failure)
     assert on_disk["fingerprint"] == json.load(open(f"{build}/dataset_info.json"))["fingerprint"]

@@ -25,9 +25,6 @@ from curate.validation.validate import validate_build
 from tests.s3_server import LocalS3, local_s3, upload_tree
 from tests.validation.build_fixture import FixtureSpec, write_build
 
-pytest.importorskip("moto.server")
-pytest.importorskip("boto3")
-
 BUCKET = "curate-builds"
 _serial = itertools.count()  # a prefix of its own for each build (test ids hold glob characters)
 _DOCS = "validation/docs/"
@@ -68,7 +65,7 @@ def put_build(s3: LocalS3, make_build, request) -> Callable[..., str]:
 
 
 def _key(uri: str, rel: str = "") -> str:
-    return uri[len(f"s3://{BUCKET}/"):] + (f"/{rel}" if rel else "")  # fmt: skip
+    return uri[len(f"s3://{BUCKET}/"):] + (f"/{rel}" if rel else "")
 
 
 def _result(s3: LocalS3, uri: str) -> dict:
@@ -180,7 +177,7 @@ def test_uploading_the_docs_again_replaces_the_earlier_site(s3, tmp_path):
     local site directory is replaced as a whole."""
     dest = f"s3://{BUCKET}/replace/docs"
     for name, files in [("first", {"index.html": b"1", "validations/t1/a.html": b"a"}),
-                        ("second", {"index.html": b"2", "static/s.css": b"s"})]:  # fmt: skip
+                        ("second", {"index.html": b"2", "static/s.css": b"s"})]:
         for rel, data in files.items():
             (tmp_path / name / rel).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / name / rel).write_bytes(data)
@@ -196,10 +193,10 @@ def test_uploading_the_docs_again_replaces_the_earlier_site(s3, tmp_path):
         ("s3://no-such-bucket/b1", "s3://no-such-bucket/b1: build directory not found"),
         ("{build}/manifest", "{build}/manifest: not a build directory (no dataset_info.json)"),
     ],
-)  # fmt: skip
+)
 @pytest.mark.parametrize("command", [["validate"], ["gate", "--dataset", "asr-fixture"]])
 def test_a_missing_remote_build_is_one_line_and_exit_2(where, message, command, put_build,
-                                                       capsys):  # fmt: skip
+                                                       capsys):
     fill = {"bucket": BUCKET, "build": put_build()}
     target = where.format(**fill)
     assert main([command[0], target, *command[1:]]) == 2
@@ -234,7 +231,7 @@ def _server_checks_keys(s3: LocalS3) -> Iterator[None]:
     def set_count(count: str) -> None:
         urllib.request.urlopen(urllib.request.Request(
             f"{s3.endpoint_url}/moto-api/reset-auth", data=count.encode(), method="POST",
-            headers={"Content-Type": "text/plain"}))  # fmt: skip
+            headers={"Content-Type": "text/plain"}))
 
     set_count("0")
     try:
@@ -262,7 +259,7 @@ def test_read_only_credentials_are_one_line_and_exit_3(s3, put_build, monkeypatc
     iam.put_user_policy(UserName="reader", PolicyName="read-only", PolicyDocument=json.dumps({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
-                       "Resource": "*"}]}))  # fmt: skip
+                       "Resource": "*"}]}))
     key = iam.create_access_key(UserName="reader")["AccessKey"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])

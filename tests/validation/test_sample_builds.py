@@ -22,11 +22,9 @@ filters:
 
 @pytest.fixture(scope="module")
 def sample_builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    try:
-        from curate.samples import make_corpus
-        from pipelines.asr_dataset import run
-    except ImportError as e:
-        pytest.skip(f"the build pipeline is not available yet: {e}")
+    from curate.launch import run_build
+    from curate.samples import make_corpus
+
     root = tmp_path_factory.mktemp("samples")
     corpus = make_corpus(str(root / "corpus"), utterances=200, seed=0, with_bad_inputs=True)
     config = str(corpus.configs[next(k for k in corpus.configs if k.value == "librispeech")])
@@ -35,8 +33,8 @@ def sample_builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         dst.write(src.read() + _LOOSENED)
     quiet = lambda _: None  # noqa: E731
     builds = {"good": str(root / "good"), "loosened": str(root / "loosened")}
-    run(config, builds["good"], say=quiet)
-    run(loosened, builds["loosened"], say=quiet)
+    run_build(config, builds["good"], say=quiet)
+    run_build(loosened, builds["loosened"], say=quiet)
     yield builds
 
 
@@ -58,6 +56,6 @@ def test_loosened_filters_let_clipped_and_silent_audio_in_and_fail(sample_builds
 
 def test_identical_rebuild_of_the_sample_has_zero_drift(sample_builds):
     result = validate_build(sample_builds["good"], baseline=open_baseline(sample_builds["good"]),
-                            write=False)  # fmt: skip
+                            write=False)
     assert result.success
     assert {v["distance"] for v in result.drift["signals"].values()} == {0.0}

@@ -37,7 +37,7 @@ def test_a_user_suite_file_loads_by_path(tmp_path: Path):
         "name": "mine",
         "expectations": [{"type": "expect_column_values_to_not_be_null",
                           "kwargs": {"column": "speaker"}}],
-    }))  # fmt: skip
+    }))
     suite = load_suite(str(path))
     assert suite.name == "mine"
     assert suite.expectations[0].table is Table.EXAMPLES  # the default table
@@ -61,7 +61,7 @@ def _suite_file(tmp_path: Path, expectation: dict, **extra) -> str:
          r"unknown suite parameter 'keys'"),
         ({"type": "not_an_expectation", "kwargs": {}}, r"must name a GX expectation"),
     ],
-)  # fmt: skip
+)
 def test_suite_errors_name_the_expectation(tmp_path: Path, expectation: dict, message: str):
     with pytest.raises(SuiteError, match=message):
         load_suite(_suite_file(tmp_path, expectation))
@@ -89,7 +89,7 @@ def test_gx_rejects_unknown_expectations_and_kwargs_before_running(tmp_path: Pat
         ({"type": "expect_the_moon", "kwargs": {"column": "key"}}, "expect_the_moon"),
         ({"type": "expect_column_values_to_be_between", "kwargs": {"column": "snr_db"}},
          "min_value and max_value cannot both be None"),
-    ]:  # fmt: skip
+    ]:
         suite = load_suite(_suite_file(tmp_path, expectation))
         with pytest.raises(SuiteError, match=message) as e:
             validate_build(build, suite=suite, write=False)
@@ -120,7 +120,7 @@ def test_suite_parameters_come_from_the_build_config(tmp_path: Path, make_build)
          "meta": {"table": "splits"}},
         {"type": "expect_column_values_to_be_in_set",
          "kwargs": {"column": "sample_rate_hz", "value_set": {"$PARAMETER": "sample_rates_hz"}}},
-    ]}))  # fmt: skip
+    ]}))
     assert validate_build(make_build("good"), suite=str(path), write=False).success
     odd = make_build("odd", spec=FixtureSpec(sample_rate_hz=8000))
     (failure,) = validate_build(odd, suite=str(path), write=False).failed_expectations

@@ -8,25 +8,17 @@ they are missing; tests that need it are skipped, saying why, only when it canno
 from __future__ import annotations
 
 import importlib.util
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.ci import skip_or_fail as _skip_or_fail
 from tests.curate.models import speech
 from tests.curate.models.corpus import CANDIDATES  # noqa: F401  (the model tests import it from here)
 
 HERE = Path(__file__).parent
 INSTALL = "pip install -e '.[signals]' && pip install --no-deps 'silero-vad>=6.2,<7'"
-
-
-def _skip_or_fail(why: str) -> None:
-    """Skip, saying why; in CI (``CI=true``, as .ci/run runs) fail instead: the model tests
-    must run there, not be skipped quietly."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI must run the model tests, but {why}", pytrace=False)
-    pytest.skip(why)
 
 
 def _missing_libraries() -> list[str]:
@@ -49,7 +41,7 @@ def speech_installed() -> dict[str, str]:
         return {}
     try:
         proc = subprocess.run(["sh", str(HERE / "install_speech.sh")], capture_output=True,
-                              text=True, timeout=900)  # fmt: skip
+                              text=True, timeout=900)
         detail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         why = f"install_speech.sh could not install it: {detail[0]}"
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -67,7 +59,7 @@ def librivox(speech_installed):
     """``{key: ModelInput}``: real read speech with correct transcripts."""
     if "pocketsphinx-testdata" in speech_installed:
         _skip_or_fail(f"no real speech: pocketsphinx-testdata is missing and "
-                    f"{speech_installed['pocketsphinx-testdata']}")  # fmt: skip
+                    f"{speech_installed['pocketsphinx-testdata']}")
     return speech.librivox()
 
 
@@ -94,7 +86,7 @@ def signals_cfg():
 
 
 @pytest.fixture(scope="session")
-def models(model_libraries, signals_cfg):
+def loaded_models(model_libraries, signals_cfg):
     """All three models, loaded once for the session."""
     from curate.models.transform import LoadedModels
 
@@ -102,6 +94,6 @@ def models(model_libraries, signals_cfg):
 
 
 @pytest.fixture(scope="session")
-def librivox_signals(models, librivox):
+def librivox_signals(loaded_models, librivox):
     """``{key: ModelSignals}`` of the LibriVox utterances (the slow part: decoded once)."""
-    return {key: models.compute(x) for key, x in librivox.items()}
+    return {key: loaded_models.compute(x) for key, x in librivox.items()}

@@ -63,7 +63,7 @@ def espeak(text: str, voice: str) -> ModelInput:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "say.wav")
         subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", path, text],
-                       check=True, capture_output=True, timeout=60)  # fmt: skip
+                       check=True, capture_output=True, timeout=60)
         audio, rate = sf.read(path, dtype="float32")
     return ModelInput.from_audio(audio, sample_rate_hz=rate, transcript=text)
 

@@ -7,9 +7,10 @@ import threading
 import numpy as np
 import pytest
 
+from curate.errors import Reason
 from curate.models.asr import AsrScorer, PocketSphinxRecognizer, load_recognizer
 from curate.models.config import AsrConfig, ModelSignalsConfig
-from curate.models.errors import ASR_DISAGREEMENT, ModelLoadError
+from curate.models.errors import ModelLoadError
 from curate.models.filters import first_violation
 from curate.models.records import ModelInput
 from tests.curate.models import speech
@@ -25,14 +26,14 @@ def test_correct_transcripts_score_well_below_the_threshold(librivox_signals, si
     assert errors / words < 0.35  # corpus WER of PocketSphinx en-us here: ~0.26
 
 
-def test_shuffled_transcripts_are_all_rejected_for_asr_disagreement(models, librivox, signals_cfg):
+def test_shuffled_transcripts_are_all_rejected_for_asr_disagreement(loaded_models, librivox, signals_cfg):
     keys = sorted(librivox)
     texts = [librivox[k].transcript for k in keys]
     for i, key in enumerate(keys):  # each audio gets the next utterance's transcript
         shuffled = ModelInput(samples=librivox[key].samples, transcript=texts[(i + 1) % len(keys)])
-        signals = models.compute(shuffled)
+        signals = loaded_models.compute(shuffled)
         reason, detail = first_violation(signals, signals_cfg)
-        assert reason == ASR_DISAGREEMENT, (key, detail)
+        assert reason == Reason.ASR_DISAGREEMENT, (key, detail)
         assert signals.asr_wer > signals_cfg.asr.max_wer + 0.15, (key, signals.asr_wer)
 
 
@@ -42,8 +43,8 @@ def test_signals_name_the_recogniser_and_its_version(librivox_signals):
     assert ids.pop().startswith("pocketsphinx==5.")
 
 
-def test_decoders_are_safe_to_share_between_threads(models, librivox):
-    recognizer = models.models["asr"].recognizer
+def test_decoders_are_safe_to_share_between_threads(loaded_models, librivox):
+    recognizer = loaded_models.loaded["asr"].recognizer
     clips = [x.samples[: 24000] for x in sorted(librivox.values(), key=lambda x: x.transcript)[:2]]
     expected = [recognizer.transcribe(x) for x in clips]
     got: dict[int, str] = {}
@@ -59,28 +60,28 @@ def test_decoders_are_safe_to_share_between_threads(models, librivox):
     assert [got[i] for i in range(4)] == expected * 2
 
 
-def test_a_hypothesis_does_not_depend_on_what_the_decoder_heard_before(models, librivox, espeak):
+def test_a_hypothesis_does_not_depend_on_what_the_decoder_heard_before(loaded_models, librivox, espeak):
     """Regression: PocketSphinx kept feature state between utterances, so the same French clip
     came out as 'he saw all ...' from a fresh decoder and 'he thought all ...' from a used one,
     and Beam (fresh worker) disagreed with the direct call."""
     from curate.models.asr import PocketSphinxRecognizer
 
     clip = espeak(speech.FRENCH[0], "fr").samples
-    used: PocketSphinxRecognizer = models.models["asr"].recognizer
+    used: PocketSphinxRecognizer = loaded_models.loaded["asr"].recognizer
     used.transcribe(next(iter(librivox.values())).samples)
     first, again = used.transcribe(clip), used.transcribe(clip)
     assert first == again == PocketSphinxRecognizer().transcribe(clip)
 
 
-def test_empty_audio_gives_an_empty_hypothesis(models):
-    scorer: AsrScorer = models.models["asr"]
+def test_empty_audio_gives_an_empty_hypothesis(loaded_models):
+    scorer: AsrScorer = loaded_models.loaded["asr"]
     result = scorer.measure(ModelInput(samples=np.zeros(0, np.float32), transcript="two words"))
     assert result.hypothesis == "" and result.wer == 1.0
 
 
 def test_a_plug_in_recogniser_is_loaded_by_dotted_path():
     cfg = AsrConfig(enabled=True, recognizer="tests.curate.models.fakes:echo",
-                    options={"words": "hello there"})  # fmt: skip
+                    options={"words": "hello there"})
     scorer = AsrScorer.load(cfg)
     x = ModelInput(samples=np.ones(800, np.float32), transcript="Hello, there!")
     result = scorer.measure(x)
@@ -100,7 +101,7 @@ def test_a_plug_in_recogniser_is_loaded_by_dotted_path():
          r"recognizer 'tests.curate.models.fakes:broken' failed to load: OSError: .*under /w"),
         ({"recognizer": "faster-whisper"}, r"faster-whisper needs a local CTranslate2 model"),
     ],
-)  # fmt: skip
+)
 def test_an_unloadable_recogniser_is_a_load_error_naming_the_field(model_libraries, asr, message):
     with pytest.raises(ModelLoadError, match=message):
         load_recognizer(AsrConfig(enabled=True, **asr))

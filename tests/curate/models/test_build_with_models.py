@@ -9,7 +9,7 @@ import os
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.asr_dataset import run
+from curate.launch import run_build
 from tests.curate.models.corpus import write_models_corpus
 
 
@@ -22,7 +22,7 @@ def corpus(tmp_path_factory, librivox, model_libraries):
 @pytest.fixture(scope="module")
 def build(corpus, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("models-build") / "b")
-    return out, run(corpus[0], out, workers=1, say=lambda _: None)
+    return out, run_build(corpus[0], out, workers=1, say=lambda _: None)
 
 
 def test_model_reasons_and_signals_in_the_manifest(corpus, build):
@@ -44,7 +44,8 @@ def test_model_reasons_and_signals_in_the_manifest(corpus, build):
 
 
 def test_model_features_parse_with_the_feature_spec(build):
-    tf = pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
     out, info = build
     spec = {k: tf.io.FixedLenFeature(v["shape"], getattr(tf, v["dtype"]))
             for k, v in info["feature_spec"].items()}
@@ -60,7 +61,7 @@ def test_model_features_parse_with_the_feature_spec(build):
 
 def test_two_workers_give_the_same_build(corpus, build, tmp_path):
     out2 = str(tmp_path / "b2")
-    info2 = run(corpus[0], out2, workers=2, say=lambda _: None)
+    info2 = run_build(corpus[0], out2, workers=2, say=lambda _: None)
     assert info2["fingerprint"] == build[1]["fingerprint"]
 
 

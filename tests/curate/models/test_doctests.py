@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 _MODULES = ("curate.models.records", "curate.models.textnorm", "curate.models.wer",
-            "curate.models.filters")  # fmt: skip
+            "curate.models.filters")
 
 
 @pytest.mark.parametrize("name", _MODULES)

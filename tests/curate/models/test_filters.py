@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
 
+from curate.errors import Reason, Stage, stage_of
 from curate.models.config import ModelSignalsConfig
-from curate.models.errors import ASR_DISAGREEMENT, LOW_SPEECH_RATIO, REASONS, WRONG_LANGUAGE
 from curate.models.filters import first_violation
 from curate.models.records import ModelSignals
 
@@ -21,7 +22,7 @@ ALL_ON = ModelSignalsConfig.model_validate(
 GOOD = ModelSignals(
     vad_speech_ratio=0.9, asr_wer=0.2, asr_cer=0.1, langid_language="en", langid_confidence=0.9,
     langid_words=8,
-)  # fmt: skip
+)
 
 
 def test_good_signals_pass():
@@ -31,10 +32,10 @@ def test_good_signals_pass():
 @pytest.mark.parametrize(
     ("change", "reason", "detail"),
     [
-        ({"vad_speech_ratio": 0.1}, LOW_SPEECH_RATIO, "speech ratio 0.10 < min_speech_ratio 0.5"),
-        ({"asr_wer": 0.9}, ASR_DISAGREEMENT, "wer 0.90 > max_wer 0.6"),
-        ({"asr_cer": 0.45}, ASR_DISAGREEMENT, "cer 0.45 > max_cer 0.4"),
-        ({"langid_language": "fr"}, WRONG_LANGUAGE, "transcript language 'fr' (confidence 0.90)"),
+        ({"vad_speech_ratio": 0.1}, Reason.LOW_SPEECH_RATIO, "speech ratio 0.10 < min_speech_ratio 0.5"),
+        ({"asr_wer": 0.9}, Reason.ASR_DISAGREEMENT, "wer 0.90 > max_wer 0.6"),
+        ({"asr_cer": 0.45}, Reason.ASR_DISAGREEMENT, "cer 0.45 > max_cer 0.4"),
+        ({"langid_language": "fr"}, Reason.WRONG_LANGUAGE, "transcript language 'fr' (confidence 0.90)"),
     ],
 )
 def test_each_rule_names_value_and_bound(change, reason, detail):
@@ -49,9 +50,9 @@ def test_values_equal_to_a_bound_pass():
 
 def test_speech_ratio_comes_first_then_language_then_asr():
     bad = replace(GOOD, vad_speech_ratio=0.0, asr_wer=3.0, langid_language="de")
-    assert first_violation(bad, ALL_ON)[0] == LOW_SPEECH_RATIO
+    assert first_violation(bad, ALL_ON)[0] == Reason.LOW_SPEECH_RATIO
     bad = replace(bad, vad_speech_ratio=0.9)
-    assert first_violation(bad, ALL_ON)[0] == WRONG_LANGUAGE
+    assert first_violation(bad, ALL_ON)[0] == Reason.WRONG_LANGUAGE
 
 
 def test_short_or_unsure_transcripts_are_not_flagged_for_language():
@@ -62,15 +63,18 @@ def test_short_or_unsure_transcripts_are_not_flagged_for_language():
 
 def test_a_null_bound_or_a_disabled_model_filters_nothing():
     bad = ModelSignals(vad_speech_ratio=0.0, asr_wer=5.0, asr_cer=5.0, langid_language="de",
-                       langid_confidence=1.0, langid_words=10)  # fmt: skip
+                       langid_confidence=1.0, langid_words=10)
     assert first_violation(bad, ModelSignalsConfig()) is None
     unbounded = ModelSignalsConfig.model_validate(
         {"vad": {"enabled": True, "min_speech_ratio": None},
          "asr": {"enabled": True, "max_wer": None, "max_cer": None}}
-    )  # fmt: skip
+    )
     assert first_violation(bad, unbounded) is None
 
 
-def test_reason_codes_are_distinct_snake_case_strings():
-    assert len(set(REASONS)) == len(REASONS)
-    assert all(code.replace("_", "").isalpha() and code.islower() for code in REASONS)
+def test_model_reasons_are_reason_codes_of_the_filter_and_model_stages():
+    assert {stage_of(r) for r in (Reason.LOW_SPEECH_RATIO, Reason.WRONG_LANGUAGE,
+                                  Reason.ASR_DISAGREEMENT)} == {Stage.FILTER}
+    assert stage_of(Reason.MODEL_FAILED) is Stage.MODEL
+    assert len(Reason.__members__) == len(Reason)  # a repeated value would be a silent alias
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", r.value) for r in Reason)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from curate.errors import Reason
 from curate.models.config import LangIdConfig, ModelSignalsConfig
-from curate.models.errors import WRONG_LANGUAGE, ModelLoadError
+from curate.models.errors import ModelLoadError
 from curate.models.filters import first_violation
 from curate.models.langid import LanguageIdentifier
 from curate.models.records import ModelSignals
@@ -25,30 +26,30 @@ def test_english_transcripts_are_english(librivox_signals):
         assert s.langid_model.startswith("lingua-language-detector==2.")
 
 
-def test_french_and_german_transcripts_in_an_english_dataset_are_flagged(models, foreign,
-                                                                         signals_cfg):  # fmt: skip
+def test_french_and_german_transcripts_in_an_english_dataset_are_flagged(loaded_models, foreign,
+                                                                         signals_cfg):
     expected = ["fr"] * len(speech.FRENCH) + ["de"] * len(speech.GERMAN)
     for x, language in zip(foreign, expected, strict=True):
-        signals = models.compute(x)
+        signals = loaded_models.compute(x)
         assert signals.vad_speech_ratio > 0.8  # it is speech, only not English
         assert signals.langid_language == language, x.transcript
         assert signals.langid_confidence > 0.9
         reason, detail = first_violation(signals, signals_cfg)
-        assert reason == WRONG_LANGUAGE, detail
+        assert reason == Reason.WRONG_LANGUAGE, detail
         assert f"transcript language '{language}'" in detail
 
 
-def test_a_dataset_that_accepts_french_keeps_french(models, foreign):
+def test_a_dataset_that_accepts_french_keeps_french(loaded_models, foreign):
     cfg = ModelSignalsConfig.model_validate(
         {"langid": {"enabled": True, "languages": ["en", "fr"], "candidates": CANDIDATES}}
     )
-    identifier: LanguageIdentifier = models.models["langid"]
+    identifier: LanguageIdentifier = loaded_models.loaded["langid"]
     signals = ModelSignals().merged(identifier.identify(foreign[0].transcript))
     assert signals.langid_language == "fr" and first_violation(signals, cfg) is None
 
 
-def test_short_or_letterless_transcripts_are_not_flagged(models, signals_cfg):
-    identifier: LanguageIdentifier = models.models["langid"]
+def test_short_or_letterless_transcripts_are_not_flagged(loaded_models, signals_cfg):
+    identifier: LanguageIdentifier = loaded_models.loaded["langid"]
     for text in ("ja", "si si", "12 34", "", "?!"):
         signals = ModelSignals().merged(identifier.identify(text))
         assert first_violation(signals, signals_cfg) is None, text
@@ -58,7 +59,7 @@ def test_short_or_letterless_transcripts_are_not_flagged(models, signals_cfg):
 
 def test_a_candidate_lingua_does_not_know_is_a_load_error(model_libraries):
     with pytest.raises(ModelLoadError, match="signals.langid.candidates: lingua has no language "
-                                             "with code 'qq'"):  # fmt: skip
+                                             "with code 'qq'"):
         LanguageIdentifier.load(LangIdConfig(enabled=True, candidates=["en", "qq"]))
 
 

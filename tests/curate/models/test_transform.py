@@ -9,11 +9,12 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from curate.errors import Reason
 from curate.models.config import ModelSignalsConfig
-from curate.models.errors import MODEL_FAILED, ModelLoadError
+from curate.models.errors import ModelLoadError
 from curate.models.records import ModelInput, ModelSignals
 from curate.models.transform import (FAILED, SIGNALS, ComputeModelSignals, LoadedModels,
-                                     _batch_failures, check_models)  # fmt: skip
+                                     _batch_failures, check_models)
 from tests.curate.models import speech
 from tests.curate.models.conftest import CANDIDATES
 
@@ -26,33 +27,33 @@ def _run(cfg: ModelSignalsConfig, inputs: list[tuple[str, ModelInput]], signals,
 
 
 def test_beam_gives_the_signals_of_the_models_called_directly(
-    models, signals_cfg, librivox, librivox_signals, espeak
+    loaded_models, signals_cfg, librivox, librivox_signals, espeak
 ):
     short = sorted(librivox, key=lambda k: librivox[k].samples.shape[0])[:2]
     inputs = [(k, librivox[k]) for k in short]
     inputs.append(("silence", speech.non_speech("nothing to hear here")["silence"]))
     inputs.append(("french", espeak(speech.FRENCH[0], "fr")))
     inputs.append(("nan", ModelInput(samples=np.full(16000, np.nan, np.float32), transcript="x y")))
-    direct = {k: librivox_signals.get(k) or models.compute(x) for k, x in inputs if k != "nan"}
+    direct = {k: librivox_signals.get(k) or loaded_models.compute(x) for k, x in inputs if k != "nan"}
     assert all(isinstance(s, ModelSignals) for s in direct.values())
-    nan_failure = models.compute(inputs[-1][1])
+    nan_failure = loaded_models.compute(inputs[-1][1])
     assert nan_failure.model == "vad"  # the first model refuses it; the others never see it
     _run(signals_cfg, inputs, signals=list(direct.items()),
-         failed=[("nan", MODEL_FAILED, f"vad: {nan_failure.detail}")])  # fmt: skip
+         failed=[("nan", Reason.MODEL_FAILED, f"vad: {nan_failure.detail}")])
 
 
 def test_a_recogniser_failing_on_one_input_rejects_only_that_input(model_libraries):
     cfg = ModelSignalsConfig.model_validate(
         {"asr": {"enabled": True, "recognizer": "tests.curate.models.fakes:echo",
                  "options": {"words": "one two three"}}}
-    )  # fmt: skip
+    )
     ones = np.full(8000, 0.1, np.float32)
     inputs = [("a", ModelInput(samples=ones, transcript="one two three")),
               ("b", ModelInput(samples=np.zeros(8000, np.float32), transcript="one two three")),
-              ("c", ModelInput(samples=ones, transcript="one two four"))]  # fmt: skip
+              ("c", ModelInput(samples=ones, transcript="one two four"))]
     expected = [(k, LoadedModels(cfg).compute(x)) for k, x in inputs if k != "b"]
     assert [s.asr_wer for _, s in expected] == [0.0, pytest.approx(1 / 3)]
-    failed = [("b", MODEL_FAILED, "asr: RuntimeError: cannot decode digital silence")]
+    failed = [("b", Reason.MODEL_FAILED, "asr: RuntimeError: cannot decode digital silence")]
     _run(cfg, inputs, signals=expected, failed=failed)
 
 
@@ -60,7 +61,7 @@ def test_the_key_is_opaque_so_the_rest_of_an_utterance_can_ride_along(model_libr
     cfg = ModelSignalsConfig.model_validate(
         {"asr": {"enabled": True, "recognizer": "tests.curate.models.fakes:echo",
                  "options": {"words": "one two"}}}
-    )  # fmt: skip
+    )
     payload = ("utt-1", {"speaker": "s1", "text": "one two"})  # a dict: unhashable is fine
     x = ModelInput(samples=np.full(800, 0.1, np.float32), transcript="one two")
     expected = LoadedModels(cfg).compute(x)
@@ -76,8 +77,8 @@ def test_a_batch_that_fails_as_a_whole_fails_each_of_its_inputs():
     batch = [(("a", ModelSignals()), None), (("b", ModelSignals()), None)]
     failure = (batch, (RuntimeError, "RuntimeError('boom')", ["traceback"]))
     assert list(_batch_failures(failure, "asr")) == [
-        ("a", MODEL_FAILED, "asr: batch failed: RuntimeError('boom')"),
-        ("b", MODEL_FAILED, "asr: batch failed: RuntimeError('boom')"),
+        ("a", Reason.MODEL_FAILED, "asr: batch failed: RuntimeError('boom')"),
+        ("b", Reason.MODEL_FAILED, "asr: batch failed: RuntimeError('boom')"),
     ]
 
 
@@ -88,7 +89,7 @@ BAD_MODELS = [
      "signals.asr.model_path: PocketSphinx model files not found"),
     ({"langid": {"enabled": True, "candidates": ["en", "qq"]}},
      "signals.langid.candidates: lingua has no language with code 'qq'"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("data", "message"), BAD_MODELS)

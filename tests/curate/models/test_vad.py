@@ -7,12 +7,13 @@ import os
 import numpy as np
 import pytest
 
+from curate.errors import Reason
 from curate.models.config import ModelSignalsConfig, VadConfig
-from curate.models.errors import LOW_SPEECH_RATIO, ModelLoadError
+from curate.models.errors import ModelLoadError
 from curate.models.filters import first_violation
 from curate.models.records import MODEL_RATE_HZ, ModelInput, ModelSignals
 from curate.models.vad import (FRAME_SAMPLES, SileroVad, default_model_path, speech_segments,
-                               trim, trim_bounds)  # fmt: skip
+                               trim, trim_bounds)
 from tests.curate.models import speech
 
 VAD_ONLY = ModelSignalsConfig.model_validate({"vad": {"enabled": True, "min_speech_ratio": 0.5}})
@@ -40,7 +41,7 @@ def test_silence_and_noise_have_no_speech_and_are_rejected(vad):
         result = vad.detect(x.samples)
         assert result.speech_ratio < 0.05, name
         signals = ModelSignals().merged(result)
-        assert first_violation(signals, VAD_ONLY)[0] == LOW_SPEECH_RATIO, name
+        assert first_violation(signals, VAD_ONLY)[0] == Reason.LOW_SPEECH_RATIO, name
 
 
 def test_the_span_brackets_speech_padded_with_silence(vad, espeak):
@@ -56,7 +57,7 @@ def test_the_span_brackets_speech_padded_with_silence(vad, espeak):
 def test_trim_keeps_the_span_and_the_margin_at_any_rate(vad, espeak):
     said = espeak(speech.ENGLISH[1], "en-us").samples
     padded = np.concatenate([np.zeros(2 * MODEL_RATE_HZ, np.float32), said,
-                             np.zeros(2 * MODEL_RATE_HZ, np.float32)])  # fmt: skip
+                             np.zeros(2 * MODEL_RATE_HZ, np.float32)])
     signals = ModelSignals().merged(vad.detect(padded))
     start, end = signals.vad_speech_start_sample, signals.vad_speech_end_sample
     trimmed = trim(padded, MODEL_RATE_HZ, signals, margin_s=0.25)
@@ -82,7 +83,7 @@ def test_segments_follow_silero_rules_on_given_probabilities():
         np.zeros(frames(0.05)), np.ones(frames(1)),  # a pause too short to split
         np.zeros(frames(1)), np.ones(frames(0.1)),  # a blip too short to count
         np.zeros(frames(1)),
-    ])  # fmt: skip
+    ])
     segments = speech_segments(probs, len(probs) * FRAME_SAMPLES, cfg)
     assert len(segments) == 1
     start, end = segments[0]
@@ -95,7 +96,7 @@ def test_the_streaming_export_gives_the_same_probabilities(vad, librivox):
     streaming = SileroVad.load(VadConfig(enabled=True, model_path=streaming_file))
     x = min(librivox.values(), key=lambda x: x.samples.shape[0])
     np.testing.assert_allclose(streaming.speech_probs(x.samples), vad.speech_probs(x.samples),
-                               atol=1e-5)  # fmt: skip
+                               atol=1e-5)
 
 
 def test_a_missing_model_file_is_a_load_error_naming_the_field(model_libraries):

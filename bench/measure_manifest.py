@@ -1,7 +1,7 @@
 """Measure the memory of writing a split's manifest: the streaming merge the build uses against
 holding every row of the split (what the build did before), side by side on the same parts.
 
-``python -m tests.measure_manifest --rows 200000 [--rows-per-part 1300] [--json out.json]``
+``python -m bench.measure_manifest --rows 200000 [--rows-per-part 1300] [--json out.json]``
 writes ``rows`` synthetic manifest rows (LibriSpeech-like text, URIs and hashes; no audio) as
 Parquet parts of ``rows-per-part`` rows (one per shard, as the build writes them), then in a
 fresh process per method merges them into one manifest and reports that process's peak
@@ -46,7 +46,7 @@ def make_parts(directory: str, rows: int, rows_per_part: int) -> list[str]:
                 audio_sha256=f"{start + i:064x}", pcm_sha256=f"{start + i + 1:064x}",
                 source_uri="s3://speech-corpora/librispeech/LibriSpeech/train-other-500",
                 audio_uri=f"s3://speech-corpora/librispeech/LibriSpeech/train-other-500/{key}.flac",
-            )  # fmt: skip
+            )
             out.append(row)
         paths.append(write_manifest_part(os.path.join(directory, f"part-{part:05d}.parquet"), out))
     return paths
@@ -75,7 +75,7 @@ def _run(method: str, parts_file: str, out_dir: str) -> dict:
         _, summary = write_manifest(out_dir, "train", rows)
     return {"method": method, "rows": summary["num_examples"],
             "seconds": round(time.monotonic() - start, 2),
-            "peak_above_baseline_mb": round((_rss_kb("VmHWM:") - baseline) / 1024, 1)}  # fmt: skip
+            "peak_above_baseline_mb": round((_rss_kb("VmHWM:") - baseline) / 1024, 1)}
 
 
 def measure(rows: int, rows_per_part: int) -> list[dict]:
@@ -87,10 +87,10 @@ def measure(rows: int, rows_per_part: int) -> list[dict]:
         results = []
         for method in ("stream", "all_rows"):
             out = subprocess.run(
-                [sys.executable, "-m", "tests.measure_manifest", "--run", method, parts_file,
+                [sys.executable, "-m", "bench.measure_manifest", "--run", method, parts_file,
                  os.path.join(work, method)],
                 check=True, capture_output=True, text=True,
-            )  # fmt: skip
+            )
             result = json.loads(out.stdout.strip().splitlines()[-1])
             result["bytes_per_example"] = round(result["peak_above_baseline_mb"] * 2**20 / rows)
             results.append(result)
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| method | peak memory above baseline | per example | time |\n|---|---|---|---|")
     for r in results:
         print(f"| {r['method']} | {r['peak_above_baseline_mb']} MB | {r['bytes_per_example']} B "
-              f"| {r['seconds']} s |")  # fmt: skip
+              f"| {r['seconds']} s |")
     stream, old = results
     print(f"ratio all_rows / stream: {old['peak_above_baseline_mb'] / max(stream['peak_above_baseline_mb'], 0.1):.1f}")
     if args.json:

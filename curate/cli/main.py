@@ -1,27 +1,29 @@
-"""The ``curate`` command line.
+"""The ``curate`` parser and ``main``.
 
-Each command group lives in its own module exposing ``add_commands(subparsers)``; a handler
-takes the parsed args and returns an exit code. Errors this project raises on purpose become
-one line on stderr and their ``exit_code``; a traceback means a bug.
+Each command group lives in its own module of :mod:`curate.cli` exposing
+``add_commands(subparsers)``; a handler takes the parsed args and returns an exit code. Errors
+this project raises on purpose become one line on stderr and their ``exit_code``; a traceback
+means a bug.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import sys
 import warnings
 
+from curate.cli import build, gate, versions
+from curate.errors import CurateError
+from registry.errors import RegistryError
+
 __all__ = ["main", "silence_dependency_notices"]
 
 # Modules that contribute sub-commands, in the order they appear in --help.
-_COMMAND_MODULES = (
-    "curate.commands",
-    "registry.cli",
-    "curate.validation.cli",
-)
+_COMMAND_MODULES = (build, versions, gate)
+# What this project raises on purpose: one line on stderr and the error's exit code.
+_ERRORS = (CurateError, RegistryError)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,28 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name is not None and name.startswith(e.name):
-                continue  # that command group is not part of this installation
-            raise
+    for module in _COMMAND_MODULES:
         module.add_commands(sub)
     return parser
-
-
-def _error_types() -> tuple[type[BaseException], ...]:
-    from curate.errors import CurateError
-
-    types: list[type[BaseException]] = [CurateError]
-    try:
-        from registry.errors import RegistryError
-
-        types.append(RegistryError)
-    except ImportError:
-        pass
-    return tuple(types)
 
 
 def _not_beam_on_root(record: logging.LogRecord) -> bool:
@@ -85,13 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger().addFilter(_not_beam_on_root)
     try:
         return int(args.func(args) or 0)
-    except _error_types() as e:
+    except _ERRORS as e:
         print(f"curate: error: {e}", file=sys.stderr)
         return int(getattr(e, "exit_code", 1))
     except KeyboardInterrupt:
         print("curate: interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

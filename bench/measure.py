@@ -1,7 +1,7 @@
 """Measure what a build moves and holds: bytes through shuffles and side inputs, staged bytes,
 output bytes, and peak memory per worker process.
 
-``python -m tests.measure --utterances 200 --json out.json`` makes a sample corpus, builds it
+``python -m bench.measure --utterances 200 --json out.json`` makes a sample corpus, builds it
 twice (once in-process for the byte counts, once with ``--workers N`` in a subprocess for the
 memory), prints a table and writes the figures as JSON. ``tests/pipelines/test_scale.py`` uses
 :func:`shuffle_profile` to check that no audio crosses a shuffle.

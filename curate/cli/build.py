@@ -4,34 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
 
-__all__ = ["add_commands", "print_summary"]
-
-
-def _hours(seconds: float) -> str:
-    return f"{seconds / 3600:.3f} h"
-
-
-def print_summary(info: dict[str, Any], output_dir: str) -> None:
-    """The short table that ends a build."""
-    counts = info["counts"]
-    print(f"\ndataset      {info['name']}")
-    print(f"utterances   read {counts['read']}, accepted {counts['accepted']}, "
-          f"rejected {counts['rejected']}")
-    print(f"{'split':<12} {'examples':>9} {'speakers':>9} {'hours':>10} {'shards':>7}")
-    order = sorted(info["splits"], key=lambda n: (-info["config"]["splits"]["ratios"].get(n, 0), n))
-    for split in order:
-        s = info["splits"][split]
-        n_shards = len(next(iter(s["shards"].values()), []))
-        print(f"{split:<12} {s['num_examples']:>9} {s['num_speakers']:>9} "
-              f"{_hours(s['duration_s']):>10} {n_shards:>7}")
-    if info["rejected_by_reason"]:
-        print("rejected by reason:")
-        for reason, n in sorted(info["rejected_by_reason"].items(), key=lambda kv: (-kv[1], kv[0])):
-            print(f"  {reason:<22} {n:>7}")
-    print(f"output       {output_dir}")
-    print(f"fingerprint  {info['fingerprint']}")
+__all__ = ["add_commands"]
 
 
 def _samples(args: argparse.Namespace) -> int:
@@ -48,9 +22,9 @@ def _samples(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from pipelines.asr_dataset import run
+    from curate.launch import print_summary, run_build
 
-    info = run(args.config, args.output, workers=args.workers, pipeline_args=args.extra,
+    info = run_build(args.config, args.output, workers=args.workers, pipeline_args=args.extra,
                overwrite=args.overwrite)
     print_summary(info, args.output)
     return 0
@@ -75,11 +49,12 @@ def _demo(args: argparse.Namespace) -> int:
     import shutil
 
     from curate.errors import UsageError
+    from curate.cli.gate import print_report
+    from curate.launch import print_summary, run_build
     from curate.samples import make_corpus
-    from curate.validation.cli import print_report
-    from curate.validation.validate import latest_baseline, validate_build
-    from pipelines.asr_dataset import run
+    from curate.validation.validate import validate_build
     from registry.api import Registry
+    from registry.gate import RegistryBaselines
 
     root = os.path.abspath(args.dir)
     corpus, build = os.path.join(root, "corpus"), os.path.join(root, "build")
@@ -90,12 +65,13 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"[1/4] writing a sample corpus of {args.utterances} utterances (+ known bad inputs)")
     make_corpus(corpus, utterances=args.utterances, seed=args.seed, with_bad_inputs=True)
     print(f"[2/4] building it with {args.workers} worker(s)")
-    info = run(os.path.join(corpus, "configs", "librispeech.yaml"), build, workers=args.workers)
+    info = run_build(os.path.join(corpus, "configs", "librispeech.yaml"), build,
+                     workers=args.workers)
     print_summary(info, build)
     uri = f"file://{os.path.join(root, 'registry')}"
     print("\n[3/4] validating it against the asr_default suite (the gate)")
     result = validate_build(build, suite="asr_default",
-                            baseline=latest_baseline(info["name"], registry=uri))
+                            baseline=RegistryBaselines(uri).latest(info["name"]))
     print_report(result, build_dir=build)
     if not result.success:
         print("the gate refused this build: it is not registered")

@@ -24,7 +24,7 @@ def _fmt_change(change: float | None) -> str:
 
 
 def print_report(result: Any, *, build_dir: str, out: TextIO | None = None,
-                 github: bool = False) -> None:  # fmt: skip
+                 github: bool = False) -> None:
     """The summary that reads well in a CI log (``result``: a ValidationResult); ``github``
     adds ``::error::`` workflow commands so GitHub Actions annotates the run."""
     from curate.validation.result import failure_rows
@@ -78,9 +78,12 @@ def _finish(result: Any, args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from curate.validation.suites import load_suite
     from curate.validation.validate import open_baseline, validate_build
+    from registry.gate import RegistryBaselines
 
     suite = load_suite(args.suite)  # a bad suite is a usage error before any data is read
-    baseline = open_baseline(args.against, registry=args.registry) if args.against else None
+    baseline = None
+    if args.against:
+        baseline = open_baseline(args.against, versions=RegistryBaselines(args.registry))
     result = validate_build(args.dir, suite=suite, baseline=baseline, write=not args.no_write)
     return _finish(result, args)
 
@@ -88,11 +91,12 @@ def _validate(args: argparse.Namespace) -> int:
 def _gate(args: argparse.Namespace) -> int:
     from curate.validation.suites import load_suite
     from curate.validation.tables import BuildDir
-    from curate.validation.validate import latest_baseline, validate_build
+    from curate.validation.validate import validate_build
+    from registry.gate import RegistryBaselines
 
     suite = load_suite(args.suite)
     BuildDir.open(args.dir)  # a missing build is a usage error before the registry is asked
-    baseline = latest_baseline(args.dataset, registry=args.registry)
+    baseline = RegistryBaselines(args.registry).latest(args.dataset)
     if not args.json:
         against = baseline.label if baseline else f"nothing: {args.dataset} has no version yet"
         print(f"gate      {args.dataset}: suite {suite.name}, drift against {against}")
@@ -102,11 +106,15 @@ def _gate(args: argparse.Namespace) -> int:
 
 def _hook_serve(args: argparse.Namespace) -> int:
     from curate.validation.hook import serve
+    from curate.validation.suites import load_suite
+    from registry.gate import StoreBuildFiles
 
     def ready(server: Any) -> None:
         print(f"curate hook: listening on {server.url} (suite {server.suite.name})", flush=True)
 
-    serve(host=args.host, port=args.port, registry=args.registry, suite=args.suite, ready=ready)
+    suite = load_suite(args.suite)  # a bad suite is a usage error before the store is opened
+    serve(host=args.host, port=args.port, files=StoreBuildFiles.open(args.registry),
+          suite=suite, ready=ready)
     return 0
 
 
@@ -116,7 +124,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         description="Run a Great Expectations suite over a build directory and write "
         "validation/result.json and the Data Docs site validation/docs/. Exit 0 pass, 1 failed, "
         "2 usage error, 3 registry unreachable.",
-    )  # fmt: skip
+    )
     p.add_argument("dir", help=_DIR_HELP)
     p.add_argument("--suite", default="asr_default", help=_SUITE_HELP)
     p.add_argument("--against", metavar="NAME@V|DIR",
@@ -132,7 +140,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "gate", help="CI entry point: validate a build and its drift from NAME@latest",
         description="Validate against the suite and, when the dataset has a version, against "
         "NAME@latest. Exit 0 pass, 1 failed, 2 usage error, 3 registry unreachable.",
-    )  # fmt: skip
+    )
     p.add_argument("dir", help=_DIR_HELP)
     p.add_argument("--dataset", required=True, help="registry dataset the build would become")
     p.add_argument("--suite", default="asr_default", help=_SUITE_HELP)
@@ -147,7 +155,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "serve", help="serve the webhook (POST lakeFS events to /webhooks/validate)",
         description="Answer lakeFS pre-merge events: 200 allows the merge, 412 with the failed "
         "expectations blocks it.",
-    )  # fmt: skip
+    )
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     s.add_argument("--port", type=int, default=8009, help="port (0: any free port)")
     s.add_argument("--registry", metavar="URI",
