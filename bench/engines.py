@@ -114,7 +114,7 @@ def table(result: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.engines", description=__doc__.splitlines()[0])
-    parser.add_argument("--utterances", type=int, default=2000)
+    parser.add_argument("--utterances", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--target-shard-mb", type=float, default=16.0)
     parser.add_argument("--prism", help="the Prism binary (default: what tests/engines/prism.sh built)")
