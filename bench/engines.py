@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=os.path.join(repo_root(), "bench", "engines_results.json"))
     args = parser.parse_args(argv)
     if args.prism is None:
-        from tests.engines import prism_binary
+        from tools.engines import prism_binary
 
         args.prism = str(prism_binary())
     if not os.path.isfile(args.prism):
