@@ -36,6 +36,7 @@ from curate.errors import InputRejected, Reason
 from curate.records import Utterance
 from curate.sources import paths
 from curate.sources.common import (
+    KEYED_ENTRY,
     UNKNOWN_SPEAKER,
     Entry,
     Outcome,
@@ -97,9 +98,12 @@ class ReadLibriSpeech(beam.PTransform):
             files[_TRANSCRIPT]
             | "Reshuffle" >> beam.Reshuffle()
             | "ReadTranscripts" >> fileio.ReadMatches()
-            | "SplitLines" >> beam.FlatMap(_transcript_lines, layout)  # (key, Entry)
-        )
-        audio = files[_AUDIO] | "KeyAudio" >> beam.Map(_audio_entry, layout)  # (key, Entry)
+            | "SplitLines"
+            >> beam.FlatMap(_transcript_lines, layout).with_output_types(KEYED_ENTRY)
+        )  # (key, Entry)
+        audio = files[_AUDIO] | "KeyAudio" >> beam.Map(_audio_entry, layout).with_output_types(
+            KEYED_ENTRY
+        )  # (key, Entry)
         return (
             {_LINES: lines, _FILES: audio}
             | "JoinByKey" >> beam.CoGroupByKey()  # (key, {lines: [Entry], audio: [Entry]})
