@@ -150,6 +150,9 @@ def read_counts(output_dir: str) -> Counts:
     return Counts(**{step.value: n for step, n in totals.items()})
 
 
+_PHASES = ("listing", "processing", "writing shards")
+
+
 class BuildProgress(threading.Thread):
     """While a build runs, shows its progress in three phases, each with its own bar (or
     lines): inputs listed, inputs processed out of those listed, shards written out of those
@@ -186,10 +189,18 @@ class BuildProgress(threading.Thread):
                  "processing" if c.done else "listing" if c.listed else None)
         if phase is None:
             return
-        if phase != self._phase and self._bar is not None:
+        if phase == self._phase:
+            self._update(phase, c, listed)
+            return
+        if self._bar is not None:
             self._update(self._phase, c, listed)  # the last phase's end, before it is closed
-        if phase != self._phase:
-            self._open(phase, None)
+        # A poll (or a fast build's final counts) can come after a whole phase went by: each
+        # phase between the last one shown and this one still gets its bar and its end line.
+        start = _PHASES.index(self._phase) + 1 if self._phase in _PHASES else 1
+        for passed in _PHASES[start:_PHASES.index(phase)]:
+            self._open(passed, None)
+            self._update(passed, c, listed)
+        self._open(phase, None)
         self._update(phase, c, listed)
 
     def _update(self, phase: str | None, c: Counts, listed: str) -> None:

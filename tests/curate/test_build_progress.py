@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import threading
 
 from curate.build_progress import (
@@ -73,6 +74,19 @@ def test_the_phases_follow_the_counts_in_a_log(tmp_path):
     assert "ETA " in processing[0]
     assert ends[1].startswith("processing: 1000 of 1000 (100%) in ")
     assert ends[2].startswith("writing shards: 6 of 6 (100%) in ") and ends[2] == lines[-1]
+
+
+def test_a_phase_that_went_by_between_two_polls_still_gets_its_end_line(tmp_path):
+    for shown in ([Counts(listed=1000)], []):  # listing seen, or nothing before the end
+        log = io.StringIO()
+        progress = BuildProgress(str(tmp_path), sources=1, stream=log, every_s=0)
+        for c in shown:
+            progress.show(c)
+        progress.stop(final=Counts(listed=1000, done=1000, planned=6, written=6))
+        lines = log.getvalue().splitlines()
+        ends = [line.split(":")[0] for line in lines if re.search(r"\) in \d+ s", line)]
+        assert ends == ["processing", "writing shards"], lines
+        assert any(line.startswith("processing: 1000 of 1000 (100%) in ") for line in lines)
 
 
 def test_a_finished_build_gives_its_final_counts():
