@@ -56,6 +56,7 @@ setup(
             "pytest>=8",
             "pytest-timeout>=2.2",
             "moto[server]>=5",
+            "hypothesis>=6.100",
         ],
     },
     entry_points={"console_scripts": ["curate=curate.cli:main"]},

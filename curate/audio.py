@@ -20,10 +20,15 @@ is truncated.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+import os
+import stat
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -32,6 +37,7 @@ from curate.errors import InputRejected, Reason
 
 __all__ = [
     "FLAC_COMPRESSION_LEVEL",
+    "MAX_AUDIO_BYTES",
     "MAX_SEGMENT_OVERSHOOT_S",
     "PCM16_SCALE",
     "RESAMPLE_QUALITY",
@@ -41,6 +47,7 @@ __all__ = [
     "downmix",
     "encode",
     "normalise",
+    "open_audio",
     "read_bytes",
     "resample",
     "to_pcm16",
@@ -64,6 +71,13 @@ MAX_SEGMENT_OVERSHOOT_S = 0.5
 """A segment ending at most this far past the recording is cut at its end (as Kaldi's
 ``extract-segments --max-overshoot`` does); further past, it is a ``BAD_SEGMENT``."""
 
+MAX_AUDIO_BYTES = 4 << 30
+"""The largest audio file an input may be (4 GiB, the limit of a WAV file): larger ones are
+``AUDIO_TOO_LARGE`` before a byte is read. Reading is lazy (a header, then the wanted range),
+so memory never follows the file's size, only the decoded range's."""
+
+_HEADER_SLACK_S = 0.001  # resampling moves a duration by less than a frame: leave those to the filter
+_READ_BUFFER = 1 << 20
 _SUBTYPE = "PCM_16"
 _FORMATS = {AudioCodec.FLAC: "FLAC", AudioCodec.WAV: "WAV"}
 _UNKNOWN_LENGTH = 1 << 62  # libsndfile reports SF_COUNT_MAX when a stream declares no length
@@ -96,14 +110,62 @@ class DecodedAudio:
         )
 
 
-def read_bytes(uri: str) -> bytes:
-    """All bytes of ``uri`` through Beam's ``FileSystems`` (local, gs://, s3://), uncompressed."""
+@contextlib.contextmanager
+def open_audio(uri: str, *, max_bytes: int = MAX_AUDIO_BYTES) -> Iterator[BinaryIO]:
+    """A seekable binary reader of ``uri`` (local or any Beam filesystem), nothing read yet.
+
+    Refused before a byte is read: no such file (``MISSING_AUDIO``); a local path that is not
+    a regular file, such as a directory, a FIFO (whose open would wait for a writer forever) or
+    a device like ``/dev/zero`` (which never ends), or that cannot be opened
+    (``AUDIO_UNREADABLE``); an empty file (``AUDIO_EMPTY``); a file larger than ``max_bytes``
+    (``AUDIO_TOO_LARGE``). The decoder then reads only the parts it needs.
+    """
+    from curate.fsio import is_local, local_path
+
+    f = _open_local(uri, local_path(uri)) if is_local(uri) else _open_remote(uri)
+    with f:
+        size = f.seek(0, io.SEEK_END)
+        f.seek(0)
+        if size == 0:
+            raise InputRejected(Reason.AUDIO_EMPTY, f"{uri}: file is empty (0 bytes)")
+        if size > max_bytes:
+            raise InputRejected(
+                Reason.AUDIO_TOO_LARGE,
+                f"{uri}: file is {size} bytes, more than the {max_bytes} bytes an input may have",
+            )
+        yield f
+
+
+def _open_local(uri: str, path: str) -> BinaryIO:
+    # O_NONBLOCK: opening a FIFO must not wait for a writer (it has no effect on regular files).
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError as e:
+        raise InputRejected(Reason.MISSING_AUDIO, f"{uri}: no such file") from e
+    except OSError as e:
+        raise InputRejected(
+            Reason.AUDIO_UNREADABLE, f"{uri}: cannot read: {type(e).__name__}: {e.strerror}"
+        ) from e
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            from curate.fsio import file_kind
+
+            raise InputRejected(
+                Reason.AUDIO_UNREADABLE, f"{uri}: not a regular file ({file_kind(mode)})"
+            )
+        return os.fdopen(fd, "rb", buffering=_READ_BUFFER)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _open_remote(uri: str) -> BinaryIO:
     from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.filesystems import FileSystems
 
     try:
-        with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            data = f.read()
+        return FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED)
     except Exception as e:  # every filesystem raises its own errors; sort them by existence
         try:
             exists = FileSystems.exists(uri)
@@ -114,54 +176,124 @@ def read_bytes(uri: str) -> bytes:
         raise InputRejected(
             Reason.AUDIO_UNREADABLE, f"{uri}: cannot read: {type(e).__name__}: {e}"
         ) from e
-    if not data:
-        raise InputRejected(Reason.AUDIO_EMPTY, f"{uri}: file is empty (0 bytes)")
+
+
+def read_bytes(uri: str, *, max_bytes: int = MAX_AUDIO_BYTES) -> bytes:
+    """All bytes of ``uri`` (uncompressed), refused as :func:`open_audio` refuses a file."""
+    with open_audio(uri, max_bytes=max_bytes) as f:
+        reader = _GuardedReader(f)
+        data = reader.read()
+    reader.raise_error(uri)
     return data
 
 
+class _GuardedReader:
+    """What libsndfile reads through. An exception inside its read callback would be printed
+    and taken for the end of the file (a network failure would pass for truncated audio), so
+    the first error is kept here instead and raised by :meth:`raise_error` afterwards."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self.error: BaseException | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._f.read(size)
+        except Exception as e:
+            self.error = self.error or e
+            return b""
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self._f.readinto(buffer)
+        except Exception as e:
+            self.error = self.error or e
+            return 0
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def raise_error(self, uri: str) -> None:
+        if self.error is not None:
+            e = self.error
+            raise InputRejected(
+                Reason.AUDIO_UNREADABLE, f"{uri}: cannot read: {type(e).__name__}: {e}"
+            ) from e
+
+
 def decode(
-    data: bytes,
+    source: bytes | BinaryIO,
     *,
     uri: str,
     start_s: float = 0.0,
     end_s: float | None = None,
     max_overshoot_s: float = MAX_SEGMENT_OVERSHOOT_S,
+    max_duration_s: float | None = None,
 ) -> DecodedAudio:
-    """Decode ``data`` (the bytes of ``uri``), only the range ``[start_s, end_s)`` if given.
+    """Decode ``source`` (the bytes of ``uri``, or a seekable reader of them such as
+    :func:`open_audio` gives), only the range ``[start_s, end_s)`` if given.
 
-    Raises ``InputRejected`` with ``BAD_SEGMENT``, ``AUDIO_UNDECODABLE`` or ``AUDIO_TRUNCATED``.
+    Raises ``InputRejected`` with ``BAD_SEGMENT``, ``AUDIO_UNDECODABLE``, ``AUDIO_TRUNCATED``,
+    ``AUDIO_UNREADABLE`` (a read failed), ``AUDIO_NOT_FINITE`` (a NaN or infinite sample) or,
+    when ``max_duration_s`` is given, ``TOO_LONG`` for a range the header says is longer than
+    that: decided before any sample is read, so an hour-long file costs no more than its header.
     A segment is given in seconds and rounded to the nearest frames; only its range is decoded
     (one seek, one read), so damage after a segment's end does not reject that segment, while
     a segment reaching into missing data is ``AUDIO_TRUNCATED``.
     """
+    reader = _GuardedReader(io.BytesIO(source) if isinstance(source, bytes) else source)
+    try:
+        return _decode(reader, uri, start_s, end_s, max_overshoot_s, max_duration_s)
+    finally:
+        reader.raise_error(uri)  # a failed read explains whatever the decoder made of it
+
+
+def _decode(
+    f: _GuardedReader,
+    uri: str,
+    start_s: float,
+    end_s: float | None,
+    max_overshoot_s: float,
+    max_duration_s: float | None,
+) -> DecodedAudio:
     import soundfile as sf
 
     _check_segment_times(uri, start_s, end_s)
-    container = _container_check(data)
+    container = _container_check(f)
+    f.seek(0)
     try:
-        f = sf.SoundFile(io.BytesIO(data))
+        sound = sf.SoundFile(f)
     except (sf.SoundFileError, RuntimeError, ValueError, TypeError) as e:
         if container.truncated:
             raise InputRejected(Reason.AUDIO_TRUNCATED, f"{uri}: {container.detail}") from e
         raise InputRejected(
             Reason.AUDIO_UNDECODABLE, f"{uri}: not decodable audio: {_sf_message(e)}"
         ) from e
-    with f:
-        rate, available = f.samplerate, f.frames
+    with sound:
+        rate, available = sound.samplerate, sound.frames
         if available >= _UNKNOWN_LENGTH:
             raise InputRejected(
                 Reason.AUDIO_UNDECODABLE,
-                f"{uri}: {f.format} stream does not declare its length (streamed encoder?)",
+                f"{uri}: {sound.format} stream does not declare its length (streamed encoder?)",
             )
         declared = container.declared_frames if container.declared_frames is not None else available
         start, stop = _segment_frames(uri, start_s, end_s, rate, declared, max_overshoot_s)
         if stop > available:  # only when the container shows data missing after the header
             raise InputRejected(Reason.AUDIO_TRUNCATED, f"{uri}: {container.detail}")
         wanted = stop - start
+        if max_duration_s is not None and wanted > (max_duration_s + _HEADER_SLACK_S) * rate:
+            raise InputRejected(
+                Reason.TOO_LONG,
+                f"duration {wanted / rate:.2f} s > max_duration_s {max_duration_s:g} "
+                "(from the header; no sample was read)",
+            )
         try:
             if start:
-                f.seek(start)
-            samples = f.read(wanted, dtype="float32", always_2d=True)
+                sound.seek(start)
+            samples = sound.read(wanted, dtype="float32", always_2d=True)
         except (sf.SoundFileError, RuntimeError) as e:
             raise InputRejected(
                 Reason.AUDIO_TRUNCATED,
@@ -174,8 +306,21 @@ def decode(
         )
     if container.truncated and end_s is None:
         raise InputRejected(Reason.AUDIO_TRUNCATED, f"{uri}: {container.detail}")
+    _check_finite(uri, samples)
     samples.flags.writeable = False
     return DecodedAudio(samples=samples, sample_rate_hz=int(rate))
+
+
+def _check_finite(uri: str, samples: np.ndarray) -> None:
+    """Float sources can hold NaN or infinite samples; every later step would turn them into
+    silence or noise (NaN clips to 0) with signals that mean nothing."""
+    finite = np.isfinite(samples)
+    if not finite.all():
+        bad = int(finite.size - np.count_nonzero(finite))
+        raise InputRejected(
+            Reason.AUDIO_NOT_FINITE,
+            f"{uri}: {bad} of {finite.size} samples are NaN or infinite",
+        )
 
 
 def normalise(audio: DecodedAudio, *, sample_rate_hz: int, channels: int) -> np.ndarray:
@@ -287,7 +432,7 @@ def _segment_frames(
     if start_s == 0.0 and end_s is None:
         return 0, frames
     duration = frames / rate
-    start = round(start_s * rate)
+    start = round(start_s * rate) if start_s < duration else frames  # (no overflow on 1e308)
     if start >= frames:
         raise InputRejected(
             Reason.BAD_SEGMENT,
@@ -300,7 +445,7 @@ def _segment_frames(
             Reason.BAD_SEGMENT,
             f"{uri}: segment end {end_s:g} s is past the end of the recording ({duration:.3f} s)",
         )
-    stop = min(round(end_s * rate), frames)
+    stop = min(round(end_s * rate), frames)  # (end_s is within the recording + overshoot here)
     if stop <= start:
         raise InputRejected(
             Reason.BAD_SEGMENT, f"{uri}: segment [{start_s:g}, {end_s:g}) s holds no frames"
@@ -315,25 +460,34 @@ class _Container:
     declared_frames: int | None = None  # when the container states a length libsndfile ignores
 
 
-def _container_check(data: bytes) -> _Container:
-    head = data[:4]
-    if head == b"RIFF" and data[8:12] == b"WAVE":
-        return _riff_check(data)
-    if head == b"OggS":
-        return _ogg_check(data)
-    if head == b"fLaC":
-        return _flac_check(data)
+def _container_check(f: _GuardedReader) -> _Container:
+    """Look at the container's own structure: headers, chunk sizes, page headers (never the
+    audio data itself, so a long file costs a few small reads)."""
+    size = f.seek(0, io.SEEK_END)
+    head = _read_at(f, 0, 12)
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return _riff_check(f, size)
+    if head[:4] == b"OggS":
+        return _ogg_check(f, size)
+    if head[:4] == b"fLaC":
+        return _flac_check(f, size)
     return _Container()
 
 
-def _riff_check(data: bytes) -> _Container:
+def _read_at(f: _GuardedReader, pos: int, n: int) -> bytes:
+    f.seek(pos)
+    return f.read(n)
+
+
+def _riff_check(f: _GuardedReader, size: int) -> _Container:
     """Compare the chunk sizes of a RIFF/WAVE file with the bytes present."""
-    size, pos, block_align = len(data), 12, 0
+    pos, block_align = 12, 0
     while pos + 8 <= size:
-        chunk_id, chunk_size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        header = _read_at(f, pos, 8)
+        chunk_id, chunk_size = header[:4], struct.unpack_from("<I", header, 4)[0]
         body = pos + 8
         if chunk_id == b"fmt " and body + 14 <= size:
-            block_align = struct.unpack_from("<H", data, body + 12)[0]
+            block_align = struct.unpack_from("<H", _read_at(f, body + 12, 2))[0]
         if chunk_id == b"data":
             if chunk_size in (0, 0xFFFFFFFF):  # written by a streaming encoder: length unknown
                 return _Container()
@@ -352,35 +506,38 @@ def _riff_check(data: bytes) -> _Container:
     return _Container(True, "truncated: WAV file ends before its data chunk")
 
 
-def _flac_check(data: bytes) -> _Container:
+def _flac_check(f: _GuardedReader, size: int) -> _Container:
     """Walk the FLAC metadata blocks: they must be complete and followed by audio frames.
     (Truncation inside the audio frames is found by the decoder.)"""
-    size, pos, total, last = len(data), 4, 0, False
+    pos, total, last = 4, 0, False
     while not last:
         if pos + 4 > size:
             return _Container(True, "truncated: FLAC file ends inside its metadata")
-        last, kind = bool(data[pos] & 0x80), data[pos] & 0x7F
-        length = int.from_bytes(data[pos + 1 : pos + 4], "big")
+        header = _read_at(f, pos, 4)
+        last, kind = bool(header[0] & 0x80), header[0] & 0x7F
+        length = int.from_bytes(header[1:4], "big")
         if pos + 4 + length > size:
             return _Container(True, "truncated: FLAC file ends inside its metadata")
         if kind == 0 and length >= 18:  # STREAMINFO: total samples are the low 36 of 64 bits
-            total = int.from_bytes(data[pos + 14 : pos + 22], "big") & ((1 << 36) - 1)
+            total = int.from_bytes(_read_at(f, pos + 14, 8), "big") & ((1 << 36) - 1)
         pos += 4 + length
     if pos >= size and total:
         return _Container(True, f"truncated: FLAC file declares {total} frames but holds none")
     return _Container()
 
 
-def _ogg_check(data: bytes) -> _Container:
+def _ogg_check(f: _GuardedReader, size: int) -> _Container:
     """Walk the Ogg pages: the last complete one must carry the end-of-stream flag."""
-    size, pos, last_flags = len(data), 0, 0
-    view = memoryview(data)
-    while pos + 27 <= size and view[pos : pos + 4] == b"OggS":
-        body = pos + 27 + view[pos + 26]
-        end = body + sum(view[pos + 27 : body]) if body <= size else size + 1
+    pos, last_flags = 0, 0
+    while pos + 27 <= size:
+        header = _read_at(f, pos, 27 + 255)  # the fixed header and the largest segment table
+        if header[:4] != b"OggS":
+            break
+        body = pos + 27 + header[26]
+        end = body + sum(header[27 : 27 + header[26]]) if body <= size else size + 1
         if end > size:
             return _Container(True, f"truncated: Ogg page at byte {pos} is incomplete")
-        last_flags, pos = view[pos + 5], end
+        last_flags, pos = header[5], end
     if not last_flags & 0x04:
         return _Container(True, "truncated: Ogg stream ends without its end-of-stream page")
     return _Container()

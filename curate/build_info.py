@@ -194,7 +194,9 @@ def _relative(written: WrittenFile, rel: str) -> WrittenFile:
 
 
 def _json_bytes(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    # allow_nan=False: a build never writes NaN or Infinity (strict JSON readers refuse them)
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    return (text + "\n").encode()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 from apache_beam.io.filesystem import BeamIOError
 
+from curate.config import split_name_problem
 from curate.fsio import (
     is_file,
     is_local,
@@ -150,6 +151,10 @@ class Build:
         missing = [k for k in _REQUIRED if k not in info]
         if not isinstance(info, dict) or missing:
             raise IntegrityError(f"{info_path}: missing {', '.join(map(repr, missing))}")
+        for split in info["splits"]:  # names become paths and metadata keys
+            problem = split_name_problem(split)
+            if problem:
+                raise IntegrityError(f"{info_path}: {problem}")
         listed = [
             BuildFile(path=_relative(p), sha256=str(v["sha256"]), size_bytes=int(v["size_bytes"]))
             for p, v in sorted(info["files"].items())

@@ -17,10 +17,11 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from curate.config import split_name_problem
 from curate.fsio import is_local, open_read, sha256_of
 from curate.layout import INFO_FILE, ShardFormat, manifest_file
 from registry.cache import ENV_CACHE_DIR, CommitCache, default_cache_dir
-from registry.errors import ConflictError, NotFoundError, RegistryError
+from registry.errors import ConflictError, IntegrityError, NotFoundError, RegistryError
 from registry.store import Store, paginate
 
 if TYPE_CHECKING:
@@ -93,11 +94,15 @@ class DatasetVersion:
 
     def _split(self, split: str) -> dict[str, Any]:
         try:
-            return self.info["splits"][split]
+            found = self.info["splits"][split]
         except KeyError:
             raise NotFoundError(
                 f"{self.ref} has no split '{split}' (splits: {', '.join(self.splits)})"
             ) from None
+        problem = split_name_problem(split)  # a name read back becomes a path: checked first
+        if problem:
+            raise IntegrityError(f"{self.ref}: {INFO_FILE}: {problem}")
+        return found
 
     def _fetch(self, paths: list[str]) -> list[str]:
         files = self.info["files"]

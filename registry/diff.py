@@ -112,9 +112,16 @@ def _key_changes(
 
 def diff_versions(before: DatasetVersion, after: DatasetVersion) -> VersionDiff:
     """Compare two versions (of one dataset or of two)."""
+    from curate.config import split_name_problem
+    from registry.errors import IntegrityError
+
     fa, fb = before.info["files"], after.info["files"]
     split_diffs = []
     for split in sorted(set(before.info["splits"]) | set(after.info["splits"])):
+        problem = split_name_problem(split)  # it becomes a path below: checked first
+        if problem:
+            side = before if split in before.info["splits"] else after
+            raise IntegrityError(f"{side.ref}: {problem}")
         sa, sb = before.info["splits"].get(split), after.info["splits"].get(split)
         manifest = manifest_file(split)
         if sa is not None and sb is not None and fa.get(manifest) == fb.get(manifest):

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import sys
 from typing import Any
 
+from curate import strict_json
 from registry.api import Registry
 from registry.build import META_VALIDATION
 from registry.diff import VersionDiff
@@ -69,7 +69,7 @@ def _registry(args: argparse.Namespace) -> Registry:
 
 
 def _print_json(doc: Any) -> None:
-    json.dump(doc, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write(strict_json.dumps(doc, indent=2))
     sys.stdout.write("\n")
 
 

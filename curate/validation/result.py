@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from curate import strict_json
 from curate.errors import CurateError
 from curate.layout import INFO_FILE, VALIDATION_DOCS_INDEX, VALIDATION_RESULT
 from curate.validation import storage
@@ -104,7 +105,7 @@ class ValidationResult:
         """Write ``<build_dir>/validation/result.json`` atomically (``build_dir`` may be a URI);
         returns its path."""
         path = storage.join(build_dir, VALIDATION_RESULT)
-        text = json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        text = strict_json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
         storage.write(path, text.encode("utf-8"))
         return path
 
