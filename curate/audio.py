@@ -142,9 +142,10 @@ def _open_local(uri: str, path: str) -> BinaryIO:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError as e:
         raise InputRejected(Reason.MISSING_AUDIO, f"{uri}: no such file") from e
-    except OSError as e:
+    except (OSError, ValueError) as e:  # ValueError: a NUL character in the path
+        reason = e.strerror if isinstance(e, OSError) else str(e)
         raise InputRejected(
-            Reason.AUDIO_UNREADABLE, f"{uri}: cannot read: {type(e).__name__}: {e.strerror}"
+            Reason.AUDIO_UNREADABLE, f"{uri}: cannot read: {type(e).__name__}: {reason}"
         ) from e
     try:
         mode = os.fstat(fd).st_mode

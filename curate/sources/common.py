@@ -155,6 +155,8 @@ def resolve_audio(raw: str, audio_root: str) -> str:
     Raises :class:`InputRejected` ``PATH_OUTSIDE_ROOT`` if it is not inside ``audio_root``, by
     its name or, for a local path, through a symlink (see :func:`paths.resolves_within`).
     """
+    if "\x00" in raw:  # no filesystem takes it (and os.path.realpath raises on it)
+        raise InputRejected(Reason.MALFORMED_ENTRY, f"audio path {raw!r} holds a NUL character")
     resolved = paths.normalise(paths.join(audio_root, raw))
     if not paths.is_within(audio_root, resolved):
         raise InputRejected(

@@ -91,7 +91,10 @@ def resolves_within(root: str, path: str) -> bool:
         return False
     if not is_local(path):
         return True
-    return is_within(_real(normalise(root)), os.path.realpath(normalise(path)))
+    try:
+        return is_within(_real(normalise(root)), os.path.realpath(normalise(path)))
+    except (OSError, ValueError):  # a NUL character, a loop of links: no file can be read there
+        return False
 
 
 @functools.lru_cache(maxsize=256)

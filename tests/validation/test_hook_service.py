@@ -81,9 +81,11 @@ def _raw(server: HookServer, data: bytes, *, pause_after: int | None = None,
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     answer = b"".join(chunks)
-    head, _, body = answer.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    return status, json.loads(body)
+    while True:
+        head, _, answer = answer.partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        if status >= 200:  # (skip an interim '100 Continue')
+            return status, json.loads(answer)
 
 
 def _post(body: bytes, *, headers: dict[str, str] | None = None, path: str = HOOK_PATH,
@@ -293,3 +295,18 @@ def test_bounded_load_on_loopback_every_client_is_answered_and_no_thread_leaks(h
         time.sleep(0.05)
     assert threading.active_count() <= before
     assert _raw(hook, kinds["health"][0])[0] == 200  # still serving
+
+
+def test_validation_refuses_a_build_whose_split_name_is_a_path(make_build):
+    """Every reader of a build checks split names with the config's rule: validation too."""
+    from curate.validation.errors import BuildReadError
+    from curate.validation.tables import BuildDir
+
+    build = Path(make_build())
+    info = json.loads((build / "dataset_info.json").read_text())
+    info["splits"]["../escaped"] = info["splits"].pop("train")
+    (build / "dataset_info.json").write_text(json.dumps(info))
+    with pytest.raises(BuildReadError, match="split name '../escaped' must be letters"):
+        BuildDir.open(build)
+    with pytest.raises(BuildReadError, match="split name"):
+        BuildDir(root=str(build), info={"splits": {}}).manifest("../../x")
