@@ -10,9 +10,9 @@ How truncation is detected (``Reason.AUDIO_TRUNCATED``):
 
 * the decoder fails after the header was read (FLAC: "lost sync" when the stream ends early),
 * or it returns fewer frames than the header declares (MP3 with a Xing/Info tag, ...),
-* or the container says so without decoding: a WAV ``data`` chunk (or any RIFF chunk) larger
-  than the bytes present, an Ogg stream whose last page is cut short or lacks the
-  end-of-stream flag. libsndfile silently shortens such files, so these checks are our own.
+* or the container says so without decoding (:mod:`curate.containers`: a WAV ``data`` chunk
+  larger than the bytes present, an Ogg stream whose last page is cut short or lacks the
+  end-of-stream flag). libsndfile silently shortens such files, so these checks are our own.
 
 A file that cannot even be opened is ``AUDIO_UNDECODABLE`` unless the container check shows it
 is truncated.
@@ -20,19 +20,16 @@ is truncated.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import math
-import os
-import stat
-import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 
+from curate.audio_io import MAX_AUDIO_BYTES, GuardedReader, open_audio, read_bytes
 from curate.config import AudioCodec
+from curate.containers import check_container
 from curate.errors import InputRejected, Reason
 
 __all__ = [
@@ -71,13 +68,7 @@ MAX_SEGMENT_OVERSHOOT_S = 0.5
 """A segment ending at most this far past the recording is cut at its end (as Kaldi's
 ``extract-segments --max-overshoot`` does); further past, it is a ``BAD_SEGMENT``."""
 
-MAX_AUDIO_BYTES = 4 << 30
-"""The largest audio file an input may be (4 GiB, the limit of a WAV file): larger ones are
-``AUDIO_TOO_LARGE`` before a byte is read. Reading is lazy (a header, then the wanted range),
-so memory never follows the file's size, only the decoded range's."""
-
 _HEADER_SLACK_S = 0.001  # resampling moves a duration by less than a frame: leave those to the filter
-_READ_BUFFER = 1 << 20
 _SUBTYPE = "PCM_16"
 _FORMATS = {AudioCodec.FLAC: "FLAC", AudioCodec.WAV: "WAV"}
 _UNKNOWN_LENGTH = 1 << 62  # libsndfile reports SF_COUNT_MAX when a stream declares no length
@@ -110,121 +101,6 @@ class DecodedAudio:
         )
 
 
-@contextlib.contextmanager
-def open_audio(uri: str, *, max_bytes: int = MAX_AUDIO_BYTES) -> Iterator[BinaryIO]:
-    """A seekable binary reader of ``uri`` (local or any Beam filesystem), nothing read yet.
-
-    Refused before a byte is read: no such file (``MISSING_AUDIO``); a local path that is not
-    a regular file, such as a directory, a FIFO (whose open would wait for a writer forever) or
-    a device like ``/dev/zero`` (which never ends), or that cannot be opened
-    (``AUDIO_UNREADABLE``); an empty file (``AUDIO_EMPTY``); a file larger than ``max_bytes``
-    (``AUDIO_TOO_LARGE``). The decoder then reads only the parts it needs.
-    """
-    from curate.fsio import is_local, local_path
-
-    f = _open_local(uri, local_path(uri)) if is_local(uri) else _open_remote(uri)
-    with f:
-        size = f.seek(0, io.SEEK_END)
-        f.seek(0)
-        if size == 0:
-            raise InputRejected(Reason.AUDIO_EMPTY, f"{uri}: file is empty (0 bytes)")
-        if size > max_bytes:
-            raise InputRejected(
-                Reason.AUDIO_TOO_LARGE,
-                f"{uri}: file is {size} bytes, more than the {max_bytes} bytes an input may have",
-            )
-        yield f
-
-
-def _open_local(uri: str, path: str) -> BinaryIO:
-    # O_NONBLOCK: opening a FIFO must not wait for a writer (it has no effect on regular files).
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError as e:
-        raise InputRejected(Reason.MISSING_AUDIO, f"{uri}: no such file") from e
-    except (OSError, ValueError) as e:  # ValueError: a NUL character in the path
-        reason = e.strerror if isinstance(e, OSError) else str(e)
-        raise InputRejected(
-            Reason.AUDIO_UNREADABLE, f"{uri}: cannot read: {type(e).__name__}: {reason}"
-        ) from e
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            from curate.fsio import file_kind
-
-            raise InputRejected(
-                Reason.AUDIO_UNREADABLE, f"{uri}: not a regular file ({file_kind(mode)})"
-            )
-        return os.fdopen(fd, "rb", buffering=_READ_BUFFER)
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _open_remote(uri: str) -> BinaryIO:
-    from apache_beam.io.filesystem import CompressionTypes
-    from apache_beam.io.filesystems import FileSystems
-
-    try:
-        return FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED)
-    except Exception as e:  # every filesystem raises its own errors; sort them by existence
-        try:
-            exists = FileSystems.exists(uri)
-        except Exception:
-            exists = True
-        if not exists:
-            raise InputRejected(Reason.MISSING_AUDIO, f"{uri}: no such file") from e
-        raise InputRejected(
-            Reason.AUDIO_UNREADABLE, f"{uri}: cannot read: {type(e).__name__}: {e}"
-        ) from e
-
-
-def read_bytes(uri: str, *, max_bytes: int = MAX_AUDIO_BYTES) -> bytes:
-    """All bytes of ``uri`` (uncompressed), refused as :func:`open_audio` refuses a file."""
-    with open_audio(uri, max_bytes=max_bytes) as f:
-        reader = _GuardedReader(f)
-        data = reader.read()
-    reader.raise_error(uri)
-    return data
-
-
-class _GuardedReader:
-    """What libsndfile reads through. An exception inside its read callback would be printed
-    and taken for the end of the file (a network failure would pass for truncated audio), so
-    the first error is kept here instead and raised by :meth:`raise_error` afterwards."""
-
-    def __init__(self, f: BinaryIO) -> None:
-        self._f = f
-        self.error: BaseException | None = None
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            return self._f.read(size)
-        except Exception as e:
-            self.error = self.error or e
-            return b""
-
-    def readinto(self, buffer: Any) -> int:
-        try:
-            return self._f.readinto(buffer)
-        except Exception as e:
-            self.error = self.error or e
-            return 0
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return self._f.seek(offset, whence)
-
-    def tell(self) -> int:
-        return self._f.tell()
-
-    def raise_error(self, uri: str) -> None:
-        if self.error is not None:
-            e = self.error
-            raise InputRejected(
-                Reason.AUDIO_UNREADABLE, f"{uri}: cannot read: {type(e).__name__}: {e}"
-            ) from e
-
-
 def decode(
     source: bytes | BinaryIO,
     *,
@@ -245,7 +121,7 @@ def decode(
     (one seek, one read), so damage after a segment's end does not reject that segment, while
     a segment reaching into missing data is ``AUDIO_TRUNCATED``.
     """
-    reader = _GuardedReader(io.BytesIO(source) if isinstance(source, bytes) else source)
+    reader = GuardedReader(io.BytesIO(source) if isinstance(source, bytes) else source)
     try:
         return _decode(reader, uri, start_s, end_s, max_overshoot_s, max_duration_s)
     finally:
@@ -253,7 +129,7 @@ def decode(
 
 
 def _decode(
-    f: _GuardedReader,
+    f: GuardedReader,
     uri: str,
     start_s: float,
     end_s: float | None,
@@ -263,7 +139,7 @@ def _decode(
     import soundfile as sf
 
     _check_segment_times(uri, start_s, end_s)
-    container = _container_check(f)
+    container = check_container(f)
     f.seek(0)
     try:
         sound = sf.SoundFile(f)
@@ -452,93 +328,3 @@ def _segment_frames(
             Reason.BAD_SEGMENT, f"{uri}: segment [{start_s:g}, {end_s:g}) s holds no frames"
         )
     return start, stop
-
-
-@dataclass(frozen=True, slots=True)
-class _Container:
-    truncated: bool = False
-    detail: str = ""
-    declared_frames: int | None = None  # when the container states a length libsndfile ignores
-
-
-def _container_check(f: _GuardedReader) -> _Container:
-    """Look at the container's own structure: headers, chunk sizes, page headers (never the
-    audio data itself, so a long file costs a few small reads)."""
-    size = f.seek(0, io.SEEK_END)
-    head = _read_at(f, 0, 12)
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return _riff_check(f, size)
-    if head[:4] == b"OggS":
-        return _ogg_check(f, size)
-    if head[:4] == b"fLaC":
-        return _flac_check(f, size)
-    return _Container()
-
-
-def _read_at(f: _GuardedReader, pos: int, n: int) -> bytes:
-    f.seek(pos)
-    return f.read(n)
-
-
-def _riff_check(f: _GuardedReader, size: int) -> _Container:
-    """Compare the chunk sizes of a RIFF/WAVE file with the bytes present."""
-    pos, block_align = 12, 0
-    while pos + 8 <= size:
-        header = _read_at(f, pos, 8)
-        chunk_id, chunk_size = header[:4], struct.unpack_from("<I", header, 4)[0]
-        body = pos + 8
-        if chunk_id == b"fmt " and body + 14 <= size:
-            block_align = struct.unpack_from("<H", _read_at(f, body + 12, 2))[0]
-        if chunk_id == b"data":
-            if chunk_size in (0, 0xFFFFFFFF):  # written by a streaming encoder: length unknown
-                return _Container()
-            if body + chunk_size > size:
-                declared = chunk_size // block_align if block_align else None
-                return _Container(
-                    True,
-                    f"truncated: WAV data chunk declares {chunk_size} bytes, "
-                    f"only {size - body} present",
-                    declared,
-                )
-            return _Container()
-        if body + chunk_size > size:
-            return _Container(True, f"truncated: WAV {chunk_id!r} chunk runs past the end")
-        pos = body + chunk_size + (chunk_size & 1)
-    return _Container(True, "truncated: WAV file ends before its data chunk")
-
-
-def _flac_check(f: _GuardedReader, size: int) -> _Container:
-    """Walk the FLAC metadata blocks: they must be complete and followed by audio frames.
-    (Truncation inside the audio frames is found by the decoder.)"""
-    pos, total, last = 4, 0, False
-    while not last:
-        if pos + 4 > size:
-            return _Container(True, "truncated: FLAC file ends inside its metadata")
-        header = _read_at(f, pos, 4)
-        last, kind = bool(header[0] & 0x80), header[0] & 0x7F
-        length = int.from_bytes(header[1:4], "big")
-        if pos + 4 + length > size:
-            return _Container(True, "truncated: FLAC file ends inside its metadata")
-        if kind == 0 and length >= 18:  # STREAMINFO: total samples are the low 36 of 64 bits
-            total = int.from_bytes(_read_at(f, pos + 14, 8), "big") & ((1 << 36) - 1)
-        pos += 4 + length
-    if pos >= size and total:
-        return _Container(True, f"truncated: FLAC file declares {total} frames but holds none")
-    return _Container()
-
-
-def _ogg_check(f: _GuardedReader, size: int) -> _Container:
-    """Walk the Ogg pages: the last complete one must carry the end-of-stream flag."""
-    pos, last_flags = 0, 0
-    while pos + 27 <= size:
-        header = _read_at(f, pos, 27 + 255)  # the fixed header and the largest segment table
-        if header[:4] != b"OggS":
-            break
-        body = pos + 27 + header[26]
-        end = body + sum(header[27 : 27 + header[26]]) if body <= size else size + 1
-        if end > size:
-            return _Container(True, f"truncated: Ogg page at byte {pos} is incomplete")
-        last_flags, pos = header[5], end
-    if not last_flags & 0x04:
-        return _Container(True, "truncated: Ogg stream ends without its end-of-stream page")
-    return _Container()
