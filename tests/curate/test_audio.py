@@ -451,3 +451,18 @@ def test_every_reencoded_format_decodes_from_a_file(tmp_path, ext, fmt, subtype)
     with audio.open_audio(str(path)) as f:
         decoded = audio.decode(f, uri=str(path), max_duration_s=30.0)
     assert decoded.frames == pytest.approx(rate, abs=rate // 50)
+
+
+def test_large_file_is_read_lazily_and_a_too_long_one_costs_its_header(tmp_path, monkeypatch):
+    """Above WHOLE_READ_BYTES the decoder gets the file itself, not its bytes in memory."""
+    from curate import audio_io
+
+    path = tmp_path / "long.wav"
+    path.write_bytes(make(speechy(40.0), SR, "WAV", "PCM_16"))
+    monkeypatch.setattr(audio_io, "WHOLE_READ_BYTES", 1 << 16)
+    with audio.open_audio(str(path)) as f:
+        assert not isinstance(f, io.BytesIO)
+        rejected(Reason.TOO_LONG, audio.decode, f, uri=str(path), max_duration_s=30.0)
+        assert f.tell() < 1 << 16  # the header and chunk headers, no samples
+    with audio.open_audio(str(path)) as f:  # a segment of it: only that range
+        assert audio.decode(f, uri=str(path), start_s=30.0, end_s=31.0).frames == SR
