@@ -18,7 +18,7 @@ import soundfile as sf
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from curate.config import SourceConfig, SourceKind
+from curate.config import SourceKind
 from curate.errors import ConfigError, InputRejected, Reason
 from curate.records import Rejection
 from curate.sources import ReadSources
@@ -28,6 +28,7 @@ from curate.sources.librispeech import AUDIO_FORMATS
 from curate.sources.manifests import JsonlLayout, _jsonl_outcomes
 from tests.curate.corpus_fixtures import (
     CORPUS,
+    source,
     touch_audio,
     write_jsonl,
     write_kaldi,
@@ -39,8 +40,7 @@ from tests.curate.corpus_fixtures import (
 pytestmark = pytest.mark.timeout(120)  # a FIFO that blocks must fail the test, not hang it
 
 
-def _source(kind: SourceKind, path: Path, **kw: str) -> SourceConfig:
-    return SourceConfig(kind=kind, path=str(path), **{k: str(v) for k, v in kw.items()})
+_source = source
 
 
 def _bom_and_crlf(path: Path) -> None:
