@@ -85,7 +85,7 @@ def _sane(outcome: object) -> None:
         text.encode("utf-8")
 
 
-@fuzz_settings(200)
+@fuzz_settings(120)
 @given(LINES)
 def test_keyed_line_parser_never_raises(raw):
     parsed = parse_keyed_line(raw, "/corpus/text")
@@ -95,7 +95,7 @@ def test_keyed_line_parser_never_raises(raw):
         assert entry.error is None or entry.reason is Reason.TEXT_NOT_UTF8
 
 
-@fuzz_settings(150)
+@fuzz_settings(100)
 @given(st.lists(LINES, max_size=6), st.lists(st.sampled_from(["x.flac", "x.mp3", "x.FLAC",
                                                                "y/x.wav"]), max_size=3))
 def test_librispeech_pairing_gives_one_outcome_per_input(lines, audio_names):
@@ -111,7 +111,7 @@ def test_librispeech_pairing_gives_one_outcome_per_input(lines, audio_names):
         _sane(outcome)
 
 
-@fuzz_settings(200)
+@fuzz_settings(120)
 @given(LINES)
 def test_jsonl_reader_gives_one_outcome_for_any_bytes(raw):
     outcomes = list(_jsonl_outcomes(raw, JSONL))
@@ -121,7 +121,7 @@ def test_jsonl_reader_gives_one_outcome_for_any_bytes(raw):
         assert outcomes == []
 
 
-@fuzz_settings(200)
+@fuzz_settings(120)
 @given(st.dictionaries(st.sampled_from(["audio_filepath", "text", "speaker", "offset",
                                         "duration", "other"]), FIELD_VALUES, max_size=6))
 @example({"audio_filepath": "a\x00.wav", "text": "hi"})  # found here: realpath raised on NUL
@@ -135,7 +135,7 @@ def test_jsonl_reader_gives_one_outcome_for_any_json_object(obj):
     _one_outcome(list(_jsonl_outcomes(BOM + raw + b"\r", JSONL)))
 
 
-@fuzz_settings(200)
+@fuzz_settings(120)
 @given(st.one_of(LINES, st.lists(st.one_of(TEXTS, st.just("a.mp3")), max_size=5)
                  .map(lambda xs: "\t".join(xs).encode())))  # fmt: skip
 @pytest.mark.parametrize("layout", [TSV, CSV], ids=["tsv", "csv"])
@@ -147,7 +147,7 @@ def test_table_reader_gives_one_outcome_for_any_row(layout, raw):
         assert outcomes == []
 
 
-@fuzz_settings(200)
+@fuzz_settings(120)
 @given(LINES)
 def test_kaldi_segment_parser_never_raises_other_than_a_rejection(raw):
     parsed = parse_keyed_line(b"u1 " + raw, "/corpus/kaldi/segments")
@@ -165,7 +165,7 @@ def _table(lines: list[bytes], name: str) -> list[Entry]:
     return [entry for _, entry in filter(None, parsed)]
 
 
-@fuzz_settings(150)
+@fuzz_settings(100)
 @given(st.lists(LINES, max_size=3), st.lists(LINES, max_size=3), st.lists(LINES, max_size=2),
        st.lists(LINES, max_size=3))  # fmt: skip
 def test_kaldi_joins_give_one_outcome_per_input(wav, text, spk, seg):
