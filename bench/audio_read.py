@@ -118,7 +118,7 @@ def peak_rss(uri: str) -> dict[str, float]:
     out = {}
     for way in ("import only", "whole", "lazy"):
         proc = subprocess.run([sys.executable, "-c", _CHILD, uri, way], capture_output=True,
-                              text=True, check=True, env=env)  # fmt: skip
+                              text=True, check=True, env=env)
         out[f"{way.replace(' ', '_')}_peak_mb"] = int(proc.stdout.split()[-1]) / 1024  # kB
     out["file_mb"] = os.path.getsize(uri) / 1e6
     base = out["import_only_peak_mb"]
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                 out.write(np.repeat(_speech(60.0, 48000, minute)[:, None], 2, axis=1))
         results = {"throughput": throughput(files, rounds), "too_long_file": peak_rss(long),
                    "segments": segments(long, 2 if args.quick else 10),
-                   "quick": args.quick}  # fmt: skip
+                   "quick": args.quick}
     t, m, g = results["throughput"], results["too_long_file"], results["segments"]
     print("| measure | whole file (before) | lazy reader (now) | ratio now/before |")
     print("|---|---|---|---|")
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{t['lazy_over_whole']:.2f} |")
     print(f"| peak RSS rejecting a {m['file_mb']:.0f} MB file as too long, above the "
           f"{m['import_only_peak_mb']:.0f} MB of the imports | {m['whole_above_imports_mb']:.0f} MB"
-          f" | {m['lazy_above_imports_mb']:.1f} MB | {m['lazy_over_whole']:.3f} |")  # fmt: skip
+          f" | {m['lazy_above_imports_mb']:.1f} MB | {m['lazy_over_whole']:.3f} |")
     print(f"| decode {g['segments']} segments of 5 s from that file | {g['whole_s']:.2f} s | "
           f"{g['lazy_s']:.3f} s | {g['lazy_over_whole']:.3f} |")
     with open(args.out, "w") as f:

@@ -358,7 +358,7 @@ def file_kind(mode: int) -> str:
     """The kind of file an ``st_mode`` describes, for a message."""
     for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISREG, "a regular file")):  # fmt: skip
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISREG, "a regular file")):
         if test(mode):
             return name
     return "not a regular file"

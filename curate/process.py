@@ -136,7 +136,7 @@ def prepare_utterance(
     try:
         with audio.open_audio(utt.audio_uri) as f:  # reads the header, then only the range
             decoded = audio.decode(f, uri=utt.audio_uri, start_s=utt.start_s, end_s=utt.end_s,
-                                   max_duration_s=filter_cfg.max_duration_s)  # fmt: skip
+                                   max_duration_s=filter_cfg.max_duration_s)
     except InputRejected:
         raise
     except Exception as e:  # a decoder failure on one file must not stop the build

@@ -71,10 +71,10 @@ class Reproduction:
     def lines(self) -> list[str]:
         if self.identical:
             return [f"{self.ref} ({self.commit_id[:12]}): reproduced, every file identical "
-                    f"(fingerprint {self.fingerprint[:12]})"]  # fmt: skip
+                    f"(fingerprint {self.fingerprint[:12]})"]
         out = [f"{self.ref} ({self.commit_id[:12]}): NOT reproduced: {len(self.differences)} "
                f"file(s) differ (fingerprint {self.fingerprint[:12]} recorded, "
-               f"{self.rebuilt_fingerprint[:12]} rebuilt)"]  # fmt: skip
+               f"{self.rebuilt_fingerprint[:12]} rebuilt)"]
         out += [f"  {d.describe()}" for d in self.differences]
         if self.dependencies:
             out.append("  libraries whose version differs (recorded -> installed):")

@@ -94,7 +94,7 @@ class KaldiLayout:
     def tables(self) -> tuple[str, ...]:
         """The tables this data dir has, of ``wav.scp``, ``text``, ``utt2spk``, ``segments``."""
         return (WAV_SCP, TEXT) + ((UTT2SPK,) if self.has_utt2spk else ()) + (
-            (SEGMENTS,) if self.has_segments else ())  # fmt: skip
+            (SEGMENTS,) if self.has_segments else ())
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

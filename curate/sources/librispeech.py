@@ -79,7 +79,7 @@ AUDIO_FORMATS: dict[str, str] = {
     ".svx": "SVX", ".8svx": "SVX", ".xi": "XI", ".sds": "SDS", ".avr": "AVR", ".sd2": "SD2",
     ".pvf": "PVF", ".wve": "WVE",
     ".opus": "OGG", ".ogg": "OGG", ".oga": "OGG", ".mp3": "MP3",
-}  # fmt: skip
+}
 AUDIO_SUFFIXES = tuple(AUDIO_FORMATS)
 MAX_TRANSCRIPT_BYTES = 64 << 20
 """A transcript file larger than this (64 MiB; LibriSpeech's are a few KB) is refused unread."""

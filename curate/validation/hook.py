@@ -89,7 +89,7 @@ _DIGITS = re.compile(r"[0-9]{1,12}")
 _MASK = re.compile(rf"({SECRET_PARAM}=)[^&\s]*")
 _BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
          b"Connection: close\r\nContent-Length: 56\r\n\r\n"
-         b'{"allowed": false, "error": "too many requests at once"}\n')  # fmt: skip
+         b'{"allowed": false, "error": "too many requests at once"}\n')
 
 
 class _HttpError(Exception):
@@ -220,7 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
                                       body={"allowed": False, "error": f"{type(e).__name__}: {e}"})
         event = payload if isinstance(payload, dict) else {}
         log.info("hook: %s %s -> %d", event.get("repository_id", "?"),
-                 event.get("source_ref", "?"), answer.status)  # fmt: skip
+                 event.get("source_ref", "?"), answer.status)
         self._send(answer.status, answer.body)
 
     def _authenticate(self, query: Mapping[str, list[str]]) -> None:
@@ -233,14 +233,14 @@ class _Handler(BaseHTTPRequestHandler):
         if given is None:
             raise _HttpError(HTTPStatus.UNAUTHORIZED,
                              f"no secret: send the {SECRET_HEADER} header or the "
-                             f"{SECRET_PARAM!r} query parameter")  # fmt: skip
+                             f"{SECRET_PARAM!r} query parameter")
         if not hmac.compare_digest(given.encode("utf-8", "replace"), secret.encode()):
             raise _HttpError(HTTPStatus.FORBIDDEN, "wrong secret")
 
     def _read_event(self) -> Any:
         if self.headers.get("Transfer-Encoding"):
             raise _HttpError(HTTPStatus.LENGTH_REQUIRED,
-                             "send the event with a Content-Length, not chunked")  # fmt: skip
+                             "send the event with a Content-Length, not chunked")
         values = self.headers.get_all("Content-Length") or []
         if not values:
             raise _HttpError(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is required")
@@ -252,7 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
         if length > self.server.max_body_bytes:
             raise _HttpError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                              f"event body of {length} bytes is larger than "
-                             f"{self.server.max_body_bytes}")  # fmt: skip
+                             f"{self.server.max_body_bytes}")
         try:
             data = self.rfile.read(length)
         except (TimeoutError, OSError):
@@ -261,7 +261,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self._timed_out or not data:
                 raise _HttpError(HTTPStatus.REQUEST_TIMEOUT, "request body not received in time")
             raise _HttpError(HTTPStatus.BAD_REQUEST,
-                             f"body ended after {len(data)} of {length} bytes")  # fmt: skip
+                             f"body ended after {len(data)} of {length} bytes")
         self._deadline.cancel()  # read in time: the validation may take longer
         try:
             return json.loads(data or b"null")

@@ -86,7 +86,7 @@ def _check(payload: Any) -> None:
         raise _BadEvent(f"missing or empty field(s): {', '.join(missing)}")
     if payload["event_type"] not in EVENT_TYPES:
         raise _BadEvent(f"event_type {payload['event_type']!r} is not one this hook checks "
-                        f"({', '.join(sorted(EVENT_TYPES))})")  # fmt: skip
+                        f"({', '.join(sorted(EVENT_TYPES))})")
     branch = payload.get("branch_id")
     if branch is not None and not isinstance(branch, str):
         raise _BadEvent(f"branch_id must be a string, got {type(branch).__name__}")
@@ -115,17 +115,17 @@ def evaluate_event(payload: Any, *, files: BuildFiles, suite: Suite) -> HookResp
             baseline = (
                 Baseline(label=f"{repo}@{dest_branch}", build=previous)
                 if previous is not None else None
-            )  # fmt: skip
+            )
             result = validate(build, suite, baseline=baseline)
     except InfrastructureError as e:
         return HookResponse(status=HTTPStatus.SERVICE_UNAVAILABLE,
-                            body={**where, "allowed": False, "error": str(e)})  # fmt: skip
+                            body={**where, "allowed": False, "error": str(e)})
     except BuildReadError as e:  # the event names a ref or repository without a readable build
         return HookResponse(status=HTTPStatus.BAD_REQUEST,
-                            body={**where, "allowed": False, "error": str(e)})  # fmt: skip
+                            body={**where, "allowed": False, "error": str(e)})
     except CurateError as e:  # the server's suite does not fit the build
         return HookResponse(status=HTTPStatus.INTERNAL_SERVER_ERROR,
-                            body={**where, "allowed": False, "error": str(e)})  # fmt: skip
+                            body={**where, "allowed": False, "error": str(e)})
     return _answer(result, suite, where, _drift_skipped(repo, dest_branch, previous))
 
 
@@ -139,7 +139,7 @@ def _drift_skipped(repo: str, branch: str, previous: BuildDir | None) -> str | N
 
 def _answer(result: Any, suite: Suite, where: dict[str, str], skipped: str | None) -> HookResponse:
     lines = [f"{r['table']}.{r['column'] or '*'}: {r['expectation']} (expected {r['expected']}): "
-             f"{r['observed']}" for r in failure_rows(result.failed_expectations)]  # fmt: skip
+             f"{r['observed']}" for r in failure_rows(result.failed_expectations)]
     if result.drift is not None:
         lines += [f"drift against {result.drift['against']}: {x}" for x in result.drift["failures"]]
     verdict = "passed" if result.success else "failed"

@@ -371,7 +371,7 @@ def test_float_audio_with_nan_or_inf_samples_is_rejected_as_audio_not_finite(bad
     x = tone(440, 0.5)
     x[100:110] = bad
     err = rejected(Reason.AUDIO_NOT_FINITE, audio.decode, make(x, SR, "WAV", "FLOAT"),
-                   uri="nan.wav")  # fmt: skip
+                   uri="nan.wav")
     assert err.detail == f"nan.wav: 10 of {x.size} samples are NaN or infinite"
     all_nan = np.full(SR // 2, np.nan, dtype=np.float32)
     rejected(Reason.AUDIO_NOT_FINITE, audio.decode, make(all_nan, SR, "WAV", "DOUBLE"), uri="n")
@@ -442,7 +442,7 @@ def test_read_error_during_decode_is_unreadable_not_truncated():
 @pytest.mark.parametrize(("ext", "fmt", "subtype"), [
     (".opus", "OGG", "OPUS"), (".ogg", "OGG", "VORBIS"), (".mp3", "MP3", "MPEG_LAYER_III"),
     (".sph", "NIST", "PCM_16"), (".aiff", "AIFF", "PCM_16"), (".caf", "CAF", "PCM_16"),
-])  # fmt: skip
+])
 def test_every_reencoded_format_decodes_from_a_file(tmp_path, ext, fmt, subtype):
     """The formats a re-encoded LibriSpeech tree holds decode through open_audio (lazily)."""
     rate = 48000 if subtype == "OPUS" else SR

@@ -49,7 +49,7 @@ TEXTS = st.text(max_size=20)
 NUMBERS = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30), st.floats(allow_nan=True),
     st.sampled_from([1e308, -1e308, 10**400, 0, -0.0, 1e7, 1e7 + 1]),
-)  # fmt: skip
+)
 JSON_VALUES = st.recursive(
     st.one_of(st.none(), st.booleans(), NUMBERS, TEXTS),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(TEXTS, inner, max_size=3)),
@@ -64,7 +64,7 @@ TSV = TableLayout(path="/corpus/validated.tsv", audio_root="/corpus/clips",
 CSV = TableLayout(path="/corpus/other.csv", audio_root="/corpus/clips",
                   dialect=TableDialect.CSV, columns=("path", "sentence", "client_id"))
 KALDI = KaldiLayout(data_dir="/corpus/kaldi", audio_root="/corpus", has_utt2spk=True,
-                    has_segments=True, key_prefix="k/")  # fmt: skip
+                    has_segments=True, key_prefix="k/")
 LIBRISPEECH = LibriSpeechLayout(root="/corpus/ls")
 
 
@@ -102,7 +102,7 @@ def test_librispeech_pairing_gives_one_outcome_per_input(lines, audio_names):
     entries = [parse_keyed_line(b"x " + raw, "/corpus/ls/a.trans.txt") for raw in lines]
     grouped = {"lines": [e for _, e in filter(None, entries)],
                "audio": [Entry(source_uri=LIBRISPEECH.root, value=f"/corpus/ls/{n}")
-                         for n in audio_names]}  # fmt: skip
+                         for n in audio_names]}
     outcomes = list(_pair(("x", grouped), LIBRISPEECH))
     n_inputs = max(1, len(grouped["lines"])) + max(0, len(grouped["audio"]) - 1)
     if grouped["lines"] or grouped["audio"]:
@@ -137,7 +137,7 @@ def test_jsonl_reader_gives_one_outcome_for_any_json_object(obj):
 
 @fuzz_settings(120)
 @given(st.one_of(LINES, st.lists(st.one_of(TEXTS, st.just("a.mp3")), max_size=5)
-                 .map(lambda xs: "\t".join(xs).encode())))  # fmt: skip
+                 .map(lambda xs: "\t".join(xs).encode())))
 @pytest.mark.parametrize("layout", [TSV, CSV], ids=["tsv", "csv"])
 def test_table_reader_gives_one_outcome_for_any_row(layout, raw):
     outcomes = list(_table_outcomes(raw, layout))
@@ -167,10 +167,10 @@ def _table(lines: list[bytes], name: str) -> list[Entry]:
 
 @fuzz_settings(100)
 @given(st.lists(LINES, max_size=3), st.lists(LINES, max_size=3), st.lists(LINES, max_size=2),
-       st.lists(LINES, max_size=3))  # fmt: skip
+       st.lists(LINES, max_size=3))
 def test_kaldi_joins_give_one_outcome_per_input(wav, text, spk, seg):
     grouped = {WAV_SCP: _table(wav, WAV_SCP), TEXT: _table(text, TEXT),
-               UTT2SPK: _table(spk, UTT2SPK)}  # fmt: skip
+               UTT2SPK: _table(spk, UTT2SPK)}
     whole = list(_whole_recording(("u1", grouped), KALDI))
     if grouped[WAV_SCP] or grouped[TEXT]:
         assert len(whole) == max(1, len(grouped[WAV_SCP])) + max(0, len(grouped[TEXT]) - 1)
@@ -180,5 +180,5 @@ def test_kaldi_joins_give_one_outcome_per_input(wav, text, spk, seg):
     pending = [x for x in segmented if isinstance(x, tuple)]
     for rec_id, p in pending:
         for outcome in _resolve_recording((rec_id, {WAV_SCP: grouped[WAV_SCP],
-                                                    "pending": [p]}), KALDI):  # fmt: skip
+                                                    "pending": [p]}), KALDI):
             _sane(outcome)

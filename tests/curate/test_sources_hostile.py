@@ -66,7 +66,7 @@ def test_bom_and_crlf_line_ends_lose_no_key_in_any_layout(tmp_path):
     }
     for path in [*audio_root.rglob("*.trans.txt"), tmp_path / "nemo" / "manifest.jsonl",
                  tmp_path / "cv" / "validated.tsv", tmp_path / "cv" / "other.csv",
-                 *(tmp_path / "kaldi").iterdir()]:  # fmt: skip
+                 *(tmp_path / "kaldi").iterdir()]:
         _bom_and_crlf(path)
     sources = [src.model_copy(update={"key_prefix": p}) for p, src in layouts.items()]
     expected = [
@@ -143,7 +143,7 @@ def test_reencoded_librispeech_tree_is_found_and_two_files_for_one_key_name_both
     root = tmp_path / "ls"
     chapter = root / "1" / "10"
     exts = {"1-10-0000": ".opus", "1-10-0001": ".ogg", "1-10-0002": ".mp3",
-            "1-10-0003": ".sph", "1-10-0004": ".FLAC", "1-10-0005": ".aiff"}  # fmt: skip
+            "1-10-0003": ".sph", "1-10-0004": ".FLAC", "1-10-0005": ".aiff"}
     for key, ext in exts.items():
         touch_audio(chapter / f"{key}{ext}")
     touch_audio(chapter / "1-10-0006.mp3")  # two files for one key: the lossless one is used
@@ -153,7 +153,7 @@ def test_reencoded_librispeech_tree_is_found_and_two_files_for_one_key_name_both
         utts, rejected = p | ReadSources([_source(SourceKind.LIBRISPEECH, root)])
         got = utts | beam.Map(lambda u: (u.key, os.path.basename(u.audio_uri)))
         assert_that(got, equal_to([(k, k + e) for k, e in exts.items()]
-                                  + [("1-10-0006", "1-10-0006.flac")]))  # fmt: skip
+                                  + [("1-10-0006", "1-10-0006.flac")]))
         assert_that(
             rejected | beam.Map(lambda r: (r.key, r.reason, r.audio_uri, r.detail)),
             equal_to([(
@@ -163,7 +163,7 @@ def test_reencoded_librispeech_tree_is_found_and_two_files_for_one_key_name_both
                 "curate.sources.librispeech.AUDIO_FORMATS, then path)",
             )]),
             label="Rejections",
-        )  # fmt: skip
+        )
 
 
 # --- 11. symlinks out of the corpus; 8. FIFOs and devices --------------------------------------
@@ -204,7 +204,7 @@ def test_symlinks_out_of_the_corpus_are_path_outside_root_in_every_layout(tmp_pa
                       ("link", Reason.PATH_OUTSIDE_ROOT, True),
                       ("k1", Reason.PATH_OUTSIDE_ROOT, True)]),
             label="Rejections",
-        )  # fmt: skip
+        )
 
 
 def test_fifo_and_dev_zero_in_a_corpus_are_rejected_without_blocking(tmp_path):
@@ -225,7 +225,7 @@ def test_fifo_and_dev_zero_in_a_corpus_are_rejected_without_blocking(tmp_path):
             equal_to([("", Reason.UNSUPPORTED_PATH,
                        f"transcript {root / '19' / 'fifo.trans.txt'} is a FIFO, not a file")]),
             label="Rejections",
-        )  # fmt: skip
+        )
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev_zero"])
@@ -242,7 +242,7 @@ def test_manifest_that_is_a_fifo_or_dev_zero_fails_at_once_with_one_line(tmp_pat
         (kaldi / "text").symlink_to("/dev/zero")
     what = "a FIFO" if kind == "fifo" else "a character device"
     for bad in (_source(SourceKind.JSONL, manifest), _source(SourceKind.TSV, manifest),
-                _source(SourceKind.KALDI, kaldi)):  # fmt: skip
+                _source(SourceKind.KALDI, kaldi)):
         with pytest.raises(ConfigError) as info:
             ReadSources([good, bad])
         assert f"is {what}, not a regular file" in str(info.value), info.value

@@ -49,7 +49,7 @@ def test_version_reader_and_diff_refuse_a_stored_split_name_that_is_a_path(
     store.upload_object(DS, "pushed", "dataset_info.json", local_path=info, sha256=sha256_of(info))
     commit = store.commit(DS, "pushed", message="evil", metadata={})
     version = DatasetVersion(store, dataset=DS, commit_id=getattr(commit, "id", commit),
-                             cache_root=tmp_path / "cache")  # fmt: skip
+                             cache_root=tmp_path / "cache")
     with pytest.raises(IntegrityError, match="split name"):
         version.manifest(EVIL)
     with pytest.raises(IntegrityError, match="split name"):
@@ -60,7 +60,7 @@ def test_version_reader_and_diff_refuse_a_stored_split_name_that_is_a_path(
 
 def test_cache_paths_stay_below_the_commit_directory(tmp_path: Path):
     cache = CommitCache(LocalStore(tmp_path / "store"), repo=DS, commit_id="c0ffee",
-                        root=tmp_path / "cache")  # fmt: skip
+                        root=tmp_path / "cache")
     assert cache.path("manifest/train.parquet").startswith(str(tmp_path / "cache" / DS / "c0ffee"))
     for bad in ("manifest/../../x.parquet", "/etc/passwd", "", ".verified/x", "a/../../b"):
         with pytest.raises(IntegrityError):
@@ -68,4 +68,4 @@ def test_cache_paths_stay_below_the_commit_directory(tmp_path: Path):
     for repo, commit in ((DS, ".."), ("..", "c0"), (DS, "a/../../b")):
         with pytest.raises(IntegrityError, match="bad name"):
             CommitCache(LocalStore(tmp_path / "store"), repo=repo, commit_id=commit,
-                        root=tmp_path / "cache")  # fmt: skip
+                        root=tmp_path / "cache")

@@ -29,7 +29,7 @@ from curate.validation.hook import (  # noqa: E402
     serve,
 )
 from curate.validation.suites import load_suite  # noqa: E402
-from registry.errors import NotFoundError  # noqa: E402
+from registry.gate import StoreBuildFiles  # noqa: E402
 from registry.local import LocalStore  # noqa: E402
 from tests.validation.test_hook import REPO, _event, _push  # noqa: E402
 
@@ -58,9 +58,10 @@ def _start(server: HookServer) -> Iterator[HookServer]:
 
 @pytest.fixture
 def hook(store: LocalStore) -> Iterator[HookServer]:
-    yield from _start(HookServer(("127.0.0.1", 0), store=store, suite=load_suite("asr_default"),
+    yield from _start(HookServer(("127.0.0.1", 0), files=StoreBuildFiles(store),
+                                 suite=load_suite("asr_default"),
                                  secret=SECRET, request_timeout_s=TIMEOUT_S,
-                                 max_connections=8))  # fmt: skip
+                                 max_connections=8))
 
 
 def _raw(server: HookServer, data: bytes, *, pause_after: int | None = None,
@@ -89,7 +90,7 @@ def _raw(server: HookServer, data: bytes, *, pause_after: int | None = None,
 
 
 def _post(body: bytes, *, headers: dict[str, str] | None = None, path: str = HOOK_PATH,
-          length: str | None = None) -> bytes:  # fmt: skip
+          length: str | None = None) -> bytes:
     lines = [f"POST {path} HTTP/1.1", "Host: hook", "Content-Type: application/json"]
     all_headers = {SECRET_HEADER: SECRET, **(headers or {})}
     if length is not None or "Transfer-Encoding" not in all_headers:
@@ -115,7 +116,7 @@ def _post(body: bytes, *, headers: dict[str, str] | None = None, path: str = HOO
         ({}, b'{"a": ' + b"9" * 5000 + b"}", 400, "not JSON"),
         ({}, b"\xff\xfe{}", 400, "not JSON"),
     ],
-)  # fmt: skip
+)
 def test_malformed_requests_get_the_right_4xx_instead_of_a_dropped_connection(
     hook, headers, body, status, message
 ):
@@ -200,7 +201,7 @@ def test_the_secret_header_and_query_parameter_are_what_lakefs_sends(hook, store
     query = f"{HOOK_PATH}?secret={SECRET}"
     assert _raw(hook, _post(event, headers={SECRET_HEADER: None}, path=query))[0] == 200
     action = (Path(__file__).resolve().parents[2] / "docs" / "_lakefs_actions"
-              / "pre-merge-validate.yaml").read_text()  # fmt: skip
+              / "pre-merge-validate.yaml").read_text()
     assert f"{SECRET_HEADER}: \"{{{{ ENV.LAKEFSACTIONS_CURATE_HOOK_SECRET }}}}\"" in action
 
 
@@ -213,18 +214,20 @@ def test_serve_refuses_a_public_address_without_a_secret():
 
 
 class _PushedObjects:
-    """A store serving whatever objects a hostile build pushed (lakeFS keys are any string)."""
+    """Build files serving whatever objects a hostile build pushed (lakeFS keys are any
+    string): a :class:`curate.validation.hook.BuildFiles`."""
 
     def __init__(self, objects: dict[str, bytes]) -> None:
         self.objects = objects
         self.written: list[str] = []
 
-    def download_object(self, repo: str, ref: str, path: str, *, dest_path: str) -> None:
+    def download(self, repo: str, ref: str, path: str, dest: str) -> bool:
         if path not in self.objects:
-            raise NotFoundError(f"{repo}@{ref}: no {path}")
-        self.written.append(dest_path)
-        with open(dest_path, "wb") as f:
+            return False
+        self.written.append(dest)
+        with open(dest, "wb") as f:
             f.write(self.objects[path])
+        return True
 
 
 def test_split_name_in_a_pushed_build_cannot_make_the_hook_write_outside_its_directory(
@@ -242,8 +245,8 @@ def test_split_name_in_a_pushed_build_cannot_make_the_hook_write_outside_its_dir
     store = _PushedObjects({
         "dataset_info.json": json.dumps(info).encode(),
         f"manifest/{escape}.parquet": b"attacker-chosen bytes",
-    })  # fmt: skip
-    answer = evaluate_event(_event("build-evil"), store=store, suite=load_suite("asr_default"))
+    })
+    answer = evaluate_event(_event("build-evil"), files=store, suite=load_suite("asr_default"))
     assert answer.status == 400 and "split name" in answer.body["error"], answer.body
     assert not (tmp_path / "victim").exists()
     assert all(p.endswith("dataset_info.json") for p in store.written)
@@ -277,7 +280,7 @@ def test_bounded_load_on_loopback_every_client_is_answered_and_no_thread_leaks(h
             errors.append(e)
 
     threads = [threading.Thread(target=client, args=(name, i % 8 == 0))
-               for i, name in enumerate(list(kinds) * 16)]  # fmt: skip
+               for i, name in enumerate(list(kinds) * 16)]
     start = time.monotonic()
     for t in threads:
         t.start()
