@@ -107,7 +107,8 @@ def run_build(
         models = check_models(config.signals)  # a model that cannot load fails before any data
     if fsio.is_local(output_dir):
         output_dir = os.path.abspath(fsio.local_path(output_dir))
-    prepare_output(output_dir, overwrite=overwrite)
+    prepare_output(output_dir, overwrite=overwrite, sources=config.sources,
+                   config_path=config_path)
     say(f"building {config.name!r} from {len(config.sources)} source(s) into {output_dir}")
     progress = _Progress(output_dir, say)
     progress.start()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,6 +45,7 @@ __all__ = [
     "VALIDATION_RESULT",
     "ShardFormat",
     "fingerprint",
+    "is_build_file",
     "manifest_file",
     "manifest_part_file",
     "shard_file",
@@ -88,6 +90,27 @@ def staged_records_file(token: str) -> str:
 def manifest_part_file(split: str, index: int) -> str:
     """The staged manifest rows of one shard, merged into :func:`manifest_file` at the end."""
     return f"{STAGING_DIR}/{MANIFEST_DIR}/{split}-{index:05d}.parquet"
+
+
+_BUILD_FILE = re.compile(
+    rf"({re.escape(INFO_FILE)}|{re.escape(STATS_FILE)}|{re.escape(CARD_FILE)}"
+    rf"|{re.escape(REJECTED_FILE)}|{MANIFEST_DIR}/[^/]+\.parquet"
+    rf"|{DATA_DIR}/[^/]+/[^/]+\.({'|'.join(f.value for f in ShardFormat)})-\d{{5}}-of-\d{{5}}"
+    rf"|{VALIDATION_DIR}/.+|{re.escape(STAGING_DIR)}/.+)"
+    r"(\.tmp-[0-9a-f]{12})?"  # a temporary sibling left by a killed write
+)
+
+
+def is_build_file(rel: str) -> bool:
+    """Whether the relative path ``rel`` is one a build (or ``curate validate``) writes: what
+    may be deleted from an output directory, and nothing else.
+
+    >>> [is_build_file(p) for p in ("dataset_info.json", "manifest/train.parquet",
+    ...  "data/train/asr-train.tfrecord-00000-of-00004", ".staging/ab.records",
+    ...  "stats.json.tmp-0123456789ab", "notes.txt", "data/train/x.flac", "manifest/a/b.parquet")]
+    [True, True, True, True, True, False, False, False]
+    """
+    return _BUILD_FILE.fullmatch(rel) is not None
 
 
 def fingerprint(files: Mapping[str, Mapping[str, Any]]) -> str:
