@@ -471,6 +471,10 @@ class LocalStore:
                     f"merging '{source_ref}' into '{destination_branch}' of '{repo}': "
                     f"{len(conflicts)} conflicting path(s): {shown}"
                 )
+            if merged == dst_t:  # as lakeFS: a merge that changes nothing is refused
+                raise ConflictError(
+                    f"merging '{source_ref}' into '{destination_branch}' of '{repo}': no changes"
+                )
             commit_id = self._write_commit(
                 repo,
                 tree=merged,

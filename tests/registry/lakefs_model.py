@@ -318,6 +318,8 @@ class LakeFSModel:
                 tree: Tree = source.tree  # only the source changed
             else:
                 tree = _merge_trees(base.tree, source.tree, dest.tree)
+            if tree == dest.tree and not allow_empty:  # the destination has the changes already
+                raise ApiError(400, f"update branch {destination}: no changes")
             metadata = {**metadata, MERGE_STRATEGY_KEY: "default"}
             parents = (dest.id, source.id)
             generation = max(dest.generation, source.generation) + 1
