@@ -188,3 +188,22 @@ def test_a_register_overtaken_by_another_still_lands_with_the_next_tag(
     assert [(v.tag, v.fingerprint) for v in versions] == list(zip(["v1", "v2", "v3"], fingerprints))
     assert v3 == versions[2]
     assert LocalStore(with_v1).list_branches(DS).results == ["main"]
+
+
+def test_three_concurrent_registers_of_one_build_make_one_version(
+    builds: Builds, tmp_path: Path
+) -> None:
+    """Three processes registering the same build used to make v1, v2 and v3 with one
+    fingerprint: the merges of the two later ones changed nothing and are refused now, and
+    each register then finds the version the first one made."""
+    store_dir = tmp_path / "store"
+    gate = tmp_path / "go"
+    children = [_child(store_dir, builds.v1, "--gate", str(gate)) for _ in range(3)]
+    gate.touch()
+    outputs = [c.communicate(timeout=120) for c in children]
+    for child, (out, err) in zip(children, outputs):
+        assert child.returncode == 0, out + err
+    tags = {json.loads(out)["tag"] for out, _ in outputs}
+    assert tags == {"v1"}
+    versions = _assert_consistent(LocalStore(store_dir), tmp_path)
+    assert [v.tag for v in versions] == ["v1"]
