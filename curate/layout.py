@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -45,6 +46,7 @@ __all__ = [
     "VALIDATION_RESULT",
     "ShardFormat",
     "fingerprint",
+    "info_digest",
     "is_build_file",
     "manifest_file",
     "manifest_part_file",
@@ -121,3 +123,13 @@ def fingerprint(files: Mapping[str, Mapping[str, Any]]) -> str:
     for path in sorted(files):
         h.update(f"{path}\t{files[path]['sha256']}\n".encode())
     return h.hexdigest()
+
+
+def info_digest(info: Mapping[str, Any]) -> str:
+    """sha256 of ``dataset_info.json``'s content (canonical JSON: sorted keys, no whitespace),
+    which a validation result records: counts, splits or the file list edited after
+    ``curate validate`` no longer match it. (The file holds nothing volatile, no timestamp and
+    no host name: a build is deterministic, so the digest covers all of it.)"""
+    data = json.dumps(info, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+    return hashlib.sha256(data.encode()).hexdigest()

@@ -154,6 +154,7 @@ def validate(
         suite_sha256=suite.sha256,
         dataset=str(info.get("name", "")),
         fingerprint=fingerprint,
+        info_sha256=info_digest(info),
         success=outcome.success and (drift is None or drift.success),
         evaluated=len(outcome.outcomes),
         successful=successful,
