@@ -30,6 +30,7 @@ from curate.layout import (
     fingerprint,
     manifest_file,
 )
+from curate.provenance import byte_dependencies
 from curate.records import SIGNAL_FIELDS, Rejection
 from curate.stats import BINS, SplitSummarizer
 
@@ -294,6 +295,9 @@ def write_info(
         "config": config.resolved(),
         "config_hash": config.config_hash(),
         "code_version": code_version(),
+        # every library whose version can change the bytes (libFLAC, soxr, numpy…): what
+        # `curate reproduce` compares when a rebuild differs
+        "dependencies": byte_dependencies(),
         "audio_codec": config.audio.codec.value,
         "sample_rate_hz": config.audio.sample_rate_hz,
         "channels": config.audio.channels,

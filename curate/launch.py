@@ -22,7 +22,9 @@ from curate.layout import STAGING_DIR, ShardFormat
 if TYPE_CHECKING:
     from apache_beam.options.pipeline_options import PipelineOptions
 
-__all__ = ["pipeline_options", "print_summary", "run_build"]
+    from curate.config import BuildConfig
+
+__all__ = ["pipeline_options", "print_summary", "run_build", "run_config"]
 
 
 def pipeline_options(pipeline_args: Sequence[str], workers: int | None) -> PipelineOptions:
@@ -88,10 +90,8 @@ def run_build(
 ) -> dict[str, Any]:
     """Validate the config, load the enabled signal models, run the build, return the parsed
     ``dataset_info.json``."""
-    import apache_beam as beam
     from apache_beam.io.filesystems import FileSystems
 
-    from curate.build import BuildDataset, prepare_output, read_info
     from curate.config import load_config
 
     options = pipeline_options(pipeline_args, workers)
@@ -99,6 +99,26 @@ def run_build(
     # the options to FileSystems: without this, s3:// paths ignore --s3_endpoint_url & co.
     FileSystems.set_options(options)
     config = load_config(config_path)
+    return run_config(config, output_dir, options=options, overwrite=overwrite,
+                      config_path=config_path, say=say)
+
+
+def run_config(
+    config: BuildConfig,
+    output_dir: str,
+    *,
+    options: PipelineOptions | None = None,
+    overwrite: bool = False,
+    config_path: str | None = None,
+    say: Callable[[str], None] = lambda s: print(s, flush=True),
+) -> dict[str, Any]:
+    """:func:`run_build` of a config already loaded (``curate reproduce`` rebuilds the one a
+    version recorded); ``options`` default to the DirectRunner's."""
+    import apache_beam as beam
+
+    from curate.build import BuildDataset, prepare_output, read_info
+
+    options = options if options is not None else pipeline_options((), None)
     models = None
     if config.signals is not None and config.enabled_models:
         from curate.models.transform import check_models

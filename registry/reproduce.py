@@ -6,6 +6,9 @@ versions of every library its bytes depend on (``dependencies``, see
 ``--sources-root`` when they are no longer where they were) into a temporary directory and
 compares every file the version lists, by sha256. Identical: exit 0. Otherwise exit 1 with the
 files that differ and the recorded versus installed versions of the libraries that differ.
+The manifests and ``rejected.parquet`` name the source files, so with ``--sources-root`` they
+are compared with the old root replaced by the new one in every text value (the fingerprint,
+over their bytes, then differs by construction).
 
 >>> config = {"sources": [{"kind": "jsonl", "path": "/old/c/m.jsonl", "audio_root": "/old/c/a"},
 ...                       {"kind": "librispeech", "path": "/old/ls"}]}
@@ -23,7 +26,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["FileDifference", "Reproduction", "compare_files", "remap_sources", "sources_root"]
+__all__ = [
+    "FileDifference",
+    "Reproduction",
+    "compare_files",
+    "remap_sources",
+    "reproduce",
+    "sources_root",
+]
 
 _PATH_FIELDS = ("path", "audio_root")
 
@@ -50,10 +60,12 @@ class Reproduction:
     rebuilt_fingerprint: str
     differences: tuple[FileDifference, ...]
     dependencies: tuple[tuple[str, str, str], ...] = field(default=())  # (name, recorded, now)
+    moved: tuple[str, ...] = ()  # tables equal once the moved sources' paths are mapped
 
     @property
     def identical(self) -> bool:
-        return not self.differences and self.fingerprint == self.rebuilt_fingerprint
+        return not self.differences and (bool(self.moved)
+                                         or self.fingerprint == self.rebuilt_fingerprint)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,12 +75,16 @@ class Reproduction:
             "fingerprint": self.fingerprint,
             "rebuilt_fingerprint": self.rebuilt_fingerprint,
             "files_differ": [d.path for d in self.differences],
+            "files_equal_after_moving_sources": list(self.moved),
             "dependencies_differ": [
                 {"name": n, "recorded": r, "installed": i} for n, r, i in self.dependencies
             ],
         }
 
     def lines(self) -> list[str]:
+        if self.identical and self.moved:
+            return [f"{self.ref} ({self.commit_id[:12]}): reproduced, every file identical but "
+                    f"for the sources' new place in {', '.join(self.moved)} (their paths mapped)"]
         if self.identical:
             return [f"{self.ref} ({self.commit_id[:12]}): reproduced, every file identical "
                     f"(fingerprint {self.fingerprint[:12]})"]
@@ -128,3 +144,83 @@ def remap_sources(config: Mapping[str, Any], old_root: str, new_root: str) -> di
         sources.append(moved)
     out["sources"] = sources
     return out
+
+
+def reproduce(
+    registry: Any,  # registry.api.Registry
+    ref: str,
+    *,
+    new_root: str | None = None,
+    workdir: str | None = None,
+    say: Any = lambda s: None,
+) -> Reproduction:
+    """Rebuild the version ``ref`` of ``registry`` from its recorded config (its sources moved
+    from their :func:`sources_root` to ``new_root`` when given) and compare every file."""
+    import tempfile
+
+    from curate.config import parse_config
+    from curate.errors import UsageError
+    from curate.launch import run_config
+    from curate.provenance import byte_dependencies, dependency_differences
+
+    version = registry.open(ref)
+    info = version.info
+    recorded = info.get("config")
+    if not isinstance(recorded, Mapping):
+        raise UsageError(f"{version.ref}: dataset_info.json records no config to rebuild from")
+    old_root = sources_root(recorded)
+    if new_root is not None:
+        if old_root is None:
+            raise UsageError(f"{version.ref}: every source is a URI; --sources-root does not apply")
+        recorded = remap_sources(recorded, old_root, os.path.abspath(new_root))
+    try:
+        config = parse_config(dict(recorded), origin=f"{version.ref}: recorded config")
+    except UsageError as e:
+        raise UsageError(str(e)) from None
+    for i, src in enumerate(config.sources):
+        if "://" not in src.path and not os.path.exists(src.path):
+            hint = (f"; they were under {old_root}: give --sources-root where that directory is "
+                    "now" if new_root is None and old_root else "")
+            raise UsageError(f"{version.ref}: sources[{i}].path not found: {src.path}{hint}")
+    with tempfile.TemporaryDirectory(prefix="curate-reproduce-", dir=workdir) as tmp:
+        out = os.path.join(tmp, "build")
+        say(f"rebuilding {version.ref} ({version.commit_id[:12]}) into {out}")
+        rebuilt = run_config(config, out, say=say)
+        differences = compare_files(info.get("files", {}), rebuilt.get("files", {}))
+        moved: list[str] = []
+        if new_root is not None and old_root is not None:
+            for d in list(differences):
+                if d.path.endswith(".parquet") and d.recorded and d.rebuilt and _same_but_moved(
+                        version.cache.fetch(d.path, sha256=d.recorded), os.path.join(out, d.path),
+                        old_root, os.path.abspath(new_root)):
+                    differences.remove(d)
+                    moved.append(d.path)
+    return Reproduction(
+        ref=version.ref,
+        commit_id=version.commit_id,
+        fingerprint=str(info.get("fingerprint", "")),
+        rebuilt_fingerprint=str(rebuilt.get("fingerprint", "")),
+        differences=tuple(differences),
+        moved=tuple(moved),
+        dependencies=tuple(dependency_differences(info.get("dependencies", {}),
+                                                  byte_dependencies())),
+    )
+
+
+def _same_but_moved(recorded: str, rebuilt: str, old_root: str, new_root: str) -> bool:
+    """Whether two Parquet tables (a manifest, ``rejected.parquet``: they name the source
+    files) are equal once ``old_root`` is replaced by ``new_root`` in every text value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from curate.fsio import open_read
+
+    with open_read(recorded) as f:
+        before = pq.read_table(f)
+    after = pq.read_table(rebuilt)
+    if before.schema != after.schema or before.num_rows != after.num_rows:
+        return False
+    columns = [pc.replace_substring(col, old_root, new_root)
+               if pa.types.is_string(col.type) else col for col in before.columns]
+    return pa.Table.from_arrays(columns, schema=before.schema).equals(after)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from curate.fsio import sha256_of
 from registry.api import Registry
-from registry.build import Build, sha256_of
+from registry.build import Build
 from registry.cache import CommitCache
 from registry.dataset import DatasetVersion
 from registry.diff import diff_versions
