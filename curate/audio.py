@@ -68,7 +68,7 @@ MAX_SEGMENT_OVERSHOOT_S = 0.5
 """A segment ending at most this far past the recording is cut at its end (as Kaldi's
 ``extract-segments --max-overshoot`` does); further past, it is a ``BAD_SEGMENT``."""
 
-_HEADER_SLACK_S = 0.001  # resampling moves a duration by less than a frame: leave those to the filter
+_HEADER_SLACK_S = 0.001  # resampling moves a duration by under a frame: those go to the filter
 _SUBTYPE = "PCM_16"
 _FORMATS = {AudioCodec.FLAC: "FLAC", AudioCodec.WAV: "WAV"}
 _UNKNOWN_LENGTH = 1 << 62  # libsndfile reports SF_COUNT_MAX when a stream declares no length

@@ -90,7 +90,8 @@ def prepare_output(output_dir: str, *, overwrite: bool = False,
     relative = {path: path[len(base):].lstrip(sep).replace(os.sep, "/") for path in files}
     foreign = sorted(rel for rel in relative.values() if not is_build_file(rel))
     if foreign:
-        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        shown = ", ".join(foreign[:3]) + more
         raise UsageError(f"{output_dir}: holds files no build writes ({shown}); they are not "
                          "deleted: choose an empty or new --output")
     if INFO_FILE in relative.values() and not overwrite:

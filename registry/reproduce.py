@@ -140,7 +140,8 @@ def remap_sources(config: Mapping[str, Any], old_root: str, new_root: str) -> di
         for f in _PATH_FIELDS:
             value = src.get(f)
             if value and "://" not in value:
-                moved[f] = os.path.normpath(os.path.join(new_root, os.path.relpath(value, old_root)))
+                rel = os.path.relpath(value, old_root)
+                moved[f] = os.path.normpath(os.path.join(new_root, rel))
         sources.append(moved)
     out["sources"] = sources
     return out

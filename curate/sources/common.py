@@ -62,7 +62,8 @@ def require_regular_file(index: int, kind: str, path: str) -> None:
 
     what = special_file_kind(path)
     if what is not None:
-        raise source_error(index, kind, path, f"{paths.basename(path)} is {what}, not a regular file")
+        name = paths.basename(path)
+        raise source_error(index, kind, path, f"{name} is {what}, not a regular file")
 
 
 def rejection(*, key: str, source_uri: str, audio_uri: str = "", error: InputRejected) -> Rejection:

@@ -2,7 +2,8 @@
 
 :func:`evaluate_event` reads ``dataset_info.json``, the manifests and ``stats.json`` of the build
 at the event's ``source_ref`` through :class:`BuildFiles` (the registry's store, for ``curate
-hook serve``: ``registry.gate.StoreBuildFiles``; one lakeFS repository is one dataset), validates them with the suite, and compares them with the build on the destination
+hook serve``: ``registry.gate.StoreBuildFiles``; one lakeFS repository is one dataset),
+validates them with the suite, and compares them with the build on the destination
 ``branch_id`` (the version being replaced) when there is one; when there is none, or the event
 names no ``branch_id``, the answer says that drift was not checked and why (``drift_skipped``).
 

@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from curate.errors import UsageError
 from curate.fsio import is_local
-from curate.layout import VALIDATION_DOCS, VALIDATION_DOCS_INDEX, VALIDATION_RESULT
+from curate.layout import VALIDATION_DOCS, VALIDATION_DOCS_INDEX, VALIDATION_RESULT, info_digest
 from curate.validation import storage
 from curate.validation.drift import DriftReport, DriftThresholds, compare_frames
 from curate.validation.result import ValidationResult, failure_rows

@@ -384,7 +384,8 @@ def test_too_long_file_is_rejected_from_its_header_before_samples_are_read(fmt, 
     data = make(speechy(40.0), SR, fmt, subtype)
     reader = _CountingReader(data)
     err = rejected(Reason.TOO_LONG, audio.decode, reader, uri="long.x", max_duration_s=30.0)
-    assert err.detail == "duration 40.00 s > max_duration_s 30 (from the header; no sample was read)"
+    assert err.detail == ("duration 40.00 s > max_duration_s 30 "
+                          "(from the header; no sample was read)")
     assert reader.bytes_read < min(64 * 1024, len(data) // 20), reader.bytes_read
     # within the bound it is decoded as before; a segment's own length is what counts
     assert audio.decode(data, uri="x", max_duration_s=41.0).frames == 40 * SR

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import doctest
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -55,7 +56,7 @@ def test_output_at_the_corpus_root_is_refused_and_the_corpus_survives(tmp_path, 
 )
 def test_output_overlapping_a_source_is_refused_naming_it(tmp_path, output, relation):
     _, source = _config(tmp_path)
-    with pytest.raises(UsageError, match=relation):
+    with pytest.raises(UsageError, match=re.escape(relation)):
         prepare_output(str(tmp_path / "corpus" / output), sources=[source], overwrite=True)
     jsonl = SourceConfig(kind=SourceKind.JSONL, path=str(tmp_path / "m" / "manifest.jsonl"),
                          audio_root=str(tmp_path / "audio"))

@@ -26,6 +26,7 @@ from curate.validation.hook import (  # noqa: E402
     HOOK_PATH,
     SECRET_HEADER,
     HookServer,
+    check_bind,
     serve,
 )
 from curate.validation.suites import load_suite  # noqa: E402
@@ -205,9 +206,14 @@ def test_the_secret_header_and_query_parameter_are_what_lakefs_sends(hook, store
     assert f"{SECRET_HEADER}: \"{{{{ ENV.LAKEFSACTIONS_CURATE_HOOK_SECRET }}}}\"" in action
 
 
-def test_serve_refuses_a_public_address_without_a_secret():
+def test_serve_refuses_a_public_address_without_a_secret(store):
     with pytest.raises(UsageError, match="without a shared secret"):
-        serve(host="0.0.0.0", port=0, registry=None, suite="asr_default")
+        serve(host="0.0.0.0", port=0, files=StoreBuildFiles(store), suite=load_suite("asr_default"))
+    with pytest.raises(UsageError, match="without a shared secret"):
+        check_bind("10.1.2.3", None)
+    check_bind("127.0.0.1", None)
+    check_bind("::1", None)
+    check_bind("0.0.0.0", SECRET)
 
 
 # --- the hook's path escape ---------------------------------------------------------------------
