@@ -67,6 +67,10 @@ class LocalStore:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        for place in (self.root, *self.root.parents):  # one line, not a traceback, later
+            if place.exists() and not place.is_dir():
+                what = "is a file" if place == self.root else f"lies under {place}, a file"
+                raise NotFoundError(f"registry '{self.root}' {what}: give a directory")
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
