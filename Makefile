@@ -23,6 +23,7 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	-sh tests/validation/install_chromium.sh  # for the Data Docs test; it skips, saying why, without
 	-sh tests/curate/models/install_speech.sh  # real speech for the model tests (same)
+	-sh tests/registry/build_lakefs.sh  # the real lakeFS server for the registry tests (same)
 	$(BIN)/python -m pytest tests
 
 bench: $(BIN)/.installed

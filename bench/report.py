@@ -94,6 +94,31 @@ def _registration_rows(g: dict[str, Any]) -> list[tuple[str, str, str, str, str]
              f"{r['changed_stored_vs_changed_files']:.2f}", "<= 1.1",
              _ok(st["targets"]["changed: stored <= 1.1x changed files"])),
         ]
+    real = g.get("lakefs_real")
+    if real and "skipped" in real:
+        rows.append(("3 registration (lakefs_real)", real["skipped"], "", "", ""))
+    elif real:
+        rows += _real_lakefs_rows(real, g["changed_split"])
+    return rows
+
+
+def _real_lakefs_rows(real: dict[str, Any], split: str) -> list[tuple[str, str, str, str, str]]:
+    name = f"3 registration (lakeFS {real['lakefs_version']}, S3 block store)"
+    local = real["local"]
+    rows = [(f"{name}: local build, '{split}' changed",
+             f"{local['changed']['seconds']:.2f} s, {_mb(local['changed']['sent_to_lakefs'])} sent "
+             f"for {_mb(real['changed_bytes'])} changed (v1: {_mb(local['v1']['sent_to_lakefs'])})",
+             f"{real['ratios']['local changed: sent vs changed files']:.2f}", "<= 1.1",
+             _ok(real["ratios"]["local changed: sent vs changed files"] <= 1.1))]
+    for step, label in (("v1", "v1"), ("changed", f"'{split}' changed")):
+        c, i = real["bucket_copied"][step], real["bucket_imported"][step]
+        rows.append((
+            f"{name}: build in the bucket, {label}: through the launcher, imported vs copied",
+            f"{_mb(i['through_launcher'])} in {i['seconds']:.2f} s (read {_mb(i['read_from_bucket'])}"
+            f", sent {_mb(i['sent_to_lakefs'])}) vs {_mb(c['through_launcher'])} in "
+            f"{c['seconds']:.2f} s (read {_mb(c['read_from_bucket'])}, sent "
+            f"{_mb(c['sent_to_lakefs'])})",
+            f"{real['ratios'][f'{step}: through launcher, imported vs copied']:.2f}", "", ""))
     return rows
 
 

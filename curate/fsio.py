@@ -23,15 +23,17 @@ import re
 import shutil
 import stat
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from apache_beam.io.filesystem import BeamIOError
     from apache_beam.io.filesystems import FileSystems
 
 __all__ = [
+    "FileReader",
     "WrittenFile",
     "delete_file",
     "delete_tree",
@@ -147,8 +149,12 @@ def open_read(path: str | os.PathLike[str]) -> BinaryIO:
 
 def sha256_and_size(path: str | os.PathLike[str]) -> tuple[str, int]:
     """sha256 and size of a file, read once (FileNotFoundError if there is none)."""
+    return _sha256_and_size(open_read(path))
+
+
+def _sha256_and_size(reader: BinaryIO) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
-    with open_read(path) as f:
+    with reader as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
             size += len(chunk)
@@ -157,6 +163,61 @@ def sha256_and_size(path: str | os.PathLike[str]) -> tuple[str, int]:
 
 def sha256_of(path: str | os.PathLike[str]) -> str:
     return sha256_and_size(path)[0]
+
+
+class FileReader:
+    """Reads, hashes and checksums many files, local or in a bucket, with one S3 client per
+    thread (Beam's filesystem makes a client for every operation, which costs more than reading
+    a shard). One per thread, not one for all: Beam's client keeps the download under way in
+    the client itself, and threads sharing one fail and retry (reading some bytes twice)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _s3io(self) -> Any:
+        s3 = getattr(self._local, "s3", None)
+        if s3 is None:
+            from apache_beam.io.aws.s3io import S3IO
+
+            s3 = self._local.s3 = S3IO(options=_filesystems()._pipeline_options)
+        return s3
+
+    def open(self, path: str) -> BinaryIO:
+        """As :func:`open_read` (FileNotFoundError if there is no such file)."""
+        if path.startswith("s3://"):
+            return self._s3io().open(path, "rb")
+        return open_read(path)
+
+    def sha256_and_size(self, path: str) -> tuple[str, int]:
+        return _sha256_and_size(self.open(path))
+
+    def checksums(self, paths: list[str]) -> list[str]:
+        """The object store's checksum of each file in a bucket, without reading it (S3: its
+        ETag, without quotes); FileNotFoundError names the first missing one."""
+        from apache_beam.io.filesystem import BeamIOError
+
+        out = []
+        for path in paths:
+            try:
+                if path.startswith("s3://"):
+                    out.append(_s3_checksum(self._s3io(), path))
+                else:
+                    out.append(_filesystems().checksum(path))
+            except BeamIOError as e:
+                if _not_found(e):
+                    raise FileNotFoundError(path) from e
+                raise
+        return [c.strip('"') for c in out]
+
+
+def _s3_checksum(s3: Any, path: str) -> str:
+    from apache_beam.io.aws.clients.s3 import messages
+    from apache_beam.io.filesystem import BeamIOError
+
+    try:
+        return s3.checksum(path)
+    except messages.S3ClientError as e:
+        raise BeamIOError("Checksum operation failed", {path: e}) from e
 
 
 def file_stat(path: str) -> tuple[int, int] | None:

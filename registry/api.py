@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from curate.validation.result import NotValidatedError
-from registry.build import META_EXAMPLES, META_FINGERPRINT, META_HOURS, Build
+from curate.fsio import is_local
+from registry.build import META_EXAMPLES, META_FINGERPRINT, META_HOURS, META_IMPORTED_FROM, Build
 from registry.dataset import DatasetVersion, default_cache_dir
 from registry.diff import VersionDiff, diff_versions
 from registry.errors import ConflictError, NotFoundError, ReferenceError_, RegistryError
 from registry.refs import DatasetRef, RefKind, parse_ref, validate_dataset_name
-from registry.store import Store, paginate
+from registry.store import Importer, Store, paginate
 from registry.uri import open_store
 
 __all__ = ["MAIN", "Registry", "Version"]
@@ -230,6 +231,7 @@ class Registry:
         dataset: str,
         message: str | None = None,
         allow_unvalidated: bool = False,
+        copy: bool = False,
     ) -> Version:
         """Register a build directory as the next version of ``dataset`` (see module doc).
 
@@ -238,9 +240,14 @@ class Registry:
         A build without a passing ``curate validate`` result for its current contents is refused
         (``NotValidatedError``) unless ``allow_unvalidated``, which is then recorded as
         ``curate.validation.unvalidated`` in the version's metadata.
+
+        A build in a bucket that the store can import from (lakeFS with an S3 block store and an
+        ``s3://`` build) is registered in place, its bytes not copied; the version then lives
+        where the build is (``curate.imported_from``). ``copy`` copies it all the same.
         """
         repo = validate_dataset_name(dataset)
-        build = Build.read(build_dir, workers=self._workers)
+        importer = None if copy else self._importer(build_dir)
+        build = Build.read(build_dir, workers=self._workers, checksums=importer is not None)
         unvalidated = None
         try:
             build.require_validation()
@@ -270,7 +277,7 @@ class Registry:
                 log.info("%s: completing an interrupted register of %s", repo, head.id[:12])
                 return self._tag(repo, head.id)
             try:
-                commit_id = self._land(repo, build, metadata, message, head.id)
+                commit_id = self._land(repo, build, metadata, message, head.id, importer)
             except _MainMoved as e:
                 log.info("%s: attempt %d: %s; retrying on the new main", repo, attempt, e)
                 last = e
@@ -281,10 +288,25 @@ class Registry:
             f"{_LAND_ATTEMPTS} attempts ({last})"
         )
 
+    def _importer(self, build_dir: str | os.PathLike[str]) -> Importer | None:
+        """The store, if it can register this build in place (a build in a bucket of the
+        store's own kind of storage, e.g. ``s3://`` on lakeFS with an S3 block store)."""
+        root = os.fspath(build_dir)
+        if is_local(root) or not isinstance(self.store, Importer):
+            return None
+        return self.store if self.store.can_import(root) else None
+
     def _land(
-        self, repo: str, build: Build, metadata: dict[str, str], message: str, head_id: str
+        self,
+        repo: str,
+        build: Build,
+        metadata: dict[str, str],
+        message: str,
+        head_id: str,
+        importer: Importer | None = None,
     ) -> str:
-        """Upload, commit and merge ``build`` on a fresh branch from ``head_id``; the merge id."""
+        """Upload (or import), commit and merge ``build`` on a fresh branch from ``head_id``;
+        the merge id."""
         branch = f"build-{build.fingerprint[:12]}-{secrets.token_hex(4)}"
         self.store.create_branch(repo, branch, source_ref=head_id)
         try:
@@ -294,6 +316,11 @@ class Registry:
             }
             wanted = {f.path for f in build.files}
             uploads = [f for f in build.files if present.get(f.path) != f.sha256]
+            if importer is not None and uploads:
+                imported = self._import(repo, branch, build, uploads, present, importer, head_id)
+                if imported:
+                    uploads = []
+                    metadata = {**metadata, META_IMPORTED_FROM: build.root}
             log.info("%s: uploading %d of %d files", repo, len(uploads), len(build.files))
 
             def upload(f: Any) -> None:
@@ -321,6 +348,38 @@ class Registry:
                 self.store.delete_branch(repo, branch)
             except RegistryError as e:
                 log.warning("%s: could not delete build branch %s: %s", repo, branch, e)
+
+    def _import(
+        self,
+        repo: str,
+        branch: str,
+        build: Build,
+        files: list[Any],
+        present: Mapping[str, str],
+        importer: Importer,
+        head_id: str,
+    ) -> bool:
+        """Import ``files`` onto ``branch`` in place; False (branch reset to ``head_id``, the
+        reason logged) when the store cannot, so that the caller uploads them instead."""
+        paths = {f.path for f in files}
+        # An object source replaces everything under its path on the branch: a kept path that
+        # starts with an imported one would be lost.
+        shadowed = sorted(p for p in present if p not in paths
+                          and any(p.startswith(q) for q in paths))
+        if shadowed:
+            log.info("%s: not importing: %r would replace %r", repo, build.root, shadowed[0])
+            return False
+        log.info("%s: importing %d of %d files in place from %s", repo, len(files),
+                 len(build.files), build.root)
+        try:
+            importer.import_objects(repo, branch, build.import_objects(files),
+                                    message=f"Import build {build.fingerprint[:12]} in place")
+        except RegistryError as e:
+            log.warning("%s: cannot import from %s (%s); uploading instead", repo, build.root, e)
+            self.store.delete_branch(repo, branch)
+            self.store.create_branch(repo, branch, source_ref=head_id)
+            return False
+        return True
 
     def _tag(self, repo: str, commit_id: str) -> Version:
         """Tag ``commit_id`` with the next free vN (or return the tag it already has)."""

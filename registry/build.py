@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -22,13 +22,13 @@ from apache_beam.io.filesystem import BeamIOError
 
 from curate.config import split_name_problem
 from curate.fsio import (
+    FileReader,
     is_file,
     is_local,
     join,
     list_files,
     local_path,
     open_read,
-    sha256_and_size,
 )
 from curate.layout import (
     INFO_FILE,
@@ -38,12 +38,14 @@ from curate.layout import (
     manifest_file,
 )
 from registry.errors import IntegrityError, NotFoundError, StoreUnavailableError
+from registry.store import ImportObject
 
 __all__ = [
     "META_CODE_VERSION",
     "META_CONFIG_HASH",
     "META_DATASET",
     "META_FINGERPRINT",
+    "META_IMPORTED_FROM",
     "Build",
     "BuildFile",
 ]
@@ -59,6 +61,7 @@ META_HOURS = "curate.hours"
 META_COUNTS = "curate.counts."  # + read / accepted / rejected
 META_SPLIT = "curate.split."  # + <split>.examples / .hours / .speakers
 META_VALIDATION = "curate.validation."  # + suite / success / evaluated / successful / failed
+META_IMPORTED_FROM = "curate.imported_from"  # the build's URI, when registered in place
 
 _REQUIRED = ("fingerprint", "splits", "files")
 _CHUNK = 1 << 20
@@ -69,6 +72,7 @@ class BuildFile:
     path: str  # relative, POSIX separators
     sha256: str
     size_bytes: int
+    checksum: str = ""  # the bucket's ETag, taken before hashing (Build.read(checksums=True))
 
 
 def _relative(path: str) -> str:
@@ -140,12 +144,21 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _checksums(reader: FileReader, paths: list[str], root: str) -> list[str]:
+    try:
+        return reader.checksums(paths)
+    except FileNotFoundError as e:
+        rel = _below(str(e), root)
+        raise IntegrityError(f"build file '{rel}' is missing from '{root}'") from None
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Build:
     root: str  # a local directory or a URI (s3://…, gs://…)
     info: Mapping[str, Any]
     files: tuple[BuildFile, ...]  # every file to upload, sorted by path
     validation: Mapping[str, Any] | None  # validation/result.json, if present
+    reader: FileReader = field(default_factory=FileReader, compare=False, repr=False)
 
     @property
     def fingerprint(self) -> str:
@@ -165,7 +178,7 @@ class Build:
         fd, tmp = tempfile.mkstemp(prefix="curate-upload-")
         try:
             digest = hashlib.sha256()
-            with open_read(self.path(f)) as src, os.fdopen(fd, "wb") as out:
+            with self.reader.open(self.path(f)) as src, os.fdopen(fd, "wb") as out:
                 while chunk := src.read(_CHUNK):
                     digest.update(chunk)
                     out.write(chunk)
@@ -176,10 +189,23 @@ class Build:
         finally:
             os.unlink(tmp)
 
+    def import_objects(self, files: list[BuildFile]) -> list[ImportObject]:
+        """``files`` as objects a store may import in place (a build in a bucket read with
+        ``checksums=True``)."""
+        return [
+            ImportObject(path=f.path, uri=self.path(f), sha256=f.sha256,
+                         size_bytes=f.size_bytes, checksum=f.checksum)
+            for f in files
+        ]
+
     @classmethod
-    def read(cls, build_dir: str | os.PathLike[str], *, workers: int = 8) -> Build:
+    def read(
+        cls, build_dir: str | os.PathLike[str], *, workers: int = 8, checksums: bool = False
+    ) -> Build:
         """Read and verify a build directory (local or in a bucket); IntegrityError names the
-        first bad file."""
+        first bad file. With ``checksums``, each file of a build in a bucket also gets the
+        bucket's checksum (ETag), taken before its bytes are hashed: an object that changes
+        after it was verified then no longer has that checksum."""
         root = os.fspath(build_dir)
         root = root.rstrip("/") if not is_local(root) else root
         info_path = join(root, INFO_FILE)
@@ -200,9 +226,22 @@ class Build:
             for p, v in sorted(info["files"].items())
         ]
 
-        def check(f: BuildFile) -> None:
+        etags: dict[str, str] = {}
+        reader = FileReader()  # one S3 client for the whole build
+
+        def take_checksums(paths: list[str]) -> None:  # before any of them is hashed
+            if checksums and not is_local(root):
+                etags.update(zip(paths, _checksums(reader, paths, root)))
+
+        def hashed(path: str) -> tuple[str, int, str]:
+            digest, size = reader.sha256_and_size(path)
+            return digest, size, etags.get(path, "")
+
+        take_checksums([join(root, f.path) for f in listed])
+
+        def check(f: BuildFile) -> BuildFile:
             try:  # one read (in a bucket, one request) per file
-                digest, size = sha256_and_size(join(root, f.path))
+                digest, size, etag = hashed(join(root, f.path))
             except (FileNotFoundError, IsADirectoryError):
                 raise IntegrityError(f"build file '{f.path}' is missing from '{root}'") from None
             if size != f.size_bytes:
@@ -213,18 +252,21 @@ class Build:
                 raise IntegrityError(
                     f"build file '{f.path}' does not match its sha256 in {INFO_FILE} (tampered?)"
                 )
+            return BuildFile(path=f.path, sha256=digest, size_bytes=size, checksum=etag)
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(check, listed))  # re-raises the first failure, in path order
+            listed = list(pool.map(check, listed))  # re-raises the first failure, in path order
 
-        digest, size = sha256_and_size(info_path)
-        extra = [BuildFile(path=INFO_FILE, sha256=digest, size_bytes=size)]
-        validation = None
         vdir = join(root, VALIDATION_DIR)
-        for path in list_files(vdir):
+        validation_files = list_files(vdir)
+        take_checksums([info_path, *validation_files])
+        digest, size, etag = hashed(info_path)
+        extra = [BuildFile(path=INFO_FILE, sha256=digest, size_bytes=size, checksum=etag)]
+        validation = None
+        for path in validation_files:
             rel = f"{VALIDATION_DIR}/{_below(path, vdir)}"
-            digest, size = sha256_and_size(path)
-            extra.append(BuildFile(path=rel, sha256=digest, size_bytes=size))
+            digest, size, etag = hashed(path)
+            extra.append(BuildFile(path=rel, sha256=digest, size_bytes=size, checksum=etag))
             if rel == VALIDATION_RESULT:
                 try:
                     with open_read(path) as f:
@@ -232,7 +274,7 @@ class Build:
                 except ValueError as e:
                     raise IntegrityError(f"{path}: not valid JSON ({e})") from e
         files = tuple(sorted(listed + extra, key=lambda f: f.path))
-        return cls(root=root, info=info, files=files, validation=validation)
+        return cls(root=root, info=info, files=files, validation=validation, reader=reader)
 
     def metadata(self, dataset: str, *, unvalidated: str | None = None) -> dict[str, str]:
         """The commit metadata of this build: flat string keys and values. ``unvalidated`` is

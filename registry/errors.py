@@ -30,7 +30,8 @@ class ConflictError(RegistryError):
 
 
 class HookFailedError(RegistryError):
-    """A pre-merge / pre-commit hook refused the operation (lakeFS 412)."""
+    """A pre-merge / pre-commit hook refused the operation (lakeFS 412), or an action file of
+    the repository is invalid (lakeFS 500, "hook aborted")."""
 
 
 class IntegrityError(RegistryError):

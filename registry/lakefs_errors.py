@@ -46,6 +46,9 @@ _BY_STATUS_AND_MESSAGE: tuple[tuple[int, str, type[RegistryError]], ...] = (
     (400, "no changes", ConflictError),  # commit or merge with nothing to do
     (400, "dirty branch", ConflictError),  # merge into a branch with uncommitted changes
     (403, "default branch", RegistryError),  # a refused operation, not a credentials problem
+    # An action file of the repository that lakeFS cannot parse aborts every commit and merge
+    # with 500 ("pre-merge hook aborted, …: invalid action"): the repository's, not the server's
+    (500, "hook aborted", HookFailedError),
 )
 
 # Raised without any HTTP status: the server could not be reached or spoke garbage.

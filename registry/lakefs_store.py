@@ -22,10 +22,21 @@ Where the high-level SDK is bypassed (``client.sdk_client``), and why:
   ``log``, ``diff``): the high-level generators consume lakeFS's pagination themselves and hide
   ``has_more``/``next_offset``, which a ``Page`` must carry;
 - ``create_branch`` and ``create_tag``: ``Branch.create()``/``Tag.create()`` drop the commit id
-  the server returns; reading it back afterwards could see a later commit (branch) or, for a tag,
-  a branch of the same name (lakeFS resolves a commit id, then a branch, then a tag);
+  the server returns; reading a branch back afterwards could see a later commit, and reading a
+  tag back by name resolves a commit id of that name first (lakeFS: commit id, branch, tag;
+  a tag cannot take a branch's name, nor a branch a tag's: 409);
+- ``can_import``: ``Client.storage_config`` keeps the configuration in a class-level dict that
+  every client of the process shares (lakefs 0.16), so it can answer for another server;
 - the connection pool's size (``sdk_client.objects_api.api_client.rest_client.pool_manager``,
   the path the SDK's own raw upload uses).
+
+Zero-copy registration (``Importer``): where the server's block store can import a build's
+URIs (its ``import_support`` and ``import_validity_regex``, e.g. ``s3://`` on an S3 block
+store), ``import_objects`` registers objects in place through lakeFS's import API (one object
+source per file, committed on the branch), checks that what lakeFS found at each URI has the
+size and ETag the registry verified, and stages each object's sha256 as user metadata
+(``updateObjectUserMetadata``; an import carries none). The bytes then stay where the build
+is: lakeFS points at them and does not own them.
 
 Data never sits whole in memory: uploads go through the SDK's object writer (spooled to a
 temporary file past 32 MiB, sent as a stream), downloads are 8 MiB ranged reads into a temporary
@@ -42,8 +53,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,7 +68,7 @@ import lakefs_sdk
 from registry.errors import IntegrityError, NotFoundError, RegistryError
 from registry.lakectl_config import LakectlConfig, resolve_lakectl_config
 from registry.lakefs_errors import lakefs_errors
-from registry.store import Commit, DiffEntry, DiffType, ObjectInfo, Page
+from registry.store import Commit, DiffEntry, DiffType, ImportObject, ObjectInfo, Page, paginate
 
 __all__ = ["MAX_CONNECTIONS", "SHA256_METADATA_KEY", "STORAGE_NAMESPACE_ENV", "LakeFSStore"]
 
@@ -65,6 +79,10 @@ _LAKEFS_METADATA_PREFIX = ".lakefs."
 _MAX_AMOUNT = 1000  # lakeFS's maximum page size (DefaultMaxPerPage)
 _CHUNK_BYTES = 8 * 1024 * 1024  # upload read size and download range size
 _DIFF_TYPES = {"added": DiffType.ADDED, "removed": DiffType.REMOVED, "changed": DiffType.CHANGED}
+_IMPORT_POLL = timedelta(seconds=0.2)
+_METADATA_THREADS = 8
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -280,6 +298,64 @@ class LakeFSStore:
             has_more=listing.pagination.has_more,
             next_offset=listing.pagination.next_offset or "",
         )
+
+    # Zero-copy registration.
+
+    def can_import(self, uri: str) -> bool:
+        """Whether the server's block store imports objects under ``uri`` (False, logged, when
+        its storage configuration cannot be read)."""
+        try:  # not Client.storage_config: lakefs 0.16 keeps that in a dict shared by every
+            # client of the process, so two servers' configurations overwrite each other
+            with self._errors("get the storage configuration"):
+                config = self._api.config_api.get_config().storage_config
+        except RegistryError as e:
+            log.info("lakeFS import not available: %s", e)
+            return False
+        pattern = config.import_validity_regex if config is not None else ""
+        return bool(config is not None and config.import_support and pattern
+                    and re.match(pattern, uri))
+
+    def import_objects(
+        self, repo: str, branch: str, objects: list[ImportObject], *, message: str
+    ) -> None:
+        if not objects:
+            return
+        where = f"{repo!r}/{branch!r}"
+        with self._errors(f"import {len(objects)} objects into {where}"):
+            manager = self._repo(repo).branch(branch).import_data(commit_message=message)
+            for o in objects:
+                manager.object(object_store_uri=o.uri, destination=o.path)
+            manager.run(poll_interval=_IMPORT_POLL)
+        found = self._sizes_and_checksums(repo, branch)
+        for o in objects:
+            size, etag = found.get(o.path, (None, ""))
+            if (size, etag) != (o.size_bytes, o.checksum):
+                raise IntegrityError(
+                    f"{o.uri}: lakeFS imported {size} bytes with ETag {etag or '-'}, the "
+                    f"registry verified {o.size_bytes} bytes with ETag {o.checksum or '-'} "
+                    "(the object changed since, or lakeFS reads another storage)"
+                )
+
+        def record_sha256(o: ImportObject) -> None:
+            body = lakefs_sdk.UpdateObjectUserMetadata(set={SHA256_METADATA_KEY: o.sha256})
+            with self._errors(f"set the sha256 of {o.path!r} on {where}"):
+                self._api.experimental_api.update_object_user_metadata(repo, branch, o.path, body)
+
+        with ThreadPoolExecutor(max_workers=_METADATA_THREADS) as pool:
+            list(pool.map(record_sha256, objects))
+
+    def _sizes_and_checksums(self, repo: str, ref: str) -> dict[str, tuple[int, str]]:
+        def page(after: str) -> Page[Any]:
+            with self._errors(f"list objects at {repo!r}@{ref!r}"):
+                listing = self._api.objects_api.list_objects(
+                    repo, ref, after=after, amount=_MAX_AMOUNT, user_metadata=False
+                )
+            return _page(listing, lambda s: s)
+
+        return {
+            s.path: (int(s.size_bytes or 0), (s.checksum or "").strip('"'))
+            for s in paginate(page)
+        }
 
     # Plumbing.
 

@@ -251,12 +251,14 @@ class LocalStore:
     # -- branches and refs --------------------------------------------------------------------
 
     def create_branch(self, repo: str, branch: str, *, source_ref: str) -> str:
-        self._require_repo(repo)
+        d = self._require_repo(repo)
         if not _BRANCH_RE.match(branch):
             raise ReferenceError_(f"invalid branch name '{branch}'")
         with self._locked(repo):
             if self._branch_file(repo, branch) is not None:
                 raise ConflictError(f"branch '{branch}' already exists in repository '{repo}'")
+            if (d / "tags" / f"{branch}.json").is_file():  # as in lakeFS: one name, one ref
+                raise ConflictError(f"'{branch}' is a tag of repository '{repo}'")
             commit_id, _ = self._resolve(repo, source_ref)
             self._write_branch(repo, branch, commit_id, secrets.token_hex(8))
             return commit_id
@@ -497,6 +499,8 @@ class LocalStore:
             path = d / "tags" / f"{tag}.json"
             if path.is_file():
                 raise ConflictError(f"tag '{tag}' already exists in repository '{repo}'")
+            if self._branch_file(repo, tag) is not None:
+                raise ConflictError(f"'{tag}' is a branch of repository '{repo}'")
             commit_id, _ = self._resolve(repo, ref)
             write_atomic(path, canonical_json({"commit": commit_id}))
             return commit_id

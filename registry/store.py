@@ -18,6 +18,8 @@ __all__ = [
     "Commit",
     "DiffEntry",
     "DiffType",
+    "ImportObject",
+    "Importer",
     "ObjectInfo",
     "Page",
     "Store",
@@ -60,6 +62,34 @@ class DiffType(str, enum.Enum):
 class DiffEntry:
     path: str
     type: DiffType
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ImportObject:
+    """One object to register in place, without copying its bytes (see :class:`Importer`)."""
+
+    path: str  # on the branch
+    uri: str  # where the bytes are: s3://bucket/key
+    sha256: str  # hex, verified by the caller
+    size_bytes: int
+    checksum: str  # the object store's ETag when the caller verified the bytes (no quotes)
+
+
+@runtime_checkable
+class Importer(Protocol):
+    """A store that can take objects already in its own object storage without copying them
+    (lakeFS's import API). Optional: the registry copies through ``upload_object`` otherwise."""
+
+    def can_import(self, uri: str) -> bool:
+        """Whether objects under ``uri`` may be imported (same kind of storage as the store's)."""
+
+    def import_objects(
+        self, repo: str, branch: str, objects: list[ImportObject], *, message: str
+    ) -> None:
+        """Make each object's ``uri`` the content of its ``path`` on ``branch`` (committed with
+        ``message``), with its sha256 recorded as for an upload (staged). IntegrityError when
+        what the store found at a ``uri`` is not the object of that size and checksum;
+        RegistryError when the store cannot read it."""
 
 
 @runtime_checkable

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LocalS3", "local_s3", "upload_tree"]
+__all__ = ["LocalS3", "local_s3", "main", "upload_tree"]
 
 _FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -97,3 +97,25 @@ def upload_tree(s3: LocalS3, local_root: str, bucket: str, prefix: str) -> int:
             s3.client.upload_file(path, bucket, f"{prefix.rstrip('/')}/{rel}")
             count += 1
     return count
+
+
+def main() -> None:
+    """``python -m tests.s3_server``: a moto S3 server on loopback in this process; prints its
+    endpoint URL, then serves until stdin closes (when the parent exits or closes it)."""
+    import sys
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    print(f"http://{host}:{port}", flush=True)
+    try:
+        sys.stdin.read()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -48,6 +48,13 @@ def test_quick_run_writes_every_benchmark_with_its_ratios(quick_results):
     assert b["throughput"]["deterministic_1_vs_2_workers"] is True
     assert "peak_tree_4n_vs_n" in b["memory"]["ratios"]
     assert {"local", "lakefs_test_server"} <= set(b["registration"]["stores"])
+    real = b["registration"]["lakefs_real"]  # skipped, saying why, without the lakeFS binary
+    if "skipped" not in real:
+        assert real["bucket_imported"]["v1"]["imported"]
+        assert not real["bucket_copied"]["v1"]["imported"]
+        assert set(real["ratios"]) == {"v1: through launcher, imported vs copied",
+                                       "changed: through launcher, imported vs copied",
+                                       "local changed: sent vs changed files"}
     assert "tf_dataset_vs_plain" in b["loaders"]["ratios"]
 
 

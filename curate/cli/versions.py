@@ -38,6 +38,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--message", "-m", metavar="M", help="commit message")
     p.add_argument("--allow-unvalidated", action="store_true",
                    help="register even without a passing `curate validate` (recorded in metadata)")
+    p.add_argument("--copy", action="store_true",
+                   help="copy a build in a bucket into lakeFS even where lakeFS could import it in "
+                        "place (then the build directory may be deleted afterwards)")
     _common(p)
     p.set_defaults(func=_register)
 
@@ -94,7 +97,7 @@ def _register(args: argparse.Namespace) -> int:
     reg = _registry(args)
     before = reg.latest(args.dataset) if reg.store.repository_exists(args.dataset) else None
     v = reg.register(args.build_dir, dataset=args.dataset, message=args.message,
-                     allow_unvalidated=args.allow_unvalidated)
+                     allow_unvalidated=args.allow_unvalidated, copy=args.copy)
     created = before is None or before.commit_id != v.commit_id
     if args.json:
         _print_json({**v.to_dict(), "new_version": created})

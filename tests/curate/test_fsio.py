@@ -56,6 +56,41 @@ def test_files_read_list_stat_and_delete_alike(root):
     assert fsio.list_files(f"{root}/nothing-here") == []
 
 
+def test_one_reader_reads_hashes_and_checksums_alike(root, s3):
+    """``FileReader`` (one S3 client for many files) answers as ``open_read`` and
+    ``sha256_and_size`` do; in a bucket its checksum is the object's ETag, unquoted."""
+    write_bytes(f"{root}/x.bin", b"abc")
+    reader = fsio.FileReader()
+    with reader.open(f"{root}/x.bin") as f:
+        assert f.read() == b"abc"
+    assert reader.sha256_and_size(f"{root}/x.bin") == fsio.sha256_and_size(f"{root}/x.bin")
+    with pytest.raises(FileNotFoundError):
+        reader.sha256_and_size(f"{root}/missing.bin")
+    if root.startswith("s3://"):
+        key = root[len(f"s3://{BUCKET}/"):] + "/x.bin"
+        etag = s3.client.head_object(Bucket=BUCKET, Key=key)["ETag"]
+        assert reader.checksums([f"{root}/x.bin"]) == [etag.strip('"')]
+        with pytest.raises(FileNotFoundError, match="missing.bin"):
+            reader.checksums([f"{root}/x.bin", f"{root}/missing.bin"])
+
+
+def test_one_reader_in_many_threads_reads_each_file_once_and_right(root, caplog):
+    """Regression: one Beam S3 client shared by threads made downloads fail and be retried
+    (``'NoneType' object has no attribute 'close'``), reading bytes twice."""
+    import hashlib
+    import logging
+    from concurrent.futures import ThreadPoolExecutor
+
+    blobs = {f"{root}/p{i}.bin": bytes([i]) * (300_000 + i) for i in range(16)}
+    for path, data in blobs.items():
+        write_bytes(path, data)
+    reader = fsio.FileReader()
+    with caplog.at_level(logging.WARNING), ThreadPoolExecutor(max_workers=8) as pool:
+        got = dict(zip(blobs, pool.map(reader.sha256_and_size, blobs)))
+    assert got == {p: (hashlib.sha256(d).hexdigest(), len(d)) for p, d in blobs.items()}
+    assert not [r for r in caplog.records if "Retry" in r.getMessage()]
+
+
 def test_a_refused_request_is_not_a_missing_file(monkeypatch):
     """Only a 404 means "no such file": a 403 (or any other failure) must surface, or a build
     the caller may not read would look like a build that is not there."""

@@ -6,10 +6,11 @@
 - ``lakefs-test-server``: :class:`registry.lakefs_store.LakeFSStore` over HTTP against the
   in-process server of ``tests.registry.lakefs_server`` (one per session); skipped, with the
   reason, while either module is missing;
-- ``lakefs-real``: a real lakeFS configured like lakectl (``LAKECTL_SERVER_ENDPOINT_URL``,
-  ``LAKECTL_CREDENTIALS_ACCESS_KEY_ID``, ``LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY``); skipped
-  unless all three are set. Tests create their own uniquely named repositories (``repo_name``),
-  so a shared server is fine.
+- ``lakefs-real``: :class:`registry.lakefs_store.LakeFSStore` against a real lakeFS server (one
+  per session, ``real_lakefs``): the binary ``build_lakefs.sh`` builds (``make test`` runs it),
+  started on loopback by ``tests.registry.real_lakefs``. Without the binary, or when it does not
+  start, these cases skip saying why, and fail under ``CI=true``. Tests create their own
+  uniquely named repositories (``repo_name``), so one server serves them all.
 
 ``builds`` holds real build directories (see ``build_fixture``): v1, an identical rebuild of
 v1, v2 (one example added to ``test``) and v3 (``train`` loses one example and changes
@@ -18,6 +19,7 @@ another).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -30,13 +32,26 @@ import pytest
 
 from registry.local import LocalStore
 from registry.store import Store
+from tests.ci import skip_or_fail
 from tests.registry.build_fixture import FixtureExample, make_examples, write_build
 
-_REAL_ENV = (
-    "LAKECTL_SERVER_ENDPOINT_URL",
-    "LAKECTL_CREDENTIALS_ACCESS_KEY_ID",
-    "LAKECTL_CREDENTIALS_SECRET_ACCESS_KEY",
-)
+@pytest.fixture(scope="session")
+def real_lakefs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real lakeFS server (``tests.registry.real_lakefs.LakeFSProcess``) for the session."""
+    from tests.registry.real_lakefs import BUILD_SCRIPT, lakefs_binary, moto_process
+    from tests.registry.real_lakefs import real_lakefs as start
+
+    binary = lakefs_binary()
+    if not os.access(binary, os.X_OK):
+        skip_or_fail(f"no lakeFS server at {binary}: build it with `sh {BUILD_SCRIPT}` "
+                     "(`make test` does)")
+    with contextlib.ExitStack() as stack:
+        try:
+            s3 = stack.enter_context(moto_process())
+            server = stack.enter_context(start(binary, tmp_path_factory.mktemp("lakefs"), s3=s3))
+        except RuntimeError as e:
+            skip_or_fail(f"the real lakeFS server did not start: {e}")
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -60,10 +75,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     if request.param == "lakefs-test-server":
         _lakefs_store_class()  # skips, saying why, where the lakeFS store is not installed
         return request.getfixturevalue("lakefs_server").store()
-    missing = [name for name in _REAL_ENV if not os.environ.get(name)]
-    if missing:
-        pytest.skip(f"no real lakeFS: set {', '.join(missing)} to run against one")
-    return _lakefs_store_class()()
+    _lakefs_store_class()
+    return request.getfixturevalue("real_lakefs").store()
 
 
 @pytest.fixture

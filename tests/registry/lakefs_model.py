@@ -6,9 +6,11 @@ branch, tag, commit-id prefix), a branch's staging area over its head commit, co
 with "no changes", merges that always create a two-parent merge commit (also when the
 destination did not move) with a three-way object-level merge and conflicts, and that fail with
 "no changes" when the destination holds every change of the source already, the commit log's
-creation-date order, two- and three-dot diffs, and pagination (``after``, ``amount`` capped at
-1000, ``next_offset`` = the last id when ``has_more``). Errors are :class:`ApiError` with the
-status code and message lakeFS uses. The HTTP layer is ``tests.registry.lakefs_server``.
+creation-date order, two- and three-dot diffs, and pagination (``after``, ``amount`` up to
+1000, ``next_offset`` = the last id when ``has_more``); a tag and a branch never share a name.
+Errors are :class:`ApiError` with the status code and message lakeFS uses. The HTTP layer is
+``tests.registry.lakefs_server``. ``tests/registry/test_lakefs_servers_agree.py`` checks all of
+this against a real lakeFS (1.86): where they differed, this model was changed.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ class CommitRecord:
     parents: tuple[str, ...]
     committer: str
     message: str
-    creation_date: int
+    creation_date: int  # unix seconds, as the API shows it
+    created_ns: int  # lakeFS orders its log by the exact time (then by id), not by seconds
     meta_range_id: str
     metadata: Mapping[str, str]
     generation: int
@@ -116,15 +119,20 @@ class LakeFSModel:
         with self._lock:
             if name in self._repos:
                 raise ApiError(409, "error creating repository: not unique")
-            _validate(name, REPOSITORY_ID, "repository id")
-            _validate(default_branch, BRANCH_ID, "branch id")
+            if not REPOSITORY_ID.match(name):  # checked against the spec's schema first
+                raise ApiError(400, "request body has an error: doesn't match schema "
+                                    "#/components/schemas/RepositoryCreation: Error at \"/name\": "
+                                    f"string doesn't match the regular expression "
+                                    f"\"{REPOSITORY_ID.pattern}\"")
+            _validate(default_branch, BRANCH_ID, "branch")
             if not STORAGE_NAMESPACE.match(namespace):
                 raise ApiError(400, "failed to create repository: invalid storage namespace")
             if namespace.rstrip("/") in self._used_namespaces:
                 raise ApiError(400, "failed to create repository: storage namespace already in use")
             self._used_namespaces.add(namespace.rstrip("/"))
             repo = Repository(name, namespace, default_branch, int(time.time()))
-            first = self._add_commit(repo, (), "", "Repository created", {}, {}, generation=1)
+            first = self._add_commit(repo, (), "", "Repository created", {}, {}, generation=1,
+                                     meta_range_id="")  # lakeFS: the first commit has none
             repo.branches[default_branch] = Branch(first.id)
             self._repos[name] = repo
             return repo
@@ -132,7 +140,7 @@ class LakeFSModel:
     def repository(self, name: str) -> Repository:
         with self._lock:
             if name not in self._repos:
-                _validate(name, REPOSITORY_ID, "repository id")
+                _validate(name, REPOSITORY_ID, "repository")
                 raise ApiError(404, "repository not found")
             return self._repos[name]
 
@@ -145,10 +153,17 @@ class LakeFSModel:
     def create_branch(self, repo_id: str, name: str, source: str) -> str:
         with self._lock:
             repo = self.repository(repo_id)
-            _validate(name, BRANCH_ID, "branch id")
+            _validate(name, BRANCH_ID, "branch")
             if name in repo.branches:
                 raise ApiError(409, "branch already exists: not unique")
-            commit_id = self._resolve(repo, source).id
+            if name in repo.tags:
+                raise ApiError(409, f"tag ID {name}: conflict found")
+            try:
+                commit_id = self._resolve(repo, source).id
+            except ApiError as exc:
+                if exc.status == 404:
+                    raise ApiError(404, f"source reference '{source}': not found") from None
+                raise
             repo.branches[name] = Branch(commit_id)
             return commit_id
 
@@ -171,6 +186,8 @@ class LakeFSModel:
             _validate_tag(tag)
             if tag in repo.tags:
                 raise ApiError(409, "tag already exists: not unique")
+            if tag in repo.branches:
+                raise ApiError(409, f"branch name {tag}: conflict found")
             repo.tags[tag] = self._resolve(repo, ref).id
             return repo.tags[tag]
 
@@ -207,6 +224,13 @@ class LakeFSModel:
                         seen.add(parent)
                         heapq.heappush(queue, _newest_first(repo.commits[parent]))
             ids = [c.id for c in commits]
+            if after and after not in ids:
+                try:
+                    self._resolve(repo, after)
+                except ApiError as exc:
+                    if exc.status == 404:
+                        raise ApiError(404, "from ref: not found") from None
+                    raise
             if after:
                 commits = commits[ids.index(after) + 1 :] if after in ids else []
             limit = page_size(amount)
@@ -283,10 +307,14 @@ class LakeFSModel:
     ) -> CommitRecord:
         with self._lock:
             repo = self.repository(repo_id)
-            b = self._branch(repo, branch)
+            if branch not in repo.branches:
+                _validate(branch, BRANCH_ID, "branch")
+                raise ApiError(404, f"prepare-commit hook aborted, run id '{uuid.uuid4().hex[:20]}'"
+                                    ": list actions from commit: listing actions: not found")
+            b = repo.branches[branch]
             parent = repo.commits[b.commit_id]
             tree = _apply(parent.tree, b.staging)
-            if not allow_empty and (not b.staging or _meta_range_id(tree) == parent.meta_range_id):
+            if not allow_empty and (not b.staging or _meta_range_id(tree) == _content(parent)):
                 raise ApiError(400, "commit: no changes")
             commit = self._add_commit(
                 repo, (parent.id,), committer, message, metadata, tree, parent.generation + 1
@@ -308,14 +336,19 @@ class LakeFSModel:
             repo = self.repository(repo_id)
             dest_branch = self._branch(repo, destination)
             if dest_branch.staging:
-                message = f"{destination}: uncommitted changes (dirty branch)"
-                raise ApiError(400, f"update branch {destination}: {message}")
-            source = self._resolve(repo, source_ref)
+                raise ApiError(400, "uncommitted changes (dirty branch)")
+            try:
+                source = self._resolve(repo, source_ref)
+            except ApiError as exc:
+                if exc.status == 404:
+                    raise ApiError(404, f"update branch {destination}: get commit by ref "
+                                        f"{source_ref}: not found") from None
+                raise
             dest = repo.commits[dest_branch.commit_id]
             base = self._merge_base(repo, source, dest)
-            if source.meta_range_id == base.meta_range_id and not allow_empty:
+            if _content(source) == _content(base) and not allow_empty:
                 raise ApiError(400, f"update branch {destination}: no changes")
-            if dest.meta_range_id == base.meta_range_id:
+            if _content(dest) == _content(base):
                 tree: Tree = source.tree  # only the source changed
             else:
                 tree = _merge_trees(base.tree, source.tree, dest.tree)
@@ -329,12 +362,11 @@ class LakeFSModel:
             failure = self._failing_pre_merge.get((repo.id, destination))
             failure = failure or self._failing_pre_merge.get((repo.id, None))
             if failure is not None:
-                run_id, hook_run_id = uuid.uuid4().hex[:20], uuid.uuid4().hex[:20]
                 raise ApiError(
                     412,
-                    f"update branch {destination}: pre-merge hook aborted, run id '{run_id}': "
-                    f"1 error occurred:\n\n\t* hook run id '{hook_run_id}' failed on action "
-                    f"'curate-gate' hook 'validate': {failure}\n\n",
+                    f"update branch {destination}: pre-merge hook aborted, run id "
+                    f"'{uuid.uuid4().hex[:20]}': 1 error occurred:\n\t* hook run id '0000_0000' "
+                    f"failed on action 'curate-gate' hook 'validate': action failed: {failure}\n\n",
                 )
             dest_branch.commit_id = commit.id
             return commit.id
@@ -378,25 +410,27 @@ class LakeFSModel:
         metadata: Mapping[str, str],
         tree: Tree,
         generation: int,
+        meta_range_id: str | None = None,
     ) -> CommitRecord:
         fields = {
             "parents": parents,
             "committer": committer,
             "message": message,
             "metadata": dict(metadata),
-            "creation_date": int(time.time()),
-            "meta_range_id": _meta_range_id(tree),
+            "created_ns": time.time_ns(),
+            "meta_range_id": _meta_range_id(tree) if meta_range_id is None else meta_range_id,
             "nonce": next(self._nonce),
         }
         commit_id = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
         del fields["nonce"]
-        commit = CommitRecord(id=commit_id, generation=generation, tree=dict(tree), **fields)
+        commit = CommitRecord(id=commit_id, generation=generation, tree=dict(tree),
+                              creation_date=fields["created_ns"] // 10**9, **fields)
         repo.commits[commit_id] = commit
         return commit
 
     def _branch(self, repo: Repository, name: str) -> Branch:
         if name not in repo.branches:
-            _validate(name, BRANCH_ID, "branch id")
+            _validate(name, BRANCH_ID, "branch")
             raise ApiError(404, "branch not found")
         return repo.branches[name]
 
@@ -497,13 +531,18 @@ def _meta_range_id(tree: Tree) -> str:
     return hashlib.sha256(json.dumps(content).encode()).hexdigest()
 
 
+def _content(commit: CommitRecord) -> str:
+    """What a commit holds (its ``meta_range_id`` is "" for a repository's first commit)."""
+    return _meta_range_id(commit.tree)
+
+
 def _identity(entry: Entry | None) -> tuple[Any, ...] | None:
     return None if entry is None else entry.identity()
 
 
 def _newest_first(c: CommitRecord) -> tuple[int, str, CommitRecord]:
     # heapq pops the smallest: negate the date; ties go to the greater commit id (lakeFS).
-    return (-c.creation_date, _Reversed(c.id), c)
+    return (-c.created_ns, _Reversed(c.id), c)
 
 
 class _Reversed(str):
@@ -515,9 +554,17 @@ def _id(item: Any) -> str:
     return item.id
 
 
+_INVALID = {  # lakeFS 1.86's messages for a bad path argument
+    "repository": "argument repository: repository id: invalid value: validation error",
+    "branch": "argument branch: branch id: invalid value: validation error: branch id must "
+    "consist of letters, digits, underscores and dashes, and cannot start with a dash",
+    "tag": "argument tagID: tag id: invalid value: validation error",
+}
+
+
 def _validate(value: str, pattern: re.Pattern[str], what: str) -> None:
     if not pattern.match(value):
-        raise ApiError(400, f"{what}: invalid value: validation error")
+        raise ApiError(400, _INVALID[what])
 
 
 def _validate_tag(tag: str) -> None:
@@ -531,4 +578,4 @@ def _validate_tag(tag: str) -> None:
         or any(ord(c) <= 0x20 for c in tag)
     )
     if bad:
-        raise ApiError(400, "tag id: invalid value: validation error")
+        raise ApiError(400, _INVALID["tag"])

@@ -39,7 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.registry.lakefs_model import ApiError, CommitRecord, Entry, LakeFSModel
+from tests.registry.lakefs_model import MAX_PER_PAGE, ApiError, CommitRecord, Entry, LakeFSModel
 
 __all__ = ["LakeFSTestServer", "Request", "lakefs_test_server"]
 
@@ -230,11 +230,16 @@ class _Call:
         return self.arg(name, "false").lower() == "true"
 
     def amount(self) -> int | None:
+        """The spec's ``PaginationAmount``: -1 to 1000 (-1 and 0 mean the default, 100)."""
         raw = self.arg("amount")
         try:
-            return int(raw) if raw else None
+            amount = int(raw) if raw else None
         except ValueError:
             raise ApiError(400, f"invalid amount {raw!r}") from None
+        if amount is not None and not -1 <= amount <= MAX_PER_PAGE:
+            bound = "at most 1000" if amount > 0 else "at least -1"
+            raise ApiError(400, f'parameter "amount" in query has an error: number must be {bound}')
+        return amount
 
     def json(self) -> dict[str, Any]:
         try:
@@ -245,15 +250,19 @@ class _Call:
             raise ApiError(400, "request body must be a JSON object")
         return data
 
-    def required(self, data: dict[str, Any], *names: str) -> list[Any]:
+    def required(self, data: dict[str, Any], schema: str, *names: str) -> list[Any]:
         missing = [n for n in names if not isinstance(data.get(n), str)]
         if missing:
-            raise ApiError(400, f"request body has no {missing[0]!r}")
+            raise ApiError(400, "request body has an error: doesn't match schema "
+                                f"#/components/schemas/{schema}: Error at \"/{missing[0]}\": "
+                                f"property \"{missing[0]}\" is missing")
         return [data[n] for n in names]
 
     def path(self) -> str:
-        if "path" not in self.query:
-            raise ApiError(400, "query parameter 'path' is required")
+        if not self.arg("path"):
+            raise ApiError(400, 'parameter "path" in query has an error: '
+                                + ("empty value is not allowed" if "path" in self.query
+                                   else "value is required but missing"))
         return self.arg("path")
 
     def no_delimiter(self) -> None:
@@ -289,7 +298,9 @@ def _commit_json(c: CommitRecord) -> dict[str, Any]:
     }
 
 
-def _stats_json(call: _Call, path: str, e: Entry) -> dict[str, Any]:
+def _stats_json(call: _Call, path: str, e: Entry, *, listing: bool = False) -> dict[str, Any]:
+    """``ObjectStats``. lakeFS 1.86 leaves ``metadata`` out of a listing's entries that have
+    none, and always puts it in a stat (``{}`` with ``user_metadata=false``)."""
     repo = call.model.repository(call.params["repo"])
     stats = {
         "path": path,
@@ -300,8 +311,9 @@ def _stats_json(call: _Call, path: str, e: Entry) -> dict[str, Any]:
         "size_bytes": e.size,
         "content_type": e.content_type,
     }
-    if call.arg("user_metadata", "true").lower() == "true":
-        stats["metadata"] = dict(e.metadata)
+    metadata = dict(e.metadata) if call.arg("user_metadata", "true").lower() == "true" else {}
+    if metadata or not listing:
+        stats["metadata"] = metadata
     return stats
 
 
@@ -318,7 +330,7 @@ def list_repositories(call: _Call, out: _Handler) -> None:
 
 def create_repository(call: _Call, out: _Handler) -> None:
     data = call.json()
-    name, namespace = call.required(data, "name", "storage_namespace")
+    name, namespace = call.required(data, "RepositoryCreation", "name", "storage_namespace")
     if data.get("sample_data"):
         raise ApiError(501, "sample data is not implemented by the test server")
     repo = call.model.create_repository(name, namespace, data.get("default_branch") or "main")
@@ -337,7 +349,7 @@ def list_branches(call: _Call, out: _Handler) -> None:
 
 
 def create_branch(call: _Call, out: _Handler) -> None:
-    name, source = call.required(call.json(), "name", "source")
+    name, source = call.required(call.json(), "BranchCreation", "name", "source")
     commit_id = call.model.create_branch(call.params["repo"], name, source)
     out.send_bytes(201, commit_id.encode(), "text/plain; charset=utf-8")  # the spec: text/html
 
@@ -349,7 +361,7 @@ def delete_branch(call: _Call, out: _Handler) -> None:
 
 def commit(call: _Call, out: _Handler) -> None:
     data = call.json()
-    (message,) = call.required(data, "message")
+    (message,) = call.required(data, "CommitCreation", "message")
     c = call.model.commit(
         call.params["repo"],
         call.params["branch"],
@@ -493,7 +505,7 @@ def list_objects(call: _Call, out: _Handler) -> None:
         call.arg("after"),
         call.amount(),
     )
-    out.send_json(200, _list([_stats_json(call, p, e) for p, e in page], pagination))
+    out.send_json(200, _list([_stats_json(call, p, e, listing=True) for p, e in page], pagination))
 
 
 def list_tags(call: _Call, out: _Handler) -> None:
@@ -504,16 +516,31 @@ def list_tags(call: _Call, out: _Handler) -> None:
 
 
 def create_tag(call: _Call, out: _Handler) -> None:
-    tag, ref = call.required(call.json(), "id", "ref")
+    tag, ref = call.required(call.json(), "TagCreation", "id", "ref")
     out.send_json(
         201, {"id": tag, "commit_id": call.model.create_tag(call.params["repo"], tag, ref)}
     )
+
+
+def get_config(call: _Call, out: _Handler) -> None:
+    """A block store without import support: the registry copies builds into this server."""
+    storage = {
+        "blockstore_type": "mem",
+        "blockstore_namespace_example": "mem://example-bucket/",
+        "blockstore_namespace_ValidityRegex": "^(mem|local)://",
+        "pre_sign_support": False,
+        "pre_sign_support_ui": False,
+        "import_support": False,
+        "import_validity_regex": "^mem://",
+    }
+    out.send_json(200, {"version_config": {"version": "curate-test"}, "storage_config": storage})
 
 
 _Route = Callable[[_Call, _Handler], None]
 _ROUTES: list[tuple[str, re.Pattern[str], _Route]] = [
     (method, re.compile("^" + re.sub(r"{(\w+)}", r"(?P<\1>[^/]+)", template) + "$"), handler)
     for method, template, handler in [
+        ("GET", "/config", get_config),
         ("GET", "/repositories", list_repositories),
         ("POST", "/repositories", create_repository),
         ("GET", "/repositories/{repo}", get_repository),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
 import uuid
 from collections.abc import Iterator
@@ -75,6 +76,16 @@ def test_no_changes_and_dirty_branch_are_conflicts(message: str) -> None:
         400, "Bad Request", f'{{"message": "{message}"}}'.encode()
     )
     assert type(translate(exc, "commit")) is ConflictError
+
+
+def test_an_invalid_action_file_is_a_hook_failure_not_an_unavailable_server() -> None:
+    """Regression (found against real lakeFS 1.86): an action file lakeFS cannot parse fails
+    every commit with HTTP 500, which was reported as "store unavailable" (exit 3)."""
+    message = ("prepare-commit hook aborted, run id '4oj0r49ksdu88u71srog': 1 error occurred:\n\t* "
+               "parsing file _lakefs_actions/a.yaml: 'on' is required: invalid action")
+    body = json.dumps({"message": message}).encode()
+    error = translate(lakefs.exceptions.ServerException(500, "Internal Server Error", body), "commit")
+    assert type(error) is HookFailedError and "invalid action" in str(error)
 
 
 def test_other_bad_requests_are_plain_registry_errors() -> None:

@@ -195,19 +195,24 @@ def test_pagination_after_amount_has_more_next_offset(api: Client, repo: str) ->
     assert (last.pagination.has_more, last.pagination.next_offset) == (False, "")
 
 
-def test_amount_defaults_to_100_and_is_capped_at_1000(
+def test_amount_defaults_to_100_and_above_1000_is_refused(
     api: Client, repo: str, server: LakeFSTestServer
 ) -> None:
+    """Regression: amounts above 1000 were capped; lakeFS 1.86 refuses them (400, the spec's
+    ``PaginationAmount`` is -1 to 1000)."""
     for i in range(1001):
         server.model.put_object(
             repo, "main", f"o{i:04d}", b"", content_type="x", metadata={}, if_none_match=None
         )
-    for amount, expected in ((None, 100), (0, 100), (-1, 100), (5000, 1000)):
+    for amount, expected in ((None, 100), (0, 100), (-1, 100), (1000, 1000)):
         fields = {} if amount is None else {"amount": amount}
         listing = lakefs_sdk.ObjectStatsList.from_json(
             api("GET", f"/repositories/{repo}/refs/main/objects/ls", fields=fields).data.decode()
         )
         assert len(listing.results) == expected and listing.pagination.has_more
+    for amount, bound in ((1001, "at most 1000"), (-2, "at least -1")):
+        response = api("GET", f"/repositories/{repo}/refs/main/objects/ls", fields={"amount": amount})
+        assert response.status == 400 and bound in json.loads(response.data)["message"]
 
 
 # Objects: upload as the SDK sends it, staging, ranged reads.
@@ -360,8 +365,13 @@ def test_refs_resolve_commit_then_branch_then_tag_then_prefix(api: Client, repo:
         tag.status == 201
         and lakefs_sdk.Ref.from_json(tag.data.decode()).commit_id == commit.parents[0]
     )
-    _branch(api, repo, "shared")  # a branch and a tag of the same name: the branch wins
-    for ref, expected in (("shared", commit.id), (commit.id[:7], commit.id), ("main", commit.id)):
+    # Regression: a branch could take a tag's name (and a tag a branch's); lakeFS 1.86 refuses.
+    clash = api("POST", f"/repositories/{repo}/branches", {"name": "shared", "source": "main"})
+    assert clash.status == 409 and _error(clash) == "tag ID shared: conflict found"
+    clash = api("POST", f"/repositories/{repo}/tags", {"id": "main", "ref": "main"})
+    assert clash.status == 409 and _error(clash) == "branch name main: conflict found"
+    for ref, expected in (("shared", commit.parents[0]), (commit.id[:7], commit.id),
+                          ("main", commit.id)):
         assert json.loads(api("GET", f"/repositories/{repo}/commits/{ref}").data)["id"] == expected
     missing = api("GET", f"/repositories/{repo}/commits/v9")
     assert missing.status == 404 and _error(missing) == "commit not found"

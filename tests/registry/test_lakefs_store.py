@@ -322,15 +322,3 @@ def test_creating_a_repository_without_a_namespace_names_the_setting(
         store.create_repository("needs-namespace")
     assert "storage_namespace_root=" in str(info.value)
     assert not store.repository_exists("needs-namespace")
-
-
-def test_create_tag_returns_the_tagged_commit_even_if_a_branch_has_its_name(
-    store: LakeFSStore, repo: str, put
-) -> None:
-    # Regression: reading the tag back by name would resolve the branch (lakeFS: branch first).
-    initial = store.get_commit(repo, "main").id
-    store.create_branch(repo, "v1", source_ref="main")
-    put("main", "a", b"a")
-    commit = store.commit(repo, "main", message="m", metadata={})
-    assert store.create_tag(repo, "v1", commit.id) == commit.id
-    assert store.get_commit(repo, "v1").id == initial  # the branch wins, as in lakeFS

@@ -282,6 +282,20 @@ def test_tags_name_commits_and_cannot_be_taken_twice(store: Store, repo: str, pu
         ("v1", c1), ("v2", c2)]
 
 
+def test_a_tag_and_a_branch_cannot_share_a_name(store: Store, repo: str) -> None:
+    """As in lakeFS (found against lakeFS 1.86: "branch name x: conflict found", and "tag ID x:
+    conflict found" the other way round); a ref name means one thing."""
+    main = store.get_commit(repo, "main").id
+    store.create_branch(repo, "shared", source_ref="main")
+    with pytest.raises(ConflictError):
+        store.create_tag(repo, "shared", main)
+    assert store.create_tag(repo, "v1", "main") == main
+    with pytest.raises(ConflictError):
+        store.create_branch(repo, "v1", source_ref="main")
+    assert list(paginate(lambda a: store.list_tags(repo, after=a))) == [("v1", main)]
+    assert list(paginate(lambda a: store.list_branches(repo, after=a))) == ["main", "shared"]
+
+
 def test_diff_lists_added_removed_changed_sorted(store: Store, repo: str, put) -> None:
     for path in ("same", "changed", "removed"):
         put("main", path, path.encode())

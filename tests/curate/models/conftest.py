@@ -8,12 +8,12 @@ they are missing; tests that need it are skipped, saying why, only when it canno
 from __future__ import annotations
 
 import importlib.util
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.ci import skip_or_fail as _skip_or_fail
 from tests.curate.models import speech
 
 HERE = Path(__file__).parent
@@ -22,12 +22,6 @@ INSTALL = "pip install -e '.[signals]' && pip install --no-deps 'silero-vad>=6.2
 CANDIDATES = ["en", "fr", "de", "es", "it", "nl"]
 
 
-def _skip_or_fail(why: str) -> None:
-    """Skip, saying why; in CI (``CI=true``, as .ci/run runs) fail instead: the model tests
-    must run there, not be skipped quietly."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI must run the model tests, but {why}", pytrace=False)
-    pytest.skip(why)
 
 
 def _missing_libraries() -> list[str]:
