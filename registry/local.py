@@ -477,10 +477,6 @@ class LocalStore:
                     f"merging '{source_ref}' into '{destination_branch}' of '{repo}': "
                     f"{len(conflicts)} conflicting path(s): {shown}"
                 )
-            if merged == dst_t:  # as lakeFS: a merge that changes nothing is refused
-                raise ConflictError(
-                    f"merging '{source_ref}' into '{destination_branch}' of '{repo}': no changes"
-                )
             commit_id = self._write_commit(
                 repo,
                 tree=merged,
@@ -534,6 +530,30 @@ class LocalStore:
         return _page(entries, lambda e: e.path, after, amount)
 
     # -- maintenance --------------------------------------------------------------------------
+
+    def remove_temp_files(self, *, older_than_s: float, now: float) -> list[str]:
+        """Delete what writes cut short left: ``.tmp-*`` files (see :mod:`registry.atomic`)
+        and staging areas no branch names, last changed more than ``older_than_s`` before
+        ``now``. What was deleted, relative to the root (``registry.leftovers``)."""
+        removed = []
+        for path in sorted(self.root.rglob(".tmp-*")) if self.root.is_dir() else ():
+            with contextlib.suppress(FileNotFoundError):  # renamed into place meanwhile
+                if path.is_file() and now - path.stat().st_mtime > older_than_s:
+                    path.unlink()
+                    removed.append(str(path.relative_to(self.root)))
+        repos = self.root / "repositories"
+        for repo in sorted(p.name for p in repos.iterdir()) if repos.is_dir() else ():
+            staging = repos / repo / "staging"
+            if not self.repository_exists(repo) or not staging.is_dir():
+                continue
+            with self._locked(repo):
+                named = {self._read_branch(repo, b)["staging"]
+                         for b in self.list_branches(repo, amount=1 << 30).results}
+                for area in sorted(staging.iterdir()):
+                    if area.name not in named and now - area.stat().st_mtime > older_than_s:
+                        shutil.rmtree(area, ignore_errors=True)
+                        removed.append(str(area.relative_to(self.root)))
+        return removed
 
     def check(self) -> list[str]:
         """Problems found walking every ref → commit → tree → object (empty when healthy).
