@@ -16,7 +16,7 @@ This module is the HTTP side, hardened for a network: every answer is JSON.
 
 - **A shared secret.** lakeFS actions can send one either in a header (``properties.headers``)
   or in a query parameter (``properties.query_params``), with the value taken from the lakeFS
-  server's environment (``{{ ENV.LAKEFSACTIONS_… }}``). The hook accepts exactly those two:
+  server's environment (``{{ ENV.LAKEFSACTION_… }}``). The hook accepts exactly those two:
   the header :data:`SECRET_HEADER` or the query parameter :data:`SECRET_PARAM`, compared in
   constant time. Without one 401, with a wrong one 403, before the body is read. The server is
   started with the secret in an environment variable (never on the command line), and refuses

@@ -35,7 +35,7 @@ from registry.local import LocalStore  # noqa: E402
 from tests.validation.test_hook import REPO, _event, _push  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
-SECRET = "s3cr3t-from-LAKEFSACTIONS_CURATE_HOOK_SECRET"
+SECRET = "s3cr3t-from-LAKEFSACTION_CURATE_HOOK_SECRET"
 TIMEOUT_S = 0.6
 
 
@@ -195,7 +195,7 @@ def test_requests_without_the_secret_are_refused_before_the_body_is_read(hook, c
 
 def test_the_secret_header_and_query_parameter_are_what_lakefs_sends(hook, store, make_build):
     """lakeFS actions add a secret as a header or a query parameter (properties.headers,
-    properties.query_params, value from {{ ENV.LAKEFSACTIONS_… }}): both are accepted."""
+    properties.query_params, value from {{ ENV.LAKEFSACTION_… }}): both are accepted."""
     _push(store, make_build(), "build-good")
     event = json.dumps(_event("build-good")).encode()
     assert _raw(hook, _post(event))[0] == 200
@@ -203,7 +203,7 @@ def test_the_secret_header_and_query_parameter_are_what_lakefs_sends(hook, store
     assert _raw(hook, _post(event, headers={SECRET_HEADER: None}, path=query))[0] == 200
     action = (Path(__file__).resolve().parents[2] / "docs" / "_lakefs_actions"
               / "pre-merge-validate.yaml").read_text()
-    assert f"{SECRET_HEADER}: \"{{{{ ENV.LAKEFSACTIONS_CURATE_HOOK_SECRET }}}}\"" in action
+    assert f"{SECRET_HEADER}: \"{{{{ ENV.LAKEFSACTION_CURATE_HOOK_SECRET }}}}\"" in action
 
 
 def test_serve_refuses_a_public_address_without_a_secret(store):
