@@ -38,9 +38,9 @@ _BUILD_BRANCH = re.compile(r"^build-[0-9a-f]{12}-(\d{10,})-[0-9a-f]{8}$")
 class TempFiles(Protocol):
     """A store whose interrupted writes can leave temporary files (the local store)."""
 
-    def remove_temp_files(self, *, older_than_s: float, now: float) -> list[str]:
-        """Delete temporary files last written more than ``older_than_s`` before ``now``;
-        what was deleted."""
+    def remove_temp_files(self, repo: str, *, older_than_s: float, now: float) -> list[str]:
+        """Delete the temporary files of ``repo`` (and of uploads) last written more than
+        ``older_than_s`` before ``now``; what was deleted."""
 
 
 def build_branch(fingerprint: str, *, started: float) -> str:
@@ -71,7 +71,7 @@ def clear_leftovers(store: Store, repo: str, *, now: float, max_age_s: float) ->
                     "%.1f h ago)", repo, name, (now - started) / 3600)
         cleared.append(f"branch {name}")
     if isinstance(store, TempFiles):
-        for path in store.remove_temp_files(older_than_s=max_age_s, now=now):
+        for path in store.remove_temp_files(repo, older_than_s=max_age_s, now=now):
             log.warning("deleted %s, a temporary file of a write that did not finish", path)
             cleared.append(path)
     return cleared

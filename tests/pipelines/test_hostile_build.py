@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 
-from pipelines.asr_dataset import run
+from curate.launch import run_build
 
 pytestmark = pytest.mark.timeout(300)
 SR = 16000
@@ -66,7 +66,7 @@ def test_hostile_corpus_builds_and_accounts_for_every_input(tmp_path: Path):
         "splits: {by: key, ratios: {train: 1.0}}\n"
     )
     out = tmp_path / "build"
-    info = run(str(config), str(out), workers=1, say=lambda _: None)
+    info = run_build(str(config), str(out), workers=1, say=lambda _: None)
 
     rejected = {r["key"]: r["reason"] for r in pq.read_table(out / "rejected.parquet").to_pylist()}
     assert rejected == {
