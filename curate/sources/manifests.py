@@ -204,6 +204,8 @@ def _jsonl_names(raw: bytes, layout: JsonlLayout) -> tuple[str, str]:
     try:
         obj = json.loads(strip_bom(raw).decode("utf-8", errors="replace"))
         audio = obj["audio_filepath"]
+        if not isinstance(audio, str):  # a list, a number…: no name (the fuzz layer found it)
+            return "", ""
         uri = paths.normalise(paths.join(layout.audio_root, audio))
     except (ValueError, LookupError, TypeError, RecursionError):  # unparseable: no name
         return "", ""

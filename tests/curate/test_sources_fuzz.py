@@ -126,6 +126,7 @@ def test_jsonl_reader_gives_one_outcome_for_any_bytes(raw):
                                         "duration", "other"]), FIELD_VALUES, max_size=6))
 @example({"audio_filepath": "a\x00.wav", "text": "hi"})  # found here: realpath raised on NUL
 @example({"audio_filepath": "a.wav", "text": "hi", "offset": 1e308})
+@example({"audio_filepath": []})  # found here: naming the rejected line raised
 def test_jsonl_reader_gives_one_outcome_for_any_json_object(obj):
     try:
         raw = json.dumps(obj).encode()
