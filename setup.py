@@ -15,6 +15,9 @@ setup(
     packages=find_packages(include=["curate*", "registry*", "pipelines*", "expectations*"]),
     package_data={
         "expectations": ["*.json"],
+        # What the Data Docs site loads instead of CDNs (curate/validation/offline.py).
+        "curate.validation": ["static/vendor/README.md", "static/vendor/*/*",
+                              "static/vendor/*/*/*"],
         "pipelines": ["configs/*.yaml"],
     },
     install_requires=[
@@ -41,7 +44,6 @@ setup(
         "google-crc32c>=1.5",
         "filelock>=3.12",
         "platformdirs>=3",
-        "matplotlib>=3.7",
     ],
     extras_require={
         # Model-based signals (curate.models). Silero VAD's wheel must be added with

@@ -109,23 +109,40 @@ def _finalize(
     return info["fingerprint"]
 
 
+def _count_progress(out: str, sources: Any, examples: Any, rejected: Any, parts: Any) -> None:
+    """Branches that count inputs done and shards written (ReadSources counts the inputs
+    listed). Each reads the very output of the step it counts (no Flatten in between), so that
+    the runner fuses it into that step's stage and it counts while the step runs, not after."""
+    from curate.build_progress import CountStep, Step
+
+    source_rejected = sources[SOURCE_REJECTED]
+    _ = source_rejected | "CountDoneAtSource" >> CountStep(out, Step.DONE)  # Rejection
+    _ = examples | "CountDone" >> CountStep(out, Step.DONE)  # StagedExample
+    _ = rejected | "CountDoneRejected" >> CountStep(out, Step.DONE)  # Rejection
+    _ = parts | "CountWritten" >> CountStep(out, Step.WRITTEN)  # (ShardResult, part path)
+
+
 class BuildDataset(beam.PTransform):
     """Applied to a pipeline root: builds ``config`` into ``output_dir``; outputs the fingerprint.
 
     ``models`` describes the enabled signal models for ``dataset_info.json`` (what
-    ``curate.models.transform.check_models`` returns; a WER means nothing without its model)."""
+    ``curate.models.transform.check_models`` returns; a WER means nothing without its model).
+    With ``progress``, the steps count what they have done for the launcher
+    (:mod:`curate.build_progress`); the counting changes nothing the build writes."""
 
     def __init__(self, config: BuildConfig, output_dir: str,
-                 models: ModelsInfo | None = None) -> None:
+                 models: ModelsInfo | None = None, *, progress: bool = False) -> None:
         super().__init__()
         self._config = config
         self._output = output_dir.rstrip("/")
         self._models = models or None
+        self._progress = progress
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         cfg, out = self._config, self._output
         fields = model_fields(cfg.enabled_models)
-        sources = pbegin | "ReadSources" >> ReadSources(cfg.sources)
+        sources = pbegin | "ReadSources" >> ReadSources(
+            cfg.sources, progress_dir=out if self._progress else None)
         utterances = sources[UTTERANCES]  # Utterance; sources[SOURCE_REJECTED]: Rejection
         examples, processing_rejected = utterances | "ProcessUtterances" >> ProcessUtterances(
             cfg.audio, cfg.filters, out, cfg.signals
@@ -134,7 +151,7 @@ class BuildDataset(beam.PTransform):
         parts = (
             deduped.unique
             | "AssignSplit" >> beam.Map(_with_split, cfg.splits)  # (split, StagedExample)
-            | "WriteShards" >> WriteShards(out, cfg.name, cfg.shards)  # ShardResult
+            | "WriteShards" >> WriteShards(out, cfg.name, cfg.shards, progress=self._progress)
             | "WriteManifestParts" >> beam.Map(_write_manifest_part, out, fields)
         )  # (ShardResult without rows, part path)
         manifests = (
@@ -153,6 +170,8 @@ class BuildDataset(beam.PTransform):
             | "AllInputs" >> beam.Flatten()
             | "CountRead" >> beam.combiners.Count.Globally()
         )  # int: every input, once
+        if self._progress:
+            _count_progress(out, sources, examples, processing_rejected, parts)
         return (
             pbegin
             | "Once" >> beam.Create([None])

@@ -272,7 +272,9 @@ def write_card(
     """Write ``CARD.md`` (:func:`curate.card.render_card`)."""
     card = render_card(name=config.name, counts=counts.to_dict(),
                        rejected_by_reason=rejections_by_reason, stats=stats,
-                       audio=config.resolved()["audio"], models=models)
+                       audio=config.resolved()["audio"], models=models,
+                       license=config.card.license if config.card else "unknown",
+                       languages=config.languages)
     return _relative(write_bytes(join(output_dir, CARD_FILE), card.encode()), CARD_FILE)
 
 

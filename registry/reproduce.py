@@ -186,7 +186,7 @@ def reproduce(
     with tempfile.TemporaryDirectory(prefix="curate-reproduce-", dir=workdir) as tmp:
         out = os.path.join(tmp, "build")
         say(f"rebuilding {version.ref} ({version.commit_id[:12]}) into {out}")
-        rebuilt = run_config(config, out, say=say)
+        rebuilt = run_config(config, out, say=say, report=False)
         differences = compare_files(info.get("files", {}), rebuilt.get("files", {}))
         moved: list[str] = []
         if new_root is not None and old_root is not None:

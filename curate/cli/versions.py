@@ -9,13 +9,16 @@ from __future__ import annotations
 import argparse
 import datetime
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from curate import strict_json
 from registry.api import Registry
 from registry.build import META_VALIDATION
 from registry.diff import VersionDiff
 from registry.refs import parse_ref, validate_dataset_name
+
+if TYPE_CHECKING:
+    from curate.progress import MeterFactory
 
 __all__ = ["add_commands"]
 
@@ -92,12 +95,22 @@ def _date(ts: int) -> str:
     return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
+def _bytes_meter(args: argparse.Namespace) -> MeterFactory:
+    """Progress of a phase in bytes, on stderr: a bar on a terminal, a line every few seconds
+    in a log, nothing with ``--quiet``."""
+    from curate.progress import Progress, Unit
+
+    quiet = getattr(args, "quiet", False)
+    return lambda label, total: Progress(label, total=total, unit=Unit.BYTES, quiet=quiet)
+
+
 def _register(args: argparse.Namespace) -> int:
     validate_dataset_name(args.dataset)
     reg = _registry(args)
     before = reg.latest(args.dataset) if reg.store.repository_exists(args.dataset) else None
     v = reg.register(args.build_dir, dataset=args.dataset, message=args.message,
-                     allow_unvalidated=args.allow_unvalidated, copy=args.copy)
+                     allow_unvalidated=args.allow_unvalidated, copy=args.copy,
+                     progress=_bytes_meter(args))
     created = before is None or before.commit_id != v.commit_id
     if args.json:
         _print_json({**v.to_dict(), "new_version": created})
@@ -198,7 +211,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 def _pull(args: argparse.Namespace) -> int:
     ds = _registry(args).open(args.ref)
-    dest = ds.pull(args.dest)
+    dest = ds.pull(args.dest, progress=_bytes_meter(args))
     if args.json:
         _print_json({"ref": ds.ref, "commit_id": ds.commit_id, "dest": str(dest)})
     else:

@@ -36,7 +36,7 @@ CORPUS_DIR = os.path.join(tempfile.gettempdir(), "curate-pinned-sample-corpus")
 UTTERANCES, SEED = 8, 12
 
 # The build fingerprint and every file the fingerprint covers: path -> sha256.
-FINGERPRINT = "e230d50d404492c457a3acabcaf19fa24f0a8cae8956686b88231e8cc9136b81"
+FINGERPRINT = "c105dcf7b4331d958445c105a592f9b5751864af251f67f99d718699f312f2be"
 SHARDS = {
     "data/test/sample-librispeech-test.array_record-00000-of-00001":
         "25ca9bb68b733ece4a89a9d79fc69a5bd9a932ebb4e8851d96c2c859ddcbf44d",
@@ -82,12 +82,16 @@ SHARDS = {
 #   validation array_record-00001 184a3b87…, tfrecord-00001 b6b240c7…,
 #   manifest/test 64ab53e7…, train 98981458…, validation 5268ee6d…, rejected 9ac5ce6c…,
 #   fingerprint b02f9095402fb3cba3d6bb4699398df854b63aa20cb5cb2555985fbd118d1722
-# rejected.parquet changed once more with issue 16, in two details only (same keys, reasons and
+# CARD.md changed on purpose with issue 17 (Hugging Face front matter from the sample config's
+# new card: section, bars in eighths of a character, a histogram of every signal, a link to
+# report.html); no other file did. Before: CARD.md 760dbf92…, fingerprint
+# 11576259ce961f149e307469d0750b51b93e5c955b224af77ca0307c1403f5d9.
+# rejected.parquet changed with issue 16, in two details only (same keys, reasons and
 # stages): a too-long file says "(from the header; no sample was read)", and a missing audio
 # file names every extension the decoder reads, not "no K.flac or K.wav". Before:
-#   rejected.parquet 6c36c0a2…, fingerprint 11576259ce961f149e307469d0750b51b93e5c955b224af77ca0307c1403f5d9
+#   rejected.parquet 6c36c0a2… (the fingerprint before both changes: 11576259…).
 OTHER_FILES = {
-    "CARD.md": "760dbf920db7b2bd309126a9ce6fea2b336ed5050b7b5b7c35873af412dc0bb7",
+    "CARD.md": "92a75b9dc02bdfd1e0f999958cac8fa8f928723b1291acaaa22d971b7e567ff5",
     "manifest/test.parquet": "949f13028140fa5dabe0af523721f27322b7ef95114d754a0e6a837f14ab5827",
     "manifest/train.parquet": "4dbd70d516477d225bdedbdd62eacd13cebec7d55584f01432d0a14329a760d9",
     "manifest/validation.parquet":
