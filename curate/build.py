@@ -32,6 +32,8 @@ from curate.build_info import (
 from curate.config import BuildConfig, SplitConfig
 from curate.features import model_fields
 from curate.layout import INFO_FILE, STAGING_DIR, manifest_part_file
+from curate.models.config import NearDuplicatesConfig
+from curate.near_duplicates import NEAR_DUPLICATES, NearDuplicateConfig, RejectNearDuplicates
 from curate.output_dir import prepare_output
 from curate.process import ProcessUtterances, StagedExample
 from curate.records import Rejection
@@ -80,6 +82,7 @@ def _finalize(
     output_dir: str,
     config: BuildConfig,
     models: ModelsInfo | None,
+    model_calls: Mapping[str, int] | None = None,
     shards: Sequence[ShardResult],
     manifests: Sequence[tuple[str, SplitManifest]],
     rejections: Sequence[Rejection],
@@ -102,11 +105,25 @@ def _finalize(
     for f in (rejected, stats_file, card_file):
         files[f.path] = {"sha256": f.sha256, "size_bytes": f.size_bytes}
     info = write_info(output_dir, config=config, splits=splits, files=files, counts=counts,
-                      rejections_by_reason=by_reason, models=models)
+                      rejections_by_reason=by_reason, models=models,
+                      model_calls=_calls(config, model_calls))
     staging = fsio.join(output_dir, STAGING_DIR)
     if fsio.holds_files(staging):
         fsio.delete_tree(staging)
     return info["fingerprint"]
+
+
+def _calls(config: BuildConfig, counted: Mapping[str, int] | None) -> dict[str, int] | None:
+    """Inputs sent to each enabled model, in cascade order (0 for a model nothing reached)."""
+    if not config.enabled_models:
+        return None
+    counted = counted or {}
+    return {name: int(counted.get(name, 0)) for name in config.enabled_models}
+
+
+def _near_duplicate_config(cfg: NearDuplicatesConfig) -> NearDuplicateConfig:
+    return NearDuplicateConfig(min_similarity=cfg.min_similarity, min_overlap=cfg.min_overlap,
+                               min_votes=cfg.min_votes, max_bucket=cfg.max_bucket)
 
 
 def _count_progress(out: str, sources: Any, examples: Any, rejected: Any, parts: Any) -> None:
@@ -144,12 +161,19 @@ class BuildDataset(beam.PTransform):
         sources = pbegin | "ReadSources" >> ReadSources(
             cfg.sources, progress_dir=out if self._progress else None)
         utterances = sources[UTTERANCES]  # Utterance; sources[SOURCE_REJECTED]: Rejection
-        examples, processing_rejected = utterances | "ProcessUtterances" >> ProcessUtterances(
+        examples, processing_rejected, calls = utterances | "ProcessUtterances" >> ProcessUtterances(
             cfg.audio, cfg.filters, out, cfg.signals
-        )  # StagedExample, Rejection
+        )  # StagedExample, Rejection, (model, inputs) or None
         deduped = examples | "DedupeAudio" >> DedupeAudio()  # unique, DUPLICATES: Rejection
+        unique, dedupe_rejected = deduped.unique, [deduped[DUPLICATES]]
+        if cfg.signals is not None and cfg.signals.near_duplicates.enabled:
+            near = unique | "NearDuplicates" >> RejectNearDuplicates(
+                _near_duplicate_config(cfg.signals.near_duplicates)
+            )  # kept: StagedExample, NEAR_DUPLICATES: Rejection
+            unique = near.kept
+            dedupe_rejected.append(near[NEAR_DUPLICATES])
         parts = (
-            deduped.unique
+            unique
             | "AssignSplit" >> beam.Map(_with_split, cfg.splits)  # (split, StagedExample)
             | "WriteShards" >> WriteShards(out, cfg.name, cfg.shards, progress=self._progress)
             | "WriteManifestParts" >> beam.Map(_write_manifest_part, out, fields)
@@ -162,7 +186,7 @@ class BuildDataset(beam.PTransform):
         )
         shards = parts | "ShardFiles" >> beam.MapTuple(_shard_of_part)  # ShardResult
         rejections = (
-            (sources[SOURCE_REJECTED], processing_rejected, deduped[DUPLICATES])
+            (sources[SOURCE_REJECTED], processing_rejected, *dedupe_rejected)
             | "AllRejections" >> beam.Flatten()
         )  # Rejection
         read = (
@@ -172,6 +196,9 @@ class BuildDataset(beam.PTransform):
         )  # int: every input, once
         if self._progress:
             _count_progress(out, sources, examples, processing_rejected, parts)
+        extra = {}
+        if calls is not None:
+            extra["model_calls"] = beam.pvalue.AsDict(calls)
         return (
             pbegin
             | "Once" >> beam.Create([None])
@@ -184,6 +211,7 @@ class BuildDataset(beam.PTransform):
                 manifests=beam.pvalue.AsList(manifests),
                 rejections=beam.pvalue.AsList(rejections),
                 read=beam.pvalue.AsSingleton(read),
+                **extra,
             )
         )  # the fingerprint
 

@@ -287,6 +287,7 @@ def write_info(
     counts: Counts,
     rejections_by_reason: Mapping[str, int],
     models: Mapping[str, Mapping[str, Any]] | None = None,
+    model_calls: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """Write ``dataset_info.json``, last: the build is complete once it exists. ``files``: every
     other file of the build (path -> sha256, size), which the fingerprint covers."""
@@ -311,5 +312,7 @@ def write_info(
     }
     if models:
         info["models"] = dict(models)  # name -> model id, version, files' sha256
+    if model_calls is not None:
+        info["model_calls"] = dict(model_calls)  # name -> inputs the cascade sent to it
     write_bytes(join(output_dir, INFO_FILE), _json_bytes(info))
     return info

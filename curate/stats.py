@@ -28,6 +28,11 @@ BINS: dict[str, np.ndarray] = {
     "asr_wer": np.arange(0, 2.01, 0.1),
     "asr_cer": np.arange(0, 2.01, 0.1),
     "langid_confidence": np.linspace(0, 1, 21),
+    "bandwidth_hz": np.arange(0, 24001, 500.0),
+    "dnsmos_sig": np.arange(1, 5.01, 0.2),
+    "dnsmos_bak": np.arange(1, 5.01, 0.2),
+    "dnsmos_ovrl": np.arange(1, 5.01, 0.2),
+    "dnsmos_p808": np.arange(1, 5.01, 0.2),
 }
 
 
@@ -45,6 +50,11 @@ LABELS: dict[str, str] = {
     "asr_wer": "WER against the ASR hypothesis",
     "asr_cer": "CER against the ASR hypothesis",
     "langid_confidence": "language ID confidence",
+    "bandwidth_hz": "effective bandwidth (Hz)",
+    "dnsmos_sig": "DNSMOS SIG (speech)",
+    "dnsmos_bak": "DNSMOS BAK (background)",
+    "dnsmos_ovrl": "DNSMOS OVRL (overall quality)",
+    "dnsmos_p808": "DNSMOS P.808 MOS",
 }
 
 

@@ -327,6 +327,11 @@ class Build:
                 md[f"{META_SPLIT}{split}.speakers"] = _fmt(s["num_speakers"])
         for name, model in sorted(info.get("models", {}).items()):  # a WER needs its model
             md[f"curate.model.{name}"] = _fmt(model.get("model_id", ""))
+            for key in ("version", "compute_type", "device"):
+                if key in model:
+                    md[f"curate.model.{name}.{key}"] = _fmt(model[key])
+        for name, calls in sorted(info.get("model_calls", {}).items()):
+            md[f"curate.model_calls.{name}"] = _fmt(calls)
         md[META_EXAMPLES] = str(total_examples)
         md[META_HOURS] = f"{total_s / 3600:.6g}"
         if self.validation is not None:

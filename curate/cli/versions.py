@@ -172,6 +172,10 @@ def _keys(label: str, keys: tuple[str, ...]) -> str:
     return f"{len(keys)} {label}" + (f" ({shown})" if keys else "")
 
 
+def _mean(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
 def _print_diff(d: VersionDiff) -> None:
     print(f"{d.before} ({d.before_commit[:12]}) -> {d.after} ({d.after_commit[:12]})")
     for s in d.splits:
@@ -183,6 +187,12 @@ def _print_diff(d: VersionDiff) -> None:
               f"({s.hours_delta:+.3f})")
         print(f"    {_keys('added', s.added)}; {_keys('removed', s.removed)}; "
               f"{_keys('changed', s.changed)}")
+        moved = [(n, a, b) for n, a, b in s.signals if a != b]
+        if moved:
+            print("    signal means: " + ", ".join(
+                f"{n} {_mean(a)} -> {_mean(b)}" for n, a, b in moved))
+    for name, a, b in d.models:
+        print(f"  model {name}: {a or '(none)'} -> {b or '(none)'}")
     print(f"  files: {len(d.files_added)} added, {len(d.files_removed)} removed, "
           f"{len(d.files_changed)} changed")
 
