@@ -24,6 +24,8 @@ test: $(BIN)/.installed
 	-sh tests/validation/install_chromium.sh  # for the browser tests (they skip saying why without; fail in CI)
 	-sh tests/curate/models/install_speech.sh  # real speech for the model tests (same)
 	-sh tests/registry/build_lakefs.sh  # the real lakeFS server for the registry tests (same)
+	-sh tests/engines/prism.sh $(BIN)/python  # Beam's Prism runner, from the Go module proxy (its tests fail in CI without it)
+	-sh tests/engines/flink.sh $(BIN)/python  # Beam's Flink job server, from Maven Central (same)
 	$(BIN)/python -m pytest tests
 
 bench: $(BIN)/.installed

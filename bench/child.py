@@ -1,6 +1,7 @@
 """One build in its own process, as a user runs it: ``python -m bench.child --config C
---output D --workers N [--profile P]``. Prints one JSON line: the counts, the time spent in
-``run_build()`` and in start-up imports, and the kernel's ``ru_maxrss`` of this process and of its
+--output D [--workers N] [--profile P] [Beam options]``. Prints one JSON line: the counts, the
+time spent in ``run_build()`` and in start-up imports, and the kernel's ``ru_maxrss`` of this
+process and of its
 waited-for descendants (Beam's worker processes)."""
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="one build, measured")
     parser.add_argument("--config", required=True)
     parser.add_argument("--output", required=True)
-    parser.add_argument("--workers", type=int, required=True)
+    parser.add_argument("--workers", type=int, help="DirectRunner workers (no Beam options)")
     parser.add_argument("--profile", help="write cProfile stats of run_build() here (1 worker)")
-    args = parser.parse_args(argv)
+    args, pipeline_args = parser.parse_known_args(argv)
 
     from curate.launch import run_build
 
     imported = time.perf_counter()
-    kwargs = dict(workers=args.workers, overwrite=True, say=lambda _: None)
+    kwargs = dict(workers=args.workers, pipeline_args=pipeline_args, overwrite=True,
+                  say=lambda _: None)
     if args.profile:
         import cProfile
 

@@ -87,16 +87,26 @@ def floor(
     return run_measured(cmd, env=_env(), cwd=repo_root())
 
 
-def build(subset: Subset, output: str, *, workers: int, profile: str | None = None) -> Measured:
-    """The full build of ``subset`` in a fresh process (DirectRunner, ``workers`` workers)."""
+def build(
+    subset: Subset,
+    output: str,
+    *,
+    workers: int | None = None,
+    profile: str | None = None,
+    pipeline_args: Sequence[str] = (),
+) -> Measured:
+    """The full build of ``subset`` in a fresh process: on the DirectRunner with ``workers``
+    workers, or as ``pipeline_args`` (Beam options) say."""
     cmd = [
         sys.executable, "-m", "bench.child",
         "--config", subset.config,
         "--output", _fresh(output),
-        "--workers", str(workers),
     ]
+    if workers is not None:
+        cmd += ["--workers", str(workers)]
     if profile:
         cmd += ["--profile", profile]
+    cmd += list(pipeline_args)
     return run_measured(cmd, env=_env(), cwd=repo_root())
 
 

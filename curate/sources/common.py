@@ -20,6 +20,7 @@ __all__ = [
     "MAX_SECONDS",
     "UNKNOWN_SPEAKER",
     "Entry",
+    "KEYED_ENTRY",
     "Outcome",
     "decode_line",
     "duplicate_of",
@@ -112,6 +113,13 @@ class Entry:
 
     def sort_key(self) -> tuple[str, str]:
         return (self.source_uri, self.value)
+
+
+# The element type of a keyed table, declared on the steps that feed a CoGroupByKey: a ``str`` key
+# gets Beam's string coder instead of a pickled one, which Beam's Prism runner (2.62) cannot take
+# as a CoGroupByKey key ("unknown coder urn key: beam:coder:pickled_python:v1"). Beam 2.62 does not
+# infer it from the functions' annotations.
+KEYED_ENTRY = tuple[str, Entry]
 
 
 def parse_keyed_line(raw: bytes, source_uri: str) -> tuple[str, Entry] | None:

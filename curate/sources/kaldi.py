@@ -42,6 +42,7 @@ from curate.errors import InputRejected, Reason
 from curate.records import Utterance
 from curate.sources import paths
 from curate.sources.common import (
+    KEYED_ENTRY,
     MAX_SECONDS,
     UNKNOWN_SPEAKER,
     Entry,
@@ -134,7 +135,9 @@ class ReadKaldiDir(beam.PTransform):
             by_utt
             | "JoinByUtterance" >> beam.CoGroupByKey()  # (utt_id, {table: [Entry]})
             | "PairSegments"
-            >> beam.FlatMap(_segment, layout).with_outputs(_DONE, main=_PENDING)
+            >> beam.FlatMap(_segment, layout)
+            .with_output_types(tuple[str, _Pending])
+            .with_outputs(_DONE, main=_PENDING)
         )  # main: (rec_id, _Pending); done: Rejection
         resolved = (
             {WAV_SCP: wav, _PENDING: joined[_PENDING]}
@@ -155,7 +158,7 @@ class _ReadTable(beam.PTransform):
         return (
             pbegin
             | "ReadLines" >> beam.io.ReadFromText(self._path, coder=coders.BytesCoder())
-            | "Parse" >> beam.FlatMap(_keyed, self._path)
+            | "Parse" >> beam.FlatMap(_keyed, self._path).with_output_types(KEYED_ENTRY)
         )
 
 

@@ -49,6 +49,7 @@ from curate.fsio import open_read, special_file_kind
 from curate.records import Utterance
 from curate.sources import paths
 from curate.sources.common import (
+    KEYED_ENTRY,
     UNKNOWN_SPEAKER,
     Entry,
     Outcome,
@@ -132,9 +133,13 @@ class ReadLibriSpeech(beam.PTransform):
             files[_TRANSCRIPT]
             | "Reshuffle" >> beam.Reshuffle()
             | "ReadTranscripts"
-            >> beam.FlatMap(_transcript_lines, layout).with_outputs(_FILE_REJECTED, main=_LINES)
+            >> beam.FlatMap(_transcript_lines, layout)
+            .with_output_types(KEYED_ENTRY)
+            .with_outputs(_FILE_REJECTED, main=_LINES)
         )  # main: (key, Entry); file_rejected: Rejection
-        audio = files[_AUDIO] | "KeyAudio" >> beam.Map(_audio_entry, layout)  # (key, Entry)
+        audio = files[_AUDIO] | "KeyAudio" >> beam.Map(_audio_entry, layout).with_output_types(
+            KEYED_ENTRY
+        )  # (key, Entry)
         paired = (
             {_LINES: lines[_LINES], _FILES: audio}
             | "JoinByKey" >> beam.CoGroupByKey()  # (key, {lines: [Entry], audio: [Entry]})

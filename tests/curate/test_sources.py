@@ -512,6 +512,26 @@ def test_kaldi_segments_and_rejection_counters(tmp_path):
 # --- several sources -------------------------------------------------------------------------
 
 
+def test_source_joins_group_by_string_keys_so_prism_can_run_them(tmp_path):
+    """Regression: Beam 2.62 does not take a key's type from the annotations, so the joins of
+    the LibriSpeech and Kaldi readers grouped by pickled keys, and Prism refused to build their
+    stages ("unknown coder urn key: beam:coder:pickled_python:v1")."""
+    audio_root = tmp_path / "LibriSpeech"
+    kaldi = write_kaldi(tmp_path / "kaldi", audio_root)
+    write_lines(tmp_path / "kaldi" / "segments", [f"{u.key} {u.key} 0 1" for u in CORPUS])
+    p = beam.Pipeline()
+    _ = p | ReadSources([write_librispeech(audio_root), kaldi])
+    comps = p.to_runner_api().components
+    joins = [t for t in comps.transforms.values()
+             if t.spec.urn == "beam:transform:group_by_key:v1" and "CoGroupByKey" in t.unique_name]
+    assert len(joins) == 3  # JoinByKey; JoinByUtterance and JoinByRecording (segments)
+    for join in joins:
+        (pcoll,) = join.inputs.values()
+        kv = comps.coders[comps.pcollections[pcoll].coder_id]
+        key = comps.coders[kv.component_coder_ids[0]]
+        assert key.spec.urn == "beam:coder:string_utf8:v1", join.unique_name
+
+
 def test_duplicate_keys_across_sources_keep_the_smallest_source(tmp_path):
     # Listed first in the config, but "b.jsonl" sorts after "a.jsonl": "a.jsonl" wins.
     b = tmp_path / "b.jsonl"

@@ -14,9 +14,10 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from tests.pipelines.corpus import small_shard_corpus
-from tests.terminal import on_a_terminal
 from curate.launch import run_build
+from tests.pipelines.corpus import small_shard_corpus
+from tests.same_build import assert_same_build
+from tests.terminal import on_a_terminal
 
 
 def _quiet(_: str) -> None:
@@ -98,12 +99,8 @@ def test_jsonl_layout_rejects_what_it_can_express(corpus, tmp_path):
 
 def test_two_workers_give_byte_identical_shards_and_fingerprint(build_1, build_2):
     out1, info1 = build_1
-    out2, info2 = build_2
-    assert info2["fingerprint"] == info1["fingerprint"]
-    assert info2["files"] == info1["files"]
-    for path in info1["files"]:
-        with open(os.path.join(out1, path), "rb") as a, open(os.path.join(out2, path), "rb") as b:
-            assert a.read() == b.read(), path
+    out2, _ = build_2
+    assert_same_build(out1, info1, out2)
 
 
 def test_progress_in_a_log_lists_processes_and_writes_with_totals(build_1):

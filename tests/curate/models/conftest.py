@@ -15,13 +15,10 @@ import pytest
 
 from tests.ci import skip_or_fail as _skip_or_fail
 from tests.curate.models import speech
+from tests.curate.models.corpus import CANDIDATES  # noqa: F401  (the model tests import it from here)
 
 HERE = Path(__file__).parent
 INSTALL = "pip install -e '.[signals]' && pip install --no-deps 'silero-vad>=6.2,<7'"
-# A small candidate set keeps lingua's load time down in tests (the default has 14).
-CANDIDATES = ["en", "fr", "de", "es", "it", "nl"]
-
-
 
 
 def _missing_libraries() -> list[str]:
