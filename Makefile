@@ -5,11 +5,16 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test bench
 
-$(BIN)/.installed: setup.py
+# Every dependency at the version in requirements/constraints.txt (a build's bytes depend on
+# libFLAC, soxr, numpy…); `python requirements/lock.py` writes that file again after setup.py
+# changes.
+CONSTRAINTS := requirements/constraints.txt
+
+$(BIN)/.installed: setup.py $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,signals]'
-	$(BIN)/pip install --quiet --no-deps 'silero-vad>=6.2,<7'
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[test,signals]'
+	$(BIN)/pip install --quiet --no-deps -c $(CONSTRAINTS) 'silero-vad>=6.2,<7'
 	touch $@
 
 demo: $(BIN)/.installed

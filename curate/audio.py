@@ -10,9 +10,9 @@ How truncation is detected (``Reason.AUDIO_TRUNCATED``):
 
 * the decoder fails after the header was read (FLAC: "lost sync" when the stream ends early),
 * or it returns fewer frames than the header declares (MP3 with a Xing/Info tag, ...),
-* or the container says so without decoding: a WAV ``data`` chunk (or any RIFF chunk) larger
-  than the bytes present, an Ogg stream whose last page is cut short or lacks the
-  end-of-stream flag. libsndfile silently shortens such files, so these checks are our own.
+* or the container says so without decoding (:mod:`curate.containers`: a WAV ``data`` chunk
+  larger than the bytes present, an Ogg stream whose last page is cut short or lacks the
+  end-of-stream flag). libsndfile silently shortens such files, so these checks are our own.
 
 A file that cannot even be opened is ``AUDIO_UNDECODABLE`` unless the container check shows it
 is truncated.
@@ -22,16 +22,19 @@ from __future__ import annotations
 
 import io
 import math
-import struct
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 
+from curate.audio_io import MAX_AUDIO_BYTES, GuardedReader, open_audio, read_bytes
 from curate.config import AudioCodec
+from curate.containers import check_container
 from curate.errors import InputRejected, Reason
 
 __all__ = [
     "FLAC_COMPRESSION_LEVEL",
+    "MAX_AUDIO_BYTES",
     "MAX_SEGMENT_OVERSHOOT_S",
     "PCM16_SCALE",
     "RESAMPLE_QUALITY",
@@ -42,6 +45,7 @@ __all__ = [
     "encode",
     "libsndfile_message",
     "normalise",
+    "open_audio",
     "read_bytes",
     "resample",
     "to_pcm16",
@@ -65,6 +69,7 @@ MAX_SEGMENT_OVERSHOOT_S = 0.5
 """A segment ending at most this far past the recording is cut at its end (as Kaldi's
 ``extract-segments --max-overshoot`` does); further past, it is a ``BAD_SEGMENT``."""
 
+_HEADER_SLACK_S = 0.001  # resampling moves a duration by under a frame: those go to the filter
 _SUBTYPE = "PCM_16"
 _FORMATS = {AudioCodec.FLAC: "FLAC", AudioCodec.WAV: "WAV"}
 _UNKNOWN_LENGTH = 1 << 62  # libsndfile reports SF_COUNT_MAX when a stream declares no length
@@ -97,72 +102,76 @@ class DecodedAudio:
         )
 
 
-def read_bytes(uri: str) -> bytes:
-    """All bytes of ``uri`` through Beam's ``FileSystems`` (local, gs://, s3://), uncompressed."""
-    from apache_beam.io.filesystem import CompressionTypes
-    from apache_beam.io.filesystems import FileSystems
-
-    try:
-        with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-            data = f.read()
-    except Exception as e:  # every filesystem raises its own errors; sort them by existence
-        try:
-            exists = FileSystems.exists(uri)
-        except Exception:
-            exists = True
-        if not exists:
-            raise InputRejected(Reason.MISSING_AUDIO, f"{uri}: no such file") from e
-        raise InputRejected(
-            Reason.AUDIO_UNREADABLE, f"{uri}: cannot read: {type(e).__name__}: {e}"
-        ) from e
-    if not data:
-        raise InputRejected(Reason.AUDIO_EMPTY, f"{uri}: file is empty (0 bytes)")
-    return data
-
-
 def decode(
-    data: bytes,
+    source: bytes | BinaryIO,
     *,
     uri: str,
     start_s: float = 0.0,
     end_s: float | None = None,
     max_overshoot_s: float = MAX_SEGMENT_OVERSHOOT_S,
+    max_duration_s: float | None = None,
 ) -> DecodedAudio:
-    """Decode ``data`` (the bytes of ``uri``), only the range ``[start_s, end_s)`` if given.
+    """Decode ``source`` (the bytes of ``uri``, or a seekable reader of them such as
+    :func:`open_audio` gives), only the range ``[start_s, end_s)`` if given.
 
-    Raises ``InputRejected`` with ``BAD_SEGMENT``, ``AUDIO_UNDECODABLE`` or ``AUDIO_TRUNCATED``.
+    Raises ``InputRejected`` with ``BAD_SEGMENT``, ``AUDIO_UNDECODABLE``, ``AUDIO_TRUNCATED``,
+    ``AUDIO_UNREADABLE`` (a read failed), ``AUDIO_NOT_FINITE`` (a NaN or infinite sample) or,
+    when ``max_duration_s`` is given, ``TOO_LONG`` for a range the header says is longer than
+    that: decided before any sample is read, so an hour-long file costs no more than its header.
     A segment is given in seconds and rounded to the nearest frames; only its range is decoded
     (one seek, one read), so damage after a segment's end does not reject that segment, while
     a segment reaching into missing data is ``AUDIO_TRUNCATED``.
     """
+    reader = GuardedReader(io.BytesIO(source) if isinstance(source, bytes) else source)
+    try:
+        return _decode(reader, uri, start_s, end_s, max_overshoot_s, max_duration_s)
+    finally:
+        reader.raise_error(uri)  # a failed read explains whatever the decoder made of it
+
+
+def _decode(
+    f: GuardedReader,
+    uri: str,
+    start_s: float,
+    end_s: float | None,
+    max_overshoot_s: float,
+    max_duration_s: float | None,
+) -> DecodedAudio:
     import soundfile as sf
 
     _check_segment_times(uri, start_s, end_s)
-    container = _container_check(data)
+    container = check_container(f)
+    f.seek(0)
     try:
-        f = sf.SoundFile(io.BytesIO(data))
+        sound = sf.SoundFile(f)
     except (sf.SoundFileError, RuntimeError, ValueError, TypeError) as e:
         if container.truncated:
             raise InputRejected(Reason.AUDIO_TRUNCATED, f"{uri}: {container.detail}") from e
         raise InputRejected(
             Reason.AUDIO_UNDECODABLE, f"{uri}: not decodable audio: {libsndfile_message(e)}"
         ) from e
-    with f:
-        rate, available = f.samplerate, f.frames
+    with sound:
+        rate, available = sound.samplerate, sound.frames
         if available >= _UNKNOWN_LENGTH:
             raise InputRejected(
                 Reason.AUDIO_UNDECODABLE,
-                f"{uri}: {f.format} stream does not declare its length (streamed encoder?)",
+                f"{uri}: {sound.format} stream does not declare its length (streamed encoder?)",
             )
         declared = container.declared_frames if container.declared_frames is not None else available
         start, stop = _segment_frames(uri, start_s, end_s, rate, declared, max_overshoot_s)
         if stop > available:  # only when the container shows data missing after the header
             raise InputRejected(Reason.AUDIO_TRUNCATED, f"{uri}: {container.detail}")
         wanted = stop - start
+        if max_duration_s is not None and wanted > (max_duration_s + _HEADER_SLACK_S) * rate:
+            raise InputRejected(
+                Reason.TOO_LONG,
+                f"duration {wanted / rate:.2f} s > max_duration_s {max_duration_s:g} "
+                "(from the header; no sample was read)",
+            )
         try:
             if start:
-                f.seek(start)
-            samples = f.read(wanted, dtype="float32", always_2d=True)
+                sound.seek(start)
+            samples = sound.read(wanted, dtype="float32", always_2d=True)
         except (sf.SoundFileError, RuntimeError) as e:
             raise InputRejected(
                 Reason.AUDIO_TRUNCATED,
@@ -175,8 +184,21 @@ def decode(
         )
     if container.truncated and end_s is None:
         raise InputRejected(Reason.AUDIO_TRUNCATED, f"{uri}: {container.detail}")
+    _check_finite(uri, samples)
     samples.flags.writeable = False
     return DecodedAudio(samples=samples, sample_rate_hz=int(rate))
+
+
+def _check_finite(uri: str, samples: np.ndarray) -> None:
+    """Float sources can hold NaN or infinite samples; every later step would turn them into
+    silence or noise (NaN clips to 0) with signals that mean nothing."""
+    finite = np.isfinite(samples)
+    if not finite.all():
+        bad = int(finite.size - np.count_nonzero(finite))
+        raise InputRejected(
+            Reason.AUDIO_NOT_FINITE,
+            f"{uri}: {bad} of {finite.size} samples are NaN or infinite",
+        )
 
 
 def normalise(audio: DecodedAudio, *, sample_rate_hz: int, channels: int) -> np.ndarray:
@@ -288,7 +310,7 @@ def _segment_frames(
     if start_s == 0.0 and end_s is None:
         return 0, frames
     duration = frames / rate
-    start = round(start_s * rate)
+    start = round(start_s * rate) if start_s < duration else frames  # (no overflow on 1e308)
     if start >= frames:
         raise InputRejected(
             Reason.BAD_SEGMENT,
@@ -301,87 +323,9 @@ def _segment_frames(
             Reason.BAD_SEGMENT,
             f"{uri}: segment end {end_s:g} s is past the end of the recording ({duration:.3f} s)",
         )
-    stop = min(round(end_s * rate), frames)
+    stop = min(round(end_s * rate), frames)  # (end_s is within the recording + overshoot here)
     if stop <= start:
         raise InputRejected(
             Reason.BAD_SEGMENT, f"{uri}: segment [{start_s:g}, {end_s:g}) s holds no frames"
         )
     return start, stop
-
-
-@dataclass(frozen=True, slots=True)
-class _Container:
-    truncated: bool = False
-    detail: str = ""
-    declared_frames: int | None = None  # when the container states a length libsndfile ignores
-
-
-def _container_check(data: bytes) -> _Container:
-    head = data[:4]
-    if head == b"RIFF" and data[8:12] == b"WAVE":
-        return _riff_check(data)
-    if head == b"OggS":
-        return _ogg_check(data)
-    if head == b"fLaC":
-        return _flac_check(data)
-    return _Container()
-
-
-def _riff_check(data: bytes) -> _Container:
-    """Compare the chunk sizes of a RIFF/WAVE file with the bytes present."""
-    size, pos, block_align = len(data), 12, 0
-    while pos + 8 <= size:
-        chunk_id, chunk_size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
-        body = pos + 8
-        if chunk_id == b"fmt " and body + 14 <= size:
-            block_align = struct.unpack_from("<H", data, body + 12)[0]
-        if chunk_id == b"data":
-            if chunk_size in (0, 0xFFFFFFFF):  # written by a streaming encoder: length unknown
-                return _Container()
-            if body + chunk_size > size:
-                declared = chunk_size // block_align if block_align else None
-                return _Container(
-                    True,
-                    f"truncated: WAV data chunk declares {chunk_size} bytes, "
-                    f"only {size - body} present",
-                    declared,
-                )
-            return _Container()
-        if body + chunk_size > size:
-            return _Container(True, f"truncated: WAV {chunk_id!r} chunk runs past the end")
-        pos = body + chunk_size + (chunk_size & 1)
-    return _Container(True, "truncated: WAV file ends before its data chunk")
-
-
-def _flac_check(data: bytes) -> _Container:
-    """Walk the FLAC metadata blocks: they must be complete and followed by audio frames.
-    (Truncation inside the audio frames is found by the decoder.)"""
-    size, pos, total, last = len(data), 4, 0, False
-    while not last:
-        if pos + 4 > size:
-            return _Container(True, "truncated: FLAC file ends inside its metadata")
-        last, kind = bool(data[pos] & 0x80), data[pos] & 0x7F
-        length = int.from_bytes(data[pos + 1 : pos + 4], "big")
-        if pos + 4 + length > size:
-            return _Container(True, "truncated: FLAC file ends inside its metadata")
-        if kind == 0 and length >= 18:  # STREAMINFO: total samples are the low 36 of 64 bits
-            total = int.from_bytes(data[pos + 14 : pos + 22], "big") & ((1 << 36) - 1)
-        pos += 4 + length
-    if pos >= size and total:
-        return _Container(True, f"truncated: FLAC file declares {total} frames but holds none")
-    return _Container()
-
-
-def _ogg_check(data: bytes) -> _Container:
-    """Walk the Ogg pages: the last complete one must carry the end-of-stream flag."""
-    size, pos, last_flags = len(data), 0, 0
-    view = memoryview(data)
-    while pos + 27 <= size and view[pos : pos + 4] == b"OggS":
-        body = pos + 27 + view[pos + 26]
-        end = body + sum(view[pos + 27 : body]) if body <= size else size + 1
-        if end > size:
-            return _Container(True, f"truncated: Ogg page at byte {pos} is incomplete")
-        last_flags, pos = view[pos + 5], end
-    if not last_flags & 0x04:
-        return _Container(True, "truncated: Ogg stream ends without its end-of-stream page")
-    return _Container()

@@ -40,11 +40,12 @@ from curate.base import BasePlan
 from curate.carry import CARRIED, HINTS, REMOVED, TOUCHED, CarriedExample, ClassifyInputs
 from curate.carry import REJECTED as CARRIED_REJECTED
 from curate.config import BuildConfig, SplitConfig
-from curate.errors import Stage, UsageError
+from curate.errors import Stage
 from curate.features import model_fields
 from curate.layout import INFO_FILE, STAGING_DIR, manifest_part_file
 from curate.models.config import NearDuplicatesConfig
 from curate.near_duplicates import NEAR_DUPLICATES, NearDuplicateConfig, RejectNearDuplicates
+from curate.output_dir import prepare_output
 from curate.plan import PlanShards
 from curate.process import ProcessUtterances, StagedExample
 from curate.records import Rejection
@@ -298,22 +299,6 @@ class BuildDataset(beam.PTransform):
                 **extra,
             )
         )  # the fingerprint
-
-
-def prepare_output(output_dir: str, *, overwrite: bool = False) -> None:
-    """Refuse to build over an existing build or other files unless asked; clear the leftovers
-    of a build that died (it has a staging dir but no ``dataset_info.json``)."""
-    root = output_dir.rstrip("/")
-    empty = not fsio.holds_files(root)
-    if empty and not fsio.exists(root):
-        return
-    finished = fsio.exists(fsio.join(root, INFO_FILE))
-    leftover = not finished and fsio.holds_files(fsio.join(root, STAGING_DIR))
-    if not (overwrite or leftover or empty):
-        what = "already holds a build" if finished else "exists and is not empty"
-        raise UsageError(f"{output_dir}: {what} (use --overwrite to replace it)")
-    if fsio.exists(root) or not empty:
-        fsio.delete_tree(root)
 
 
 def read_info(output_dir: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from curate.layout import (
     fingerprint,
     manifest_file,
 )
+from curate.provenance import byte_dependencies
 from curate.records import SIGNAL_FIELDS, Rejection
 from curate.stats import BINS, SplitSummarizer
 
@@ -224,7 +225,9 @@ def _relative(written: WrittenFile, rel: str) -> WrittenFile:
 
 
 def _json_bytes(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    # allow_nan=False: a build never writes NaN or Infinity (strict JSON readers refuse them)
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    return (text + "\n").encode()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -356,6 +359,9 @@ def write_info(
         "config": config.resolved(),
         "config_hash": config.config_hash(),
         "code_version": code_version(),
+        # every library whose version can change the bytes (libFLAC, soxr, numpy…): what
+        # `curate reproduce` compares when a rebuild differs
+        "dependencies": byte_dependencies(),
         "audio_codec": config.audio.codec.value,
         "sample_rate_hz": config.audio.sample_rate_hz,
         "channels": config.audio.channels,

@@ -32,11 +32,14 @@ __all__ = [
     "SplitBy",
     "SplitConfig",
     "load_config",
+    "split_name_problem",
 ]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: YAML's .inf / .nan are no bounds, and dataset_info.json (which holds
+    # the resolved config) must stay strict JSON.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SourceKind(str, enum.Enum):
@@ -96,6 +99,22 @@ class FilterConfig(_Strict):
         return self
 
 
+def split_name_problem(name: object) -> str | None:
+    """Why ``name`` is no valid split name (None if it is one): letters, digits, ``-`` or ``_``.
+
+    Split names become file names (``manifest/<split>.parquet``, ``data/<split>/…``), so every
+    reader of a build checks the names it finds with this same rule before making a path.
+
+    >>> split_name_problem("train-clean_100") is None
+    True
+    >>> split_name_problem("../../tmp/x")
+    "split name '../../tmp/x' must be letters, digits, '-' or '_'"
+    """
+    if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+        return f"split name {name!r} must be letters, digits, '-' or '_'"
+    return None
+
+
 class SplitConfig(_Strict):
     by: SplitBy = SplitBy.SPEAKER
     salt: str = "curate-split-v1"
@@ -108,8 +127,9 @@ class SplitConfig(_Strict):
         if not self.ratios:
             raise ValueError("at least one split is needed")
         for name in self.ratios:
-            if not name.replace("_", "").replace("-", "").isalnum():
-                raise ValueError(f"split name {name!r} must be letters, digits, '-' or '_'")
+            problem = split_name_problem(name)
+            if problem:
+                raise ValueError(problem)
         total = sum(self.ratios.values())
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"split ratios must sum to 1, got {total:g}")

@@ -47,6 +47,8 @@ class Reason(str, enum.Enum):
     AUDIO_UNREADABLE = "audio_unreadable"  # I/O error reading the file
     AUDIO_UNDECODABLE = "audio_undecodable"  # not audio, corrupt header, unknown format
     AUDIO_TRUNCATED = "audio_truncated"  # fewer frames than the header declares
+    AUDIO_NOT_FINITE = "audio_not_finite"  # float samples that are NaN or infinite
+    AUDIO_TOO_LARGE = "audio_too_large"  # a file larger than curate.audio.MAX_AUDIO_BYTES
     BAD_SEGMENT = "bad_segment"  # segment times outside the recording
     # Filter stage.
     EMPTY_TEXT = "empty_text"

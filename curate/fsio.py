@@ -40,6 +40,7 @@ __all__ = [
     "delete_tree",
     "ensure_filesystem_options",
     "exists",
+    "file_kind",
     "file_stat",
     "holds_files",
     "is_file",
@@ -56,6 +57,7 @@ __all__ = [
     "require_credentials",
     "sha256_and_size",
     "sha256_of",
+    "special_file_kind",
     "write_bytes",
     "write_in_place",
 ]
@@ -422,3 +424,26 @@ def replace_tree(local_dir: str, dest: str) -> list[str]:
     for path in sorted(old - set(written)):
         delete_file(path)
     return written
+
+
+def special_file_kind(path: str) -> str | None:
+    """What a local path is when it exists but is no regular file, after following symlinks
+    ("a FIFO", "a character device", …); None for a regular file, a missing one or a URI.
+    Such a file must not be opened: a FIFO's open waits for a writer, ``/dev/zero`` never ends."""
+    if not is_local(path):
+        return None
+    try:
+        mode = os.stat(local_path(path)).st_mode
+    except OSError:
+        return None
+    return None if stat.S_ISREG(mode) else file_kind(mode)
+
+
+def file_kind(mode: int) -> str:
+    """The kind of file an ``st_mode`` describes, for a message."""
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISREG, "a regular file")):
+        if test(mode):
+            return name
+    return "not a regular file"

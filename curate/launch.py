@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from curate.base import BasePlan, BaseVersion
     from curate.config import BuildConfig
 
-__all__ = ["pipeline_options", "print_summary", "run_build", "write_build_report"]
+__all__ = ["pipeline_options", "print_summary", "run_build", "run_config", "write_build_report"]
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +96,8 @@ def run_build(
     that match its records are carried over without decoding and its unchanged shards are kept
     (:mod:`curate.base`). ``counters``, when given, receives the pipeline's ``curate`` counters
     (``audio.decoded``: the inputs whose audio was decoded)."""
-    import apache_beam as beam
     from apache_beam.io.filesystems import FileSystems
 
-    from curate.build import BuildDataset, prepare_output, read_info
-    from curate.build_progress import BuildProgress, counts_of
     from curate.config import load_config
 
     options = pipeline_options(pipeline_args, workers)
@@ -108,6 +105,33 @@ def run_build(
     # the options to FileSystems: without this, s3:// paths ignore --s3_endpoint_url & co.
     FileSystems.set_options(options)
     config = load_config(config_path)
+    return run_config(config, output_dir, options=options, overwrite=overwrite,
+                      config_path=config_path, base=base, say=say, counters=counters,
+                      quiet=quiet, progress_every_s=progress_every_s, report=report)
+
+
+def run_config(
+    config: BuildConfig,
+    output_dir: str,
+    *,
+    options: PipelineOptions | None = None,
+    overwrite: bool = False,
+    config_path: str | None = None,
+    base: BaseVersion | None = None,
+    say: Callable[[str], None] = lambda s: print(s, flush=True),
+    counters: MutableMapping[str, int] | None = None,
+    quiet: bool = False,
+    progress_every_s: float | None = None,
+    report: bool = True,
+) -> dict[str, Any]:
+    """:func:`run_build` of a config already loaded (``curate reproduce`` rebuilds the one a
+    version recorded); ``options`` default to the DirectRunner's."""
+    import apache_beam as beam
+
+    from curate.build import BuildDataset, prepare_output, read_info
+    from curate.build_progress import BuildProgress, counts_of
+
+    options = options if options is not None else pipeline_options((), None)
     models = None
     if config.signals is not None and config.enabled_models:
         from curate.models.transform import check_models
@@ -117,7 +141,8 @@ def run_build(
     plan = None if base is None else _plan(config, models, base, say)  # before any write
     if fsio.is_local(output_dir):
         output_dir = os.path.abspath(fsio.local_path(output_dir))
-    prepare_output(output_dir, overwrite=overwrite)
+    prepare_output(output_dir, overwrite=overwrite, sources=config.sources,
+                   config_path=config_path)
     say(f"building {config.name!r} from {len(config.sources)} source(s) into {output_dir}")
     progress = BuildProgress(output_dir, sources=len(config.sources), quiet=quiet,
                              every_s=progress_every_s)

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,6 +58,8 @@ __all__ = [
     "VALIDATION_RESULT",
     "ShardFormat",
     "fingerprint",
+    "info_digest",
+    "is_build_file",
     "manifest_file",
     "manifest_part_file",
     "shard_file",
@@ -115,6 +119,27 @@ def manifest_part_file(split: str, index: int) -> str:
     return f"{STAGING_DIR}/{MANIFEST_DIR}/{split}-{index:05d}.parquet"
 
 
+_BUILD_FILE = re.compile(
+    rf"({re.escape(INFO_FILE)}|{re.escape(STATS_FILE)}|{re.escape(CARD_FILE)}"
+    rf"|{re.escape(REJECTED_FILE)}|{MANIFEST_DIR}/[^/]+\.parquet"
+    rf"|{DATA_DIR}/[^/]+/[^/]+\.({'|'.join(f.value for f in ShardFormat)})-\d{{5}}-of-\d{{5}}"
+    rf"|{VALIDATION_DIR}/.+|{re.escape(STAGING_DIR)}/.+)"
+    r"(\.tmp-[0-9a-f]{12})?"  # a temporary sibling left by a killed write
+)
+
+
+def is_build_file(rel: str) -> bool:
+    """Whether the relative path ``rel`` is one a build (or ``curate validate``) writes: what
+    may be deleted from an output directory, and nothing else.
+
+    >>> [is_build_file(p) for p in ("dataset_info.json", "manifest/train.parquet",
+    ...  "data/train/asr-train.tfrecord-00000-of-00004", ".staging/ab.records",
+    ...  "stats.json.tmp-0123456789ab", "notes.txt", "data/train/x.flac", "manifest/a/b.parquet")]
+    [True, True, True, True, True, False, False, False]
+    """
+    return _BUILD_FILE.fullmatch(rel) is not None
+
+
 def fingerprint(files: Mapping[str, Mapping[str, Any]]) -> str:
     """The build fingerprint: sha256 over each listed file's path and sha256, in path order
     (``files``: path -> at least ``{"sha256": …}``, as in ``dataset_info.json``). Equal
@@ -123,3 +148,13 @@ def fingerprint(files: Mapping[str, Mapping[str, Any]]) -> str:
     for path in sorted(files):
         h.update(f"{path}\t{files[path]['sha256']}\n".encode())
     return h.hexdigest()
+
+
+def info_digest(info: Mapping[str, Any]) -> str:
+    """sha256 of ``dataset_info.json``'s content (canonical JSON: sorted keys, no whitespace),
+    which a validation result records: counts, splits or the file list edited after
+    ``curate validate`` no longer match it. (The file holds nothing volatile, no timestamp and
+    no host name: a build is deterministic, so the digest covers all of it.)"""
+    data = json.dumps(info, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+    return hashlib.sha256(data.encode()).hexdigest()

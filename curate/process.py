@@ -159,9 +159,9 @@ def prepare_utterance(
     filters.check_text(utt.text, filter_cfg)
     Metrics.counter("curate", "audio.decoded").inc()  # a build on a base counts what it decodes
     try:
-        decoded = audio.decode(
-            audio.read_bytes(utt.audio_uri), uri=utt.audio_uri, start_s=utt.start_s, end_s=utt.end_s
-        )
+        with audio.open_audio(utt.audio_uri) as f:  # reads the header, then only the range
+            decoded = audio.decode(f, uri=utt.audio_uri, start_s=utt.start_s, end_s=utt.end_s,
+                                   max_duration_s=filter_cfg.max_duration_s)
     except InputRejected:
         raise
     except Exception as e:  # a decoder failure on one file must not stop the build

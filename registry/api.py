@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-import secrets
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,6 +35,7 @@ from registry.build import (
 from registry.dataset import DatasetVersion, default_cache_dir
 from registry.diff import VersionDiff, diff_versions
 from registry.errors import ConflictError, NotFoundError, ReferenceError_, RegistryError
+from registry.leftovers import STALE_AFTER_S, build_branch, clear_leftovers
 from registry.refs import DatasetRef, RefKind, parse_ref, validate_dataset_name
 from registry.store import Importer, Store, paginate
 from registry.uri import default_registry_uri, open_store
@@ -125,7 +126,10 @@ class Registry:
         *,
         cache_dir: str | os.PathLike[str] | None = None,
         workers: int = 8,
+        stale_after_s: float = STALE_AFTER_S,
     ) -> None:
+        """``stale_after_s``: a build branch (or temporary file) older than this is what a
+        killed register left, and the next register deletes it (:mod:`registry.leftovers`)."""
         self.uri = ""  # the registry URI, when given as one (credentials are never in it)
         if uri_or_store is None or isinstance(uri_or_store, (str, os.PathLike)):
             uri = default_registry_uri() if uri_or_store is None else os.fspath(uri_or_store)
@@ -135,6 +139,7 @@ class Registry:
         self.store: Store = uri_or_store
         self._cache_dir = os.fspath(cache_dir) if cache_dir is not None else None
         self._workers = workers
+        self._stale_after_s = stale_after_s
 
     def __repr__(self) -> str:
         return f"Registry({self.store!r})"
@@ -295,6 +300,8 @@ class Registry:
                     self.store.create_repository(repo, default_branch=MAIN)
                 except ConflictError:
                     pass  # created by a concurrent register
+            if attempt == 1:
+                clear_leftovers(self.store, repo, now=time.time(), max_age_s=self._stale_after_s)
             tags = self._tags(repo)
             tagged = set(tags.values())
             if tags:
@@ -340,7 +347,7 @@ class Registry:
     ) -> str:
         """Upload (or import), commit and merge ``build`` on a fresh branch from ``head_id``;
         the merge id."""
-        branch = f"build-{build.fingerprint[:12]}-{secrets.token_hex(4)}"
+        branch = build_branch(build.fingerprint, started=time.time())
         self.store.create_branch(repo, branch, source_ref=head_id)
         try:
             present = {
@@ -379,6 +386,10 @@ class Registry:
                     f"build {build.fingerprint[:12]} has exactly the files of main's head "
                     f"{head_id[:12]} of '{repo}', which is not a registered version of it"
                 ) from e
+            if not self.store.diff(repo, MAIN, branch, amount=1).results:
+                # main has these very files already: a concurrent register of this build
+                # landed since ``head_id``; merging would only add a commit that changes nothing
+                raise _MainMoved(f"main of '{repo}' holds build {build.fingerprint[:12]} already")
             try:
                 return self.store.merge(repo, branch, MAIN, message=message, metadata=metadata)
             except ConflictError as e:
@@ -422,12 +433,22 @@ class Registry:
         return True
 
     def _tag(self, repo: str, commit_id: str) -> Version:
-        """Tag ``commit_id`` with the next free vN (or return the tag it already has)."""
+        """Tag ``commit_id`` with the next free vN (or return the tag it already has, or the
+        latest version when that is the same build: lakeFS merged a concurrent register of the
+        build that landed first into a commit that changes nothing, see ``test_faults``)."""
+        fingerprint = self.store.get_commit(repo, commit_id).metadata.get(META_FINGERPRINT)
         for _ in range(_TAG_ATTEMPTS):
             tags = self._tags(repo)
             for tag, c in tags.items():
                 if c == commit_id:
                     return self._version(repo, tag, c)
+            if tags:
+                latest = max(tags, key=lambda t: int(t[1:]))
+                version = self._version(repo, latest, tags[latest])
+                if fingerprint and version.fingerprint == fingerprint:
+                    log.info("%s: commit %s is build %s again, already %s", repo,
+                             commit_id[:12], fingerprint[:12], latest)
+                    return version
             tag = f"v{1 + max((int(t[1:]) for t in tags), default=0)}"
             try:
                 self.store.create_tag(repo, tag, commit_id)

@@ -18,7 +18,8 @@ __all__ = ["canonical_json", "ensure_dir", "fsync_dir", "read_json", "temp_sibli
 
 def canonical_json(value: Any) -> bytes:
     """Sorted keys, no whitespace, UTF-8: equal values give equal bytes (and hashes)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode()
 
 
 def fsync_dir(path: Path) -> None:

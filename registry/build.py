@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from apache_beam.io.filesystem import BeamIOError
 
+from curate.config import split_name_problem
 from curate.fsio import (
     FileReader,
     is_file,
@@ -30,7 +31,14 @@ from curate.fsio import (
     local_path,
     open_read,
 )
-from curate.layout import INFO_FILE, REPORT_FILE, VALIDATION_DIR, VALIDATION_RESULT
+from curate.layout import (
+    INFO_FILE,
+    REPORT_FILE,
+    VALIDATION_DIR,
+    VALIDATION_RESULT,
+    fingerprint,
+    manifest_file,
+)
 from curate.progress import phase
 from registry.errors import IntegrityError, NotFoundError, StoreUnavailableError
 from registry.store import ImportObject
@@ -103,6 +111,39 @@ def _read_info(root: str, info_path: str) -> Any:
             return json.loads(f.read())
     except (ValueError, UnicodeDecodeError) as e:
         raise IntegrityError(f"{info_path}: not valid JSON ({e})") from e
+
+
+def _check_consistent(info: Mapping[str, Any], info_path: str) -> None:
+    """IntegrityError unless ``dataset_info.json`` agrees with itself: its fingerprint is the
+    one of the files it lists, every shard and manifest of a split is one of those files (same
+    sha256), each split's shards hold its examples, and the counts add up. (An edited count or a
+    shard dropped from the listing after validation would otherwise be registered as is.)"""
+    files = info["files"]
+    if fingerprint(files) != info["fingerprint"]:
+        raise IntegrityError(f"{info_path}: the fingerprint is not the one of the files it lists "
+                             "(edited after the build?)")
+    accepted = 0
+    for split, s in info["splits"].items():
+        manifest = manifest_file(split)
+        if manifest not in files:
+            raise IntegrityError(f"{info_path}: split {split!r} has no {manifest} in 'files'")
+        for fmt, shards in (s.get("shards") or {}).items():
+            for shard in shards:
+                listed = files.get(shard.get("path"))
+                if listed is None or listed.get("sha256") != shard.get("sha256"):
+                    raise IntegrityError(f"{info_path}: shard {shard.get('path')!r} of split "
+                                         f"{split!r} is not in 'files' with its sha256")
+            held = sum(int(shard.get("num_examples", 0)) for shard in shards)
+            if "num_examples" in s and held != int(s["num_examples"]):
+                raise IntegrityError(f"{info_path}: split {split!r} says {s['num_examples']} "
+                                     f"examples, its {fmt} shards hold {held}")
+        accepted += int(s.get("num_examples", 0))
+    counts = info.get("counts")
+    if isinstance(counts, Mapping) and {"read", "accepted", "rejected"} <= set(counts):
+        if int(counts["accepted"]) != accepted or (
+                int(counts["accepted"]) + int(counts["rejected"]) != int(counts["read"])):
+            raise IntegrityError(f"{info_path}: counts {dict(counts)} do not add up with the "
+                                 f"{accepted} examples of the splits")
 
 
 def _fmt(value: Any) -> str:
@@ -191,6 +232,11 @@ class Build:
         missing = [k for k in _REQUIRED if k not in info]
         if not isinstance(info, dict) or missing:
             raise IntegrityError(f"{info_path}: missing {', '.join(map(repr, missing))}")
+        for split in info["splits"]:  # names become paths and metadata keys
+            problem = split_name_problem(split)
+            if problem:
+                raise IntegrityError(f"{info_path}: {problem}")
+        _check_consistent(info, info_path)
         listed = [
             BuildFile(path=_relative(p), sha256=str(v["sha256"]), size_bytes=int(v["size_bytes"]))
             for p, v in sorted(info["files"].items())
@@ -304,4 +350,4 @@ class Build:
         """Raise ``NotValidatedError`` unless ``validation/result.json`` passed for this build."""
         from curate.validation.result import require_passed
 
-        require_passed(self.root, fingerprint=self.fingerprint)
+        require_passed(self.root, info=self.info)  # the info read and checked here, not again

@@ -36,6 +36,7 @@ from curate.fsio import (
     sha256_of,
     write_in_place,
 )
+from curate.sources.paths import is_within
 from registry.errors import IntegrityError, StoreUnavailableError
 from registry.store import Store
 
@@ -80,14 +81,21 @@ class CommitCache:
                 require_credentials(root)
             except PermissionError as e:
                 raise StoreUnavailableError(f"registry cache {root}: {e}") from None
+        for part in (repo, commit_id):  # names from the store: they must not climb out
+            if not part or "/" in part or "\\" in part or part in (".", ".."):
+                raise IntegrityError(f"refusing to cache under {root}: bad name {part!r}")
         self.dir = FileSystems.join(root.rstrip("/") if not self.local else root, repo, commit_id)
 
     def __repr__(self) -> str:
         return f"CommitCache({self.dir!r})"
 
     def path(self, rel: str) -> str:
-        """Where ``rel`` is (or would be) cached: a local path or a URI."""
-        return FileSystems.join(self.dir, *_safe_relative(rel).split("/"))
+        """Where ``rel`` is (or would be) cached: a local path or a URI, always below the
+        commit's directory (IntegrityError otherwise)."""
+        resolved = FileSystems.join(self.dir, *_safe_relative(rel).split("/"))
+        if not is_within(self.dir, resolved) or resolved == self.dir:
+            raise IntegrityError(f"refusing to cache object path {rel!r}: outside {self.dir}")
+        return resolved
 
     def exists(self, rel: str) -> bool:
         return file_stat(self.path(rel)) is not None

@@ -18,11 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from curate.config import split_name_problem
 from curate.fsio import is_local, open_read, sha256_of
 from curate.layout import INFO_FILE, ShardFormat, manifest_file
 from curate.progress import phase
 from registry.cache import ENV_CACHE_DIR, CommitCache, default_cache_dir
-from registry.errors import ConflictError, NotFoundError, RegistryError
+from registry.errors import ConflictError, IntegrityError, NotFoundError, RegistryError
 from registry.store import ObjectInfo, Page, Store, paginate
 
 if TYPE_CHECKING:
@@ -149,11 +150,15 @@ class DatasetVersion:
 
     def _split(self, split: str) -> dict[str, Any]:
         try:
-            return self.info["splits"][split]
+            found = self.info["splits"][split]
         except KeyError:
             raise NotFoundError(
                 f"{self.ref} has no split '{split}' (splits: {', '.join(self.splits)})"
             ) from None
+        problem = split_name_problem(split)  # a name read back becomes a path: checked first
+        if problem:
+            raise IntegrityError(f"{self.ref}: {INFO_FILE}: {problem}")
+        return found
 
     def _fetch(self, paths: list[str], done: Callable[[str], None] | None = None) -> list[str]:
         files = self.info["files"]

@@ -151,9 +151,16 @@ def _model_changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[tuple
 
 def diff_versions(before: DatasetVersion, after: DatasetVersion) -> VersionDiff:
     """Compare two versions (of one dataset or of two)."""
+    from curate.config import split_name_problem
+    from registry.errors import IntegrityError
+
     fa, fb = before.info["files"], after.info["files"]
     split_diffs = []
     for split in sorted(set(before.info["splits"]) | set(after.info["splits"])):
+        problem = split_name_problem(split)  # it becomes a path below: checked first
+        if problem:
+            side = before if split in before.info["splits"] else after
+            raise IntegrityError(f"{side.ref}: {problem}")
         sa, sb = before.info["splits"].get(split), after.info["splits"].get(split)
         manifest = manifest_file(split)
         signals: tuple[tuple[str, float | None, float | None], ...] = ()

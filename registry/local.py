@@ -3,6 +3,7 @@
 Layout under ``root``::
 
     objects/ab/cdef…                 file contents, named by sha256 (shared by every repository)
+    objects/.incoming/.tmp-…         uploads being written, renamed into place once complete
     locks/<repo>.lock                one ``filelock.FileLock`` per repository
     repositories/<repo>/
         repository.json              written last by ``create_repository``: the repo exists iff it
@@ -67,6 +68,10 @@ class LocalStore:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        for place in (self.root, *self.root.parents):  # one line, not a traceback, later
+            if place.exists() and not place.is_dir():
+                what = "is a file" if place == self.root else f"lies under {place}, a file"
+                raise NotFoundError(f"registry '{self.root}' {what}: give a directory")
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
@@ -76,6 +81,11 @@ class LocalStore:
     def object_path(self, sha256: str) -> Path:
         """Where the bytes with this sha256 live (exists only once uploaded)."""
         return self.root / "objects" / sha256[:2] / sha256[2:]
+
+    @property
+    def _incoming(self) -> Path:
+        """Where object uploads are written before they are renamed into place."""
+        return self.root / "objects" / ".incoming"
 
     def _repo_dir(self, repo: str) -> Path:
         return self.root / "repositories" / repo
@@ -308,7 +318,8 @@ class LocalStore:
                 out = None
                 if not final.is_file():
                     ensure_dir(final.parent)
-                    tmp = temp_sibling(final)
+                    ensure_dir(self._incoming)  # not next to the objects: the next register
+                    tmp = temp_sibling(self._incoming / sha256)  # sweeps this directory only
                     out = open(tmp, "wb")
                 try:
                     while chunk := src.read(_CHUNK):
@@ -526,6 +537,31 @@ class LocalStore:
         return _page(entries, lambda e: e.path, after, amount)
 
     # -- maintenance --------------------------------------------------------------------------
+
+    def remove_temp_files(self, repo: str, *, older_than_s: float, now: float) -> list[str]:
+        """Delete what writes cut short left: uploads never renamed into place, ``.tmp-*``
+        files in ``repo``'s directory (see :mod:`registry.atomic`) and its staging areas no
+        branch names, last changed more than ``older_than_s`` before ``now``. What was
+        deleted, relative to the root (``registry.leftovers``). Reads no object directory."""
+        removed = []
+        d = self._repo_dir(repo)
+        temps = [*self._incoming.glob(".tmp-*"), *d.rglob(".tmp-*")] if d.is_dir() else []
+        for path in sorted(temps):
+            with contextlib.suppress(FileNotFoundError):  # renamed into place meanwhile
+                if path.is_file() and now - path.stat().st_mtime > older_than_s:
+                    path.unlink()
+                    removed.append(str(path.relative_to(self.root)))
+        staging = d / "staging"
+        if not self.repository_exists(repo) or not staging.is_dir():
+            return removed
+        with self._locked(repo):
+            named = {self._read_branch(repo, b)["staging"]
+                     for b in self.list_branches(repo, amount=1 << 30).results}
+            for area in sorted(staging.iterdir()):
+                if area.name not in named and now - area.stat().st_mtime > older_than_s:
+                    shutil.rmtree(area, ignore_errors=True)
+                    removed.append(str(area.relative_to(self.root)))
+        return removed
 
     def check(self) -> list[str]:
         """Problems found walking every ref → commit → tree → object (empty when healthy).

@@ -7,14 +7,17 @@ bad suite, unknown version), 3 infrastructure error (registry unreachable).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any, TextIO
 
+from curate import strict_json
+
 __all__ = ["add_commands", "print_report"]
 
 _DIR_HELP = "build directory: a path, or a URI such as s3://bucket/builds/b1"
+# (the hook's SECRET_HEADER and ENV_SECRET, spelled here so that --help imports no validation code)
+_SECRET_HEADER, _ENV_SECRET = "X-Curate-Hook-Secret", "CURATE_HOOK_SECRET"
 _SUITE_HELP = "suite name (asr_default, asr_strict) or path of a GX suite JSON file"
 _GITHUB = "GITHUB_ACTIONS"
 
@@ -69,7 +72,7 @@ def print_report(result: Any, *, build_dir: str, out: TextIO | None = None,
 
 def _finish(result: Any, args: argparse.Namespace) -> int:
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, sort_keys=True))
+        print(strict_json.dumps(result.to_dict(), indent=2))
     else:
         print_report(result, build_dir=args.dir, github=os.environ.get(_GITHUB) == "true")
     return 0 if result.success else 1
@@ -105,16 +108,25 @@ def _gate(args: argparse.Namespace) -> int:
 
 
 def _hook_serve(args: argparse.Namespace) -> int:
-    from curate.validation.hook import serve
+    from curate.errors import UsageError
+    from curate.validation.hook import check_bind, serve
     from curate.validation.suites import load_suite
     from registry.gate import StoreBuildFiles
 
-    def ready(server: Any) -> None:
-        print(f"curate hook: listening on {server.url} (suite {server.suite.name})", flush=True)
+    secret = os.environ.get(args.secret_env or _ENV_SECRET, "")
+    if args.secret_env and not secret:
+        raise UsageError(f"--secret-env {args.secret_env}: the variable is not set or empty")
 
+    def ready(server: Any) -> None:
+        auth = "a shared secret" if server.secret else "no secret (loopback only)"
+        print(f"curate hook: listening on {server.url} (suite {server.suite.name}, {auth})",
+              flush=True)
+
+    check_bind(args.host, secret or None)  # before the store is opened
     suite = load_suite(args.suite)  # a bad suite is a usage error before the store is opened
     serve(host=args.host, port=args.port, files=StoreBuildFiles.open(args.registry),
-          suite=suite, ready=ready)
+          suite=suite, secret=secret or None, request_timeout_s=args.request_timeout,
+          ready=ready)
     return 0
 
 
@@ -161,4 +173,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--registry", metavar="URI",
                    help="the store lakeFS serves: lakefs:// (default: $CURATE_REGISTRY)")
     s.add_argument("--suite", default="asr_default", help=_SUITE_HELP)
+    s.add_argument("--secret-env", metavar="VAR", default=None,
+                   help="environment variable holding the shared secret requests must carry "
+                   f"(as the {_SECRET_HEADER} header or the 'secret' query parameter); "
+                   f"default: ${_ENV_SECRET} when set. Required to listen beyond loopback")
+    s.add_argument("--request-timeout", type=float, default=10.0, metavar="S",
+                   help="seconds a client has to send its whole request (default 10)")
     s.set_defaults(func=_hook_serve)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from curate import strict_json
 from registry.api import Registry
 from registry.build import META_VALIDATION
 from registry.diff import VersionDiff
@@ -63,6 +63,18 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     _common(p)
     p.set_defaults(func=_diff)
 
+    p = subparsers.add_parser(
+        "reproduce", help="rebuild a version from its own record and compare it file by file",
+        description="Rebuild NAME@V from the config and sources its dataset_info.json records "
+        "and compare every file with the version's. Exit 0 when every file is identical, 1 "
+        "naming the files that differ and the libraries whose version differs.")
+    p.add_argument("ref", metavar="NAME@V")
+    p.add_argument("--sources-root", metavar="DIR",
+                   help="where the sources are now, when they moved: the directory that held "
+                   "them all at build time (as named when one is missing)")
+    _common(p)
+    p.set_defaults(func=_reproduce)
+
     p = subparsers.add_parser("pull", help="copy a version's files into a directory")
     p.add_argument("ref", metavar="NAME@V")
     p.add_argument("dest", metavar="DEST")
@@ -75,7 +87,7 @@ def _registry(args: argparse.Namespace) -> Registry:
 
 
 def _print_json(doc: Any) -> None:
-    json.dump(doc, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write(strict_json.dumps(doc, indent=2))
     sys.stdout.write("\n")
 
 
@@ -199,6 +211,18 @@ def _diff(args: argparse.Namespace) -> int:
     else:
         _print_diff(d)
     return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from registry.reproduce import reproduce
+
+    say = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
+    result = reproduce(_registry(args), args.ref, new_root=args.sources_root, say=say)
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print("\n".join(result.lines()))
+    return 0 if result.identical else 1
 
 
 def _pull(args: argparse.Namespace) -> int:

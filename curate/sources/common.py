@@ -6,6 +6,7 @@ Each reader turns its inputs into *outcomes*: an :class:`Utterance` or a source-
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Union
@@ -15,6 +16,8 @@ from curate.records import Rejection, Utterance
 from curate.sources import paths
 
 __all__ = [
+    "BOM",
+    "MAX_SECONDS",
     "UNKNOWN_SPEAKER",
     "Entry",
     "KEYED_ENTRY",
@@ -24,18 +27,44 @@ __all__ = [
     "parse_keyed_line",
     "pick_first",
     "rejection",
+    "require_regular_file",
     "resolve_audio",
     "source_error",
     "snippet",
+    "strip_bom",
 ]
 
 Outcome = Union[Utterance, Rejection]
 UNKNOWN_SPEAKER = "unknown"
+BOM = b"\xef\xbb\xbf"
+"""The UTF-8 byte-order mark some editors put at the start of a file: never part of a key."""
+MAX_SECONDS = 1e7
+"""The largest time in seconds (an offset, a duration, a segment's start or end) a manifest
+may give: about 116 days, far past any recording, and small enough that milliseconds and
+frame counts computed from it stay exact integers. Beyond it a line is ``malformed_entry``."""
+
+
+def strip_bom(raw: bytes) -> bytes:
+    """``raw`` without a leading UTF-8 byte-order mark. Readers split files into lines across
+    workers and cannot tell the first line from the others, so every line is stripped (a BOM
+    inside a file, as left by concatenating files, is no more part of a key than the first)."""
+    return raw[len(BOM):] if raw.startswith(BOM) else raw
 
 
 def source_error(index: int, kind: str, path: str, problem: str) -> ConfigError:
     """A one-line error about a whole source, naming its index in the config and its path."""
     return ConfigError(f"sources[{index}] ({kind} {path}): {problem}")
+
+
+def require_regular_file(index: int, kind: str, path: str) -> None:
+    """:func:`source_error` unless ``path`` (a manifest or table the config names) is a regular
+    file: reading a FIFO would wait forever, a link to ``/dev/zero`` would never end."""
+    from curate.fsio import special_file_kind
+
+    what = special_file_kind(path)
+    if what is not None:
+        name = paths.basename(path)
+        raise source_error(index, kind, path, f"{name} is {what}, not a regular file")
 
 
 def rejection(*, key: str, source_uri: str, audio_uri: str = "", error: InputRejected) -> Rejection:
@@ -96,11 +125,12 @@ KEYED_ENTRY = tuple[str, Entry]
 def parse_keyed_line(raw: bytes, source_uri: str) -> tuple[str, Entry] | None:
     """``(key, Entry)`` for a ``KEY [VALUE]`` line; ``None`` for a blank line.
 
-    The line is split at its first run of whitespace. Invalid UTF-8 makes the entry an error
+    The line is split at its first run of whitespace; a leading byte-order mark and the line
+    end (``\n``, ``\r\n``) are dropped. Invalid UTF-8 makes the entry an error
     (``TEXT_NOT_UTF8``) while keeping the key (decoded with replacement characters if need be),
     so one bad line never spoils its neighbours.
     """
-    line = raw.strip()
+    line = strip_bom(raw.strip()).strip()
     parts = line.split(None, 1)
     if not parts:
         return None
@@ -131,13 +161,22 @@ def duplicate_of(key: str, kept_from: str) -> InputRejected:
 def resolve_audio(raw: str, audio_root: str) -> str:
     """The normalised audio URI for ``raw`` (relative to ``audio_root`` unless absolute).
 
-    Raises :class:`InputRejected` ``PATH_OUTSIDE_ROOT`` if it is not inside ``audio_root``.
+    Raises :class:`InputRejected` ``PATH_OUTSIDE_ROOT`` if it is not inside ``audio_root``, by
+    its name or, for a local path, through a symlink (see :func:`paths.resolves_within`).
     """
+    if "\x00" in raw:  # no filesystem takes it (and os.path.realpath raises on it)
+        raise InputRejected(Reason.MALFORMED_ENTRY, f"audio path {raw!r} holds a NUL character")
     resolved = paths.normalise(paths.join(audio_root, raw))
     if not paths.is_within(audio_root, resolved):
         raise InputRejected(
             Reason.PATH_OUTSIDE_ROOT,
             f"audio path {raw!r} resolves to {resolved}, outside audio_root {audio_root}",
+        )
+    if not paths.resolves_within(audio_root, resolved):
+        raise InputRejected(
+            Reason.PATH_OUTSIDE_ROOT,
+            f"audio path {raw!r} is a symlink to {os.path.realpath(resolved)}, outside "
+            f"audio_root {audio_root}",
         )
     return resolved
 

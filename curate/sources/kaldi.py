@@ -43,6 +43,7 @@ from curate.records import Utterance
 from curate.sources import paths
 from curate.sources.common import (
     KEYED_ENTRY,
+    MAX_SECONDS,
     UNKNOWN_SPEAKER,
     Entry,
     Outcome,
@@ -50,6 +51,7 @@ from curate.sources.common import (
     parse_keyed_line,
     pick_first,
     rejection,
+    require_regular_file,
     resolve_audio,
     source_error,
 )
@@ -79,13 +81,21 @@ class KaldiLayout:
         for required in (WAV_SCP, TEXT):
             if not FileSystems.exists(paths.join(data_dir, required)):
                 raise source_error(index, "kaldi", data_dir, f"data dir has no {required}")
-        return cls(
+        layout = cls(
             data_dir=data_dir,
             audio_root=paths.normalise(source.audio_root or data_dir),
             has_utt2spk=FileSystems.exists(paths.join(data_dir, UTT2SPK)),
             has_segments=FileSystems.exists(paths.join(data_dir, SEGMENTS)),
             key_prefix=source.key_prefix,
         )
+        for name in layout.tables():
+            require_regular_file(index, "kaldi", layout.file(name))
+        return layout
+
+    def tables(self) -> tuple[str, ...]:
+        """The tables this data dir has, of ``wav.scp``, ``text``, ``utt2spk``, ``segments``."""
+        return (WAV_SCP, TEXT) + ((UTT2SPK,) if self.has_utt2spk else ()) + (
+            (SEGMENTS,) if self.has_segments else ())
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -245,6 +255,8 @@ def _parse_segment(utt_id: str, seg: Entry) -> tuple[str, float, float | None]:
         start, end = float(fields[1]), float(fields[2])
         if not (math.isfinite(start) and math.isfinite(end)) or start < 0:
             raise ValueError("times must be finite and start >= 0")
+        if start > MAX_SECONDS or end > MAX_SECONDS:
+            raise ValueError(f"times must be at most {MAX_SECONDS:g} s")
         if end != -1 and end <= start:
             raise ValueError("end must be after start (or -1)")
     except ValueError as e:

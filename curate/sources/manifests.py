@@ -47,13 +47,16 @@ from curate.errors import InputRejected, Reason
 from curate.records import Utterance
 from curate.sources import paths
 from curate.sources.common import (
+    MAX_SECONDS,
     UNKNOWN_SPEAKER,
     Outcome,
     decode_line,
     rejection,
+    require_regular_file,
     resolve_audio,
     snippet,
     source_error,
+    strip_bom,
 )
 
 __all__ = [
@@ -93,6 +96,7 @@ class JsonlLayout:
         path = paths.normalise(source.path)
         if not FileSystems.exists(path):
             raise source_error(index, "jsonl", path, "manifest file not found")
+        require_regular_file(index, "jsonl", path)
         root = paths.normalise(source.audio_root or paths.dirname(path))
         return cls(path=path, audio_root=root, key_prefix=source.key_prefix)
 
@@ -126,11 +130,21 @@ def _seconds(obj: dict[str, Any], field: str) -> float | None:
     value = obj.get(field)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _malformed(f"{field!r} must be a number of seconds, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _malformed(f"{field!r} must be a number of seconds, got {_short(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _malformed(f"{field!r} must be a finite number of seconds, got {value!r}")
     if value < 0:
-        raise _malformed(f"{field!r} must not be negative, got {value!r}")
+        raise _malformed(f"{field!r} must not be negative, got {_short(value)}")
+    if value > MAX_SECONDS:  # (compared before float(): an int of 400 digits overflows it)
+        raise _malformed(f"{field!r} is {_short(value)} s, more than {MAX_SECONDS:g} s")
     return float(value)
+
+
+def _short(value: Any) -> str:
+    """``repr`` of a value for a detail, at most 40 characters (a JSON int may have 4000 digits)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def _jsonl_key(obj: dict[str, Any], layout: JsonlLayout) -> str:
@@ -140,10 +154,10 @@ def _jsonl_key(obj: dict[str, Any], layout: JsonlLayout) -> str:
 
 
 def _jsonl_utterance(raw: bytes, layout: JsonlLayout) -> Utterance:
-    try:
-        obj = json.loads(decode_line(raw))
-    except (json.JSONDecodeError, RecursionError) as e:
-        raise _malformed(f"not valid JSON ({e}): {snippet(raw)}") from None
+    try:  # ValueError: also an integer too long to convert (Python refuses > 4300 digits)
+        obj = json.loads(decode_line(strip_bom(raw)))
+    except (ValueError, RecursionError) as e:
+        raise _malformed(f"not valid JSON ({_short_error(e)}): {snippet(raw)}") from None
     if not isinstance(obj, dict):
         raise _malformed(f"expected a JSON object: {snippet(raw)}")
     audio = obj.get("audio_filepath")
@@ -169,6 +183,11 @@ def _jsonl_utterance(raw: bytes, layout: JsonlLayout) -> Utterance:
     )
 
 
+def _short_error(e: BaseException) -> str:
+    text = str(e)
+    return text if len(text) <= 120 else text[:120] + "…"
+
+
 def _check_encodable(value: Any, field: str) -> None:
     """JSON ``\\ud800`` escapes decode to lone surrogates, which no UTF-8 writer accepts."""
     if isinstance(value, str):
@@ -183,8 +202,10 @@ def _check_encodable(value: Any, field: str) -> None:
 def _jsonl_names(raw: bytes, layout: JsonlLayout) -> tuple[str, str]:
     """Best-effort key and audio uri of a rejected line, for the rejection row."""
     try:
-        obj = json.loads(raw.decode("utf-8", errors="replace"))
+        obj = json.loads(strip_bom(raw).decode("utf-8", errors="replace"))
         audio = obj["audio_filepath"]
+        if not isinstance(audio, str):  # a list, a number…: no name (the fuzz layer found it)
+            return "", ""
         uri = paths.normalise(paths.join(layout.audio_root, audio))
     except (ValueError, LookupError, TypeError, RecursionError):  # unparseable: no name
         return "", ""
@@ -231,6 +252,7 @@ class TableLayout:
         path = paths.normalise(source.path)
         if not FileSystems.exists(path):
             raise source_error(index, "tsv", path, "manifest file not found")
+        require_regular_file(index, "tsv", path)
         dialect = TableDialect.for_path(path)
         with FileSystems.open(path) as f:
             header = f.readline(_MAX_HEADER_BYTES)

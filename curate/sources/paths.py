@@ -1,10 +1,10 @@
 """Path arithmetic that works the same for local paths and filesystem URIs (``gs://``, ``s3://``).
 
-Pure string functions: nothing here touches a filesystem. Local paths (what
+String functions, except :func:`resolves_within`. Local paths (what
 :func:`curate.fsio.is_local` says is local: a ``file://`` URI is its plain path) use
 :mod:`os.path`; URIs use POSIX rules on the part after ``scheme://``. :func:`is_within` is
 lexical (it does not follow symlinks): it catches ``..`` escapes and absolute paths pointing
-elsewhere.
+elsewhere; :func:`resolves_within` also follows a local path's symlinks (buckets have none).
 
 >>> join("gs://bucket/corpus", "clips/a.mp3")
 'gs://bucket/corpus/clips/a.mp3'
@@ -20,6 +20,7 @@ False
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 
@@ -32,6 +33,7 @@ __all__ = [
     "join",
     "normalise",
     "relative_parts",
+    "resolves_within",
     "stem",
 ]
 
@@ -79,6 +81,25 @@ def is_within(root: str, path: str) -> bool:
     sep = "/" if root_scheme else os.sep
     prefix = root_rest if root_rest.endswith(sep) else root_rest + sep
     return path_rest.startswith(prefix)
+
+
+def resolves_within(root: str, path: str) -> bool:
+    """:func:`is_within`, and for a local path also after following every symlink of both
+    (a link inside the corpus to a file elsewhere is outside it). A missing file is judged by
+    its name; the root's own links are followed too, so a corpus reached through one is fine."""
+    if not is_within(root, path):
+        return False
+    if not is_local(path):
+        return True
+    try:
+        return is_within(_real(normalise(root)), os.path.realpath(normalise(path)))
+    except (OSError, ValueError):  # a NUL character, a loop of links: no file can be read there
+        return False
+
+
+@functools.lru_cache(maxsize=256)
+def _real(root: str) -> str:
+    return os.path.realpath(root)
 
 
 def dirname(path: str) -> str:

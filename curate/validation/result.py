@@ -24,8 +24,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from curate import strict_json
 from curate.errors import CurateError
-from curate.layout import INFO_FILE, VALIDATION_DOCS_INDEX, VALIDATION_RESULT
+from curate.layout import INFO_FILE, VALIDATION_DOCS_INDEX, VALIDATION_RESULT, info_digest
 from curate.validation import storage
 
 __all__ = [
@@ -58,6 +59,7 @@ class ValidationResult:
     dataset: str = ""
     fingerprint: str = ""
     suite_sha256: str = ""
+    info_sha256: str = ""  # curate.layout.info_digest of the dataset_info.json validated
     docs: str | None = None  # relative to the build directory
 
     @property
@@ -75,6 +77,7 @@ class ValidationResult:
             "suite_sha256": self.suite_sha256,
             "dataset": self.dataset,
             "fingerprint": self.fingerprint,
+            "info_sha256": self.info_sha256,
             "success": self.success,
             "evaluated": self.evaluated,
             "successful": self.successful,
@@ -97,6 +100,7 @@ class ValidationResult:
             dataset=str(data.get("dataset", "")),
             fingerprint=str(data.get("fingerprint", "")),
             suite_sha256=str(data.get("suite_sha256", "")),
+            info_sha256=str(data.get("info_sha256", "")),
             docs=data.get("docs"),
         )
 
@@ -104,7 +108,7 @@ class ValidationResult:
         """Write ``<build_dir>/validation/result.json`` atomically (``build_dir`` may be a URI);
         returns its path."""
         path = storage.join(build_dir, VALIDATION_RESULT)
-        text = json.dumps(self.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        text = strict_json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
         storage.write(path, text.encode("utf-8"))
         return path
 
@@ -137,20 +141,24 @@ def read_result(build_dir: str) -> ValidationResult | None:
         raise NotValidatedError(f"{path}: not a readable validation result ({e})") from e
 
 
-def _fingerprint(build_dir: str) -> str:
+def _read_info(build_dir: str) -> Mapping[str, Any]:
     path = storage.join(build_dir, INFO_FILE)
     try:
         data = storage.read_bytes(path)
         if data is None:
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
-        return str(json.loads(data).get("fingerprint", ""))
+        info = json.loads(data)
     except (OSError, ValueError) as e:
         raise NotValidatedError(f"{path}: cannot be read ({e})") from e
+    if not isinstance(info, Mapping):
+        raise NotValidatedError(f"{path}: not a JSON object")
+    return info
 
 
-def require_passed(build_dir: str, *, fingerprint: str | None = None) -> ValidationResult:
+def require_passed(build_dir: str, *, info: Mapping[str, Any] | None = None) -> ValidationResult:
     """The build's passing validation result, or NotValidatedError saying why there is none:
-    never validated, validated before the build changed (fingerprint differs), or failed.
+    never validated, validated before the build changed (its fingerprint, or any of
+    ``dataset_info.json``'s content: ``info``, read from ``build_dir`` unless given), or failed.
     ``build_dir`` may be a URI; a bucket that cannot be read is InfrastructureError."""
     result = read_result(build_dir)
     if result is None:
@@ -158,12 +166,18 @@ def require_passed(build_dir: str, *, fingerprint: str | None = None) -> Validat
             f"{build_dir}: never validated (run `curate validate {build_dir}` or `curate gate`; "
             "--allow-unvalidated registers it anyway and records that)"
         )
-    if fingerprint is None:
-        fingerprint = _fingerprint(build_dir)
+    if info is None:
+        info = _read_info(build_dir)
+    fingerprint = str(info.get("fingerprint", ""))
     if result.fingerprint != fingerprint:
         raise NotValidatedError(
             f"{build_dir}: the validation result is for build {result.fingerprint[:12] or '?'}, "
             f"not this build {fingerprint[:12]}: validate it again"
+        )
+    if result.info_sha256 != info_digest(info):
+        raise NotValidatedError(
+            f"{build_dir}: {INFO_FILE} is not the one that was validated (its counts, splits or "
+            "files were changed afterwards, or an older curate validated it): validate it again"
         )
     if not result.success:
         what = []

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from curate.build_info import MANIFEST_SCHEMA
+from curate.config import split_name_problem
 from curate.fsio import is_local, list_files
 from curate.layout import INFO_FILE, manifest_file
 from curate.validation import storage
@@ -140,6 +141,9 @@ class BuildDir:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        problem = split_name_problem(split)
+        if problem:
+            raise BuildReadError(f"{self.root}: {problem}")
         path = storage.join(self.root, manifest_file(split))
         if is_local(self.root):
             if not os.path.isfile(path):
@@ -163,13 +167,22 @@ def _parse_info(path: str, data: bytes) -> dict[str, Any]:
         raise BuildReadError(f"{path}: cannot be read as JSON ({e})") from e
     if not isinstance(info, dict) or not isinstance(info.get("splits"), dict):
         raise BuildReadError(f"{path}: no 'splits' mapping")
+    for name in split_names(info):  # they become paths: the config's rule, checked on reading
+        problem = split_name_problem(name)
+        if problem:
+            raise BuildReadError(f"{path}: {problem}")
     return info
 
 
 def split_names(info: Mapping[str, Any]) -> list[str]:
     """The build's splits: the config's, in config order, then any others the build has."""
-    configured = list(info.get("config", {}).get("splits", {}).get("ratios", {}))
-    return configured + sorted(s for s in info.get("splits", {}) if s not in configured)
+    config = info.get("config")
+    splits = config.get("splits") if isinstance(config, Mapping) else None
+    ratios = splits.get("ratios") if isinstance(splits, Mapping) else None
+    configured = list(ratios) if isinstance(ratios, Mapping) else []
+    return configured + sorted(
+        (s for s in info.get("splits", {}) if s not in configured), key=str
+    )
 
 
 def manifest_frame(build: BuildLike) -> pd.DataFrame:

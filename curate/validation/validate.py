@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from curate.errors import UsageError
 from curate.fsio import is_local
-from curate.layout import VALIDATION_DOCS, VALIDATION_DOCS_INDEX, VALIDATION_RESULT
+from curate.layout import VALIDATION_DOCS, VALIDATION_DOCS_INDEX, VALIDATION_RESULT, info_digest
 from curate.validation import storage
 from curate.validation.drift import DriftReport, DriftThresholds, compare_frames
 from curate.validation.result import ValidationResult, failure_rows
@@ -154,6 +154,7 @@ def validate(
         suite_sha256=suite.sha256,
         dataset=str(info.get("name", "")),
         fingerprint=fingerprint,
+        info_sha256=info_digest(info),
         success=outcome.success and (drift is None or drift.success),
         evaluated=len(outcome.outcomes),
         successful=successful,

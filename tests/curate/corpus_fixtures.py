@@ -40,6 +40,11 @@ CORPUS = (
 )
 
 
+def source(kind: SourceKind, path: Path, **kw: object) -> SourceConfig:
+    """A source config for ``path``; keyword values (paths, prefixes) are given as strings."""
+    return SourceConfig(kind=kind, path=str(path), **{k: str(v) for k, v in kw.items()})
+
+
 def write_lines(path: Path, lines: Iterable[str | bytes]) -> Path:
     """Write lines (str as UTF-8, bytes as is), each ending in a newline."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -342,3 +342,128 @@ def test_encode_empty_audio():
 
 def test_decode_pcm16_rejects_garbage():
     rejected(Reason.AUDIO_UNDECODABLE, audio.decode_pcm16, b"garbage" * 10)
+
+
+# --- hostile inputs (issue 16) ---------------------------------------------------------------
+
+
+class _CountingReader(io.BytesIO):
+    """A reader that counts the bytes the decoder asked for."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        out = super().read(size)
+        self.bytes_read += len(out)
+        return out
+
+    def readinto(self, buffer) -> int:
+        n = super().readinto(buffer)
+        self.bytes_read += n
+        return n
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_float_audio_with_nan_or_inf_samples_is_rejected_as_audio_not_finite(bad):
+    """All-NaN float audio used to become all-zero audio (signals -120 dBFS, NaN SNR)."""
+    x = tone(440, 0.5)
+    x[100:110] = bad
+    err = rejected(Reason.AUDIO_NOT_FINITE, audio.decode, make(x, SR, "WAV", "FLOAT"),
+                   uri="nan.wav")
+    assert err.detail == f"nan.wav: 10 of {x.size} samples are NaN or infinite"
+    all_nan = np.full(SR // 2, np.nan, dtype=np.float32)
+    rejected(Reason.AUDIO_NOT_FINITE, audio.decode, make(all_nan, SR, "WAV", "DOUBLE"), uri="n")
+
+
+@pytest.mark.parametrize(("fmt", "subtype"), [("WAV", "PCM_16"), ("FLAC", "PCM_16")])
+def test_too_long_file_is_rejected_from_its_header_before_samples_are_read(fmt, subtype):
+    """A 691 MB file rejected as too long used to be read and decoded whole first (1.6 GB
+    peak): the header's duration is compared with max_duration_s before any sample is read."""
+    data = make(speechy(40.0), SR, fmt, subtype)
+    reader = _CountingReader(data)
+    err = rejected(Reason.TOO_LONG, audio.decode, reader, uri="long.x", max_duration_s=30.0)
+    assert err.detail == ("duration 40.00 s > max_duration_s 30 "
+                          "(from the header; no sample was read)")
+    assert reader.bytes_read < min(64 * 1024, len(data) // 20), reader.bytes_read
+    # within the bound it is decoded as before; a segment's own length is what counts
+    assert audio.decode(data, uri="x", max_duration_s=41.0).frames == 40 * SR
+    seg = audio.decode(data, uri="x", start_s=5.0, end_s=10.0, max_duration_s=30.0)
+    assert seg.frames == 5 * SR
+
+
+def test_segment_far_past_the_end_is_a_bad_segment_not_an_overflow():
+    """A start of 1e308 s used to overflow (round(inf)) inside the decoder."""
+    data = make(tone(440, 0.5), SR, "WAV", "PCM_16")
+    rejected(Reason.BAD_SEGMENT, audio.decode, data, uri="x", start_s=1e308)
+    rejected(Reason.BAD_SEGMENT, audio.decode, data, uri="x", start_s=0.1, end_s=1e308)
+
+
+def test_fifo_as_audio_is_rejected_without_blocking(tmp_path):
+    """Opening a FIFO waits for a writer: it used to hang the build forever."""
+    import os
+
+    fifo = tmp_path / "a.flac"
+    os.mkfifo(fifo)
+    err = rejected(Reason.AUDIO_UNREADABLE, audio.read_bytes, str(fifo))
+    assert err.detail == f"{fifo}: not a regular file (a FIFO)"
+
+
+def test_symlink_to_dev_zero_as_audio_is_rejected_without_reading(tmp_path):
+    """``/dev/zero`` never ends: reading it whole used to grow until memory ran out."""
+    link = tmp_path / "z.wav"
+    link.symlink_to("/dev/zero")
+    err = rejected(Reason.AUDIO_UNREADABLE, audio.read_bytes, str(link))
+    assert err.detail == f"{link}: not a regular file (a character device)"
+
+
+def test_file_larger_than_the_cap_is_rejected_unread(tmp_path):
+    path = tmp_path / "big.wav"
+    path.write_bytes(make(tone(440, 1.0), SR, "WAV", "PCM_16"))
+    err = rejected(Reason.AUDIO_TOO_LARGE, audio.read_bytes, str(path), max_bytes=1000)
+    assert "more than the 1000 bytes an input may have" in err.detail
+    assert audio.MAX_AUDIO_BYTES == 4 << 30
+
+
+def test_read_error_during_decode_is_unreadable_not_truncated():
+    """An exception inside libsndfile's read callback would pass for the end of the file."""
+
+    class _Failing(io.BytesIO):
+        def readinto(self, buffer) -> int:  # what libsndfile reads samples through
+            if self.tell() > 20000:
+                raise ConnectionResetError("peer went away")
+            return super().readinto(buffer)
+
+    reader = _Failing(make(speechy(2.0), SR, "WAV", "PCM_16"))
+    err = rejected(Reason.AUDIO_UNREADABLE, audio.decode, reader, uri="net.wav")
+    assert err.detail == "net.wav: cannot read: ConnectionResetError: peer went away"
+
+
+@pytest.mark.parametrize(("ext", "fmt", "subtype"), [
+    (".opus", "OGG", "OPUS"), (".ogg", "OGG", "VORBIS"), (".mp3", "MP3", "MPEG_LAYER_III"),
+    (".sph", "NIST", "PCM_16"), (".aiff", "AIFF", "PCM_16"), (".caf", "CAF", "PCM_16"),
+])
+def test_every_reencoded_format_decodes_from_a_file(tmp_path, ext, fmt, subtype):
+    """The formats a re-encoded LibriSpeech tree holds decode through open_audio (lazily)."""
+    rate = 48000 if subtype == "OPUS" else SR
+    path = tmp_path / f"x{ext}"
+    path.write_bytes(make(speechy(1.0, rate), rate, fmt, subtype))
+    with audio.open_audio(str(path)) as f:
+        decoded = audio.decode(f, uri=str(path), max_duration_s=30.0)
+    assert decoded.frames == pytest.approx(rate, abs=rate // 50)
+
+
+def test_large_file_is_read_lazily_and_a_too_long_one_costs_its_header(tmp_path, monkeypatch):
+    """Above WHOLE_READ_BYTES the decoder gets the file itself, not its bytes in memory."""
+    from curate import audio_io
+
+    path = tmp_path / "long.wav"
+    path.write_bytes(make(speechy(40.0), SR, "WAV", "PCM_16"))
+    monkeypatch.setattr(audio_io, "WHOLE_READ_BYTES", 1 << 16)
+    with audio.open_audio(str(path)) as f:
+        assert not isinstance(f, io.BytesIO)
+        rejected(Reason.TOO_LONG, audio.decode, f, uri=str(path), max_duration_s=30.0)
+        assert f.tell() < 1 << 16  # the header and chunk headers, no samples
+    with audio.open_audio(str(path)) as f:  # a segment of it: only that range
+        assert audio.decode(f, uri=str(path), start_s=30.0, end_s=31.0).frames == SR

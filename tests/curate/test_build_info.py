@@ -105,3 +105,20 @@ def test_inputs_that_do_not_add_up_stop_the_build_naming_the_counts(tmp_path):
     assert str(e.value) == "inputs do not add up: accepted 0 + rejected 1 = 1, but 3 were read"
     assert (e.value.read, e.value.accepted, e.value.rejected) == (3, 0, 1)
     assert not (tmp_path / "dataset_info.json").exists()  # the build is not complete
+
+
+def test_build_files_never_hold_infinity_and_reports_write_it_as_null():
+    """``Infinity`` used to be written into dataset_info.json; strict JSON readers refuse it.
+    A build's own files refuse to be written with one (a bug fails loudly), reports from
+    other libraries write it as null."""
+    import doctest
+    import math
+
+    from curate import strict_json
+    from curate.build_info import _json_bytes
+
+    for bad in (math.inf, -math.inf, math.nan):
+        with pytest.raises(ValueError, match="not JSON compliant"):
+            _json_bytes({"splits": {"train": {"duration_s": bad}}})
+    assert doctest.testmod(strict_json).failed == 0
+    assert strict_json.dumps({"x": (1.0, math.inf)}) == '{"x": [1.0, null]}'

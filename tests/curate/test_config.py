@@ -61,6 +61,43 @@ def test_config_hash_is_stable_and_sensitive():
     assert a.config_hash() != parse_config({**BASE, "audio": {"codec": "wav"}}).config_hash()
 
 
+@pytest.mark.parametrize(
+    ("yaml_text", "field"),
+    [
+        ("filters: {max_chars_per_s: .inf}", "filters.max_chars_per_s"),
+        ("filters: {min_snr_db: -.inf}", "filters.min_snr_db"),
+        ("shards: {target_size_mb: .inf}", "shards.target_size_mb"),
+        ("filters: {max_duration_s: .nan}", "filters.max_duration_s"),
+        ("signals: {asr: {enabled: false, max_wer: .inf}}", "signals.asr.max_wer"),
+    ],
+)
+def test_infinity_in_a_config_is_a_config_error_not_infinity_in_dataset_info(
+    tmp_path, yaml_text, field
+):
+    """YAML's .inf used to pass as a bound and reach dataset_info.json as ``Infinity``, which
+    strict JSON readers refuse."""
+    (tmp_path / "m.jsonl").write_text("")
+    (tmp_path / "c.yaml").write_text(
+        f"name: ds\nsources:\n  - kind: jsonl\n    path: m.jsonl\n{yaml_text}\n"
+    )
+    with pytest.raises(ConfigError) as e:
+        load_config(str(tmp_path / "c.yaml"))
+    assert f"{field}: Input should be a finite number" in str(e.value), str(e.value)
+
+
+def test_split_name_rule_is_one_function_with_doctests():
+    import doctest
+
+    import curate.config
+
+    assert doctest.testmod(curate.config).failed == 0
+    from curate.config import split_name_problem
+
+    for bad in ("../x", "a/b", "", ".", "x.y", None, 3):
+        assert split_name_problem(bad), bad
+    assert split_name_problem("train_2-b") is None
+
+
 def test_the_card_section_is_optional_and_leaves_older_configs_hashing_as_before():
     plain = parse_config(BASE)
     assert "card" not in plain.resolved() and plain.languages == ()

@@ -15,7 +15,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from curate.config import SourceConfig, SourceKind
+from curate.config import SourceKind
 from curate.errors import ConfigError, Reason, Stage
 from curate.records import Rejection, Utterance
 from curate.sources import REJECTED, UTTERANCES, ReadSources
@@ -23,6 +23,7 @@ from curate.sources import paths
 from curate.sources.read import _keep_first
 from tests.curate.corpus_fixtures import (
     CORPUS,
+    source,
     touch_audio,
     write_jsonl,
     write_kaldi,
@@ -32,8 +33,7 @@ from tests.curate.corpus_fixtures import (
 )
 
 
-def _source(kind: SourceKind, path: Path, **kw: str) -> SourceConfig:
-    return SourceConfig(kind=kind, path=str(path), **{k: str(v) for k, v in kw.items()})
+_source = source
 
 
 def _reasons(rejected: beam.PCollection, label: str) -> beam.PCollection:

@@ -28,6 +28,7 @@ from curate.layout import (
     VALIDATION_RESULT,
     ShardFormat,
     fingerprint,
+    info_digest,
     manifest_file,
     shard_file,
 )
@@ -226,7 +227,8 @@ def write_build(
         validation = {"suite": "asr_default", "success": True, "evaluated": 1, "successful": 1,
                       "failed": 0}
     if validation is not None:
-        result = {"fingerprint": info["fingerprint"], **dict(validation)}  # type: ignore[arg-type]
+        result = {"fingerprint": info["fingerprint"], "info_sha256": info_digest(info),
+                  **dict(validation)}  # type: ignore[arg-type]
         (root / VALIDATION_RESULT).parent.mkdir(exist_ok=True)
         (root / VALIDATION_RESULT).write_text(json.dumps(result))
     return root

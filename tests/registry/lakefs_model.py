@@ -4,7 +4,8 @@ Behaviour follows lakeFS's OpenAPI spec (``api/swagger.yml``) and, where the spe
 its server (``pkg/api/controller.go``, ``pkg/graveler``): ref resolution order (full commit id,
 branch, tag, commit-id prefix), a branch's staging area over its head commit, commits that fail
 with "no changes", merges that always create a two-parent merge commit (also when the
-destination did not move) with a three-way object-level merge and conflicts, the commit log's
+destination did not move, and when the destination holds every change of the source already)
+with a three-way object-level merge and conflicts, the commit log's
 creation-date order, two- and three-dot diffs, and pagination (``after``, ``amount`` up to
 1000, ``next_offset`` = the last id when ``has_more``); a tag and a branch never share a name.
 Errors are :class:`ApiError` with the status code and message lakeFS uses. The HTTP layer is

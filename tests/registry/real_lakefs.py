@@ -45,6 +45,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = "tests/registry/build_lakefs.sh"
 BINARY_ENV = "CURATE_LAKEFS_BIN"
 BUCKET = "lakefs-data"
+HOOK_SECRET_ENV = "LAKEFSACTION_CURATE_HOOK_SECRET"  # named in docs/_lakefs_actions/
 _START_SECONDS = 60
 _CREDENTIALS = re.compile(r"access_key_id: (\S+)\s+secret_access_key: (\S+)")
 
@@ -105,6 +106,9 @@ class LakeFSProcess:
     storage_namespace_root: str
     log: Path
     s3: MotoProcess
+    # What the server's actions read as {{ ENV.LAKEFSACTION_CURATE_HOOK_SECRET }}: the shipped
+    # pre-merge action sends it to ``curate hook serve`` (``CURATE_HOOK_SECRET``).
+    hook_secret: str = field(default="", repr=False)
 
     def store(self) -> Any:
         """A :class:`registry.lakefs_store.LakeFSStore` talking to this server."""
@@ -198,6 +202,8 @@ def real_lakefs(binary: Path, workdir: Path, *, s3: MotoProcess) -> Iterator[Lak
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LAKEFS_", "AWS_"))}
     env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
                AWS_EC2_METADATA_DISABLED="true")
+    hook_secret = secrets.token_urlsafe(24)
+    env[HOOK_SECRET_ENV] = hook_secret
     for attempt in range(3):  # the port is free when picked; another process may take it first
         port = _free_port()
         config = workdir / "config.yaml"
@@ -221,6 +227,7 @@ def real_lakefs(binary: Path, workdir: Path, *, s3: MotoProcess) -> Iterator[Lak
             storage_namespace_root=f"s3://{BUCKET}/repos",
             log=workdir / "lakefs.log",
             s3=s3,
+            hook_secret=hook_secret,
         )
         with open(workdir / "lakefs.stderr", "ab") as stderr_file:
             proc = subprocess.Popen(

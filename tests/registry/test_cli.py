@@ -184,6 +184,19 @@ def test_register_refuses_a_build_without_a_passing_validation(
     assert meta["curate.validation.success"] == "false"
 
 
+def test_a_registry_path_that_is_a_file_is_one_line(builds: Builds, tmp_path: Path, capsys):
+    """It used to end in a NotADirectoryError traceback."""
+    afile = tmp_path / "registry.txt"
+    afile.write_text("not a registry")
+    for uri, what in ((afile.as_uri(), "is a file"), (str(afile / "sub"), "lies under")):
+        for argv in (["register", str(builds.v1), "--dataset", "asr-x", "--allow-unvalidated"],
+                     ["versions", "asr-x"]):
+            code, out, err = run(capsys, *argv, "--registry", uri)
+            assert code == 2 and what in err and err.count("\n") == 1, err
+            assert "Traceback" not in err
+    assert afile.read_text() == "not a registry"
+
+
 def _meters(log: io.StringIO):
     """A MeterFactory writing a line at every step (a log whose interval is 0)."""
     from curate.progress import Mode, Progress, Unit

@@ -144,9 +144,16 @@ def test_a_register_killed_at_any_point_leaves_v1_or_a_complete_v2(
         tags = [v.tag for v in _assert_consistent(store, tmp_path)]
         assert tags in (["v1"], ["v1", "v2"]), point
         outcomes[point] = tags[-1]
-        v2 = Registry(store).register(builds.v2, dataset=DS)  # the re-run
+        # The re-run, told no other register runs: it deletes what the killed one left.
+        v2 = Registry(store, stale_after_s=0).register(builds.v2, dataset=DS)
         versions = _assert_consistent(store, tmp_path)
         assert [v.tag for v in versions] == ["v1", "v2"], point
+        assert store.list_branches(DS).results == ["main"], point
+        assert not list(store_dir.rglob(".tmp-*")), point
+        staging = store_dir / "repositories" / DS / "staging"
+        named = {json.loads(b.read_text())["staging"]
+                 for b in (staging.parent / "branches").glob("*.json")}
+        assert {p.name for p in staging.iterdir()} <= named, point
         assert v2.tag == "v2" and v2.fingerprint == json.loads(
             (builds.v2 / "dataset_info.json").read_text())["fingerprint"]
     # Early kills leave v1, late ones a complete v2.
@@ -188,3 +195,23 @@ def test_a_register_overtaken_by_another_still_lands_with_the_next_tag(
     assert [(v.tag, v.fingerprint) for v in versions] == list(zip(["v1", "v2", "v3"], fingerprints))
     assert v3 == versions[2]
     assert LocalStore(with_v1).list_branches(DS).results == ["main"]
+
+
+def test_three_concurrent_registers_of_one_build_make_one_version(
+    builds: Builds, tmp_path: Path
+) -> None:
+    """Three processes registering the same build used to make v1, v2 and v3 with one
+    fingerprint: the two later ones now see main holds the build (or, merged into a commit
+    that changes nothing, that the latest version is it) and return the version the first
+    one made (every store: ``test_register_races``)."""
+    store_dir = tmp_path / "store"
+    gate = tmp_path / "go"
+    children = [_child(store_dir, builds.v1, "--gate", str(gate)) for _ in range(3)]
+    gate.touch()
+    outputs = [c.communicate(timeout=120) for c in children]
+    for child, (out, err) in zip(children, outputs):
+        assert child.returncode == 0, out + err
+    tags = {json.loads(out)["tag"] for out, _ in outputs}
+    assert tags == {"v1"}
+    versions = _assert_consistent(LocalStore(store_dir), tmp_path)
+    assert [v.tag for v in versions] == ["v1"]

@@ -8,6 +8,7 @@ configured by the lakectl environment) on loopback, next to the real lakeFS serv
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -29,10 +30,12 @@ ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "docs" / "_lakefs_actions" / "pre-merge-validate.yaml"
 
 
-@pytest.fixture
-def hook_url(real_lakefs: LakeFSProcess, tmp_path: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def _hook(real_lakefs: LakeFSProcess, tmp_path: Path, *, secret: str) -> Iterator[str]:
+    """``curate hook serve`` requiring ``secret`` (the real lakeFS sends its own,
+    ``real_lakefs.hook_secret``, as the shipped action says)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAKECTL_")}
-    env.update(real_lakefs.env())
+    env.update(real_lakefs.env(), CURATE_HOOK_SECRET=secret)
     log = open(tmp_path / "hook.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "curate.cli", "hook", "serve", "--port", "0",
@@ -53,6 +56,12 @@ def hook_url(real_lakefs: LakeFSProcess, tmp_path: Path) -> Iterator[str]:
         if proc.stdout:
             proc.stdout.close()
         log.close()
+
+
+@pytest.fixture
+def hook_url(real_lakefs: LakeFSProcess, tmp_path: Path) -> Iterator[str]:
+    with _hook(real_lakefs, tmp_path, secret=real_lakefs.hook_secret) as url:
+        yield url
 
 
 def _install_action(store, repo: str, url: str, tmp_path: Path) -> None:
@@ -108,3 +117,26 @@ def test_lakefs_runs_the_hook_and_refuses_a_failing_merge_with_412(
     assert b"412" in output and b"examples.clipping_ratio" in output
     assert not [b for b in paginate(lambda a: store.list_branches(repo_name, after=a))
                 if b.startswith("build-")]
+
+
+def test_a_hook_with_another_secret_refuses_lakefs_and_the_merge_fails(
+    real_lakefs: LakeFSProcess, repo_name: str, tmp_path: Path
+) -> None:
+    """The secret for real: lakeFS sends the action's header from its environment; a hook
+    expecting another value answers 403 before reading the body, and lakeFS refuses the merge."""
+    with _hook(real_lakefs, tmp_path, secret="not-what-lakefs-sends") as url:
+        store = real_lakefs.store()
+        store.create_repository(repo_name)
+        _install_action(store, repo_name, url, tmp_path)
+        good = tmp_path / "good"
+        write_build(str(good), FixtureSpec())
+        reg = Registry(store, cache_dir=tmp_path / "cache")
+        with pytest.raises(HookFailedError, match="status code: 403"):
+            reg.register(good, dataset=repo_name, allow_unvalidated=True)
+    assert reg.versions(repo_name) == []
+    runs = real_lakefs.api().actions_api.list_repository_runs(repo_name, amount=10).results
+    (run,) = runs
+    (hook,) = real_lakefs.api().actions_api.list_run_hooks(repo_name, run.run_id).results
+    output = real_lakefs.api().actions_api.get_run_hook_output(repo_name, run.run_id,
+                                                               hook.hook_run_id)
+    assert b"wrong secret" in output and real_lakefs.hook_secret.encode() not in output

@@ -244,6 +244,26 @@ def test_merge_of_conflicting_changes_fails_and_changes_nothing(store: Store, re
         b"v2-a").hexdigest()
 
 
+def test_merge_of_changes_main_has_already_makes_a_commit_that_changes_nothing(
+    store: Store, repo: str, put
+) -> None:
+    """Two branches with the same changes (two registers of one build): lakeFS merges the
+    second one too, into a merge commit with main's content unchanged (it refuses only a
+    source without changes since the merge base). So the registry, not the store, must see
+    that such a commit is no new version (issue 16: ``test_faults``)."""
+    put("main", "base", b"base")
+    store.commit(repo, "main", message="base", metadata={})
+    for branch in ("build-a", "build-b"):
+        store.create_branch(repo, branch, source_ref="main")
+        put(branch, "dataset_info.json", b"same build")
+        store.commit(repo, branch, message=branch, metadata={})
+    first = store.merge(repo, "build-a", "main", message="merge a", metadata={})
+    second = store.merge(repo, "build-b", "main", message="merge b", metadata={})
+    assert second != first and store.get_commit(repo, "main").id == second
+    assert store.get_commit(repo, second).parents[0] == first
+    assert list(paginate(lambda after: store.diff(repo, first, second, after=after))) == []
+
+
 # -- tags and diffs ----------------------------------------------------------------------------
 
 

@@ -93,6 +93,21 @@ def test_passing_build_is_allowed(hook, store, make_build):
     assert status == 200, body
     assert body["allowed"] is True and body["failures"] == []
     assert body["result"]["success"] and body["result"]["drift"] is None  # main has no build yet
+    assert body["drift_checked"] is False
+    assert body["drift_skipped"] == f"no build on {REPO}@main to compare with"
+    assert body["message"].endswith(f"(drift not checked: no build on {REPO}@main to compare with)")
+
+
+def test_event_without_branch_id_says_drift_was_skipped(hook, store, make_build):
+    """A payload without branch_id used to skip drift silently."""
+    _push(store, make_build("v1"), "build-v1", merge=True)
+    event = _event("build-v1")
+    del event["branch_id"]
+    status, body = _post(hook.url, event)
+    assert status == 200 and body["drift_checked"] is False and body["result"]["drift"] is None
+    assert "no branch_id" in body["drift_skipped"] and "drift not checked" in body["message"]
+    status, body = _post(hook.url, _event("build-v1"))  # main holds that build now
+    assert status == 200 and body["drift_checked"] is True and "drift_skipped" not in body
 
 
 def test_failing_build_is_blocked_with_the_failed_expectations(hook, store, make_build):
@@ -134,7 +149,8 @@ def test_drift_is_checked_against_the_destination_branch(hook, store, make_build
     [
         (b"not json", "not JSON"),
         ([1, 2], "must be a JSON object"),
-        ({"event_type": "pre-merge", "repository_id": REPO}, "branch_id, source_ref"),
+        ({"event_type": "pre-merge", "repository_id": REPO}, "field(s): source_ref"),
+        (_event("build-x", branch_id=7), "branch_id must be a string"),
         (_event("x", event_type="post-merge"), "'post-merge' is not one this hook checks"),
         (_event("no-such-branch"), "no-such-branch"),
         (_event("main"), "dataset_info.json not found"),

@@ -42,8 +42,9 @@ def test_require_passed_refuses_unvalidated_failed_and_stale_builds(make_build):
     validate_build(build)
     assert require_passed(build).success
     # The build changes after it was validated: the result no longer speaks for it.
+    info = json.load(open(f"{build}/dataset_info.json"))
     with pytest.raises(NotValidatedError, match="validate it again"):
-        require_passed(build, fingerprint="0" * 64)
+        require_passed(build, info={**info, "fingerprint": "0" * 64})
     bad = make_build("bad", spec=FixtureSpec(examples={"train": 80, "validation": 12, "test": 2}))
     validate_build(bad)
     with pytest.raises(NotValidatedError, match="1 of 14 expectations failed"):

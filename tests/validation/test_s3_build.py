@@ -118,9 +118,10 @@ def test_require_passed_reads_the_result_from_the_bucket(validated, put_build):
     uri, _, _ = validated
     result = require_passed(uri)
     assert result == read_result(uri) and result.success
-    assert require_passed(uri, fingerprint=result.fingerprint) == result
     with pytest.raises(NotValidatedError, match="validate it again"):
-        require_passed(uri, fingerprint="0" * 64)
+        require_passed(uri, info={"fingerprint": "0" * 64})
+    with pytest.raises(NotValidatedError, match="is not the one that was validated"):
+        require_passed(uri, info={"fingerprint": result.fingerprint, "counts": {}})
     never = put_build()
     assert read_result(never) is None
     with pytest.raises(NotValidatedError, match="never validated"):
