@@ -121,8 +121,10 @@ def manifest_part_file(split: str, index: int) -> str:
 
 _BUILD_FILE = re.compile(
     rf"({re.escape(INFO_FILE)}|{re.escape(STATS_FILE)}|{re.escape(CARD_FILE)}"
-    rf"|{re.escape(REJECTED_FILE)}|{MANIFEST_DIR}/[^/]+\.parquet"
-    rf"|{DATA_DIR}/[^/]+/[^/]+\.({'|'.join(f.value for f in ShardFormat)})-\d{{5}}-of-\d{{5}}"
+    rf"|{re.escape(REJECTED_FILE)}|{re.escape(REPORT_FILE)}|{MANIFEST_DIR}/[^/]+\.parquet"
+    # shard names: layout 2 (an index) and layout 1 (index-of-count), so an older build is
+    # recognised as a build too
+    rf"|{DATA_DIR}/[^/]+/[^/]+\.({'|'.join(f.value for f in ShardFormat)})-\d{{5}}(-of-\d{{5}})?"
     rf"|{VALIDATION_DIR}/.+|{re.escape(STAGING_DIR)}/.+)"
     r"(\.tmp-[0-9a-f]{12})?"  # a temporary sibling left by a killed write
 )
@@ -133,9 +135,10 @@ def is_build_file(rel: str) -> bool:
     may be deleted from an output directory, and nothing else.
 
     >>> [is_build_file(p) for p in ("dataset_info.json", "manifest/train.parquet",
-    ...  "data/train/asr-train.tfrecord-00000-of-00004", ".staging/ab.records",
-    ...  "stats.json.tmp-0123456789ab", "notes.txt", "data/train/x.flac", "manifest/a/b.parquet")]
-    [True, True, True, True, True, False, False, False]
+    ...  "data/train/asr-train.tfrecord-00003", "data/train/asr-train.tfrecord-00000-of-00004",
+    ...  ".staging/ab.records", "report.html", "stats.json.tmp-0123456789ab", "notes.txt",
+    ...  "data/train/x.flac", "manifest/a/b.parquet")]
+    [True, True, True, True, True, True, True, False, False, False]
     """
     return _BUILD_FILE.fullmatch(rel) is not None
 

@@ -93,8 +93,8 @@ def test_reproduce_after_the_sources_moved_needs_and_takes_a_sources_root(regist
 
 # Every file whose bytes the resampled samples decide: the shards, the manifest (signals) and
 # the statistics and card made from the signals; dataset_info.json's other files do not change.
-_RESAMPLED = ("CARD.md", "data/train/repro-train.array_record-00000-of-00001",
-              "data/train/repro-train.tfrecord-00000-of-00001", "manifest/train.parquet",
+_RESAMPLED = ("CARD.md", "data/train/repro-train.array_record-00000",
+              "data/train/repro-train.tfrecord-00000", "manifest/train.parquet",
               "stats.json")
 _OTHER_SOXR = '''"""soxr as installed, but resampling at another quality, under another version: what
 an upgrade of soxr that changes its output looks like to curate (which is not changed)."""
