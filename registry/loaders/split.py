@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from curate.fsio import sha256_of
 from registry.errors import IntegrityError, NotFoundError
 
 __all__ = ["AUDIO", "PinnedFile", "SplitFiles", "text_features"]
@@ -43,6 +42,8 @@ class PinnedFile:
     def verified(cls, path: str, *, rel: str, sha256: str, num_examples: int = 0,
                  ref: str = "") -> PinnedFile:  # fmt: skip
         """Hash a local ``path`` now: IntegrityError unless it is ``sha256``."""
+        from curate.fsio import sha256_of  # (imports Beam: not in the workers that read)
+
         st = os.stat(path)
         got = sha256_of(path)
         if got != sha256:
