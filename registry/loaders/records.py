@@ -20,7 +20,7 @@ from curate.example_decode import ExampleDecoder, decode_audio
 from registry.errors import IntegrityError
 from registry.loaders.split import AUDIO, PinnedFile, SplitFiles, text_features
 
-__all__ = ["ArrayRecordShards", "Decoder", "Segment", "read_tfrecords"]
+__all__ = ["ArrayRecordShards", "Decoder", "Segment", "read_tfrecords", "shard_table"]
 
 # For random access: no read-ahead, no thread pool (so a forked worker inherits no threads).
 _READER_OPTIONS = "readahead_buffer_size:0,max_parallelism:0"
@@ -174,3 +174,40 @@ class Decoder:
         if self.decode_audio:
             example[AUDIO] = decode_audio(example[AUDIO])
         return example
+
+
+def shard_table(files: SplitFiles, shard: int, *, fmt: str | None = None) -> Any:
+    """One shard's examples as an Arrow table: the manifest's rows of that shard (every
+    column, in position order) plus ``audio``, the encoded bytes read from the shard. Each
+    record's key must be its manifest row's: IntegrityError otherwise."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fmt = fmt or ("array_record" if files.array_record else "tfrecord")
+    shards = files.shards(fmt)
+    f = shards[shard]
+    files.manifest.check(files.ref)
+    rows = pq.read_table(files.manifest.path, filters=[("shard", "=", shard)])
+    rows = rows.sort_by("position")
+    if rows.num_rows != f.num_examples or rows.column("position").to_pylist() != list(
+            range(f.num_examples)):  # fmt: skip
+        raise IntegrityError(
+            f"{files.ref} '{files.split}': the manifest's rows of shard {shard} are not "
+            f"positions 0..{f.num_examples - 1} of '{f.rel}'"
+        )
+    if fmt == "array_record":
+        records = ArrayRecordShards([f], ref=files.ref).read(range(f.num_examples))
+    else:
+        records = [r for *_, r in read_tfrecords([f], [(0, 0, f.num_examples)], ref=files.ref)]
+    spec = {name: files.feature_spec[name] for name in ("key", AUDIO)}
+    decoder = ExampleDecoder(spec, text=("key",))
+    keys = rows.column("key").to_pylist()
+    audio = []
+    for position, (key, record) in enumerate(zip(keys, records)):
+        ex = decoder.decode(record)
+        if ex["key"] != key:
+            raise IntegrityError(
+                f"{f.path}: record {position} is '{ex['key']}', the manifest says '{key}'"
+            )
+        audio.append(ex[AUDIO])
+    return rows.append_column(AUDIO, pa.array(audio, type=pa.binary()))
