@@ -52,10 +52,19 @@ setup(
             "pocketsphinx>=5.0,<6",
             "lingua-language-detector>=2.1,<3",
         ],
+        # Training-stack loaders (registry.loaders), one extra each; none needs TensorFlow.
+        # PyPI's torch is a CUDA build (about 2.8 GB with its nvidia-* wheels); on a CPU-only
+        # machine install it from PyTorch's CPU index first.
+        "torch": ["torch>=2.4"],
+        "grain": ["grain>=0.2.12"],
+        "hf": ["datasets>=3.0"],
+        "ray": ["ray[data]>=2.40"],
+        "spark": ["pyspark>=3.5"],
         "test": [
             "pytest>=8",
             "pytest-timeout>=2.2",
             "moto[server]>=5",
+            "hypothesis>=6.100",
         ],
     },
     entry_points={"console_scripts": ["curate=curate.cli:main"]},

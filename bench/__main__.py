@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         attempt("loaders", run_loaders)
         attempt("training", lambda: training_loaders.run(
-            builds["workers_1"], os.path.join(workdir, "training"), passes=plan.loader_passes,
+            builds["workers_1"], os.path.join(workdir, "training"), passes=plan.training_passes,
             min_records=plan.training_min_records, say=_say, clusters=plan.name != "quick"))
     finally:
         if not args.workdir:

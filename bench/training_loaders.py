@@ -17,7 +17,8 @@ Over the largest split of a build (every file verified once before anything is t
   audio decoding.
 
 Every measurement reads at least ``min_records`` records (the split repeated), worker start-up
-included; measurements are interleaved and the best of ``passes`` is kept after a warm-up. The
+included; measurements are interleaved and the best of ``passes`` is kept, after one warm-up
+pass over the split each. The
 targets: each loader >= 0.9x its baseline, 2 workers >= 1.5x 0 workers (Grain, PyTorch).
 """
 
@@ -36,14 +37,17 @@ __all__ = ["run"]
 _BATCH = 16
 
 
-def _best(fns: dict[str, Callable[[], int]], passes: int, say) -> dict[str, dict[str, float]]:
-    for name, fn in fns.items():  # warm-up: page cache, imports, JIT-free but lazy setups
-        fn()
+def _best(fns: dict[str, Callable[[int], int]], passes: int, times: int,
+          say) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Each ``fn(times)`` reads the split ``times`` over and returns how many examples it read;
+    after one warm-up pass each (page cache, imports, lazy set-ups), the best of ``passes``."""
+    for fn in fns.values():
+        fn(1)
     best: dict[str, dict[str, float]] = {}
     for _ in range(passes):
         for name, fn in fns.items():
             start = time.perf_counter()
-            items = fn()
+            items = fn(times)
             elapsed = time.perf_counter() - start
             rate = items / elapsed if elapsed else 0.0
             if name not in best or rate > best[name]["per_s"]:
@@ -53,7 +57,7 @@ def _best(fns: dict[str, Callable[[], int]], passes: int, say) -> dict[str, dict
     return best
 
 
-def _raw(files, times: int) -> dict[str, Callable[[], int]]:
+def _raw(files) -> dict[str, Callable[[int], int]]:
     from curate.writers import iter_tfrecords
     from registry.loaders.records import ArrayRecordShards, Decoder
 
@@ -61,13 +65,13 @@ def _raw(files, times: int) -> dict[str, Callable[[], int]]:
     shards = ArrayRecordShards(files.array_record, ref=files.ref)
     n = files.num_examples
 
-    def array_record(decode=decoded) -> int:
+    def array_record(times: int, decode=decoded) -> int:
         for _ in range(times):
             for i in range(n):
                 decode(shards[i])
         return n * times
 
-    def tfrecord() -> int:
+    def tfrecord(times: int) -> int:
         count = 0
         for _ in range(times):
             for f in files.tfrecord:
@@ -78,23 +82,23 @@ def _raw(files, times: int) -> dict[str, Callable[[], int]]:
         return count
 
     return {"raw_array_record": array_record, "raw_tfrecord": tfrecord,
-            "raw_array_record_bytes": lambda: array_record(undecoded)}  # fmt: skip
+            "raw_array_record_bytes": lambda times: array_record(times, undecoded)}  # fmt: skip
 
 
-def _torch(files, times: int) -> dict[str, Callable[[], int]]:
+def _torch(files) -> dict[str, Callable[[int], int]]:
     import torch  # noqa: F401 (the import is not timed)
 
     from registry.loaders.torch_data import ExampleDataset, ExampleStream, ResumableDataLoader
 
     n = files.num_examples
 
-    def map_style(workers: int) -> int:
+    def map_style(workers: int, times: int) -> int:
         ds = ExampleDataset(files)
         loader = ResumableDataLoader(ds, batch_size=_BATCH, num_workers=workers,
                                      sampler=list(range(n)) * times)  # fmt: skip
         return sum(len(b["key"]) for b in loader)
 
-    def stream(workers: int) -> int:
+    def stream(workers: int, times: int) -> int:
         count = 0
         for epoch in range(times):
             ds = ExampleStream(files)
@@ -103,32 +107,32 @@ def _torch(files, times: int) -> dict[str, Callable[[], int]]:
                 ds, batch_size=_BATCH, num_workers=workers))  # fmt: skip
         return count
 
-    return {"torch_map_0": lambda: map_style(0), "torch_map_2": lambda: map_style(2),
-            "torch_stream_0": lambda: stream(0), "torch_stream_2": lambda: stream(2)}  # fmt: skip
+    return {"torch_map_0": lambda t: map_style(0, t), "torch_map_2": lambda t: map_style(2, t),
+            "torch_stream_0": lambda t: stream(0, t), "torch_stream_2": lambda t: stream(2, t)}  # fmt: skip
 
 
-def _grain(files, times: int) -> dict[str, Callable[[], int]]:
+def _grain(files) -> dict[str, Callable[[int], int]]:
     import grain
 
     from registry.loaders.grain_data import GrainSource, pad_batch
 
     source = GrainSource(files)
 
-    def loader(workers: int) -> int:
+    def loader(workers: int, times: int) -> int:
         sampler = grain.samplers.IndexSampler(len(source), shuffle=False, num_epochs=times)
         dl = grain.DataLoader(data_source=source, sampler=sampler, worker_count=workers,
                               operations=[grain.transforms.Batch(_BATCH, batch_fn=pad_batch)])  # fmt: skip
         return sum(len(b["key"]) for b in dl)
 
-    return {"grain_0": lambda: loader(0), "grain_2": lambda: loader(2)}
+    return {"grain_0": lambda t: loader(0, t), "grain_2": lambda t: loader(2, t)}
 
 
-def _hf(files, times: int, workdir: str) -> dict[str, Callable[[], int]]:
+def _hf(files, workdir: str) -> dict[str, Callable[[int], int]]:
     import shutil
 
     from registry.loaders.hf_data import to_hf_dataset
 
-    def build_and_iterate() -> int:
+    def build_and_iterate(times: int) -> int:
         shutil.rmtree(os.path.join(workdir, "hf"), ignore_errors=True)
         ds = to_hf_dataset(files, cache_file=os.path.join(workdir, "hf", "split.arrow"),
                            decode_audio=False)  # fmt: skip
@@ -141,7 +145,7 @@ def _hf(files, times: int, workdir: str) -> dict[str, Callable[[], int]]:
     return {"hf_build_and_iterate": build_and_iterate}
 
 
-def _ray(files, times: int) -> tuple[dict[str, Callable[[], int]], Callable[[], None], float]:
+def _ray(files) -> tuple[dict[str, Callable[[int], int]], Callable[[], None], float]:
     t = time.perf_counter()
     import ray
 
@@ -150,7 +154,7 @@ def _ray(files, times: int) -> tuple[dict[str, Callable[[], int]], Callable[[], 
     startup = time.perf_counter() - t
     from registry.loaders.ray_data import ray_dataset
 
-    def iterate() -> int:  # one execution over the split repeated: no per-run set-up
+    def iterate(times: int) -> int:  # one execution over the split repeated: no per-run set-up
         ds = ray_dataset(files)
         ds = ds.union(*[ray_dataset(files) for _ in range(times - 1)]) if times > 1 else ds
         return sum(len(b["key"]) for b in ds.iter_batches(batch_size=64, batch_format="numpy"))
@@ -158,7 +162,7 @@ def _ray(files, times: int) -> tuple[dict[str, Callable[[], int]], Callable[[], 
     return {"ray_iter_batches": iterate}, ray.shutdown, startup
 
 
-def _spark(files, times: int) -> tuple[dict[str, Callable[[], int]], Callable[[], None], float]:
+def _spark(files) -> tuple[dict[str, Callable[[int], int]], Callable[[], None], float]:
     t = time.perf_counter()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
@@ -170,7 +174,7 @@ def _spark(files, times: int) -> tuple[dict[str, Callable[[], int]], Callable[[]
     startup = time.perf_counter() - t
     from registry.loaders.spark_data import spark_dataframe
 
-    def scan() -> int:  # one job over the split repeated: no per-job set-up
+    def scan(times: int) -> int:  # one job over the split repeated: no per-job set-up
         df = spark_dataframe(spark, files)
         for _ in range(times - 1):
             df = df.unionAll(spark_dataframe(spark, files))
@@ -194,15 +198,14 @@ def run(build_dir: str, workdir: str, *, passes: int, min_records: int, say,
     times = max(1, -(-min_records // max(n, 1)))
     os.makedirs(workdir, exist_ok=True)
     say(f"  training loaders ({split}, {n} examples, {times} passes per measurement)")
-    fns = {**_raw(files, times), **_torch(files, times), **_grain(files, times),
-           **_hf(files, times, workdir)}  # fmt: skip
-    rates = _best(fns, passes, say)
+    fns = {**_raw(files), **_torch(files), **_grain(files), **_hf(files, workdir)}
+    rates = _best(fns, passes, times, say)
     startup: dict[str, float] = {}
     for name, make in (("ray", _ray), ("spark", _spark)) if clusters else ():
-        more, stop, startup[name] = make(files, times)
+        more, stop, startup[name] = make(files)
         try:  # each against the baselines measured again beside it
             base = {k: fns[k] for k in ("raw_array_record", "raw_array_record_bytes")}
-            again = _best({**more, **base}, passes, say)
+            again = _best({**more, **base}, passes, times, say)
         finally:
             stop()
         rates.update({k: again[k] for k in more})

@@ -40,9 +40,6 @@ class GrainSource:
         self.commit_id = files.commit_id
         self._records = ArrayRecordShards(files.shards("array_record"), ref=files.ref)
         self._decode = Decoder(files, decode_audio=decode_audio)
-        spec = files.feature_spec
-        self._ints = [n for n, f in spec.items() if f["dtype"] == "int64"]
-        self._floats = [n for n, f in spec.items() if f["dtype"] == "float32"]
 
     def __repr__(self) -> str:  # Grain checks it when it restores a checkpoint
         return (f"GrainSource(ref={self.files.ref!r}, split={self.files.split!r}, "
@@ -53,9 +50,9 @@ class GrainSource:
 
     def _example(self, index: int, record: bytes) -> dict[str, Any]:
         ex = self._decode(record)
-        for name in self._ints:
+        for name in self._decode.ints:
             ex[name] = np.int64(ex[name])
-        for name in self._floats:
+        for name in self._decode.floats:
             ex[name] = np.float32(ex[name])
         ex[INDEX] = np.int64(index)
         return ex

@@ -165,9 +165,12 @@ class Decoder:
     ``decode_audio``, the encoded bytes."""
 
     def __init__(self, files: SplitFiles, *, decode_audio: bool = True) -> None:
-        self.feature_spec = files.feature_spec
+        spec = files.feature_spec
+        self.feature_spec = spec
         self.decode_audio = decode_audio
-        self._decoder = ExampleDecoder(files.feature_spec, text=text_features(files.feature_spec))
+        self.ints = [n for n, f in spec.items() if f["dtype"] == "int64"]  # int64 features
+        self.floats = [n for n, f in spec.items() if f["dtype"] == "float32"]  # float32 ones
+        self._decoder = ExampleDecoder(spec, text=text_features(spec))
 
     def __call__(self, record: bytes) -> dict[str, Any]:
         example = self._decoder.decode(record)

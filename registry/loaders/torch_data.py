@@ -40,16 +40,13 @@ class _Tensors:
 
     def __init__(self, files: SplitFiles, decode_audio: bool) -> None:
         self._decode = Decoder(files, decode_audio=decode_audio)
-        spec = files.feature_spec
-        self._ints = [n for n, f in spec.items() if f["dtype"] == "int64"]
-        self._floats = [n for n, f in spec.items() if f["dtype"] == "float32"]
         self._decode_audio = decode_audio
 
     def __call__(self, index: int, record: bytes) -> dict[str, Any]:
         ex = self._decode(record)
-        for name in self._ints:
+        for name in self._decode.ints:
             ex[name] = torch.tensor(ex[name], dtype=torch.int64)
-        for name in self._floats:
+        for name in self._decode.floats:
             ex[name] = torch.tensor(ex[name], dtype=torch.float32)
         if self._decode_audio:
             ex[AUDIO] = torch.from_numpy(ex[AUDIO])
