@@ -21,7 +21,7 @@ from typing import Any
 
 from bench.common import FULL, QUICK, repo_root
 
-BENCHMARKS = ("throughput", "memory", "registration", "loaders", "training")
+BENCHMARKS = ("throughput", "memory", "registration", "loaders", "training", "imports")
 
 
 def _say(line: str) -> None:
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     from dataclasses import replace
 
-    from bench import loaders, memory, registration, throughput, training_loaders
+    from bench import imports, loaders, memory, registration, throughput, training_loaders
     from bench.corpus import ensure_corpus
     from bench.machine import describe, load_average
     from bench.report import table
@@ -127,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
 
         attempt("loaders", run_loaders)
+        attempt("imports", lambda: imports.run(rounds=plan.rounds, say=_say))
         attempt("training", lambda: training_loaders.run(
             builds["workers_1"], os.path.join(workdir, "training"), passes=plan.training_passes,
             min_records=plan.training_min_records, say=_say, clusters=plan.name != "quick"))
