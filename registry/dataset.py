@@ -21,6 +21,7 @@ from curate.fsio import is_local, open_read, sha256_of
 from curate.layout import INFO_FILE, ShardFormat, manifest_file
 from registry.cache import ENV_CACHE_DIR, CommitCache, default_cache_dir
 from registry.errors import ConflictError, NotFoundError, RegistryError
+from registry.loaders.methods import TrainingLoaders
 from registry.store import Store, paginate
 
 if TYPE_CHECKING:
@@ -55,8 +56,9 @@ def _decode_audio(encoded: bytes) -> np.ndarray:
     return samples
 
 
-class DatasetVersion:
-    """One version's data: shards for ``tf.data`` and Grain, and the Arrow manifests."""
+class DatasetVersion(TrainingLoaders):
+    """One version's data: shards for ``tf.data``, PyTorch, Grain, Hugging Face, Ray and Spark
+    (the last five from :class:`registry.loaders.methods.TrainingLoaders`), and the manifests."""
 
     def __init__(
         self,

@@ -6,6 +6,7 @@ __all__ = [
     "ConflictError",
     "HookFailedError",
     "IntegrityError",
+    "MissingDependencyError",
     "NotFoundError",
     "ReferenceError_",
     "RegistryError",
@@ -36,6 +37,12 @@ class HookFailedError(RegistryError):
 
 class IntegrityError(RegistryError):
     """Data does not match its recorded checksum (tampered build, corrupted object)."""
+
+
+class MissingDependencyError(RegistryError):
+    """An optional library a call needs (one of the extras) is not installed."""
+
+    exit_code = 2
 
 
 class ReferenceError_(RegistryError):

@@ -307,6 +307,18 @@ def _buffer_shuffle(items: Iterator[Any], size: int, rng: np.random.Generator) -
         yield buffer[j]
 
 
+def _worker_context() -> Any:
+    """Workers started by a fork server, not forked from this process: a process that has
+    TensorFlow, Beam (gRPC) or Arrow loaded runs native threads, and a child forked from it can
+    crash on a lock one of them held (seen here: workers killed by SIGSEGV at start). The
+    server preloads this module, so each worker starts with torch already imported."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ctx
+
+
 class ResumableDataLoader(DataLoader):
     """A ``DataLoader`` over an :class:`ExampleDataset` or :class:`ExampleStream` (with
     :func:`pad_collate` and, map-style, the dataset's sampler unless given) that counts the
@@ -315,6 +327,8 @@ class ResumableDataLoader(DataLoader):
 
     def __init__(self, dataset: ExampleDataset | ExampleStream, **kwargs: Any) -> None:
         kwargs.setdefault("collate_fn", pad_collate)
+        if kwargs.get("num_workers", 0) > 0 and kwargs.get("multiprocessing_context") is None:
+            kwargs["multiprocessing_context"] = _worker_context()
         if isinstance(dataset, ExampleDataset):
             kwargs.setdefault("sampler", dataset.sampler)
         super().__init__(dataset, **kwargs)

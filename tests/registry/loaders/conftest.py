@@ -10,9 +10,35 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from registry.api import Registry
+from registry.local import LocalStore
 from registry.loaders.split import SplitFiles
 from tests.registry.build_fixture import FixtureExample
 from tests.registry.conftest import Builds
+
+
+DS = "asr-demo"
+
+
+class TamperingStore(LocalStore):
+    """A LocalStore whose downloads of one path arrive with a flipped byte."""
+
+    victim = ""
+
+    def download_object(self, repo: str, ref: str, path: str, *, dest_path: str) -> None:
+        super().download_object(repo, ref, path, dest_path=dest_path)
+        if path == self.victim:
+            data = bytearray(Path(dest_path).read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            Path(dest_path).write_bytes(bytes(data))
+
+
+@pytest.fixture
+def reg(tmp_path: Path, builds: Builds) -> Registry:
+    """A registry holding ``builds.v1`` as ``asr-demo@v1``, in a store that can tamper."""
+    reg = Registry(TamperingStore(tmp_path / "store"), cache_dir=tmp_path / "cache")
+    reg.register(builds.v1, dataset=DS)
+    return reg
 
 
 @dataclass(frozen=True)

@@ -83,3 +83,15 @@ def test_a_file_changed_after_verification_is_refused(builds, tmp_path: Path) ->
     victim.write_bytes(victim.read_bytes()[:-2] + b"\0\0")
     with pytest.raises(IntegrityError, match="changed after it was verified"):
         ray_dataset(split).take_all()
+
+
+def test_v1_from_the_registry_is_the_build(reg, builds) -> None:
+    from tests.registry.loaders.conftest import DS, expected
+
+    ds = reg.open(f"{DS}@v1")
+    exp = expected(builds, "train")
+    data = ds.ray_dataset("train")
+    rows = data.take_all()
+    assert [r["key"] for r in rows] == exp.keys
+    for r in rows:
+        exp.check(r["key"], r["text"], r["audio"])

@@ -64,3 +64,15 @@ def test_a_file_changed_after_verification_is_refused(spark, builds, tmp_path: P
     victim.write_bytes(victim.read_bytes()[:-1] + b"\1")
     with pytest.raises(Exception, match="changed after it was verified"):
         spark_dataframe(spark, split).collect()
+
+
+def test_v1_from_the_registry_is_the_build(spark, reg, builds) -> None:
+    import soundfile as sf
+
+    from tests.registry.loaders.conftest import DS, expected
+
+    exp = expected(builds, "train")
+    rows = reg.open(f"{DS}@v1").spark_dataframe(spark, "train").collect()
+    assert [r["key"] for r in rows] == exp.keys
+    for r in rows:
+        exp.check(r["key"], r["text"], sf.read(io.BytesIO(r["audio"]), dtype="float32")[0])

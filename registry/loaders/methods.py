@@ -1,0 +1,122 @@
+"""``DatasetVersion``'s training-stack loaders: PyTorch, Grain, Hugging Face, Ray, Spark.
+
+Each reads one split of the version through its commit-keyed cache, pinned (see
+:func:`TrainingLoaders.split_files`), decodes without TensorFlow, and carries the version's
+``commit_id``. The stacks are extras, imported only when their loader is called.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import TYPE_CHECKING, Any
+
+from registry.errors import MissingDependencyError, RegistryError
+from registry.loaders.split import PinnedFile, SplitFiles
+
+if TYPE_CHECKING:
+    from registry.loaders.grain_data import GrainSource
+    from registry.loaders.torch_data import ExampleDataset, ExampleStream
+
+__all__ = ["TrainingLoaders"]
+
+_FORMATS = ("array_record", "tfrecord")
+_EXTRAS = {"torch": ("torch", "PyTorch"), "grain": ("grain", "Grain"),
+           "datasets": ("hf", "Hugging Face datasets"), "ray": ("ray", "Ray Data"),
+           "pyspark": ("spark", "PySpark")}  # fmt: skip
+
+
+def _need(module: str, what: str) -> None:
+    """MissingDependencyError, in one line, if ``module`` (an extra's library) is missing."""
+    if importlib.util.find_spec(module) is None:
+        extra, name = _EXTRAS[module]
+        raise MissingDependencyError(
+            f"{what} needs {name}, which is not installed: pip install 'curate-speech[{extra}]'"
+        )
+
+
+class TrainingLoaders:
+    """Mixed into :class:`registry.dataset.DatasetVersion` (it provides ``info``, ``cache``,
+    ``ref``, ``commit_id``, ``files`` and ``_fetch``)."""
+
+    def split_files(self, split: str, *, what: str = "this loader") -> SplitFiles:
+        """The pinned files of ``split``: each fetched through the cache (downloaded and checked
+        against the version's sha256 unless cached intact; a cached file whose size or mtime
+        changed since it was verified is hashed again and fetched again if corrupted), then
+        pinned to its size and mtime now, which every reader checks before opening it."""
+        if not self.cache.local:
+            raise RegistryError(
+                f"{what} needs local files, and the cache of {self.ref} is {self.cache.dir}: set "
+                "CURATE_CACHE_DIR to a local directory (or pull the version) to read it"
+            )
+        self.files(split)  # NotFoundError naming the splits, for a split there is not
+        info = self.info
+        shards = info["splits"][split].get("shards", {})
+        counts = {s["path"]: int(s["num_examples"]) for fmt in _FORMATS
+                  for s in shards.get(fmt, [])}  # fmt: skip
+        rels = [*counts, f"manifest/{split}.parquet"]
+        paths = self._fetch(rels)
+        pinned = []
+        for rel, path in zip(rels, paths):
+            st = os.stat(path)
+            pinned.append(PinnedFile(path=path, rel=rel, sha256=info["files"][rel]["sha256"],
+                                     size_bytes=st.st_size, num_examples=counts.get(rel, 0),
+                                     mtime_ns=st.st_mtime_ns))  # fmt: skip
+        return SplitFiles.from_info(info, split, dict(zip(rels, paths)), ref=self.ref,
+                                    commit_id=self.commit_id, verified=pinned)  # fmt: skip
+
+    def torch_dataset(self, split: str, *, format: str = "array_record", decode_audio: bool = True,
+                      shuffle: bool = False, seed: int = 0, rank: int | None = None,
+                      world_size: int | None = None, drop_remainder: bool = False,
+                      shuffle_buffer: int = 1024) -> ExampleDataset | ExampleStream:  # fmt: skip
+        """A PyTorch dataset of ``split``: map-style over ArrayRecord (``format="array_record"``)
+        or iterable over TFRecord (``"tfrecord"``), this rank's share (``rank``/``world_size``,
+        else ``torch.distributed``'s), shuffled per epoch from ``seed``; ``.loader(batch_size=…,
+        num_workers=…)`` gives a resumable ``DataLoader``. See :mod:`registry.loaders.torch_data`."""
+        _need("torch", "torch_dataset")
+        from registry.loaders import torch_data
+
+        if format not in _FORMATS:
+            raise ValueError(f"format must be one of {', '.join(_FORMATS)}, not {format!r}")
+        files = self.split_files(split, what="torch_dataset")
+        common = dict(decode_audio=decode_audio, shuffle=shuffle, seed=seed, rank=rank,
+                      world_size=world_size, drop_remainder=drop_remainder)  # fmt: skip
+        if format == "array_record":
+            return torch_data.ExampleDataset(files, **common)
+        return torch_data.ExampleStream(files, shuffle_buffer=shuffle_buffer, **common)
+
+    def grain_source(self, split: str, *, decode_audio: bool = True) -> GrainSource:
+        """A Grain ``RandomAccessDataSource`` of ``split`` (shard order), decoding without
+        TensorFlow; ``registry.loaders.grain_data.shard_options()`` shards it per host."""
+        _need("grain", "grain_source")
+        from registry.loaders.grain_data import GrainSource
+
+        return GrainSource(self.split_files(split, what="grain_source"), decode_audio=decode_audio)
+
+    def to_hf_dataset(self, split: str, *, decode_audio: bool = True) -> Any:
+        """``split`` as a ``datasets.Dataset``: the manifest's columns and an ``Audio`` column
+        (built without PyTorch; kept as an Arrow file beside the version's cached files)."""
+        _need("datasets", "to_hf_dataset")
+        from registry.loaders.hf_data import to_hf_dataset
+
+        files = self.split_files(split, what="to_hf_dataset")
+        cache_file = os.path.join(self.cache.dir, ".derived", "hf", f"{split}.arrow")
+        return to_hf_dataset(files, cache_file=cache_file, decode_audio=decode_audio)
+
+    def ray_dataset(self, split: str, *, decode_audio: bool = True, start: int = 0,
+                    **read_args: Any) -> Any:  # fmt: skip
+        """``split`` as a ``ray.data.Dataset``, one read task per shard (see
+        :mod:`registry.loaders.ray_data`)."""
+        _need("ray", "ray_dataset")
+        from registry.loaders.ray_data import ray_dataset
+
+        files = self.split_files(split, what="ray_dataset")
+        return ray_dataset(files, decode_audio=decode_audio, start=start, **read_args)
+
+    def spark_dataframe(self, spark: Any, split: str) -> Any:
+        """``split`` as a ``pyspark.sql.DataFrame``, one partition per shard: the manifest's
+        columns plus the encoded audio bytes (see :mod:`registry.loaders.spark_data`)."""
+        _need("pyspark", "spark_dataframe")
+        from registry.loaders.spark_data import spark_dataframe
+
+        return spark_dataframe(spark, self.split_files(split, what="spark_dataframe"))
