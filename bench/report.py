@@ -168,6 +168,10 @@ def _training_rows(tr: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         rows.append((f"5 training loaders: {label}",
                      f"{rates[a]['per_s']:.0f} vs {rates[b]['per_s']:.0f} examples/s",
                      f"{ratios[key]:.2f}", f">= {target}", _ok(ratios[key] >= target)))
+    eff = tr.get("cpu_efficiency", {})
+    if eff:
+        rows.append(("5 training loaders: CPU per example, raw / loader (0 workers)",
+                     ", ".join(f"{k} {v:.2f}" for k, v in sorted(eff.items())), "", "", ""))
     start = tr.get("startup_s", {})
     if start:
         rows.append(("5 training loaders: start-up, not timed above",
