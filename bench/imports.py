@@ -44,7 +44,7 @@ def _cli(*args: str) -> str:
 def _time(cmd: list[str], env: dict[str, str]) -> tuple[float, list[str]]:
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=repo_root(), capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+                          timeout=300)
     elapsed = time.perf_counter() - start
     heavy: list[str] = []
     for line in proc.stderr.splitlines():
@@ -59,7 +59,7 @@ def run(*, rounds: int, say) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="curate-bench-imports-") as tmp:
         registry = f"file://{os.path.join(tmp, 'registry')}"
         env = dict(os.environ, CURATE_REGISTRY=registry, TF_CPP_MIN_LOG_LEVEL="2",
-                   CURATE_CACHE_DIR=os.path.join(tmp, "cache"))  # fmt: skip
+                   CURATE_CACHE_DIR=os.path.join(tmp, "cache"))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (repo_root(), env.get("PYTHONPATH")) if p)
         commands = {
             "python -c pass": [sys.executable, "-c", "pass"],
@@ -78,7 +78,7 @@ def run(*, rounds: int, say) -> dict[str, Any]:
     targets = {f"{name} < 1.0 s": best[name]["seconds"] < 1.0 for name in best if name != "python -c pass"}
     targets.update({f"{name}: no Beam, TensorFlow or GX": not set(best[name]["heavy_modules"])
                     & {"apache_beam", "tensorflow", "great_expectations"}
-                    for name in best if name != "python -c pass"})  # fmt: skip
+                    for name in best if name != "python -c pass"})
     return {"rounds": rounds, "commands": best, "targets": targets,
             "ratios": {f"{n} vs python -c pass": best[n]["seconds"] / best["python -c pass"]["seconds"]
-                       for n in best if n != "python -c pass"}}  # fmt: skip
+                       for n in best if n != "python -c pass"}}

@@ -38,7 +38,7 @@ _BATCH = 16
 
 
 def _best(fns: dict[str, Callable[[int], int]], passes: int, times: int,
-          say) -> dict[str, dict[str, float]]:  # fmt: skip
+          say) -> dict[str, dict[str, float]]:
     """Each ``fn(times)`` reads the split ``times`` over and returns how many examples it read;
     after one warm-up pass each (page cache, imports, lazy set-ups), the best of ``passes``."""
     for fn in fns.values():
@@ -54,7 +54,7 @@ def _best(fns: dict[str, Callable[[int], int]], passes: int, times: int,
             rate = items / elapsed if elapsed else 0.0
             if name not in best or rate > best[name]["per_s"]:
                 best[name] = {"items": items, "seconds": elapsed, "per_s": rate,
-                              "cpu_ms_per_item": 1000 * cpu / max(items, 1)}  # fmt: skip
+                              "cpu_ms_per_item": 1000 * cpu / max(items, 1)}
     for name, b in best.items():
         say(f"    {name}: {b['per_s']:.0f}/s ({b['items']} in {b['seconds']:.2f} s, "
             f"{b['cpu_ms_per_item']:.2f} CPU ms each)")
@@ -95,7 +95,7 @@ def _raw(files) -> dict[str, Callable[[int], int]]:
         return count
 
     return {"raw_array_record": array_record, "raw_tfrecord": tfrecord,
-            "raw_array_record_bytes": lambda times: array_record(times, undecoded)}  # fmt: skip
+            "raw_array_record_bytes": lambda times: array_record(times, undecoded)}
 
 
 def _torch(files) -> dict[str, Callable[[int], int]]:
@@ -108,7 +108,7 @@ def _torch(files) -> dict[str, Callable[[int], int]]:
     def map_style(workers: int, times: int) -> int:
         ds = ExampleDataset(files)
         loader = ResumableDataLoader(ds, batch_size=_BATCH, num_workers=workers,
-                                     sampler=list(range(n)) * times)  # fmt: skip
+                                     sampler=list(range(n)) * times)
         return sum(len(b["key"]) for b in loader)
 
     def stream(workers: int, times: int) -> int:
@@ -117,11 +117,11 @@ def _torch(files) -> dict[str, Callable[[int], int]]:
             ds = ExampleStream(files)
             ds.set_epoch(epoch)
             count += sum(len(b["key"]) for b in ResumableDataLoader(
-                ds, batch_size=_BATCH, num_workers=workers))  # fmt: skip
+                ds, batch_size=_BATCH, num_workers=workers))
         return count
 
     return {"torch_map_0": lambda t: map_style(0, t), "torch_map_2": lambda t: map_style(2, t),
-            "torch_stream_0": lambda t: stream(0, t), "torch_stream_2": lambda t: stream(2, t)}  # fmt: skip
+            "torch_stream_0": lambda t: stream(0, t), "torch_stream_2": lambda t: stream(2, t)}
 
 
 def _grain(files) -> dict[str, Callable[[int], int]]:
@@ -134,7 +134,7 @@ def _grain(files) -> dict[str, Callable[[int], int]]:
     def loader(workers: int, times: int) -> int:
         sampler = grain.samplers.IndexSampler(len(source), shuffle=False, num_epochs=times)
         dl = grain.DataLoader(data_source=source, sampler=sampler, worker_count=workers,
-                              operations=[grain.transforms.Batch(_BATCH, batch_fn=pad_batch)])  # fmt: skip
+                              operations=[grain.transforms.Batch(_BATCH, batch_fn=pad_batch)])
         return sum(len(b["key"]) for b in dl)
 
     return {"grain_0": lambda t: loader(0, t), "grain_2": lambda t: loader(2, t)}
@@ -148,7 +148,7 @@ def _hf(files, workdir: str) -> dict[str, Callable[[int], int]]:
     def build_and_iterate(times: int) -> int:
         shutil.rmtree(os.path.join(workdir, "hf"), ignore_errors=True)
         ds = to_hf_dataset(files, cache_file=os.path.join(workdir, "hf", "split.arrow"),
-                           decode_audio=False)  # fmt: skip
+                           decode_audio=False)
         count = 0
         for _ in range(times):
             for batch in ds.iter(batch_size=64):
@@ -183,7 +183,7 @@ def _spark(files) -> tuple[dict[str, Callable[[int], int]], Callable[[], None], 
 
     spark = (SparkSession.builder.master("local[2]").appName("curate-bench")
              .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
-             .config("spark.driver.bindAddress", "127.0.0.1").getOrCreate())  # fmt: skip
+             .config("spark.driver.bindAddress", "127.0.0.1").getOrCreate())
     startup = time.perf_counter() - t
     from registry.loaders.spark_data import spark_dataframe
 
@@ -197,13 +197,14 @@ def _spark(files) -> tuple[dict[str, Callable[[int], int]], Callable[[], None], 
 
 
 def run(build_dir: str, workdir: str, *, passes: int, min_records: int, say,
-        clusters: bool = True) -> dict[str, Any]:  # fmt: skip
+        clusters: bool = True) -> dict[str, Any]:
     """``clusters=False`` leaves out Ray and Spark (a minute of start-up: the quick mode)."""
     import json
 
+    from curate.layout import INFO_FILE
     from registry.loaders.split import SplitFiles
 
-    with open(os.path.join(build_dir, "dataset_info.json"), encoding="utf-8") as f:
+    with open(os.path.join(build_dir, INFO_FILE), encoding="utf-8") as f:
         splits = json.load(f)["splits"]
     split = max(splits, key=lambda s: splits[s]["num_examples"])
     files = SplitFiles.from_build(build_dir, split)  # every file hashed once, not timed
@@ -241,7 +242,7 @@ def run(build_dir: str, workdir: str, *, passes: int, min_records: int, say,
         ratios["ray_vs_raw_array_record"] = r("ray_iter_batches", "raw_array_record@ray")
         ratios["spark_vs_raw_array_record_bytes"] = r("spark_scan", "raw_array_record_bytes@spark")
     targets = {f"{k} >= {0.9 if '_vs_raw' in k else 1.5}": v >= (0.9 if "_vs_raw" in k else 1.5)
-               for k, v in ratios.items()}  # fmt: skip
+               for k, v in ratios.items()}
     # CPU per example, raw over loader: what the loader costs beyond the raw reads, whatever
     # else the machine runs (wall-clock ratios are not, on shared cores).
     cpu_ratios = {k: ratio(rates[b]["cpu_ms_per_item"], rates[a]["cpu_ms_per_item"])
@@ -249,8 +250,8 @@ def run(build_dir: str, workdir: str, *, passes: int, min_records: int, say,
                       "torch_map": ("torch_map_0", "raw_array_record"),
                       "torch_stream": ("torch_stream_0", "raw_tfrecord"),
                       "grain": ("grain_0", "raw_array_record"),
-                      "hf": ("hf_build_and_iterate", "raw_array_record_bytes")}.items()}  # fmt: skip
+                      "hf": ("hf_build_and_iterate", "raw_array_record_bytes")}.items()}
     return {"split": split, "examples": n, "passes_per_measurement": times,
             "cpus": os.cpu_count(), "rates": rates, "startup_s": startup,
             "ratios": ratios, "cpu_efficiency": cpu_ratios, "targets": targets,
-            "load_average": os.getloadavg()}  # fmt: skip
+            "load_average": os.getloadavg()}

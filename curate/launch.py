@@ -94,11 +94,16 @@ def run_build(
     from curate.build import BuildDataset, prepare_output, read_info
     from curate.config import load_config
 
+    fsio.require_client(output_dir)  # [aws] / [gcp] missing: one line, before any work
     options = pipeline_options(pipeline_args, workers)
     # The config, the sources' checks and the output are read before beam.Pipeline() would hand
     # the options to FileSystems: without this, s3:// paths ignore --s3_endpoint_url & co.
     FileSystems.set_options(options)
     config = load_config(config_path)
+    for source in config.sources:
+        for path in (source.path, source.audio_root):
+            if path:
+                fsio.require_client(path)
     models = None
     if config.signals is not None and config.enabled_models:
         from curate.models.transform import check_models

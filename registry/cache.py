@@ -22,16 +22,15 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 
-from apache_beam.io.filesystem import BeamIOError
-from apache_beam.io.filesystems import FileSystems
-
 from curate.fsio import (
+    bucket_errors,
     delete_file,
     ensure_filesystem_options,
     file_stat,
     open_read,
     require_credentials,
     is_local,
+    join,
     sha256_of,
     write_in_place,
 )
@@ -74,25 +73,25 @@ class CommitCache:
         self.commit_id = commit_id
         self.local = is_local(root)
         if not self.local:
-            ensure_filesystem_options()
+            ensure_filesystem_options(root)
             try:  # else Beam retries every request for minutes before it fails
                 require_credentials(root)
             except PermissionError as e:
                 raise StoreUnavailableError(f"registry cache {root}: {e}") from None
-        self.dir = FileSystems.join(root.rstrip("/") if not self.local else root, repo, commit_id)
+        self.dir = join(root.rstrip("/") if not self.local else root, f"{repo}/{commit_id}")
 
     def __repr__(self) -> str:
         return f"CommitCache({self.dir!r})"
 
     def path(self, rel: str) -> str:
         """Where ``rel`` is (or would be) cached: a local path or a URI."""
-        return FileSystems.join(self.dir, *_safe_relative(rel).split("/"))
+        return join(self.dir, _safe_relative(rel))
 
     def exists(self, rel: str) -> bool:
         return file_stat(self.path(rel)) is not None
 
     def _marker(self, rel: str) -> str:
-        return FileSystems.join(self.dir, _MARKERS, *f"{rel}.json".split("/"))
+        return join(self.dir, f"{_MARKERS}/{rel}.json")
 
     def _marked_ok(self, rel: str, sha256: str | None, st: tuple[int, int] | None) -> bool:
         """The file (whose stat is ``st``) is unchanged since it was verified: same size and
@@ -102,7 +101,7 @@ class CommitCache:
         try:
             with open_read(self._marker(rel)) as f:
                 m = json.loads(f.read())
-        except (OSError, ValueError, BeamIOError):
+        except (OSError, ValueError, *bucket_errors()):
             return False
         return (sha256 is None or m.get("sha256") == sha256) and [
             m.get("size_bytes"), m.get("mtime_ns")] == list(st)
@@ -123,7 +122,7 @@ class CommitCache:
         Without ``sha256``, the one the store recorded for the object is used."""
         try:
             return self._fetch(rel, sha256, size_bytes)
-        except (BeamIOError, OSError) as e:
+        except (OSError, *bucket_errors()) as e:
             if self.local:
                 raise
             raise StoreUnavailableError(f"registry cache {self.dir}: {e}") from e

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from curate import errors as curate_errors
+
 __all__ = [
     "ConflictError",
     "HookFailedError",
@@ -39,8 +41,9 @@ class IntegrityError(RegistryError):
     """Data does not match its recorded checksum (tampered build, corrupted object)."""
 
 
-class MissingDependencyError(RegistryError):
-    """An optional library a call needs (one of the extras) is not installed."""
+class MissingDependencyError(RegistryError, curate_errors.MissingDependencyError):
+    """An optional library a call needs (one of the extras, :mod:`curate.extras`) is not
+    installed. Also a :class:`curate.errors.MissingDependencyError`, as the library raises."""
 
     exit_code = 2
 

@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from curate.layout import ShardFormat
 from registry.loaders.order import resolve_rank
-from registry.loaders.records import ArrayRecordShards, Decoder
-from registry.loaders.split import AUDIO, SplitFiles
+from registry.loaders.records import ArrayRecordShards, Decoder, pad_batch
+from registry.loaders.split import SplitFiles
 
 __all__ = ["GrainSource", "pad_batch", "shard_options"]
 
@@ -38,12 +39,12 @@ class GrainSource:
     def __init__(self, files: SplitFiles, *, decode_audio: bool = True) -> None:
         self.files = files
         self.commit_id = files.commit_id
-        self._records = ArrayRecordShards(files.shards("array_record"), ref=files.ref)
+        self._records = ArrayRecordShards(files.shards(ShardFormat.ARRAY_RECORD), ref=files.ref)
         self._decode = Decoder(files, decode_audio=decode_audio)
 
     def __repr__(self) -> str:  # Grain checks it when it restores a checkpoint
         return (f"GrainSource(ref={self.files.ref!r}, split={self.files.split!r}, "
-                f"commit_id={self.commit_id!r}, len={len(self)})")  # fmt: skip
+                f"commit_id={self.commit_id!r}, len={len(self)})")
 
     def __len__(self) -> int:
         return len(self._records)
@@ -67,7 +68,7 @@ class GrainSource:
 
 
 def shard_options(rank: int | None = None, world_size: int | None = None, *,
-                  drop_remainder: bool = False):  # fmt: skip
+                  drop_remainder: bool = False):
     """Grain ``ShardOptions`` for this host: ``rank``/``world_size`` as given, else JAX's
     process index and count (as ``ShardByJaxProcess``) when JAX runs several processes, else
     ``torch.distributed``'s, else one shard. Host ``r`` of ``w`` reads the same examples as
@@ -76,24 +77,4 @@ def shard_options(rank: int | None = None, world_size: int | None = None, *,
 
     index, count = resolve_rank(rank, world_size)
     return grain.sharding.ShardOptions(shard_index=index, shard_count=count,
-                                       drop_remainder=drop_remainder)  # fmt: skip
-
-
-def pad_batch(examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """A batch of numpy arrays: decoded audio zero-padded to the longest (with
-    ``audio_lengths``), numbers stacked, text and encoded audio as object arrays."""
-    batch: dict[str, Any] = {}
-    for name in examples[0]:
-        values = [ex[name] for ex in examples]
-        first = values[0]
-        if name == AUDIO and isinstance(first, np.ndarray):
-            lengths = np.array([len(v) for v in values], dtype=np.int64)
-            out = np.zeros((len(values), int(lengths.max(initial=0)), *first.shape[1:]), first.dtype)
-            for row, v in zip(out, values):
-                row[: len(v)] = v
-            batch[AUDIO], batch["audio_lengths"] = out, lengths
-        elif isinstance(first, (str, bytes)):
-            batch[name] = np.array(values, dtype=object)
-        else:
-            batch[name] = np.stack(values)
-    return batch
+                                       drop_remainder=drop_remainder)

@@ -39,9 +39,9 @@ def _audio_struct(table: Any, codec: str) -> Any:
 def _table(files: SplitFiles) -> Any:
     import pyarrow as pa
 
-    count = len(files.shards("array_record" if files.array_record else "tfrecord"))
+    count = len(files.shards())
     return pa.concat_tables([_audio_struct(shard_table(files, s), files.audio_codec)
-                             for s in range(count)])  # fmt: skip
+                             for s in range(count)])
 
 
 def _info(files: SplitFiles, schema: Any, decode_audio: bool) -> Any:
@@ -51,11 +51,11 @@ def _info(files: SplitFiles, schema: Any, decode_audio: bool) -> Any:
     features[AUDIO] = datasets.Audio(sampling_rate=files.sample_rate_hz or None, decode=decode_audio)
     return datasets.DatasetInfo(
         description=f"{files.ref} split '{files.split}' (commit {files.commit_id})",
-        features=features)  # fmt: skip
+        features=features)
 
 
 def to_hf_dataset(files: SplitFiles, *, cache_file: str | os.PathLike[str] | None = None,
-                  decode_audio: bool = True) -> Any:  # fmt: skip
+                  decode_audio: bool = True) -> Any:
     """The split as a ``datasets.Dataset`` (see the module doc). Without ``cache_file`` the
     table is held in memory. ``decode_audio=False`` is ``Audio(decode=False)``: rows give
     ``{"bytes", "path"}`` (no torchcodec needed)."""
@@ -71,7 +71,7 @@ def to_hf_dataset(files: SplitFiles, *, cache_file: str | os.PathLike[str] | Non
         _write_arrow(_table(files), path)
     ds = datasets.Dataset.from_file(path, split=split)
     return datasets.Dataset(ds.data, info=_info(files, ds.data.schema, decode_audio),
-                            split=split)  # fmt: skip
+                            split=split)
 
 
 def _stat(path: str) -> list[int] | None:

@@ -7,10 +7,12 @@ Each reads one split of the version through its commit-keyed cache, pinned (see
 
 from __future__ import annotations
 
-import importlib.util
 import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from curate.extras import require
+from curate.layout import ShardFormat, manifest_file
 from registry.errors import MissingDependencyError, RegistryError
 from registry.loaders.split import PinnedFile, SplitFiles
 
@@ -20,19 +22,10 @@ if TYPE_CHECKING:
 
 __all__ = ["TrainingLoaders"]
 
-_FORMATS = ("array_record", "tfrecord")
-_EXTRAS = {"torch": ("torch", "PyTorch"), "grain": ("grain", "Grain"),
-           "datasets": ("hf", "Hugging Face datasets"), "ray": ("ray", "Ray Data"),
-           "pyspark": ("spark", "PySpark")}  # fmt: skip
-
 
 def _need(module: str, what: str) -> None:
-    """MissingDependencyError, in one line, if ``module`` (an extra's library) is missing."""
-    if importlib.util.find_spec(module) is None:
-        extra, name = _EXTRAS[module]
-        raise MissingDependencyError(
-            f"{what} needs {name}, which is not installed: pip install 'curate-speech[{extra}]'"
-        )
+    """MissingDependencyError, in one line naming the extra, if ``module`` is missing."""
+    require(module, what, error=MissingDependencyError)
 
 
 class TrainingLoaders:
@@ -52,23 +45,33 @@ class TrainingLoaders:
         self.files(split)  # NotFoundError naming the splits, for a split there is not
         info = self.info
         shards = info["splits"][split].get("shards", {})
-        counts = {s["path"]: int(s["num_examples"]) for fmt in _FORMATS
-                  for s in shards.get(fmt, [])}  # fmt: skip
-        rels = [*counts, f"manifest/{split}.parquet"]
+        counts = {s["path"]: int(s["num_examples"]) for fmt in ShardFormat
+                  for s in shards.get(fmt.value, [])}
+        rels = [*counts, manifest_file(split)]
         paths = self._fetch(rels)
         pinned = []
         for rel, path in zip(rels, paths):
             st = os.stat(path)
             pinned.append(PinnedFile(path=path, rel=rel, sha256=info["files"][rel]["sha256"],
                                      size_bytes=st.st_size, num_examples=counts.get(rel, 0),
-                                     mtime_ns=st.st_mtime_ns))  # fmt: skip
+                                     mtime_ns=st.st_mtime_ns))
         return SplitFiles.from_info(info, split, dict(zip(rels, paths)), ref=self.ref,
-                                    commit_id=self.commit_id, verified=pinned)  # fmt: skip
+                                    commit_id=self.commit_id, verified=pinned)
 
-    def torch_dataset(self, split: str, *, format: str = "array_record", decode_audio: bool = True,
+    def examples(self, split: str, *, decode_audio: bool = True) -> Iterator[dict[str, Any]]:
+        """The examples of ``split`` in shard order as plain values (text ``str``, numbers
+        ``int``/``float``, ``audio`` float32 numpy samples or, without ``decode_audio``, the
+        encoded bytes), read and decoded in this process: no extra needed.
+        :func:`registry.loaders.records.pad_batch` makes a padded numpy batch of a few."""
+        from registry.loaders.records import iter_examples
+
+        return iter_examples(self.split_files(split, what="examples"), decode_audio=decode_audio)
+
+    def torch_dataset(self, split: str, *, format: ShardFormat | str = ShardFormat.ARRAY_RECORD,
+                      decode_audio: bool = True,
                       shuffle: bool = False, seed: int = 0, rank: int | None = None,
                       world_size: int | None = None, drop_remainder: bool = False,
-                      shuffle_buffer: int = 1024) -> ExampleDataset | ExampleStream:  # fmt: skip
+                      shuffle_buffer: int = 1024) -> ExampleDataset | ExampleStream:
         """A PyTorch dataset of ``split``: map-style over ArrayRecord (``format="array_record"``)
         or iterable over TFRecord (``"tfrecord"``), this rank's share (``rank``/``world_size``,
         else ``torch.distributed``'s), shuffled per epoch from ``seed``; ``.loader(batch_size=…,
@@ -76,12 +79,15 @@ class TrainingLoaders:
         _need("torch", "torch_dataset")
         from registry.loaders import torch_data
 
-        if format not in _FORMATS:
-            raise ValueError(f"format must be one of {', '.join(_FORMATS)}, not {format!r}")
+        try:
+            fmt = ShardFormat(format)
+        except ValueError:
+            raise ValueError(f"format must be one of {', '.join(f.value for f in ShardFormat)}, "
+                             f"not {format!r}") from None
         files = self.split_files(split, what="torch_dataset")
         common = dict(decode_audio=decode_audio, shuffle=shuffle, seed=seed, rank=rank,
-                      world_size=world_size, drop_remainder=drop_remainder)  # fmt: skip
-        if format == "array_record":
+                      world_size=world_size, drop_remainder=drop_remainder)
+        if fmt is ShardFormat.ARRAY_RECORD:
             return torch_data.ExampleDataset(files, **common)
         return torch_data.ExampleStream(files, shuffle_buffer=shuffle_buffer, **common)
 
@@ -104,7 +110,7 @@ class TrainingLoaders:
         return to_hf_dataset(files, cache_file=cache_file, decode_audio=decode_audio)
 
     def ray_dataset(self, split: str, *, decode_audio: bool = True, start: int = 0,
-                    **read_args: Any) -> Any:  # fmt: skip
+                    **read_args: Any) -> Any:
         """``split`` as a ``ray.data.Dataset``, one read task per shard (see
         :mod:`registry.loaders.ray_data`)."""
         _need("ray", "ray_dataset")

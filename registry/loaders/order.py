@@ -40,7 +40,7 @@ def _from_frameworks() -> tuple[int, int]:
 
 
 def rank_range(num_examples: int, rank: int, world_size: int, *,
-               drop_remainder: bool = False) -> tuple[int, int]:  # fmt: skip
+               drop_remainder: bool = False) -> tuple[int, int]:
     """``[start, stop)`` of the split's examples that ``rank`` reads."""
     if drop_remainder:
         per = num_examples // world_size

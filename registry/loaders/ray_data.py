@@ -13,15 +13,18 @@ sees (or each node must hold the version: ``DatasetVersion.pull``).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+from curate.layout import ShardFormat
 from registry.loaders.records import shard_table
 from registry.loaders.split import AUDIO, SplitFiles
 
-__all__ = ["SplitDatasource", "ray_dataset"]
+__all__ = ["ray_dataset"]  # and SplitDatasource, made on first use (it subclasses Ray's)
 
 
-def _read_shard(files: SplitFiles, shard: int, fmt: str, decode_audio: bool, skip: int) -> Any:
+def _read_shard(files: SplitFiles, shard: int, fmt: ShardFormat, decode_audio: bool,
+                skip: int) -> Any:
     table = shard_table(files, shard, fmt=fmt).slice(skip)
     if not decode_audio:
         return table
@@ -34,6 +37,7 @@ def _read_shard(files: SplitFiles, shard: int, fmt: str, decode_audio: bool, ski
     return table.set_column(table.schema.get_field_index(AUDIO), AUDIO, column)
 
 
+@functools.cache
 def _datasource_class() -> type:
     from ray.data import Datasource, ReadTask
     from ray.data.block import BlockMetadata
@@ -45,7 +49,7 @@ def _datasource_class() -> type:
             if not 0 <= start <= files.num_examples:
                 raise ValueError(f"start {start} is not in 0..{files.num_examples}")
             self._files = files
-            self._fmt = "array_record" if files.array_record else "tfrecord"
+            self._fmt = files.format
             self._decode = decode_audio
             self._start = start
 
@@ -56,7 +60,7 @@ def _datasource_class() -> type:
             return sum(f.size_bytes for f in self._files.shards(self._fmt))
 
         def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
-                           data_context: Any = None) -> list[Any]:  # fmt: skip
+                           data_context: Any = None) -> list[Any]:
             tasks, shard_start = [], 0
             for shard, f in enumerate(self._files.shards(self._fmt)):
                 skip = max(0, self._start - shard_start)
@@ -64,7 +68,7 @@ def _datasource_class() -> type:
                 if skip >= f.num_examples:
                     continue
                 meta = BlockMetadata(num_rows=f.num_examples - skip, size_bytes=f.size_bytes,
-                                     input_files=(f.path,), exec_stats=None)  # fmt: skip
+                                     input_files=(f.path,), exec_stats=None)
 
                 def read(shard: int = shard, skip: int = skip) -> list[Any]:
                     return [_read_shard(self._files, shard, self._fmt, self._decode, skip)]
@@ -82,7 +86,7 @@ def __getattr__(name: str) -> Any:  # SplitDatasource needs Ray: made when first
 
 
 def ray_dataset(files: SplitFiles, *, decode_audio: bool = True, start: int = 0,
-                **read_args: Any) -> Any:  # fmt: skip
+                **read_args: Any) -> Any:
     """The split as a ``ray.data.Dataset`` (see the module doc; ``read_args`` go to
     ``ray.data.read_datasource``: ``concurrency``, ``num_cpus``…)."""
     import ray.data

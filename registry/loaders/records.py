@@ -11,16 +11,25 @@ from __future__ import annotations
 
 import bisect
 import os
-import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, BinaryIO
 
 from curate.example_decode import ExampleDecoder, decode_audio
+from curate.layout import ShardFormat
+from curate.writers import check_tfrecord_data, tfrecord_length
 from registry.errors import IntegrityError
 from registry.loaders.split import AUDIO, PinnedFile, SplitFiles, text_features
 
-__all__ = ["ArrayRecordShards", "Decoder", "Segment", "read_tfrecords", "shard_table"]
+__all__ = [
+    "ArrayRecordShards",
+    "Decoder",
+    "Segment",
+    "iter_examples",
+    "pad_batch",
+    "read_tfrecords",
+    "shard_table",
+]
 
 # For random access: no read-ahead, no thread pool (so a forked worker inherits no threads).
 _READER_OPTIONS = "readahead_buffer_size:0,max_parallelism:0"
@@ -101,46 +110,34 @@ class ArrayRecordShards:
         return out
 
 
-_CRC_MASK = 0xA282EAD8
-
-
-def _masked_crc(data: bytes) -> int:
-    import google_crc32c
-
-    crc = google_crc32c.value(data)
-    return (((crc >> 15) | (crc << 17)) + _CRC_MASK) & 0xFFFFFFFF
-
-
 Segment = tuple[int, int, int]  # (shard, start, stop): records start..stop-1 of one shard
 
 
 def _records_of(f: BinaryIO, name: str, start: int, stop: int,
-                wanted: Callable[[int], bool]) -> Iterator[tuple[int, bytes]]:  # fmt: skip
+                wanted: Callable[[int], bool]) -> Iterator[tuple[int, bytes]]:
     """(position, record) for positions ``start..stop-1`` of one TFRecord file that
     ``wanted(position)``; the others are skipped by their length (their header's CRC checked),
     the wanted ones read and checked whole."""
     offset = 0
-    for position in range(stop):
-        head = f.read(12)
-        if len(head) < 12:
-            raise IntegrityError(f"{name}: ends after {position} records, expected {stop}")
-        (length,) = struct.unpack_from("<Q", head)
-        if struct.unpack_from("<I", head, 8)[0] != _masked_crc(head[:8]):
-            raise IntegrityError(f"{name}: corrupt TFRecord length at byte {offset}")
-        if position >= start and wanted(position):
-            body = f.read(length + 4)
-            record = body[:length]
-            if len(body) < length + 4 or struct.unpack_from("<I", body, length)[0] != _masked_crc(record):
-                raise IntegrityError(f"{name}: corrupt or truncated TFRecord at byte {offset}")
-            yield position, record
-        else:
-            f.seek(length + 4, os.SEEK_CUR)
-        offset += 16 + length
+    try:
+        for position in range(stop):
+            head = f.read(12)
+            if not head:
+                raise IntegrityError(f"{name}: ends after {position} records, expected {stop}")
+            length = tfrecord_length(head, name=name, pos=offset)
+            if position >= start and wanted(position):
+                yield position, check_tfrecord_data(f.read(length + 4), length, name=name,
+                                                    pos=offset)
+            else:
+                f.seek(length + 4, os.SEEK_CUR)
+            offset += 16 + length
+    except ValueError as e:  # the framing's own checks: corrupt or truncated
+        raise IntegrityError(str(e)) from e
 
 
 def read_tfrecords(files: Sequence[PinnedFile], segments: Iterable[Segment], *, ref: str = "",
                    wanted: Callable[[int], bool] = lambda p: True,
-                   ) -> Iterator[tuple[int, int, int, bytes]]:  # fmt: skip
+                   ) -> Iterator[tuple[int, int, int, bytes]]:
     """``(stream position, shard, position in the shard, record)`` of the records of
     ``segments`` in order, for the stream positions (0, 1, … across all segments) that
     ``wanted``."""
@@ -179,26 +176,26 @@ class Decoder:
         return example
 
 
-def shard_table(files: SplitFiles, shard: int, *, fmt: str | None = None) -> Any:
+def shard_table(files: SplitFiles, shard: int, *, fmt: ShardFormat | None = None) -> Any:
     """One shard's examples as an Arrow table: the manifest's rows of that shard (every
     column, in position order) plus ``audio``, the encoded bytes read from the shard. Each
     record's key must be its manifest row's: IntegrityError otherwise."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    fmt = fmt or ("array_record" if files.array_record else "tfrecord")
+    fmt = ShardFormat(fmt or files.format)
     shards = files.shards(fmt)
     f = shards[shard]
     files.manifest.check(files.ref)
     rows = pq.read_table(files.manifest.path, filters=[("shard", "=", shard)])
     rows = rows.sort_by("position")
     if rows.num_rows != f.num_examples or rows.column("position").to_pylist() != list(
-            range(f.num_examples)):  # fmt: skip
+            range(f.num_examples)):
         raise IntegrityError(
             f"{files.ref} '{files.split}': the manifest's rows of shard {shard} are not "
             f"positions 0..{f.num_examples - 1} of '{f.rel}'"
         )
-    if fmt == "array_record":
+    if fmt is ShardFormat.ARRAY_RECORD:
         records = ArrayRecordShards([f], ref=files.ref).read(range(f.num_examples))
     else:
         records = [r for *_, r in read_tfrecords([f], [(0, 0, f.num_examples)], ref=files.ref)]
@@ -214,3 +211,40 @@ def shard_table(files: SplitFiles, shard: int, *, fmt: str | None = None) -> Any
             )
         audio.append(ex[AUDIO])
     return rows.append_column(AUDIO, pa.array(audio, type=pa.binary()))
+
+
+def iter_examples(files: SplitFiles, *, decode_audio: bool = True) -> Iterator[dict[str, Any]]:
+    """Every example of the split in shard order, decoded by :class:`Decoder`, read
+    sequentially from its TFRecord shards (ArrayRecord when it has none)."""
+    decode = Decoder(files, decode_audio=decode_audio)
+    if files.tfrecord:
+        segments = [(i, 0, f.num_examples) for i, f in enumerate(files.tfrecord)]
+        for *_, record in read_tfrecords(files.tfrecord, segments, ref=files.ref):
+            yield decode(record)
+        return
+    shards = ArrayRecordShards(files.array_record, ref=files.ref)
+    for start in range(0, len(shards), 64):
+        for record in shards.read(range(start, min(start + 64, len(shards)))):
+            yield decode(record)
+
+
+def pad_batch(examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A batch of numpy arrays: decoded audio zero-padded to the longest (with
+    ``audio_lengths``), numbers stacked, text and encoded audio as object arrays."""
+    import numpy as np
+
+    batch: dict[str, Any] = {}
+    for name in examples[0]:
+        values = [ex[name] for ex in examples]
+        first = values[0]
+        if name == AUDIO and isinstance(first, np.ndarray):
+            lengths = np.array([len(v) for v in values], dtype=np.int64)
+            out = np.zeros((len(values), int(lengths.max(initial=0)), *first.shape[1:]), first.dtype)
+            for row, v in zip(out, values):
+                row[: len(v)] = v
+            batch[AUDIO], batch["audio_lengths"] = out, lengths
+        elif isinstance(first, (str, bytes)):
+            batch[name] = np.array(values, dtype=object)
+        else:
+            batch[name] = np.stack(values)
+    return batch

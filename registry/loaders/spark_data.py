@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from curate.layout import ShardFormat
 from registry.loaders.records import shard_table
 from registry.loaders.split import AUDIO, SplitFiles
 
 __all__ = ["spark_dataframe"]
 
 
-def _read_shards(files: SplitFiles, fmt: str):
+def _read_shards(files: SplitFiles, fmt: ShardFormat):
     def read(batches: Any) -> Any:  # RecordBatches of shard numbers -> RecordBatches of rows
         for batch in batches:
             for shard in batch.column("id").to_pylist():
@@ -34,7 +35,7 @@ def spark_dataframe(spark: Any, files: SplitFiles) -> Any:
     import pyarrow.parquet as pq
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    fmt = "array_record" if files.array_record else "tfrecord"
+    fmt = files.format
     count = len(files.shards(fmt))
     files.manifest.check(files.ref)
     schema = pq.read_schema(files.manifest.path).append(pa.field(AUDIO, pa.binary()))

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from curate.fsio import join
+from curate.layout import INFO_FILE, ShardFormat, manifest_file
 from registry.errors import IntegrityError, NotFoundError
 
 __all__ = ["AUDIO", "PinnedFile", "SplitFiles", "text_features"]
@@ -40,7 +42,7 @@ class PinnedFile:
 
     @classmethod
     def verified(cls, path: str, *, rel: str, sha256: str, num_examples: int = 0,
-                 ref: str = "") -> PinnedFile:  # fmt: skip
+                 ref: str = "") -> PinnedFile:
         """Hash a local ``path`` now: IntegrityError unless it is ``sha256``."""
         from curate.fsio import sha256_of  # (imports Beam: not in the workers that read)
 
@@ -52,7 +54,7 @@ class PinnedFile:
                 f"recorded for '{rel}'"
             )
         return cls(path=path, rel=rel, sha256=sha256, size_bytes=st.st_size,
-                   num_examples=num_examples, mtime_ns=st.st_mtime_ns)  # fmt: skip
+                   num_examples=num_examples, mtime_ns=st.st_mtime_ns)
 
     def check(self, ref: str = "") -> None:
         """IntegrityError if the local file is not (by size and mtime) the one verified."""
@@ -92,15 +94,23 @@ class SplitFiles:
     def num_examples(self) -> int:
         return sum(f.num_examples for f in self.array_record or self.tfrecord)
 
-    def shards(self, fmt: str) -> tuple[PinnedFile, ...]:
-        files = {"array_record": self.array_record, "tfrecord": self.tfrecord}[fmt]
+    @property
+    def format(self) -> ShardFormat:
+        """The format the loaders that read whole shards use: ArrayRecord where the version
+        has it, else TFRecord."""
+        return ShardFormat.ARRAY_RECORD if self.array_record else ShardFormat.TFRECORD
+
+    def shards(self, fmt: ShardFormat | str | None = None) -> tuple[PinnedFile, ...]:
+        """The shards in ``fmt`` (default :attr:`format`), in shard order."""
+        fmt = ShardFormat(fmt or self.format)
+        files = self.array_record if fmt is ShardFormat.ARRAY_RECORD else self.tfrecord
         if not files:
-            raise NotFoundError(f"{self.ref} has no {fmt} shards for split '{self.split}'")
+            raise NotFoundError(f"{self.ref} has no {fmt.value} shards for split '{self.split}'")
         return files
 
     @classmethod
     def from_info(cls, info: dict[str, Any], split: str, paths: dict[str, str], *, ref: str,
-                  commit_id: str, verified: Sequence[PinnedFile] = ()) -> SplitFiles:  # fmt: skip
+                  commit_id: str, verified: Sequence[PinnedFile] = ()) -> SplitFiles:
         """From ``dataset_info.json``; ``paths`` maps each file's name in the version to where
         it is. Files already in ``verified`` are taken as they are, the others hashed now."""
         try:
@@ -119,7 +129,7 @@ class SplitFiles:
             except KeyError:
                 raise IntegrityError(f"{ref}: dataset_info.json has no sha256 for '{rel}'") from None
             return PinnedFile.verified(paths[rel], rel=rel, sha256=sha256,
-                                       num_examples=num_examples, ref=ref)  # fmt: skip
+                                       num_examples=num_examples, ref=ref)
 
         shards = entry.get("shards", {})
         return cls(
@@ -129,11 +139,11 @@ class SplitFiles:
             channels=int(info.get("channels", 1)),
             audio_codec=str(info.get("audio_codec", "")),
             array_record=tuple(pin(s["path"], int(s["num_examples"]))
-                               for s in shards.get("array_record", [])),
+                               for s in shards.get(ShardFormat.ARRAY_RECORD.value, [])),
             tfrecord=tuple(pin(s["path"], int(s["num_examples"]))
-                           for s in shards.get("tfrecord", [])),
-            manifest=pin(f"manifest/{split}.parquet"),
-        )  # fmt: skip
+                           for s in shards.get(ShardFormat.TFRECORD.value, [])),
+            manifest=pin(manifest_file(split)),
+        )
 
     @classmethod
     def from_build(cls, build_dir: str | os.PathLike[str], split: str) -> SplitFiles:
@@ -141,7 +151,7 @@ class SplitFiles:
         ``dataset_info.json`` (a build that is not registered has no commit: its fingerprint
         stands in)."""
         root = os.fspath(build_dir)
-        with open(os.path.join(root, "dataset_info.json"), "rb") as f:
+        with open(join(root, INFO_FILE), "rb") as f:
             info = json.load(f)
-        paths = {rel: os.path.join(root, *rel.split("/")) for rel in info["files"]}
+        paths = {rel: join(root, rel) for rel in info["files"]}
         return cls.from_info(info, split, paths, ref=root, commit_id=info["fingerprint"])

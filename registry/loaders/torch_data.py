@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, get_worker_info
 
+from curate.layout import ShardFormat
 from registry.loaders.order import epoch_permutation, rank_range, resolve_rank
 from registry.loaders.records import ArrayRecordShards, Decoder, Segment, read_tfrecords
 from registry.loaders.split import AUDIO, SplitFiles
@@ -123,7 +124,7 @@ class EpochSampler(Sampler[int]):
     def state_dict(self) -> dict[str, Any]:
         return {"version": _STATE_VERSION, "epoch": self.epoch, "position": self.resume_at,
                 "seed": self.seed, "shuffle": self.shuffle,
-                "num_examples": self.num_examples}  # fmt: skip
+                "num_examples": self.num_examples}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         _check_state(state, seed=self.seed, shuffle=self.shuffle, num_examples=self.num_examples)
@@ -141,19 +142,19 @@ class ExampleDataset(Dataset):
 
     def __init__(self, files: SplitFiles, *, decode_audio: bool = True, shuffle: bool = False,
                  seed: int = 0, rank: int | None = None, world_size: int | None = None,
-                 drop_remainder: bool = False) -> None:  # fmt: skip
+                 drop_remainder: bool = False) -> None:
         self.files = files
         self.commit_id = files.commit_id
         self.rank, self.world_size = resolve_rank(rank, world_size)
         self._start, self._stop = rank_range(files.num_examples, self.rank, self.world_size,
-                                             drop_remainder=drop_remainder)  # fmt: skip
-        self._records = ArrayRecordShards(files.shards("array_record"), ref=files.ref)
+                                             drop_remainder=drop_remainder)
+        self._records = ArrayRecordShards(files.shards(ShardFormat.ARRAY_RECORD), ref=files.ref)
         self._tensors = _Tensors(files, decode_audio)
         self.sampler = EpochSampler(len(self), shuffle=shuffle, seed=seed)
 
     def __repr__(self) -> str:
         return (f"ExampleDataset({self.files.ref} '{self.files.split}', rank {self.rank} of "
-                f"{self.world_size}: examples {self._start}..{self._stop - 1})")  # fmt: skip
+                f"{self.world_size}: examples {self._start}..{self._stop - 1})")
 
     def __len__(self) -> int:
         return self._stop - self._start
@@ -199,13 +200,13 @@ class ExampleStream(IterableDataset):
 
     def __init__(self, files: SplitFiles, *, decode_audio: bool = True, shuffle: bool = False,
                  seed: int = 0, shuffle_buffer: int = 1024, rank: int | None = None,
-                 world_size: int | None = None, drop_remainder: bool = False) -> None:  # fmt: skip
+                 world_size: int | None = None, drop_remainder: bool = False) -> None:
         self.files = files
         self.commit_id = files.commit_id
         self.rank, self.world_size = resolve_rank(rank, world_size)
-        self._shards = files.shards("tfrecord")
+        self._shards = files.shards(ShardFormat.TFRECORD)
         self._start, self._stop = rank_range(files.num_examples, self.rank, self.world_size,
-                                             drop_remainder=drop_remainder)  # fmt: skip
+                                             drop_remainder=drop_remainder)
         self.shuffle, self.seed, self.shuffle_buffer = shuffle, seed, max(1, shuffle_buffer)
         self.epoch = 0
         self._skip: list[int] | None = None  # records each worker already delivered
@@ -215,7 +216,7 @@ class ExampleStream(IterableDataset):
 
     def __repr__(self) -> str:
         return (f"ExampleStream({self.files.ref} '{self.files.split}', rank {self.rank} of "
-                f"{self.world_size}: examples {self._start}..{self._stop - 1})")  # fmt: skip
+                f"{self.world_size}: examples {self._start}..{self._stop - 1})")
 
     def __len__(self) -> int:
         return self._stop - self._start
@@ -255,12 +256,12 @@ class ExampleStream(IterableDataset):
         return {"version": _STATE_VERSION, "epoch": self.epoch, "delivered": list(delivered),
                 "seed": self.seed, "shuffle": self.shuffle, "shuffle_buffer": self.shuffle_buffer,
                 "rank": self.rank, "world_size": self.world_size,
-                "num_examples": len(self)}  # fmt: skip
+                "num_examples": len(self)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         _check_state(state, seed=self.seed, shuffle=self.shuffle, rank=self.rank,
                      world_size=self.world_size, shuffle_buffer=self.shuffle_buffer,
-                     num_examples=len(self))  # fmt: skip
+                     num_examples=len(self))
         self.epoch = int(state["epoch"])
         self._skip = [int(n) for n in state["delivered"]] or None
 
@@ -278,11 +279,11 @@ class ExampleStream(IterableDataset):
         return self._examples(self.epoch, worker, workers, skip)
 
     def _examples(self, epoch: int, worker: int, workers: int,
-                  skip: int) -> Iterator[dict[str, Any]]:  # fmt: skip
+                  skip: int) -> Iterator[dict[str, Any]]:
         starts = self._shard_starts
         rows = ((starts[shard] + position, record) for _, shard, position, record in read_tfrecords(
             self._shards, self.segments(epoch), ref=self.files.ref,
-            wanted=lambda p: p % workers == worker))  # fmt: skip
+            wanted=lambda p: p % workers == worker))
         if self.shuffle:
             rng = np.random.default_rng([self.seed, epoch, self.rank, worker])
             rows = _buffer_shuffle(rows, self.shuffle_buffer, rng)

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from curate.layout import manifest_file
 from registry.api import Registry
 from registry.local import LocalStore
 from registry.loaders.split import SplitFiles
@@ -56,10 +57,10 @@ class Expected:
 
 def expected(builds: Builds, split: str, build: str = "v1") -> Expected:
     root = getattr(builds, build)
-    rows = pq.read_table(Path(root) / "manifest" / f"{split}.parquet").to_pylist()
+    rows = pq.read_table(Path(root) / manifest_file(split)).to_pylist()
     rows.sort(key=lambda r: (r["shard"], r["position"]))
     return Expected(keys=[r["key"] for r in rows],
-                    by_key={e.key: e for e in builds.examples[build][split]})  # fmt: skip
+                    by_key={e.key: e for e in builds.examples[build][split]})
 
 
 @pytest.fixture(scope="session")

@@ -20,12 +20,12 @@ from registry.loaders.grain_data import GrainSource, pad_batch, shard_options  #
 
 
 def _loader(source: GrainSource, *, workers: int = 0, shard=None, shuffle: bool = False,
-            seed: int = 0, batch: int = 4, epochs: int = 1) -> grain.DataLoader:  # fmt: skip
+            seed: int = 0, batch: int = 4, epochs: int = 1) -> grain.DataLoader:
     sampler = grain.samplers.IndexSampler(
         len(source), shard_options=shard or grain.sharding.NoSharding(), shuffle=shuffle,
-        seed=seed, num_epochs=epochs)  # fmt: skip
+        seed=seed, num_epochs=epochs)
     return grain.DataLoader(data_source=source, sampler=sampler, worker_count=workers,
-                            operations=[grain.transforms.Batch(batch, batch_fn=pad_batch)])  # fmt: skip
+                            operations=[grain.transforms.Batch(batch, batch_fn=pad_batch)])
 
 
 def _keys(batches) -> list[str]:
@@ -58,7 +58,7 @@ def test_a_grain_dataloader_reads_the_builds_examples(
 def test_two_hosts_see_disjoint_halves_whose_union_is_the_split(train: SplitFiles) -> None:
     source = GrainSource(train, decode_audio=False)
     hosts = [_keys(_loader(source, shard=shard_options(r, 2), shuffle=True, seed=5, workers=2))
-             for r in (0, 1)]  # fmt: skip
+             for r in (0, 1)]
     assert not set(hosts[0]) & set(hosts[1])
     assert sorted(hosts[0] + hosts[1]) == sorted(_keys(_loader(source)))
     assert len(hosts[0]) == len(hosts[1]) == 10
@@ -76,7 +76,7 @@ def test_a_restored_iterator_yields_exactly_the_remaining_examples(
 
     def make():
         return _loader(source, workers=workers, shuffle=True, seed=9, batch=2, epochs=2,
-                       shard=shard_options(1, 2))  # fmt: skip
+                       shard=shard_options(1, 2))
 
     whole = _keys(make())
     it = iter(make())

@@ -24,7 +24,7 @@ from registry.loaders.ray_data import ray_dataset  # noqa: E402
 @pytest.fixture(scope="module", autouse=True)
 def local_ray() -> Iterator[None]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             configure_logging=False)  # fmt: skip
+             configure_logging=False)
     ctx = ray.data.DataContext.get_current()
     saved = ctx.enable_progress_bars, ctx.execution_options.preserve_order
     ctx.enable_progress_bars, ctx.execution_options.preserve_order = False, True
@@ -63,7 +63,7 @@ def test_two_consumers_see_disjoint_halves_whose_union_is_the_split(train: Split
         t.join(timeout=300)
     assert not set(seen[0]) & set(seen[1]) and len(seen[0]) == len(seen[1]) == 10
     assert sorted(seen[0] + seen[1]) == sorted(r["key"] for r in ray_dataset(
-        train, decode_audio=False).take_all())  # fmt: skip
+        train, decode_audio=False).take_all())
 
 
 def test_a_resumed_read_yields_exactly_the_remaining_examples(train: SplitFiles) -> None:

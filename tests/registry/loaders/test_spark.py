@@ -29,7 +29,7 @@ def spark() -> Iterator[object]:
     session = (SparkSession.builder.master("local[2]").appName("curate-loader-tests")
                .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
                .config("spark.driver.bindAddress", "127.0.0.1")
-               .config("spark.driver.host", "127.0.0.1").getOrCreate())  # fmt: skip
+               .config("spark.driver.host", "127.0.0.1").getOrCreate())
     try:
         yield session
     finally:

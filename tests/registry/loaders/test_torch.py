@@ -63,16 +63,16 @@ def test_a_dataloader_with_two_workers_reads_every_example_once(
             train_expected.check(key, train_expected.by_key[key].text, row[:n].numpy())
             assert not row[n:].any()  # zero padding
     assert [k for b in ResumableDataLoader(kind(train), batch_size=3, num_workers=2)
-            for k in b["key"]] == keys  # the same order every time, whatever the timing  # fmt: skip
+            for k in b["key"]] == keys  # the same order every time, whatever the timing
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=["map", "stream"])
 def test_two_ranks_see_disjoint_halves_whose_union_is_the_split(kind, train: SplitFiles) -> None:
     ranks = [_keys(ResumableDataLoader(kind(train, rank=r, world_size=2, shuffle=True, seed=3),
-                                       batch_size=4, num_workers=2)) for r in (0, 1)]  # fmt: skip
+                                       batch_size=4, num_workers=2)) for r in (0, 1)]
     assert not set(ranks[0]) & set(ranks[1])
     assert sorted(ranks[0] + ranks[1]) == sorted(k for k in _keys(ResumableDataLoader(
-        kind(train), batch_size=4)))  # fmt: skip
+        kind(train), batch_size=4)))
     assert len(ranks[0]) == len(ranks[1]) == 10
     odd = [len(kind(train, rank=r, world_size=3)) for r in range(3)]
     assert sum(odd) == 20 and max(odd) - min(odd) <= 1
@@ -100,7 +100,7 @@ def test_ranks_come_from_torch_distributed(train: SplitFiles, tmp_path: Path) ->
 
     init = f"file://{tmp_path / 'rendezvous'}"
     mp.start_processes(_rank_keys, args=(2, init, train, str(tmp_path)), nprocs=2, join=True,
-                       start_method="fork")  # fmt: skip
+                       start_method="fork")
     for kind in KINDS:
         got = [(tmp_path / f"{kind.__name__}-{r}.txt").read_text().splitlines() for r in (0, 1)]
         assert [g[0] for g in got] == ["0/2", "1/2"]
@@ -112,7 +112,7 @@ def test_ranks_come_from_torch_distributed(train: SplitFiles, tmp_path: Path) ->
 def test_shuffles_are_fixed_by_seed_and_epoch(kind, train: SplitFiles) -> None:
     def order(seed: int, epoch: int) -> list[str]:
         ds = kind(train, shuffle=True, seed=seed, shuffle_buffer=8) if kind is ExampleStream \
-            else kind(train, shuffle=True, seed=seed)  # fmt: skip
+            else kind(train, shuffle=True, seed=seed)
         ds.set_epoch(epoch)
         return _keys(ResumableDataLoader(ds, batch_size=5, num_workers=2))
 
@@ -192,7 +192,7 @@ def test_pad_collate_pads_multichannel_audio_and_keeps_text() -> None:
     batch = pad_collate([
         {"audio": torch.ones(3, 2), "text": "a", "n": torch.tensor(3)},
         {"audio": torch.ones(5, 2), "text": "b", "n": torch.tensor(5)},
-    ])  # fmt: skip
+    ])
     assert batch["audio"].shape == (2, 5, 2) and batch["audio_lengths"].tolist() == [3, 5]
     assert batch["audio"][0, 3:].abs().sum() == 0 and batch["text"] == ["a", "b"]
     assert batch["n"].tolist() == [3, 5]

@@ -63,7 +63,7 @@ STACKS = {"torch": _torch, "grain": _grain, "hf": _hf}  # Ray, Spark: in their o
 
 @pytest.mark.parametrize("stack", list(STACKS))
 def test_every_loader_reads_v1_as_the_build_wrote_it(stack: str, reg: Registry,
-                                                     builds: Builds) -> None:  # fmt: skip
+                                                     builds: Builds) -> None:
     ds = reg.open(f"{DS}@v1")
     exp = expected(builds, "train")
     keys = STACKS[stack](ds, exp)
@@ -110,7 +110,7 @@ def test_a_loader_whose_library_is_missing_says_which_extra(reg: Registry, monke
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "pyspark" else real(name, *a))  # fmt: skip
+                        lambda name, *a: None if name == "pyspark" else real(name, *a))
     with pytest.raises(MissingDependencyError,
                        match=r"spark_dataframe needs PySpark, .*pip install 'curate-speech\[spark\]'"):
         reg.open(f"{DS}@v1").spark_dataframe(None, "train")
