@@ -1,5 +1,6 @@
 """Every training loader of ``DatasetVersion`` reads ``NAME@v1`` as the build wrote it, exposes
-its commit id, and refuses a cache file that does not match the version's sha256 (Ray's and
+its commit id, and refuses a cache file that does not match the version's sha256 (every reader
+of a split: the training loaders, ``examples``, ``array_record_source``, ``tf_dataset``; Ray's and
 Spark's reads of ``NAME@v1`` are in their modules, beside the engine they start once)."""
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ LOADERS = {
     "hf": lambda ds: ds.to_hf_dataset("train"),
     "ray": lambda ds: ds.ray_dataset("train"),
     "spark": lambda ds: ds.spark_dataframe(None, "train"),
+    "examples": lambda ds: list(ds.examples("train")),
+    "array_record_source": lambda ds: ds.array_record_source("train")[0],
+    "tf_dataset": lambda ds: list(ds.tf_dataset("train", batch_size=4)),
 }
 
 
@@ -87,7 +91,7 @@ def test_every_loader_refuses_a_cache_file_that_does_not_match(
     """A cached shard corrupted in place is fetched again; when the registry's copy is bad
     too, the loader refuses the version instead of reading it."""
     ds = reg.open(f"{DS}@v1")
-    fmt = "tfrecord" if loader == "torch-tfrecord" else "array_record"
+    fmt = "tfrecord" if loader in ("torch-tfrecord", "tf_dataset", "examples") else "array_record"
     rel = ds.info["splits"]["train"]["shards"][fmt][1]["path"]
     cached = Path(ds.cache.path(rel))
     ds.split_files("train")  # cached, verified
