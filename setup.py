@@ -69,8 +69,10 @@ setup(
         # datasets 4.1+ needs pyarrow >= 21, and Beam 2.62 caps pyarrow < 17. Beside Beam's dill
         # pin pip cannot resolve datasets' multiprocess: install it as the Makefile does.
         "hf": ["datasets>=3.0,<4.1"],
-        "ray": ["ray[data]>=2.40"],
-        "spark": ["pyspark>=3.5"],
+        # Beam 2.62's pyarrow < 17 caps these too: Ray Data 2.55+ refuses pyarrow < 17 at
+        # import, PySpark 4.1+ wants a newer one than 16 (4.3 refused it here: needs 18).
+        "ray": ["ray[data]>=2.40,<2.55"],
+        "spark": ["pyspark>=3.5,<4.1"],
         "test": [
             "pytest>=8",
             "pytest-timeout>=2.2",

@@ -92,4 +92,6 @@ def ray_dataset(files: SplitFiles, *, decode_audio: bool = True, start: int = 0,
     import ray.data
 
     source = _datasource_class()(files, decode_audio=decode_audio, start=start)
-    return ray.data.read_datasource(source, **read_args)
+    ds = ray.data.read_datasource(source, **read_args)
+    ds.commit_id = files.commit_id  # on the Dataset as returned (a transform makes a new one)
+    return ds

@@ -41,4 +41,9 @@ def spark_dataframe(spark: Any, files: SplitFiles) -> Any:
     schema = pq.read_schema(files.manifest.path).append(pa.field(AUDIO, pa.binary()))
     schema = schema.remove_metadata()
     ids = spark.range(count, numPartitions=count)
-    return ids.mapInArrow(_read_shards(files, fmt), from_arrow_schema(schema))
+    # The commit goes with the audio column's metadata (kept by selects and joins) and on the
+    # DataFrame as returned, as every loader exposes it.
+    df = ids.mapInArrow(_read_shards(files, fmt), from_arrow_schema(schema)).withMetadata(
+        AUDIO, {"commit_id": files.commit_id, "ref": files.ref})
+    df.commit_id = files.commit_id
+    return df

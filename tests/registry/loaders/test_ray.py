@@ -91,6 +91,7 @@ def test_v1_from_the_registry_is_the_build(reg, builds) -> None:
     ds = reg.open(f"{DS}@v1")
     exp = expected(builds, "train")
     data = ds.ray_dataset("train")
+    assert data.commit_id == ds.commit_id
     rows = data.take_all()
     assert [r["key"] for r in rows] == exp.keys
     for r in rows:

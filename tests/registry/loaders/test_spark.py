@@ -72,7 +72,12 @@ def test_v1_from_the_registry_is_the_build(spark, reg, builds) -> None:
     from tests.registry.loaders.conftest import DS, expected
 
     exp = expected(builds, "train")
-    rows = reg.open(f"{DS}@v1").spark_dataframe(spark, "train").collect()
+    ds = reg.open(f"{DS}@v1")
+    df = ds.spark_dataframe(spark, "train")
+    assert df.commit_id == ds.commit_id
+    assert df.select("key", "audio").schema["audio"].metadata == {
+        "commit_id": ds.commit_id, "ref": ds.ref}
+    rows = df.collect()
     assert [r["key"] for r in rows] == exp.keys
     for r in rows:
         exp.check(r["key"], r["text"], sf.read(io.BytesIO(r["audio"]), dtype="float32")[0])
