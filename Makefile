@@ -32,7 +32,7 @@ demo: $(BIN)/.installed
 	$(BIN)/curate demo --overwrite
 
 test: $(BIN)/.installed $(BIN)/.installed-loaders
-	-sh tests/validation/install_chromium.sh  # for the Data Docs test; it skips, saying why, without
+	-sh tests/validation/install_chromium.sh  # for the browser tests (they skip saying why without; fail in CI)
 	-sh tests/curate/models/install_speech.sh  # real speech for the model tests (same)
 	-sh tests/registry/build_lakefs.sh  # the real lakeFS server for the registry tests (same)
 	$(BIN)/python -m pytest tests

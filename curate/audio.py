@@ -40,6 +40,7 @@ __all__ = [
     "decode_pcm16",
     "downmix",
     "encode",
+    "libsndfile_message",
     "normalise",
     "read_bytes",
     "resample",
@@ -144,7 +145,7 @@ def decode(
         if container.truncated:
             raise InputRejected(Reason.AUDIO_TRUNCATED, f"{uri}: {container.detail}") from e
         raise InputRejected(
-            Reason.AUDIO_UNDECODABLE, f"{uri}: not decodable audio: {_sf_message(e)}"
+            Reason.AUDIO_UNDECODABLE, f"{uri}: not decodable audio: {libsndfile_message(e)}"
         ) from e
     with f:
         rate, available = f.samplerate, f.frames
@@ -165,7 +166,7 @@ def decode(
         except (sf.SoundFileError, RuntimeError) as e:
             raise InputRejected(
                 Reason.AUDIO_TRUNCATED,
-                f"{uri}: decoding stopped early, truncated or corrupt: {_sf_message(e)}",
+                f"{uri}: decoding stopped early, truncated or corrupt: {libsndfile_message(e)}",
             ) from e
     if samples.shape[0] < wanted:
         raise InputRejected(
@@ -234,7 +235,7 @@ def decode_pcm16(data: bytes, *, uri: str = "<bytes>") -> tuple[np.ndarray, int]
         pcm, rate = sf.read(io.BytesIO(data), dtype="int16", always_2d=True)
     except (sf.SoundFileError, RuntimeError) as e:
         raise InputRejected(
-            Reason.AUDIO_UNDECODABLE, f"{uri}: not decodable audio: {_sf_message(e)}"
+            Reason.AUDIO_UNDECODABLE, f"{uri}: not decodable audio: {libsndfile_message(e)}"
         ) from e
     return pcm, int(rate)
 
@@ -265,7 +266,7 @@ def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return y.reshape(-1, x.shape[1])
 
 
-def _sf_message(e: BaseException) -> str:
+def libsndfile_message(e: BaseException) -> str:
     """libsndfile's message without soundfile's 'Error opening <_io.BytesIO at 0x…>' prefix."""
     text = getattr(e, "error_string", None) or str(e)
     return text.removeprefix("Error : ").strip() or type(e).__name__

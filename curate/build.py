@@ -33,6 +33,8 @@ from curate.config import BuildConfig, SplitConfig
 from curate.errors import UsageError
 from curate.features import model_fields
 from curate.layout import INFO_FILE, STAGING_DIR, manifest_part_file
+from curate.models.config import NearDuplicatesConfig
+from curate.near_duplicates import NEAR_DUPLICATES, NearDuplicateConfig, RejectNearDuplicates
 from curate.process import ProcessUtterances, StagedExample
 from curate.records import Rejection
 from curate.shards import DUPLICATES, DedupeAudio, ShardResult, WriteShards, assign_split
@@ -80,6 +82,7 @@ def _finalize(
     output_dir: str,
     config: BuildConfig,
     models: ModelsInfo | None,
+    model_calls: Mapping[str, int] | None = None,
     shards: Sequence[ShardResult],
     manifests: Sequence[tuple[str, SplitManifest]],
     rejections: Sequence[Rejection],
@@ -102,39 +105,77 @@ def _finalize(
     for f in (rejected, stats_file, card_file):
         files[f.path] = {"sha256": f.sha256, "size_bytes": f.size_bytes}
     info = write_info(output_dir, config=config, splits=splits, files=files, counts=counts,
-                      rejections_by_reason=by_reason, models=models)
+                      rejections_by_reason=by_reason, models=models,
+                      model_calls=_calls(config, model_calls))
     staging = fsio.join(output_dir, STAGING_DIR)
     if fsio.holds_files(staging):
         fsio.delete_tree(staging)
     return info["fingerprint"]
 
 
+def _calls(config: BuildConfig, counted: Mapping[str, int] | None) -> dict[str, int] | None:
+    """Inputs sent to each enabled model, in cascade order (0 for a model nothing reached)."""
+    if not config.enabled_models:
+        return None
+    counted = counted or {}
+    return {name: int(counted.get(name, 0)) for name in config.enabled_models}
+
+
+def _near_duplicate_config(cfg: NearDuplicatesConfig) -> NearDuplicateConfig:
+    return NearDuplicateConfig(min_similarity=cfg.min_similarity, min_overlap=cfg.min_overlap,
+                               min_votes=cfg.min_votes, max_bucket=cfg.max_bucket)
+
+
+def _count_progress(out: str, sources: Any, examples: Any, rejected: Any, parts: Any) -> None:
+    """Branches that count inputs done and shards written (ReadSources counts the inputs
+    listed). Each reads the very output of the step it counts (no Flatten in between), so that
+    the runner fuses it into that step's stage and it counts while the step runs, not after."""
+    from curate.build_progress import CountStep, Step
+
+    source_rejected = sources[SOURCE_REJECTED]
+    _ = source_rejected | "CountDoneAtSource" >> CountStep(out, Step.DONE)  # Rejection
+    _ = examples | "CountDone" >> CountStep(out, Step.DONE)  # StagedExample
+    _ = rejected | "CountDoneRejected" >> CountStep(out, Step.DONE)  # Rejection
+    _ = parts | "CountWritten" >> CountStep(out, Step.WRITTEN)  # (ShardResult, part path)
+
+
 class BuildDataset(beam.PTransform):
     """Applied to a pipeline root: builds ``config`` into ``output_dir``; outputs the fingerprint.
 
     ``models`` describes the enabled signal models for ``dataset_info.json`` (what
-    ``curate.models.transform.check_models`` returns; a WER means nothing without its model)."""
+    ``curate.models.transform.check_models`` returns; a WER means nothing without its model).
+    With ``progress``, the steps count what they have done for the launcher
+    (:mod:`curate.build_progress`); the counting changes nothing the build writes."""
 
     def __init__(self, config: BuildConfig, output_dir: str,
-                 models: ModelsInfo | None = None) -> None:
+                 models: ModelsInfo | None = None, *, progress: bool = False) -> None:
         super().__init__()
         self._config = config
         self._output = output_dir.rstrip("/")
         self._models = models or None
+        self._progress = progress
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
         cfg, out = self._config, self._output
         fields = model_fields(cfg.enabled_models)
-        sources = pbegin | "ReadSources" >> ReadSources(cfg.sources)
+        sources = pbegin | "ReadSources" >> ReadSources(
+            cfg.sources, progress_dir=out if self._progress else None)
         utterances = sources[UTTERANCES]  # Utterance; sources[SOURCE_REJECTED]: Rejection
-        examples, processing_rejected = utterances | "ProcessUtterances" >> ProcessUtterances(
+        examples, processing_rejected, calls = utterances | "ProcessUtterances" >> ProcessUtterances(
             cfg.audio, cfg.filters, out, cfg.signals
-        )  # StagedExample, Rejection
+        )  # StagedExample, Rejection, (model, inputs) or None
         deduped = examples | "DedupeAudio" >> DedupeAudio()  # unique, DUPLICATES: Rejection
+        unique, dedupe_rejected = deduped.unique, [deduped[DUPLICATES]]
+        if cfg.signals is not None and cfg.signals.near_duplicates.enabled:
+            near = unique | "NearDuplicates" >> RejectNearDuplicates(
+                _near_duplicate_config(cfg.signals.near_duplicates)
+            )  # kept: StagedExample, NEAR_DUPLICATES: Rejection
+            unique = near.kept
+            dedupe_rejected.append(near[NEAR_DUPLICATES])
         parts = (
-            deduped.unique
+            unique
             | "AssignSplit" >> beam.Map(_with_split, cfg.splits)  # (split, StagedExample)
-            | "WriteShards" >> WriteShards(out, cfg.name, cfg.shards)  # ShardResult
+            | "WriteShards" >> WriteShards(out, cfg.name, cfg.shards, progress=self._progress)
             | "WriteManifestParts" >> beam.Map(_write_manifest_part, out, fields)
         )  # (ShardResult without rows, part path)
         manifests = (
@@ -145,7 +186,7 @@ class BuildDataset(beam.PTransform):
         )
         shards = parts | "ShardFiles" >> beam.MapTuple(_shard_of_part)  # ShardResult
         rejections = (
-            (sources[SOURCE_REJECTED], processing_rejected, deduped[DUPLICATES])
+            (sources[SOURCE_REJECTED], processing_rejected, *dedupe_rejected)
             | "AllRejections" >> beam.Flatten()
         )  # Rejection
         read = (
@@ -153,6 +194,11 @@ class BuildDataset(beam.PTransform):
             | "AllInputs" >> beam.Flatten()
             | "CountRead" >> beam.combiners.Count.Globally()
         )  # int: every input, once
+        if self._progress:
+            _count_progress(out, sources, examples, processing_rejected, parts)
+        extra = {}
+        if calls is not None:
+            extra["model_calls"] = beam.pvalue.AsDict(calls)
         return (
             pbegin
             | "Once" >> beam.Create([None])
@@ -165,6 +211,7 @@ class BuildDataset(beam.PTransform):
                 manifests=beam.pvalue.AsList(manifests),
                 rejections=beam.pvalue.AsList(rejections),
                 read=beam.pvalue.AsSingleton(read),
+                **extra,
             )
         )  # the fingerprint
 

@@ -269,7 +269,9 @@ def write_card(
     """Write ``CARD.md`` (:func:`curate.card.render_card`)."""
     card = render_card(name=config.name, counts=counts.to_dict(),
                        rejected_by_reason=rejections_by_reason, stats=stats,
-                       audio=config.resolved()["audio"], models=models)
+                       audio=config.resolved()["audio"], models=models,
+                       license=config.card.license if config.card else "unknown",
+                       languages=config.languages)
     return _relative(write_bytes(join(output_dir, CARD_FILE), card.encode()), CARD_FILE)
 
 
@@ -282,6 +284,7 @@ def write_info(
     counts: Counts,
     rejections_by_reason: Mapping[str, int],
     models: Mapping[str, Mapping[str, Any]] | None = None,
+    model_calls: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """Write ``dataset_info.json``, last: the build is complete once it exists. ``files``: every
     other file of the build (path -> sha256, size), which the fingerprint covers."""
@@ -303,5 +306,7 @@ def write_info(
     }
     if models:
         info["models"] = dict(models)  # name -> model id, version, files' sha256
+    if model_calls is not None:
+        info["model_calls"] = dict(model_calls)  # name -> inputs the cascade sent to it
     write_bytes(join(output_dir, INFO_FILE), _json_bytes(info))
     return info

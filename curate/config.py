@@ -24,6 +24,7 @@ __all__ = [
     "AudioCodec",
     "AudioConfig",
     "BuildConfig",
+    "CardConfig",
     "FilterConfig",
     "ShardConfig",
     "SourceConfig",
@@ -123,6 +124,17 @@ class ShardConfig(_Strict):
     salt: str = "curate-shard-v1"
 
 
+class CardConfig(_Strict):
+    """What ``CARD.md``'s front matter says of the data that the data cannot say itself."""
+
+    license: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9.+-]*$")] = Field(
+        default="unknown", description="a license id as Hugging Face lists them: cc-by-4.0, mit, other, ..."
+    )
+    language: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)?$")]] = Field(
+        default_factory=list, description="ISO 639 codes of the speech (default: langid's languages)"
+    )
+
+
 class BuildConfig(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=63)]
     sources: list[SourceConfig] = Field(min_length=1)
@@ -133,16 +145,28 @@ class BuildConfig(_Strict):
     # Model-based signals (VAD, ASR agreement, language ID): ``pip install .[signals]``.
     # None (the default) keeps configs without the section hashing as they always did.
     signals: ModelSignalsConfig | None = None
+    # What the dataset card says of the data (license, language); None: "unknown", no language.
+    card: CardConfig | None = None
 
     @property
     def enabled_models(self) -> tuple[str, ...]:
         return () if self.signals is None else self.signals.enabled
 
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The card's languages, else those language ID accepts (when it is on), else none."""
+        if self.card is not None and self.card.language:
+            return tuple(self.card.language)
+        if self.signals is not None and self.signals.langid.enabled:
+            return tuple(self.signals.langid.languages)
+        return ()
+
     def resolved(self) -> dict[str, Any]:
         """The config as plain JSON data, as stored in ``dataset_info.json``."""
         data = self.model_dump(mode="json")
-        if data["signals"] is None:  # absent, as in configs written before the section existed
-            del data["signals"]
+        for section in ("signals", "card"):  # absent, as in configs written before they existed
+            if data[section] is None:
+                del data[section]
         return data
 
     def config_hash(self) -> str:

@@ -60,9 +60,12 @@ class Reason(str, enum.Enum):
     LOW_SPEECH_RATIO = "low_speech_ratio"
     WRONG_LANGUAGE = "wrong_language"
     ASR_DISAGREEMENT = "asr_disagreement"
+    LOW_BANDWIDTH = "low_bandwidth"  # effective bandwidth below signals.bandwidth.min_bandwidth_hz
+    LOW_QUALITY = "low_quality"  # DNSMOS OVRL below signals.dnsmos.min_dnsmos_ovrl
     MODEL_FAILED = "model_failed"
     # Dedupe stage.
     DUPLICATE_AUDIO = "duplicate_audio"
+    NEAR_DUPLICATE_AUDIO = "near_duplicate_audio"  # the same recording re-encoded, trimmed...
 
 
 _STAGES = {
@@ -82,8 +85,11 @@ _STAGES = {
     Reason.LOW_SPEECH_RATIO: Stage.FILTER,
     Reason.WRONG_LANGUAGE: Stage.FILTER,
     Reason.ASR_DISAGREEMENT: Stage.FILTER,
+    Reason.LOW_BANDWIDTH: Stage.FILTER,
+    Reason.LOW_QUALITY: Stage.FILTER,
     Reason.MODEL_FAILED: Stage.MODEL,
     Reason.DUPLICATE_AUDIO: Stage.DEDUPE,
+    Reason.NEAR_DUPLICATE_AUDIO: Stage.DEDUPE,
 }
 
 

@@ -1,6 +1,8 @@
-"""Running a build: Beam options from the command line, the output checked, a heartbeat while
-it runs, the summary table at the end. ``curate build``, ``curate demo`` and
-``python -m pipelines.asr_dataset`` all run :func:`run_build`.
+"""Running a build: Beam options from the command line, the output checked, its progress while
+it runs (:mod:`curate.build_progress`: inputs listed, processed out of the total, shards written
+out of planned, each with an ETA; on stderr), the build's report written beside it, the
+summary table at the end. ``curate build``, ``curate demo`` and ``python -m
+pipelines.asr_dataset`` all run :func:`run_build`.
 
 Any flag the launcher does not know is a Beam pipeline option (``--runner DataflowRunner
 --project … --setup_file ./setup.py``); on the DirectRunner, ``workers=N`` runs N worker
@@ -9,20 +11,21 @@ processes (``direct_num_workers=N``, ``direct_running_mode=multi_processing``).
 
 from __future__ import annotations
 
+import logging
 import os
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from curate import fsio
-from curate.errors import UsageError
-from curate.layout import STAGING_DIR, ShardFormat
+from curate.errors import CurateError, UsageError
+from curate.layout import REPORT_FILE, STAGING_DIR
 
 if TYPE_CHECKING:
     from apache_beam.options.pipeline_options import PipelineOptions
 
-__all__ = ["pipeline_options", "print_summary", "run_build"]
+__all__ = ["pipeline_options", "print_summary", "run_build", "write_build_report"]
+
+log = logging.getLogger(__name__)
 
 
 def pipeline_options(pipeline_args: Sequence[str], workers: int | None) -> PipelineOptions:
@@ -41,42 +44,6 @@ def pipeline_options(pipeline_args: Sequence[str], workers: int | None) -> Pipel
     return PipelineOptions(args)
 
 
-class _Progress(threading.Thread):
-    """Prints a heartbeat while the pipeline runs: elapsed time, staged MB, shards written
-    (read from a local output directory; remote outputs only get the elapsed time)."""
-
-    _SHARD_MARK = f".{ShardFormat.TFRECORD.value}-"  # in every TFRecord shard's name
-
-    def __init__(self, output_dir: str, say: Callable[[str], None], every_s: float = 5.0):
-        super().__init__(daemon=True)
-        self._output, self._say, self._every = output_dir, say, every_s
-        self._stop_event = threading.Event()
-        self._start = time.monotonic()
-
-    def _scan(self) -> str:
-        if not fsio.is_local(self._output) or not os.path.isdir(self._output):
-            return ""
-        staged = shards = 0
-        for dirpath, _, names in os.walk(self._output):
-            for name in names:
-                if os.path.basename(dirpath) == STAGING_DIR:
-                    staged += os.path.getsize(os.path.join(dirpath, name))
-                elif self._SHARD_MARK in name and ".tmp-" not in name:
-                    shards += 1
-        return f", {staged / 1e6:.1f} MB of examples processed, {shards} TFRecord shards written"
-
-    def run(self) -> None:
-        while not self._stop_event.wait(self._every):
-            try:
-                detail = self._scan()
-            except OSError:
-                detail = ""
-            self._say(f"  ... {time.monotonic() - self._start:.0f} s{detail}")
-
-    def stop(self) -> None:
-        self._stop_event.set()
-
-
 def run_build(
     config_path: str,
     output_dir: str,
@@ -85,13 +52,19 @@ def run_build(
     pipeline_args: Sequence[str] = (),
     overwrite: bool = False,
     say: Callable[[str], None] = lambda s: print(s, flush=True),
+    quiet: bool = False,
+    progress_every_s: float | None = None,
+    report: bool = True,
 ) -> dict[str, Any]:
-    """Validate the config, load the enabled signal models, run the build, return the parsed
-    ``dataset_info.json``."""
+    """Validate the config, load the enabled signal models, run the build, write its report
+    (unless not ``report``), return the parsed ``dataset_info.json``. Progress goes to stderr
+    unless ``quiet``: a bar on a terminal, else a line every ``progress_every_s`` (default
+    :data:`curate.progress.EVERY_S`)."""
     import apache_beam as beam
     from apache_beam.io.filesystems import FileSystems
 
     from curate.build import BuildDataset, prepare_output, read_info
+    from curate.build_progress import BuildProgress, counts_of
     from curate.config import load_config
 
     fsio.require_client(output_dir)  # [aws] / [gcp] missing: one line, before any work
@@ -114,14 +87,41 @@ def run_build(
         output_dir = os.path.abspath(fsio.local_path(output_dir))
     prepare_output(output_dir, overwrite=overwrite)
     say(f"building {config.name!r} from {len(config.sources)} source(s) into {output_dir}")
-    progress = _Progress(output_dir, say)
+    progress = BuildProgress(output_dir, sources=len(config.sources), quiet=quiet,
+                             every_s=progress_every_s)
     progress.start()
+    info = None
     try:
         with beam.Pipeline(options=options) as p:
-            _ = p | "Build" >> BuildDataset(config, output_dir, models)
+            _ = p | "Build" >> BuildDataset(config, output_dir, models, progress=True)
+        info = read_info(output_dir)
     finally:
-        progress.stop()
-    return read_info(output_dir)
+        progress.stop(final=counts_of(info) if info is not None else None)
+    _remove_progress(output_dir)
+    if report:
+        write_build_report(output_dir, say=say)
+    return info
+
+
+def _remove_progress(output_dir: str) -> None:
+    """What a worker counted after the build removed its staging directory (the counting
+    branches may end after it): a finished build holds no staging directory."""
+    path = fsio.join(output_dir, STAGING_DIR)  # (PROGRESS_DIR is below it)
+    if fsio.holds_files(path) or (fsio.is_local(path) and os.path.isdir(fsio.local_path(path))):
+        fsio.delete_tree(path)
+
+
+def write_build_report(output_dir: str, *, say: Callable[[str], None]) -> str | None:
+    """Write the build's ``report.html``; returns its path. The build is complete without it:
+    a report that cannot be written is a warning, not a failed build."""
+    from curate.report.write import write_report
+
+    try:
+        return write_report(output_dir).path
+    except (CurateError, OSError) as e:
+        log.warning("the build's report was not written: %s", e)
+        say(f"warning: the build's report was not written: {e}")
+        return None
 
 
 def _hours(seconds: float) -> str:
@@ -149,6 +149,9 @@ def _summary_lines(info: Mapping[str, Any], output_dir: str) -> list[str]:
         by_count = sorted(info["rejected_by_reason"].items(), key=lambda kv: (-kv[1], kv[0]))
         lines += [f"  {reason:<22} {n:>7}" for reason, n in by_count]
     lines += [f"output       {output_dir}", f"fingerprint  {info['fingerprint']}"]
+    report = fsio.join(output_dir, REPORT_FILE)
+    if fsio.is_file(report):
+        lines.append(f"report       {report}")
     return lines
 
 

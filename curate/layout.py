@@ -10,9 +10,11 @@ the build fingerprint. The one module that knows them; everything that writes or
     rejected.parquet                     REJECTED_FILE
     stats.json                           STATS_FILE
     CARD.md                              CARD_FILE
+    report.html                          REPORT_FILE: the build report, not fingerprinted
     validation/result.json               VALIDATION_RESULT   written by ``curate validate``
     validation/docs/                     VALIDATION_DOCS
     .staging/                            STAGING_DIR: a build in progress, gone once it is done
+    .staging/progress/                   PROGRESS_DIR: its steps' counts (curate.build_progress)
 
 Paths are relative and ``/``-separated, as ``dataset_info.json`` lists them; join them to a
 build's root with :func:`curate.fsio.join`. Pure: nothing here touches a filesystem.
@@ -35,7 +37,9 @@ __all__ = [
     "DATA_DIR",
     "INFO_FILE",
     "MANIFEST_DIR",
+    "PROGRESS_DIR",
     "REJECTED_FILE",
+    "REPORT_FILE",
     "STAGING_DIR",
     "STATS_FILE",
     "VALIDATION_DIR",
@@ -53,10 +57,12 @@ __all__ = [
 INFO_FILE = "dataset_info.json"
 STATS_FILE = "stats.json"
 CARD_FILE = "CARD.md"
+REPORT_FILE = "report.html"
 REJECTED_FILE = "rejected.parquet"
 MANIFEST_DIR = "manifest"
 DATA_DIR = "data"
 STAGING_DIR = ".staging"
+PROGRESS_DIR = f"{STAGING_DIR}/progress"
 VALIDATION_DIR = "validation"
 VALIDATION_RESULT = f"{VALIDATION_DIR}/result.json"
 VALIDATION_DOCS = f"{VALIDATION_DIR}/docs"

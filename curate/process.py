@@ -25,6 +25,7 @@ from curate.layout import staged_records_file
 from curate.records import Rejection, Signals, Utterance
 
 if TYPE_CHECKING:
+    from curate.fingerprint import Fingerprint
     from curate.models.config import ModelSignalsConfig
     from curate.models.records import ModelSignals
 
@@ -60,6 +61,7 @@ class StagedExample:
     offset: int
     length: int
     model_signals: dict[str, Any] | None = None  # the enabled models' fields, when any
+    fingerprint: Fingerprint | None = None  # with signals.near_duplicates on (~250 B per s)
 
     def manifest_row(self) -> dict[str, Any]:
         row = {
@@ -91,6 +93,7 @@ class ProcessedUtterance:
     audio_sha256: str
     signals: Signals
     model_signals: dict[str, Any] | None = None
+    fingerprint: Fingerprint | None = None
 
     def staged(self, path: str, offset: int) -> StagedExample:
         utt = self.utterance
@@ -109,6 +112,7 @@ class ProcessedUtterance:
             offset=offset,
             length=len(self.record),
             model_signals=self.model_signals,
+            fingerprint=self.fingerprint,
         )
 
 
@@ -188,6 +192,13 @@ def finish_utterance(
                     filters.check_signals(signals, filter_cfg)
         full = model_signals.to_dict()
         extra = {name: full[name] for name in model_fields(model_config.enabled)}
+    fp = None
+    if model_config is not None and model_config.near_duplicates.enabled:
+        from curate.fingerprint import fingerprint
+        from curate.models.records import ModelInput
+
+        fp = fingerprint(ModelInput.from_audio(samples, sample_rate_hz=rate,
+                                               transcript="").samples)
     encoded = audio.encode(pcm, rate, audio_cfg.codec)
     record = serialize_example(
         key=utt.key,
@@ -209,6 +220,7 @@ def finish_utterance(
         audio_sha256=hashlib.sha256(encoded).hexdigest(),
         signals=signals,
         model_signals=extra,
+        fingerprint=fp,
     )
 
 
@@ -322,14 +334,15 @@ class ProcessUtterances(beam.PTransform):
 
     With model signals enabled, the models run between the cheap filters and the encoder,
     fused in the same stage (the decoded audio never crosses a shuffle). Returns
-    ``(examples, rejections)``: ``StagedExample`` and ``Rejection`` PCollections.
+    ``(examples, rejections, calls)``: ``StagedExample``, ``Rejection`` and ``(model, inputs
+    sent to it)`` PCollections (``calls`` is None without models).
     """
 
     def __init__(self, audio: AudioConfig, filters: FilterConfig, output_dir: str,
                  model_config: ModelSignalsConfig | None = None) -> None:
         super().__init__()
         self._audio, self._filters, self._output = audio, filters, output_dir
-        enabled = model_config is not None and model_config.enabled
+        enabled = model_config is not None and model_config.any_enabled
         self._model_config = model_config if enabled else None
 
     def expand(self, utterances):
@@ -337,8 +350,8 @@ class ProcessUtterances(beam.PTransform):
             out = utterances | "Process" >> beam.ParDo(
                 _ProcessFn(self._audio, self._filters, self._output)
             ).with_outputs(REJECTED, main="examples")  # StagedExample | Rejection
-            return out.examples, out[REJECTED]
-        from curate.models.transform import FAILED, SIGNALS, ComputeModelSignals
+            return out.examples, out[REJECTED], None
+        from curate.models.transform import CALLS, FAILED, SIGNALS, ComputeModelSignals
 
         prepared = utterances | "Prepare" >> beam.ParDo(
             _PrepareFn(self._audio, self._filters)
@@ -351,4 +364,4 @@ class ProcessUtterances(beam.PTransform):
         rejections = (
             (prepared[REJECTED], finished[REJECTED], failed) | "Rejections" >> beam.Flatten()
         )
-        return finished.examples, rejections
+        return finished.examples, rejections, computed[CALLS]

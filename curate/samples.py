@@ -318,6 +318,9 @@ sources:
 # filters and splits: the defaults.
 shards:
   target_size_mb: 2  # small, so a few hundred utterances make several shards per split
+card:  # what CARD.md's front matter says
+  license: cc0-1.0  # synthetic speech made by code: no one's recording
+  language: [en]
 """
 
 

@@ -233,11 +233,13 @@ class WriteShards(beam.PTransform):
     from the staging files exactly once.
     """
 
-    def __init__(self, output_dir: str, dataset: str, cfg: ShardConfig) -> None:
+    def __init__(self, output_dir: str, dataset: str, cfg: ShardConfig, *,
+                 progress: bool = False) -> None:
         super().__init__()
         self._output_dir = output_dir
         self._dataset = dataset
         self._cfg = cfg
+        self._progress = progress  # count the shards that will be written (build_progress)
 
     def expand(self, split_examples):
         cfg = self._cfg
@@ -247,11 +249,20 @@ class WriteShards(beam.PTransform):
             | "SumBySplit" >> beam.CombinePerKey(_sum_sizes)  # (split, (bytes, examples))
             | "ShardCount" >> beam.Map(_shard_count, cfg)  # (split, shard count)
         )
+        assigned = split_examples | "AssignShard" >> beam.Map(
+            _with_shard, counts=beam.pvalue.AsDict(counts), cfg=cfg
+        )  # ((split, shard), example)
+        if self._progress:  # only shards that hold an example are written
+            from curate.build_progress import CountStep, Step
+
+            _ = (
+                assigned
+                | "ShardKeys" >> beam.Keys()  # (split, shard)
+                | "DistinctShards" >> beam.Distinct()
+                | "CountPlanned" >> CountStep(self._output_dir, Step.PLANNED)
+            )
         return (
-            split_examples
-            | "AssignShard" >> beam.Map(
-                _with_shard, counts=beam.pvalue.AsDict(counts), cfg=cfg
-            )  # ((split, shard), example)
+            assigned
             | "GroupByShard" >> beam.GroupByKey()  # ((split, shard), [example])
             | "WriteShard"
             >> beam.ParDo(

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BINS", "SplitSummarizer", "histogram", "summarize_split"]
+__all__ = ["BINS", "LABELS", "SplitSummarizer", "histogram", "label", "summarize_split"]
 
 # Edges per column; values outside are counted in the first/last bin.
 BINS: dict[str, np.ndarray] = {
@@ -28,7 +28,39 @@ BINS: dict[str, np.ndarray] = {
     "asr_wer": np.arange(0, 2.01, 0.1),
     "asr_cer": np.arange(0, 2.01, 0.1),
     "langid_confidence": np.linspace(0, 1, 21),
+    "bandwidth_hz": np.arange(0, 24001, 500.0),
+    "dnsmos_sig": np.arange(1, 5.01, 0.2),
+    "dnsmos_bak": np.arange(1, 5.01, 0.2),
+    "dnsmos_ovrl": np.arange(1, 5.01, 0.2),
+    "dnsmos_p808": np.arange(1, 5.01, 0.2),
 }
+
+
+# What a person reads for each signal (the card, the report); a signal without one shows its name.
+LABELS: dict[str, str] = {
+    "duration_s": "duration (s)",
+    "rms_dbfs": "RMS level (dBFS)",
+    "peak_dbfs": "peak level (dBFS)",
+    "clipping_ratio": "clipped samples (share)",
+    "silence_ratio": "silent frames (share)",
+    "snr_db": "SNR, WADA (dB)",
+    "chars_per_s": "characters per second",
+    "words_per_s": "words per second",
+    "vad_speech_ratio": "speech (share, Silero VAD)",
+    "asr_wer": "WER against the ASR hypothesis",
+    "asr_cer": "CER against the ASR hypothesis",
+    "langid_confidence": "language ID confidence",
+    "bandwidth_hz": "effective bandwidth (Hz)",
+    "dnsmos_sig": "DNSMOS SIG (speech)",
+    "dnsmos_bak": "DNSMOS BAK (background)",
+    "dnsmos_ovrl": "DNSMOS OVRL (overall quality)",
+    "dnsmos_p808": "DNSMOS P.808 MOS",
+}
+
+
+def label(signal: str) -> str:
+    """``signal`` as a person reads it (its own name when it has no label)."""
+    return LABELS.get(signal, signal)
 
 
 def histogram(column: str, values: Sequence[float] | np.ndarray) -> list[int]:

@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from curate.beam_options import check_pipeline_args
 from curate.errors import CurateError
 from curate.launch import print_summary, run_build
 
@@ -23,13 +24,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", required=True)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     args, pipeline_args = parser.parse_known_args(argv)
     from curate.cli.main import silence_dependency_notices
 
     silence_dependency_notices()
     try:
+        check_pipeline_args(pipeline_args, command="python -m pipelines.asr_dataset")
         info = run_build(args.config, args.output, workers=args.workers,
-                         pipeline_args=pipeline_args, overwrite=args.overwrite)
+                         pipeline_args=pipeline_args, overwrite=args.overwrite, quiet=args.quiet)
     except CurateError as e:
         print(f"asr_dataset: error: {e}", file=sys.stderr)
         return e.exit_code

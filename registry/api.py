@@ -18,8 +18,9 @@ import secrets
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from curate.progress import phase
 from curate.validation.result import NotValidatedError
 from curate.fsio import is_local
 from registry.build import META_EXAMPLES, META_FINGERPRINT, META_HOURS, META_IMPORTED_FROM, Build
@@ -29,6 +30,9 @@ from registry.errors import ConflictError, NotFoundError, ReferenceError_, Regis
 from registry.refs import DatasetRef, RefKind, parse_ref, validate_dataset_name
 from registry.store import Importer, Store, paginate
 from registry.uri import open_store
+
+if TYPE_CHECKING:
+    from curate.progress import MeterFactory
 
 __all__ = ["MAIN", "Registry", "Version"]
 
@@ -232,6 +236,7 @@ class Registry:
         message: str | None = None,
         allow_unvalidated: bool = False,
         copy: bool = False,
+        progress: MeterFactory | None = None,
     ) -> Version:
         """Register a build directory as the next version of ``dataset`` (see module doc).
 
@@ -244,10 +249,12 @@ class Registry:
         A build in a bucket that the store can import from (lakeFS with an S3 block store and an
         ``s3://`` build) is registered in place, its bytes not copied; the version then lives
         where the build is (``curate.imported_from``). ``copy`` copies it all the same.
+        ``progress`` is told the bytes hashed (``verifying``) and uploaded (``uploading``).
         """
         repo = validate_dataset_name(dataset)
         importer = None if copy else self._importer(build_dir)
-        build = Build.read(build_dir, workers=self._workers, checksums=importer is not None)
+        build = Build.read(build_dir, workers=self._workers, checksums=importer is not None,
+                           progress=progress)
         unvalidated = None
         try:
             build.require_validation()
@@ -277,7 +284,8 @@ class Registry:
                 log.info("%s: completing an interrupted register of %s", repo, head.id[:12])
                 return self._tag(repo, head.id)
             try:
-                commit_id = self._land(repo, build, metadata, message, head.id, importer)
+                commit_id = self._land(repo, build, metadata, message, head.id, importer,
+                                       progress)
             except _MainMoved as e:
                 log.info("%s: attempt %d: %s; retrying on the new main", repo, attempt, e)
                 last = e
@@ -304,6 +312,7 @@ class Registry:
         message: str,
         head_id: str,
         importer: Importer | None = None,
+        progress: MeterFactory | None = None,
     ) -> str:
         """Upload (or import), commit and merge ``build`` on a fresh branch from ``head_id``;
         the merge id."""
@@ -323,13 +332,17 @@ class Registry:
                     metadata = {**metadata, META_IMPORTED_FROM: build.root}
             log.info("%s: uploading %d of %d files", repo, len(uploads), len(build.files))
 
-            def upload(f: Any) -> None:
-                with build.local_file(f) as local:
-                    self.store.upload_object(repo, branch, f.path, local_path=local,
-                                             sha256=f.sha256)
+            with phase(progress if uploads else None, "uploading",
+                       sum(f.size_bytes for f in uploads)) as meter:
 
-            with ThreadPoolExecutor(max_workers=self._workers) as pool:
-                list(pool.map(upload, uploads))
+                def upload(f: Any) -> None:
+                    with build.local_file(f) as local:
+                        self.store.upload_object(repo, branch, f.path, local_path=local,
+                                                 sha256=f.sha256)
+                    meter.advance(f.size_bytes)
+
+                with ThreadPoolExecutor(max_workers=self._workers) as pool:
+                    list(pool.map(upload, uploads))
             for path in sorted(set(present) - wanted - _kept_on_main(present)):
                 self.store.delete_object(repo, branch, path)
             try:

@@ -1,8 +1,9 @@
 """A build directory as the registry sees it: what to upload, verified, and its commit metadata.
 
-``dataset_info.json`` lists every file of the build with its sha256 and size (except itself and
-``validation/``, which ``curate validate`` writes later). :meth:`Build.read` checks all of them
-before anything is written anywhere.
+``dataset_info.json`` lists every file of the build with its sha256 and size (except itself,
+``validation/``, which ``curate validate`` writes later, and ``report.html``, the build's report,
+which is no part of the fingerprint either; all three are registered with it).
+:meth:`Build.read` checks the listed files before anything is written anywhere.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from curate.fsio import (
     FileReader,
@@ -28,9 +29,13 @@ from curate.fsio import (
     local_path,
     open_read,
 )
-from curate.layout import INFO_FILE, VALIDATION_DIR, VALIDATION_RESULT
+from curate.layout import INFO_FILE, REPORT_FILE, VALIDATION_DIR, VALIDATION_RESULT
+from curate.progress import phase
 from registry.errors import IntegrityError, NotFoundError, StoreUnavailableError
 from registry.store import ImportObject
+
+if TYPE_CHECKING:
+    from curate.progress import MeterFactory
 
 __all__ = [
     "META_CODE_VERSION",
@@ -159,12 +164,18 @@ class Build:
 
     @classmethod
     def read(
-        cls, build_dir: str | os.PathLike[str], *, workers: int = 8, checksums: bool = False
+        cls,
+        build_dir: str | os.PathLike[str],
+        *,
+        workers: int = 8,
+        checksums: bool = False,
+        progress: MeterFactory | None = None,
     ) -> Build:
         """Read and verify a build directory (local or in a bucket); IntegrityError names the
         first bad file. With ``checksums``, each file of a build in a bucket also gets the
         bucket's checksum (ETag), taken before its bytes are hashed: an object that changes
-        after it was verified then no longer has that checksum."""
+        after it was verified then no longer has that checksum. ``progress`` is told the bytes
+        hashed (phase ``verifying``)."""
         root = os.fspath(build_dir)
         root = root.rstrip("/") if not is_local(root) else root
         info_path = join(root, INFO_FILE)
@@ -208,12 +219,21 @@ class Build:
                 )
             return BuildFile(path=f.path, sha256=digest, size_bytes=size, checksum=etag)
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            listed = list(pool.map(check, listed))  # re-raises the first failure, in path order
+        with phase(progress, "verifying", sum(f.size_bytes for f in listed)) as meter:
+
+            def check_and_count(f: BuildFile) -> BuildFile:
+                checked = check(f)
+                meter.advance(f.size_bytes)
+                return checked
+
+            with ThreadPoolExecutor(max_workers=workers) as pool:  # re-raises the first failure
+                listed = list(pool.map(check_and_count, listed))  # in path order
 
         vdir = join(root, VALIDATION_DIR)
         validation_files = list_files(vdir)
-        take_checksums([info_path, *validation_files])
+        report = join(root, REPORT_FILE)  # not in the fingerprint; CARD.md links it
+        report_files = [report] if is_file(report) else []
+        take_checksums([info_path, *validation_files, *report_files])
         digest, size, etag = hashed(info_path)
         extra = [BuildFile(path=INFO_FILE, sha256=digest, size_bytes=size, checksum=etag)]
         validation = None
@@ -227,6 +247,9 @@ class Build:
                         validation = json.loads(f.read())
                 except ValueError as e:
                     raise IntegrityError(f"{path}: not valid JSON ({e})") from e
+        for path in report_files:
+            digest, size, etag = hashed(path)
+            extra.append(BuildFile(path=REPORT_FILE, sha256=digest, size_bytes=size, checksum=etag))
         files = tuple(sorted(listed + extra, key=lambda f: f.path))
         return cls(root=root, info=info, files=files, validation=validation, reader=reader)
 
@@ -257,6 +280,11 @@ class Build:
                 md[f"{META_SPLIT}{split}.speakers"] = _fmt(s["num_speakers"])
         for name, model in sorted(info.get("models", {}).items()):  # a WER needs its model
             md[f"curate.model.{name}"] = _fmt(model.get("model_id", ""))
+            for key in ("version", "compute_type", "device"):
+                if key in model:
+                    md[f"curate.model.{name}.{key}"] = _fmt(model[key])
+        for name, calls in sorted(info.get("model_calls", {}).items()):
+            md[f"curate.model_calls.{name}"] = _fmt(calls)
         md[META_EXAMPLES] = str(total_examples)
         md[META_HOURS] = f"{total_s / 3600:.6g}"
         if self.validation is not None:

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 
@@ -163,7 +164,16 @@ class CommitCache:
         self._mark(rel, sha256)
         return dest
 
-    def fetch_many(self, entries: list[tuple[str, str | None]], *, workers: int = 8) -> list[str]:
-        """``fetch`` every (path, sha256) in parallel; paths in the order given."""
+    def fetch_many(self, entries: list[tuple[str, str | None]], *, workers: int = 8,
+                   done: Callable[[str], None] | None = None) -> list[str]:
+        """``fetch`` every (path, sha256) in parallel; paths in the order given. ``done(path)``
+        is called as each is in the cache (from the fetching threads)."""
+
+        def fetch(entry: tuple[str, str | None]) -> str:
+            path = self.fetch(entry[0], sha256=entry[1])
+            if done is not None:
+                done(entry[0])
+            return path
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(lambda e: self.fetch(e[0], sha256=e[1]), entries))
+            return list(pool.map(fetch, entries))

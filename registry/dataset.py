@@ -13,22 +13,26 @@ import json
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curate.extras import require
 from curate.fsio import is_local, open_read, sha256_of
 from curate.layout import INFO_FILE, ShardFormat, manifest_file
+from curate.progress import phase
 from registry.cache import ENV_CACHE_DIR, CommitCache, default_cache_dir
 from registry.errors import ConflictError, MissingDependencyError, NotFoundError, RegistryError
 from registry.loaders.methods import TrainingLoaders
-from registry.store import Store, paginate
+from registry.store import ObjectInfo, Page, Store, paginate
 
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
     import tensorflow as tf
     from array_record.python.array_record_data_source import ArrayRecordDataSource
+
+    from curate.progress import MeterFactory
 
 __all__ = ["ENV_CACHE_DIR", "CommitCache", "DatasetVersion", "ShardFormat", "default_cache_dir"]
 
@@ -128,10 +132,10 @@ class DatasetVersion(TrainingLoaders):
                 f"{self.ref} has no split '{split}' (splits: {', '.join(self.splits)})"
             ) from None
 
-    def _fetch(self, paths: list[str]) -> list[str]:
+    def _fetch(self, paths: list[str], done: Callable[[str], None] | None = None) -> list[str]:
         files = self.info["files"]
         entries = [(p, files[p]["sha256"] if p in files else None) for p in paths]
-        return self.cache.fetch_many(entries, workers=self._workers)
+        return self.cache.fetch_many(entries, workers=self._workers, done=done)
 
     def files(self, split: str, format: ShardFormat | str = ShardFormat.TFRECORD) -> list[str]:
         """The split's shards in ``format``, in shard order: paths in the cache (URIs when the
@@ -210,30 +214,37 @@ class DatasetVersion(TrainingLoaders):
             )
         return ArrayRecordDataSource(self.files(split, ShardFormat.ARRAY_RECORD))
 
-    def _all_objects(self) -> list[str]:
-        return [
-            o.path
-            for o in paginate(
-                lambda after: self.cache.store.list_objects(
-                    self.dataset, self.commit_id, after=after
-                )
-            )
-        ]
+    def _all_objects(self) -> list[ObjectInfo]:
+        def page(after: str) -> Page[ObjectInfo]:
+            return self.cache.store.list_objects(self.dataset, self.commit_id, after=after)
 
-    def pull(self, dest: str | os.PathLike[str]) -> Path:
-        """Copy every file of this version into local ``dest`` (new or empty), all or nothing."""
+        return list(paginate(page))
+
+    def pull(
+        self, dest: str | os.PathLike[str], *, progress: MeterFactory | None = None
+    ) -> Path:
+        """Copy every file of this version into local ``dest`` (new or empty), all or nothing.
+        ``progress`` is told the bytes fetched into the cache (``fetching``; files cached
+        already count at once) and copied into ``dest`` (``copying``)."""
         dest = Path(dest)
         if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
             raise ConflictError(f"destination '{dest}' exists and is not an empty directory")
-        paths = self._all_objects()
-        cached = self._fetch(paths)
+        objects = self._all_objects()
+        paths = [o.path for o in objects]
+        total = sum(o.size_bytes for o in objects)
+        sizes = {o.path: o.size_bytes for o in objects}
+        with phase(progress, "fetching", total) as meter:
+            cached = self._fetch(paths, done=lambda rel: meter.advance(sizes[rel]))
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.tmp")
         try:
-            for rel, src in zip(paths, cached):
-                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                with open_read(src) as f, open(tmp / rel, "wb") as out:
-                    shutil.copyfileobj(f, out, 8 << 20)
+            with phase(progress, "copying", total) as meter:
+                for rel, src in zip(paths, cached):
+                    (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                    with open_read(src) as f, open(tmp / rel, "wb") as out:
+                        while chunk := f.read(8 << 20):
+                            out.write(chunk)
+                            meter.advance(len(chunk))
             os.replace(tmp, dest)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -1,6 +1,7 @@
 """What changed between two versions: examples by key and content, counts and hours per split,
-and files. Examples are compared on the manifests: same key with a different ``audio_sha256`` or
-``text`` is *changed*."""
+the mean of every signal of a split whose examples changed, the signal models, and files.
+Examples are compared on the manifests: same key with a different ``audio_sha256`` or ``text``
+is *changed*."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ class SplitDiff:
     added: tuple[str, ...]  # keys, sorted
     removed: tuple[str, ...]
     changed: tuple[str, ...]
+    # (signal, mean before, mean after) for each signal of curate.stats.BINS in either manifest,
+    # when the split's examples changed; None where a side lacks the signal or the split.
+    signals: tuple[tuple[str, float | None, float | None], ...] = ()
 
     @property
     def examples_delta(self) -> int:
@@ -54,6 +58,7 @@ class SplitDiff:
             "added": list(self.added),
             "removed": list(self.removed),
             "changed": list(self.changed),
+            "signals": {name: {"mean_before": a, "mean_after": b} for name, a, b in self.signals},
         }
 
 
@@ -67,6 +72,8 @@ class VersionDiff:
     files_added: tuple[str, ...]
     files_removed: tuple[str, ...]
     files_changed: tuple[str, ...]
+    # (model, model id before, model id after) for each signal model that differs; "" if absent
+    models: tuple[tuple[str, str, str], ...] = ()
 
     def split(self, name: str) -> SplitDiff:
         return next(s for s in self.splits if s.split == name)
@@ -83,6 +90,7 @@ class VersionDiff:
                 "removed": list(self.files_removed),
                 "changed": list(self.files_changed),
             },
+            "models": {name: {"before": a, "after": b} for name, a, b in self.models},
         }
 
 
@@ -110,6 +118,33 @@ def _key_changes(
     return sorted(added), sorted(removed), sorted(changed)
 
 
+def _signal_means(before: pa.Table | None, after: pa.Table | None
+                  ) -> tuple[tuple[str, float | None, float | None], ...]:
+    """Mean of each signal column of :data:`curate.stats.BINS` present on either side."""
+    import pyarrow.compute as pc
+
+    from curate.stats import BINS
+
+    def mean(table: pa.Table | None, name: str) -> float | None:
+        if table is None or name not in table.column_names or table.num_rows == 0:
+            return None
+        value = pc.mean(table[name]).as_py()
+        return None if value is None else float(value)
+
+    names = [n for n in BINS if any(t is not None and n in t.column_names for t in (before, after))]
+    return tuple((n, mean(before, n), mean(after, n)) for n in names)
+
+
+def _model_changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[tuple[str, str, str], ...]:
+    ma, mb = before.get("models", {}), after.get("models", {})
+    out = []
+    for name in sorted(set(ma) | set(mb)):
+        a, b = ma.get(name, {}).get("model_id", ""), mb.get(name, {}).get("model_id", "")
+        if a != b:
+            out.append((name, a, b))
+    return tuple(out)
+
+
 def diff_versions(before: DatasetVersion, after: DatasetVersion) -> VersionDiff:
     """Compare two versions (of one dataset or of two)."""
     fa, fb = before.info["files"], after.info["files"]
@@ -117,13 +152,14 @@ def diff_versions(before: DatasetVersion, after: DatasetVersion) -> VersionDiff:
     for split in sorted(set(before.info["splits"]) | set(after.info["splits"])):
         sa, sb = before.info["splits"].get(split), after.info["splits"].get(split)
         manifest = manifest_file(split)
+        signals: tuple[tuple[str, float | None, float | None], ...] = ()
         if sa is not None and sb is not None and fa.get(manifest) == fb.get(manifest):
             added, removed, changed = [], [], []  # same manifest bytes: same examples
         else:
-            added, removed, changed = _key_changes(
-                before.manifest(split) if sa is not None else None,
-                after.manifest(split) if sb is not None else None,
-            )
+            ta = before.manifest(split) if sa is not None else None
+            tb = after.manifest(split) if sb is not None else None
+            added, removed, changed = _key_changes(ta, tb)
+            signals = _signal_means(ta, tb)
         split_diffs.append(
             SplitDiff(
                 split=split,
@@ -134,6 +170,7 @@ def diff_versions(before: DatasetVersion, after: DatasetVersion) -> VersionDiff:
                 added=tuple(added),
                 removed=tuple(removed),
                 changed=tuple(changed),
+                signals=signals,
             )
         )
     return VersionDiff(
@@ -145,4 +182,5 @@ def diff_versions(before: DatasetVersion, after: DatasetVersion) -> VersionDiff:
         files_added=tuple(sorted(set(fb) - set(fa))),
         files_removed=tuple(sorted(set(fa) - set(fb))),
         files_changed=tuple(sorted(p for p in set(fa) & set(fb) if fa[p] != fb[p])),
+        models=_model_changes(before.info, after.info),
     )

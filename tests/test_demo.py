@@ -35,6 +35,10 @@ def test_demo_builds_registers_and_opens(tmp_path, capsys):
     assert re.search(r"a batch of \w+ has audio \(4, \d+\)", out)
     assert os.path.exists(os.path.join(root, "build", "dataset_info.json"))
     assert "Traceback" not in proc.stderr
+    report = os.path.join(root, "build", "report.html")  # named at the end, with the verdict
+    assert out.rstrip().splitlines()[-1] == f"the build's report, to look at and listen to: {report}"
+    with open(report, encoding="utf-8") as f:
+        assert "<b class=ok>passed</b>" in f.read()
 
     # The rest in this process (the command itself ran above, as a user runs it).
     assert main(["demo", "--dir", root]) == 2

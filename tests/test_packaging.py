@@ -38,7 +38,8 @@ pytestmark = pytest.mark.packaging
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("curate", "registry", "pipelines", "expectations")
-DATA_FILES = ("expectations/*.json", "pipelines/configs/*.yaml")
+DATA_FILES = ("expectations/*.json", "pipelines/configs/*.yaml",
+              "curate/validation/static/vendor/README.md", "curate/validation/static/vendor/*/*")
 STEP_TIMEOUT_S = 300
 _JUNK_DIRS = {".git", ".venv", "build", "dist", "__pycache__", ".pytest_cache", ".ruff_cache",
               "out", "demo"}
@@ -72,6 +73,7 @@ def _expected_files() -> set[str]:
             found.add(f)
     assert any(f.startswith("expectations/") and f.endswith(".json") for f in found)
     assert any(f.startswith("pipelines/configs/") for f in found)
+    assert any(f.endswith("/fa-solid-900.woff2") for f in found)  # what Data Docs load offline
     return found
 
 

@@ -22,10 +22,12 @@ def _samples(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from curate.beam_options import check_pipeline_args
     from curate.launch import print_summary, run_build
 
+    check_pipeline_args(args.extra, command="curate build")  # Beam would ignore a typo
     info = run_build(args.config, args.output, workers=args.workers, pipeline_args=args.extra,
-               overwrite=args.overwrite)
+                     overwrite=args.overwrite, quiet=args.quiet)
     print_summary(info, args.output)
     return 0
 
@@ -56,7 +58,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     from curate.errors import UsageError
     from curate.cli.gate import print_report
-    from curate.launch import print_summary, run_build
+    from curate.launch import print_summary, run_build, write_build_report
     from curate.samples import make_corpus
     from curate.validation.validate import validate_build
     from registry.api import Registry
@@ -72,15 +74,17 @@ def _demo(args: argparse.Namespace) -> int:
     make_corpus(corpus, utterances=args.utterances, seed=args.seed, with_bad_inputs=True)
     print(f"[2/4] building it with {args.workers} worker(s)")
     info = run_build(os.path.join(corpus, "configs", "librispeech.yaml"), build,
-                     workers=args.workers)
+                     workers=args.workers, quiet=args.quiet)
     print_summary(info, build)
     uri = f"file://{os.path.join(root, 'registry')}"
     print("\n[3/4] validating it against the asr_default suite (the gate)")
     result = validate_build(build, suite="asr_default",
                             baseline=RegistryBaselines(uri).latest(info["name"]))
     print_report(result, build_dir=build)
+    report = write_build_report(build, say=print)  # again: now with the verdict and Data Docs
     if not result.success:
         print("the gate refused this build: it is not registered")
+        print(f"\nthe build's report, to look at and listen to: {report}")
         return 1
     registry = Registry(uri)
     print(f"\n[4/4] registering it in the embedded registry {uri}")
@@ -90,6 +94,7 @@ def _demo(args: argparse.Namespace) -> int:
           f"({version.examples} examples, {version.hours:.3f} h); registering the same build "
           f"again gives {again.ref}, nothing new stored")
     _show_open(registry, uri, version.ref)
+    print(f"\nthe build's report, to look at and listen to: {report}")
     return 0
 
 

@@ -14,26 +14,71 @@ import os
 import sys
 import warnings
 
-from curate.cli import build, gate, versions
+from curate.cli import build, gate, report, versions
 from curate.errors import CurateError
 from registry.errors import RegistryError
 
 __all__ = ["main", "silence_dependency_notices"]
 
 # Modules that contribute sub-commands, in the order they appear in --help.
-_COMMAND_MODULES = (build, versions, gate)
+_COMMAND_MODULES = (build, versions, gate, report)
 # What this project raises on purpose: one line on stderr and the error's exit code.
 _ERRORS = (CurateError, RegistryError)
+
+
+def _version() -> str:
+    """This distribution's version and those of the engines it runs on (from the installed
+    packages' metadata: nothing is imported)."""
+    import platform
+    from importlib import metadata
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return (f"curate-speech {version('curate-speech')} (apache-beam {version('apache-beam')}, "
+            f"great-expectations {version('great-expectations')}, "
+            f"Python {platform.python_version()})")
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, worked out only when asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help=str(kwargs.get("help", "")))
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(_version())
+        parser.exit()
+
+
+def _add_common_flags(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """``-v`` and ``-q`` on ``parser`` and, recursively, on its sub-commands, so that they are
+    accepted before or after a command name. Below the top their default is to leave the
+    value alone (``SUPPRESS``): ``curate -v build …`` stays verbose."""
+    default = {} if top else {"default": argparse.SUPPRESS}
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level",
+                        **default)
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bars or progress lines", **default)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _add_common_flags(child)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="curate", description="Curate, validate and version speech datasets on Apache Beam."
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    parser.add_argument("--version", action=_VersionAction, help="print the versions and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in _COMMAND_MODULES:
         module.add_commands(sub)
+    _add_common_flags(parser, top=True)
     return parser
 
 

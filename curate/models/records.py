@@ -17,6 +17,8 @@ __all__ = [
     "MODEL_RATE_HZ",
     "MODEL_SIGNAL_FIELDS",
     "AsrResult",
+    "BandwidthResult",
+    "DnsmosResult",
     "LangIdResult",
     "ModelFailure",
     "ModelInfo",
@@ -107,10 +109,30 @@ class LangIdResult:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class BandwidthResult:
+    """Effective bandwidth of one input (:func:`curate.bandwidth.effective_bandwidth_hz`)."""
+
+    bandwidth_hz: float
+    model_id: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DnsmosResult:
+    """DNSMOS of one clip: P.835 SIG, BAK, OVRL and P.808 MOS (each 1-5, higher is better)."""
+
+    sig: float
+    bak: float
+    ovrl: float
+    p808: float
+    windows: int  # 9.01 s windows scored
+    model_id: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ModelFailure:
     """A model raised on one input: what a handler returns instead of a result."""
 
-    model: str  # "vad", "asr" or "langid"
+    model: str  # "vad", "asr", "langid", "bandwidth" or "dnsmos"
     detail: str
 
 
@@ -138,6 +160,12 @@ class ModelSignals:
     langid_confidence: float | None = None
     langid_words: int | None = None
     langid_model: str | None = None
+    bandwidth_hz: float | None = None
+    dnsmos_sig: float | None = None
+    dnsmos_bak: float | None = None
+    dnsmos_ovrl: float | None = None
+    dnsmos_p808: float | None = None
+    dnsmos_model: str | None = None
 
     @property
     def vad_speech_start_s(self) -> float | None:
@@ -149,7 +177,8 @@ class ModelSignals:
         s = self.vad_speech_end_sample
         return None if s is None else s / MODEL_RATE_HZ
 
-    def merged(self, result: VadResult | AsrResult | LangIdResult) -> ModelSignals:
+    def merged(self, result: VadResult | AsrResult | LangIdResult | BandwidthResult
+               | DnsmosResult) -> ModelSignals:
         """A copy with the fields of one model's result filled in."""
         if isinstance(result, VadResult):
             return dataclasses.replace(
@@ -178,6 +207,17 @@ class ModelSignals:
                 langid_confidence=result.confidence,
                 langid_words=result.words,
                 langid_model=result.model_id,
+            )
+        if isinstance(result, BandwidthResult):
+            return dataclasses.replace(self, bandwidth_hz=result.bandwidth_hz)
+        if isinstance(result, DnsmosResult):
+            return dataclasses.replace(
+                self,
+                dnsmos_sig=result.sig,
+                dnsmos_bak=result.bak,
+                dnsmos_ovrl=result.ovrl,
+                dnsmos_p808=result.p808,
+                dnsmos_model=result.model_id,
             )
         raise TypeError(f"not a model result: {type(result).__name__}")
 

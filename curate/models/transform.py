@@ -1,10 +1,14 @@
 """``ComputeModelSignals``: every enabled model over ``(key, ModelInput)``, with RunInference.
 
-The models run one after another (VAD, ASR, language ID), fused in the same stage: no shuffle,
-and each element carries the signals found so far with its key. An input on which a model
-raises leaves the chain there and comes out on the ``FAILED`` output as
-``(key, Reason.MODEL_FAILED, "<model>: <error>")``; so does every input of a batch that failed as a
-whole. Thresholds are not applied here: see :func:`curate.models.filters.first_violation`.
+The models run as a cascade, one after another in :data:`curate.models.config.CASCADE` order
+(VAD, language ID, bandwidth, DNSMOS, ASR), fused in the same stage: no shuffle, and each
+element carries the signals found so far with its key. Right after a model ran, its filter
+(:func:`curate.models.filters.violation`) is checked: an input it rejects leaves the chain there,
+on the ``FAILED`` output as ``(key, reason, detail)``, and is never sent to a later model. So
+does an input on which a model raises, as ``(key, Reason.MODEL_FAILED, "<model>: <error>")``, and
+every input of a batch that failed as a whole. With VAD trimming on, the later models get the
+trimmed audio. The ``CALLS`` output holds ``(model, inputs sent to it)`` for each model, also
+counted by each handler in the Beam counter ``curate_models:calls.<model>``.
 
 Models are loaded in each worker's ``DoFn.setup``; a model that cannot load fails the pipeline
 there, before it processes data. Call :func:`check_models` before building the pipeline to
@@ -27,13 +31,15 @@ from apache_beam.ml.inference.base import RunInference
 from curate.errors import Reason
 from curate.models.config import ModelSignalsConfig
 from curate.models.errors import ModelLoadError
+from curate.models.filters import violation
 from curate.models.handlers import handler_for, keyed
 from curate.models.records import MODEL_RATE_HZ, ModelFailure, ModelInput, ModelSignals
 
-__all__ = ["FAILED", "SIGNALS", "ComputeModelSignals", "LoadedModels", "check_models"]
+__all__ = ["CALLS", "FAILED", "SIGNALS", "ComputeModelSignals", "LoadedModels", "check_models"]
 
 SIGNALS = "signals"  # (key, ModelSignals)
 FAILED = "failed"  # (key, reason, detail)
+CALLS = "calls"  # (model, number of inputs sent to it)
 
 
 class LoadedModels:
@@ -41,6 +47,7 @@ class LoadedModels:
 
     def __init__(self, cfg: ModelSignalsConfig) -> None:
         self._handlers = {name: handler_for(name, getattr(cfg, name)) for name in cfg.enabled}
+        self._trim_margin_s = cfg.vad.trim_margin_s if cfg.vad.enabled else None
         self.loaded: dict[str, Any] = {}  # name -> the loaded model
         for name, handler in self._handlers.items():
             try:
@@ -52,22 +59,34 @@ class LoadedModels:
                                      f"{type(e).__name__}: {e}") from e
 
     def compute(self, x: ModelInput) -> ModelSignals | ModelFailure:
-        """All enabled models on one input, exactly as ``ComputeModelSignals`` runs them."""
+        """All enabled models on one input, as ``ComputeModelSignals`` runs them (the later
+        models on VAD-trimmed audio when trimming is on), but without the filters: every model
+        runs."""
         signals = ModelSignals()
         for name, handler in self._handlers.items():
             result = handler.infer_one(self.loaded[name], x)
             if isinstance(result, ModelFailure):
                 return result
             signals = signals.merged(result)
+            if name == "vad" and self._trim_margin_s is not None:
+                x = _trimmed(x, signals, self._trim_margin_s)
         return signals
 
     def describe(self) -> dict[str, dict[str, Any]]:
         """Per model: ``model_id``, and name, version, files and sha256 where the model tells."""
         out: dict[str, dict[str, Any]] = {}
         for name, model in self.loaded.items():
-            info = getattr(model, "info", None) or getattr(getattr(model, "recognizer", None),
-                                                           "info", None)
-            out[name] = info.to_dict() if info is not None else {"model_id": model.model_id}
+            for part in (model, getattr(model, "recognizer", None)):
+                describe = getattr(part, "describe", None)
+                info = getattr(part, "info", None)
+                if callable(describe):
+                    out[name] = describe()
+                    break
+                if info is not None:
+                    out[name] = info.to_dict()
+                    break
+            else:
+                out[name] = {"model_id": model.model_id}
         return out
 
 
@@ -90,18 +109,43 @@ def _start(element: tuple[Any, ModelInput]) -> tuple[tuple[Any, ModelSignals], M
 
 
 class _MergeFn(beam.DoFn):
-    """Fold one model's result into the signals carried with the key, or fail the input."""
+    """Fold one model's result into the signals carried with the key; fail the input when the
+    model raised or when the model's filter rejects it; after VAD, trim the audio the later
+    models get (when trimming is on)."""
+
+    def __init__(self, model: str, cfg: ModelSignalsConfig, trim: bool) -> None:
+        self._model, self._cfg, self._trim = model, cfg, trim
 
     def process(self, element):
         (key, signals), result = element
-        inference = result.inference
+        inference, x = result.inference, result.example
         if isinstance(inference, ModelFailure):
             Metrics.counter("curate_models", f"failed.{inference.model}").inc()
             yield beam.pvalue.TaggedOutput(
                 FAILED, (key, Reason.MODEL_FAILED, f"{inference.model}: {inference.detail}")
             )
             return
-        yield (key, signals.merged(inference)), result.example
+        signals = signals.merged(inference)
+        rejected = violation(self._model, signals, self._cfg)
+        if rejected is not None:
+            yield beam.pvalue.TaggedOutput(FAILED, (key, *rejected))
+            return
+        if self._trim:
+            x = _trimmed(x, signals, self._cfg.vad.trim_margin_s)
+        yield (key, signals), x
+
+
+def _trimmed(x: ModelInput, signals: ModelSignals, margin_s: float) -> ModelInput:
+    from curate.models.vad import trim_bounds
+
+    lo, hi = trim_bounds(x.samples.shape[0], MODEL_RATE_HZ, signals, margin_s)
+    if (lo, hi) == (0, x.samples.shape[0]):
+        return x
+    return ModelInput(samples=x.samples[lo:hi], transcript=x.transcript)
+
+
+def _named_count(n: int, model: str) -> tuple[str, int]:
+    return model, n
 
 
 def _batch_failures(failure, model: str) -> Iterable[tuple[Any, Reason, str]]:
@@ -117,9 +161,10 @@ def _finish(element: tuple[tuple[Any, ModelSignals], ModelInput]) -> tuple[Any, 
 
 
 class ComputeModelSignals(beam.PTransform):
-    """``(key, ModelInput)`` -> ``{SIGNALS: (key, ModelSignals), FAILED: (key, reason, detail)}``.
+    """``(key, ModelInput)`` -> ``{SIGNALS: (key, ModelSignals), FAILED: (key, reason, detail),
+    CALLS: (model, inputs)}``.
 
-    Every input comes out exactly once, on one of the two outputs. With no model enabled, each
+    Every input comes out exactly once, on one of the first two outputs. With no model enabled, each
     input gets an empty ``ModelSignals``. The key is opaque (any picklable value; it is never
     hashed or compared), so a pipeline can let the rest of an utterance ride along in it, e.g.
     ``((utterance, samples), ModelInput)``, and get it back with the signals without a join.
@@ -132,14 +177,21 @@ class ComputeModelSignals(beam.PTransform):
     def expand(self, inputs):
         cfg = self._cfg
         pending = inputs | "Start" >> beam.Map(_start)  # ((key, ModelSignals), ModelInput)
-        failures = []
+        failures, calls = [], []
+        trim = cfg.vad.enabled and cfg.vad.trim_margin_s is not None
         for name in cfg.enabled:
             step = name.capitalize()
             handler = keyed(handler_for(name, getattr(cfg, name)))
+            calls.append(
+                pending
+                | f"Count{step}Inputs" >> beam.combiners.Count.Globally()
+                | f"Name{step}Count" >> beam.Map(_named_count, name)
+            )  # (model, inputs sent to it)
             results, dead = pending | f"Infer{step}" >> RunInference(
                 handler
             ).with_exception_handling()  # ((key, ModelSignals), PredictionResult)
-            merged = results | f"Merge{step}" >> beam.ParDo(_MergeFn()).with_outputs(
+            merge = _MergeFn(name, cfg, trim and name == "vad")
+            merged = results | f"Merge{step}" >> beam.ParDo(merge).with_outputs(
                 FAILED, main=SIGNALS
             )  # ((key, ModelSignals), ModelInput) | (key, reason, detail)
             failures.append(merged[FAILED])
@@ -149,4 +201,5 @@ class ComputeModelSignals(beam.PTransform):
             pending = merged[SIGNALS]
         signals = pending | "Finish" >> beam.Map(_finish)  # (key, ModelSignals)
         failed = failures | "AllFailures" >> beam.Flatten(pipeline=inputs.pipeline)
-        return {SIGNALS: signals, FAILED: failed}
+        counted = calls | "AllCalls" >> beam.Flatten(pipeline=inputs.pipeline)
+        return {SIGNALS: signals, FAILED: failed, CALLS: counted}

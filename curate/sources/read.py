@@ -75,14 +75,21 @@ class ReadSources(beam.PTransform):
     :class:`~curate.errors.ConfigError` naming the source index and path.
     """
 
-    def __init__(self, sources: Sequence[SourceConfig]) -> None:
+    def __init__(self, sources: Sequence[SourceConfig], *,
+                 progress_dir: str | None = None) -> None:
         super().__init__()
         self._readers = _readers(sources)
+        self._progress_dir = progress_dir  # a build directory: count the inputs as listed
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
         outcomes = [
             pbegin | f"Read[{index}]" >> reader for index, reader in enumerate(self._readers)
         ]  # Utterance | Rejection
+        if self._progress_dir is not None:  # each as it is listed, before the key dedupe
+            from curate.build_progress import CountStep, Step
+
+            for index, listed in enumerate(outcomes):
+                _ = listed | f"CountListed[{index}]" >> CountStep(self._progress_dir, Step.LISTED)
         parts = (
             outcomes
             | "FlattenSources" >> beam.Flatten()

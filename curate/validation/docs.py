@@ -7,6 +7,9 @@ bucket) it shows nothing useful. The site's index renderer is therefore GX's own
 ``SiteIndexPageRenderer`` plus one static block on top, :class:`GateIndexPageRenderer`: the
 verdict, every failed expectation with its observed value and a link to the page that details
 it, and the drift distances. That block is plain HTML and reads without any script.
+
+Every page of the site then loads its styles, scripts and icon font from the site itself
+(:mod:`curate.validation.offline`), so that it renders the same without a network.
 """
 
 from __future__ import annotations
@@ -133,4 +136,7 @@ def build_site(
         rendered = "curate-failed-expectations" in f.read()
     if not rendered:  # GX logs and swallows errors of index renderers
         raise RuntimeError(f"GX did not render the Data Docs index page {index}; see its log")
+    from curate.validation.offline import make_offline
+
+    make_offline(out_dir)
     return index

@@ -19,6 +19,8 @@ BASE = {"name": "ds", "sources": [{"kind": "jsonl", "path": "m.jsonl"}]}
         ({"filters": {"min_duration_s": 5, "max_duration_s": 2}}, "filters: min_duration_s must be below"),
         ({"name": "Bad Name"}, "name: String should match pattern"),
         ({"shards": {"formats": ["parquet"]}}, "shards.formats[0]: Input should be"),
+        ({"card": {"license": "CC BY 4.0"}}, "card.license: String should match pattern"),
+        ({"card": {"language": ["English"]}}, "card.language[0]: String should match pattern"),
     ],
 )
 def test_config_errors_name_the_field(change, message):
@@ -57,3 +59,13 @@ def test_config_hash_is_stable_and_sensitive():
     a = parse_config(BASE)
     assert a.config_hash() == parse_config(dict(BASE)).config_hash()
     assert a.config_hash() != parse_config({**BASE, "audio": {"codec": "wav"}}).config_hash()
+
+
+def test_the_card_section_is_optional_and_leaves_older_configs_hashing_as_before():
+    plain = parse_config(BASE)
+    assert "card" not in plain.resolved() and plain.languages == ()
+    carded = parse_config({**BASE, "card": {"license": "cc-by-4.0", "language": ["en", "fr"]}})
+    assert carded.resolved()["card"] == {"license": "cc-by-4.0", "language": ["en", "fr"]}
+    assert carded.config_hash() != plain.config_hash() and carded.languages == ("en", "fr")
+    langid = parse_config({**BASE, "signals": {"langid": {"enabled": True, "languages": ["de"]}}})
+    assert langid.languages == ("de",)  # what language ID accepts, when the card names none

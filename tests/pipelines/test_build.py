@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
+import sys
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
+import yaml
 
 from tests.pipelines.corpus import small_shard_corpus
+from tests.terminal import on_a_terminal
 from curate.launch import run_build
 
 
@@ -26,11 +31,33 @@ def corpus(tmp_path_factory):
         return root, json.load(f)
 
 
+_PROGRESS: dict[str, str] = {}  # what each build below wrote on its stderr
+
+
 @pytest.fixture(scope="module")
 def build_1(corpus, tmp_path_factory):
+    """One worker; its progress on stderr as in a log (not a terminal), a line every step."""
     root, _ = corpus
     out = str(tmp_path_factory.mktemp("b1") / "build")
-    info = run_build(os.path.join(root, "configs", "librispeech.yaml"), out, workers=1, say=_quiet)
+    log = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "stderr", log)
+        info = run_build(os.path.join(root, "configs", "librispeech.yaml"), out, workers=1,
+                         say=_quiet, progress_every_s=0)
+    _PROGRESS["build_1"] = log.getvalue()
+    return out, info
+
+
+@pytest.fixture(scope="module")
+def build_2(corpus, tmp_path_factory):
+    """Two worker processes (multi_processing); stderr on a pseudo-terminal."""
+    root, _ = corpus
+    out = str(tmp_path_factory.mktemp("b2") / "build")
+    with on_a_terminal() as terminal, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sys, "stderr", terminal.stream)
+        info = run_build(os.path.join(root, "configs", "librispeech.yaml"), out, workers=2,
+                         say=_quiet)
+    _PROGRESS["build_2"] = terminal.output
     return out, info
 
 
@@ -69,16 +96,44 @@ def test_jsonl_layout_rejects_what_it_can_express(corpus, tmp_path):
     assert info["counts"]["accepted"] + info["counts"]["rejected"] == info["counts"]["read"]
 
 
-def test_two_workers_give_byte_identical_shards_and_fingerprint(corpus, build_1, tmp_path):
-    root, _ = corpus
+def test_two_workers_give_byte_identical_shards_and_fingerprint(build_1, build_2):
     out1, info1 = build_1
-    out2 = str(tmp_path / "build")
-    info2 = run_build(os.path.join(root, "configs", "librispeech.yaml"), out2, workers=2, say=_quiet)
+    out2, info2 = build_2
     assert info2["fingerprint"] == info1["fingerprint"]
     assert info2["files"] == info1["files"]
     for path in info1["files"]:
         with open(os.path.join(out1, path), "rb") as a, open(os.path.join(out2, path), "rb") as b:
             assert a.read() == b.read(), path
+
+
+def test_progress_in_a_log_lists_processes_and_writes_with_totals(build_1):
+    out, info = build_1
+    read, shards = info["counts"]["read"], sum(len(s["shards"]["tfrecord"])
+                                                for s in info["splits"].values())
+    lines = _PROGRESS["build_1"].splitlines()
+    assert "\r" not in _PROGRESS["build_1"] and "\x1b" not in _PROGRESS["build_1"]
+    assert lines and all(line.startswith(("listing: ", "processing: ", "writing shards: "))
+                         for line in lines), lines
+    ends = [line.split(":")[0] for line in lines if re.search(r"\) in \d+ s", line)]
+    assert ends == ["processing", "writing shards"]  # each phase's last line, in turn
+    processing = [line for line in lines if line.startswith("processing: ")]
+    assert all(re.match(rf"processing: \d+ of {read} \(\d+%\)", line) for line in processing)
+    assert re.fullmatch(rf"processing: {read} of {read} \(100%\) in \d+ s; {read} inputs listed "
+                        r"from 1 source\(s\)", processing[-1])
+    assert re.fullmatch(rf"writing shards: {shards} of {shards} \(100%\) in \d+ s", lines[-1])
+    assert not os.path.exists(os.path.join(out, ".staging"))  # counts gone with the build
+
+
+def test_progress_on_a_terminal_is_a_bar_per_step(build_2):
+    out, info = build_2
+    read, shards = info["counts"]["read"], sum(len(s["shards"]["tfrecord"])
+                                                for s in info["splits"].values())
+    tty = _PROGRESS["build_2"]
+    assert re.search(rf"\rprocessing \[#{{24}}\] {read} of {read} \(100%\)\s+in \d+ s\s+"
+                     rf"{read} inputs listed from 1 source\(s\)", tty), tty
+    assert re.search(rf"\rwriting shards \[#{{24}}\] {shards} of {shards} \(100%\)", tty), tty
+    assert "\x1b[K" in tty
+    assert not os.path.exists(os.path.join(out, ".staging"))
 
 
 def test_build_directory_describes_itself(build_1):
@@ -107,6 +162,27 @@ def test_build_directory_describes_itself(build_1):
     for reason, n in info["rejected_by_reason"].items():
         assert f"| `{reason}` | {n} |" in card
     assert "CARD.md" in info["files"]
+    front = yaml.safe_load(card.split("\n---\n", 1)[0].removeprefix("---\n"))
+    assert front["license"] == "cc0-1.0" and front["language"] == ["en"]  # the config's card:
+    assert "[report.html](report.html)" in card
+
+
+def test_the_report_of_a_real_build_plays_kept_and_rejected_examples(build_1, tmp_path):
+    from curate.report.write import write_report
+
+    out, info = build_1
+    written = write_report(out, output=str(tmp_path / "report.html"))
+    with open(written.path, encoding="utf-8") as f:
+        page = f.read()
+    for reason in info["rejected_by_reason"]:
+        assert f'id="reason-{reason}"' in page
+    kept = set(re.findall(r'<audio [^>]*data-key="([^"]+)"', page))
+    for split, s in info["splits"].items():  # 3 kept examples of every split, from its shard 0
+        first = pq.read_table(os.path.join(out, "manifest", f"{split}.parquet")).to_pylist()
+        in_shard_0 = {r["key"] for r in first if r["shard"] == 0}
+        assert len(kept & in_shard_0) == min(3, len(in_shard_0)), split
+    assert written.excerpts >= 3 * len(info["splits"]) and written.unplayable >= 3
+    assert written.size_bytes < 1_000_000
 
 
 def _expected_pcm(audio_uri: str, start_s: float = 0.0):

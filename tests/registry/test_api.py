@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from registry.api import Registry, Version
@@ -214,6 +215,12 @@ def test_diff_reports_keys_counts_and_hours_per_split(reg: Registry, builds: Bui
     assert test.hours_delta == pytest.approx(extra.duration_s / 3600, rel=1e-6)
     assert train.unchanged and not train.added
     assert set(d12.files_changed) >= {"manifest/test.parquet", "stats.json"}
+    means = {name: (a, b) for name, a, b in test.signals}  # the split whose examples changed
+    durations = [ex.duration_s for ex in make_examples("te", 7)]
+    assert means["duration_s"] == (pytest.approx(np.mean(durations[:6]), rel=1e-6),
+                                   pytest.approx(np.mean(durations), rel=1e-6))
+    assert "snr_db" in means and train.signals == ()  # an unchanged manifest is not read
+    assert d12.models == () and d12.to_dict()["models"] == {}
     assert not [p for p in d12.files_changed if p.startswith("data/train")]
     d23 = reg.diff(f"{DS}@v2", f"{DS}@latest")
     train = d23.split("train")
@@ -270,3 +277,16 @@ def test_register_refuses_an_unvalidated_build_unless_allowed(
     assert not reg.store.repository_exists(DS)
     v = reg.register(build, dataset=DS, allow_unvalidated=True)
     assert "never validated" in v.metadata[META_VALIDATION + "unvalidated"]
+
+
+def test_diff_names_the_signal_models_that_changed() -> None:
+    from registry.diff import _model_changes
+
+    before = {"models": {"asr": {"model_id": "pocketsphinx==5.1.1@ab"}, "vad": {"model_id": "v"}}}
+    after = {"models": {"asr": {"model_id": "whisper-tiny.en==0.1.0@cd"}, "vad": {"model_id": "v"},
+                        "dnsmos": {"model_id": "dnsmos==0.0.1.1@ef"}}}
+    assert _model_changes(before, after) == (
+        ("asr", "pocketsphinx==5.1.1@ab", "whisper-tiny.en==0.1.0@cd"),
+        ("dnsmos", "", "dnsmos==0.0.1.1@ef"),
+    )
+    assert _model_changes({}, {}) == ()

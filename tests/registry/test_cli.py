@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -180,3 +182,59 @@ def test_register_refuses_a_build_without_a_passing_validation(
     meta = json.loads(out)["metadata"]
     assert code == 0 and "1 of 10 expectations failed" in meta["curate.validation.unvalidated"]
     assert meta["curate.validation.success"] == "false"
+
+
+def _meters(log: io.StringIO):
+    """A MeterFactory writing a line at every step (a log whose interval is 0)."""
+    from curate.progress import Mode, Progress, Unit
+
+    return lambda label, total: Progress(label, total=total, unit=Unit.BYTES, stream=log,
+                                         mode=Mode.LINES, every_s=0)
+
+
+def test_register_and_pull_tell_the_bytes_done_out_of_the_total(builds: Builds, tmp_path: Path,
+                                                                 monkeypatch) -> None:
+    from registry.api import Registry
+
+    monkeypatch.setenv("CURATE_CACHE_DIR", str(tmp_path / "cache"))
+    files = json.loads((builds.v1 / "dataset_info.json").read_text())["files"]
+    total = sum(f["size_bytes"] for f in files.values())
+    registry, log = Registry((tmp_path / "registry").as_uri()), io.StringIO()
+    registry.register(str(builds.v1), dataset=DS, allow_unvalidated=True, progress=_meters(log))
+    lines = log.getvalue().splitlines()
+    verifying = [line for line in lines if line.startswith("verifying: ")]
+    amount = re.escape(f"{total / 1e3:.1f} of {total / 1e3:.1f} kB")
+    assert re.fullmatch(rf"verifying: {amount} \(100%\) in \d+ s", verifying[-1])
+    assert len(verifying) == len(files) + 1  # a step per file hashed, then the last line
+    uploading = [line for line in lines if line.startswith("uploading: ")]
+    assert re.fullmatch(r"uploading: ([\d.]+) of \1 kB \(100%\) in \d+ s", uploading[-1])
+    log = io.StringIO()
+    registry.open(f"{DS}@v1").pull(tmp_path / "p", progress=_meters(log))
+    ends = [line for line in log.getvalue().splitlines() if re.search(r"\) in \d+ s$", line)]
+    assert [e.split(":")[0] for e in ends] == ["fetching", "copying"]
+    assert ends[0].split(": ")[1] == ends[1].split(": ")[1]  # the same bytes, all of them
+
+
+def test_pull_on_a_terminal_shows_a_bar_and_quiet_shows_nothing(
+    registry_uri: str, builds: Builds, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "register", str(builds.v1), "--dataset", DS, "--registry", registry_uri,
+               "--allow-unvalidated")[0] == 0
+    code, out = _on_a_terminal("pull", f"{DS}@v1", str(tmp_path / "p"), "--registry",
+                               registry_uri)
+    assert code == 0, out
+    assert re.search(r"\rfetching \[#{24}\] [\d.]+ of [\d.]+ kB \(100%\)\s+in \d+ s", out)
+    assert re.search(r"\rcopying \[#{24}\] [\d.]+ of [\d.]+ kB \(100%\)\s+in \d+ s", out)
+    code, out = _on_a_terminal("pull", f"{DS}@v1", str(tmp_path / "q"), "--registry",
+                               registry_uri, "--quiet")
+    assert code == 0 and "\r" not in out.replace("\r\n", "\n") and "[#" not in out, out
+    assert "pulled " in out
+
+
+def _on_a_terminal(*args: str) -> tuple[int, str]:
+    """``curate ARGS`` with its stdout and stderr on a pseudo-terminal: (exit code, output)."""
+    import sys
+
+    from tests.terminal import run_on_a_terminal
+
+    return run_on_a_terminal([sys.executable, "-m", "curate.cli", *args])

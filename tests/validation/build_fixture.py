@@ -121,6 +121,12 @@ def _model_signals(rng: np.random.Generator, enabled: tuple[str, ...], *, num_sa
         "asr_model": "pocketsphinx==fixture", "langid_language": "en",
         "langid_confidence": float(round(rng.uniform(0.8, 1.0), 4)), "langid_words": 8,
         "langid_model": "lingua==fixture",
+        "bandwidth_hz": float(round(rng.uniform(5500, 8000), 1)),
+        "dnsmos_sig": float(round(rng.uniform(3.0, 4.0), 4)),
+        "dnsmos_bak": float(round(rng.uniform(3.0, 4.2), 4)),
+        "dnsmos_ovrl": float(round(rng.uniform(2.6, 3.6), 4)),
+        "dnsmos_p808": float(round(rng.uniform(3.0, 4.0), 4)),
+        "dnsmos_model": "dnsmos==fixture",
     }
     return {name: values[name] for name in model_fields(enabled)}
 

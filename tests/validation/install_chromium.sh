@@ -1,7 +1,9 @@
 #!/bin/sh
-# Install headless Chromium (Debian package `chromium`) for the Data Docs rendering test.
+# Install headless Chromium (Debian package `chromium`) for the tests that open pages in it
+# (the Data Docs site, the build report).
 # Idempotent: does nothing when a Chromium binary is already on PATH. Exits non-zero when it
-# cannot install (no root, no apt-get, no package index); the test then skips and says why.
+# cannot install (no root, no apt-get, no package index); the tests then skip and say why
+# (in CI, CI=true, they fail instead).
 set -eu
 
 for bin in chromium chromium-browser google-chrome; do

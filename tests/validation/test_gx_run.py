@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from curate.models.records import MODEL_SIGNAL_FIELDS
 from curate.validation.suites import Expectation, load_suite
 from curate.validation.tables import Table
 from curate.validation.validate import validate_build
@@ -15,7 +16,8 @@ from expectations import suite_names
 from tests.validation.build_fixture import STRICT_OK, FixtureSpec, Rows
 
 # Both bases have the model-signal columns, so the optional expectations are checked too.
-_BASE = {"asr_default": FixtureSpec(enabled_models=("vad", "asr", "langid")), "asr_strict": STRICT_OK}
+_EVERY_MODEL = ("vad", "langid", "bandwidth", "dnsmos", "asr")
+_BASE = {"asr_default": FixtureSpec(enabled_models=_EVERY_MODEL), "asr_strict": STRICT_OK}
 Breaker = tuple[FixtureSpec, Callable[[str, Rows], None] | None]
 
 
@@ -103,7 +105,8 @@ def test_breaking_an_expectation_fails_it_by_name(suite_name: str, expectation: 
 def test_optional_expectations_wait_for_their_columns(suite_name: str, make_build):
     suite = load_suite(suite_name)
     optional = [e for e in suite.expectations if e.optional]
-    assert {e.column for e in optional} == {"vad_speech_ratio", "asr_wer", "langid_language"}
+    columns = {e.column for e in optional}
+    assert {"vad_speech_ratio", "asr_wer", "langid_language"} <= columns <= set(MODEL_SIGNAL_FIELDS)
     base = dataclasses.replace(_BASE[suite_name], enabled_models=())
     result = validate_build(make_build(spec=base), suite=suite_name, write=False)
     assert result.success and result.evaluated == len(suite.expectations) - len(optional)

@@ -28,3 +28,16 @@ def not_a_recognizer(model_path: str | None = None):
 
 def broken(model_path: str | None = None):
     raise OSError(f"weights not found under {model_path}")
+
+
+class LengthRecognizer:
+    """Says how many samples it heard: ``"n<count>"`` (to see what audio ASR was given)."""
+
+    model_id = "length"
+
+    def transcribe(self, samples: np.ndarray) -> str:
+        return f"n{samples.shape[0]}"
+
+
+def length(model_path: str | None = None):
+    return LengthRecognizer()

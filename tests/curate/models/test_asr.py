@@ -92,9 +92,12 @@ def test_a_plug_in_recogniser_is_loaded_by_dotted_path():
 @pytest.mark.parametrize(
     ("asr", "message"),
     [
-        ({"model_path": "/no/such/model"},
+        ({"recognizer": "pocketsphinx", "model_path": "/no/such/model"},
          r"signals.asr.model_path: PocketSphinx model files not found: hmm=/no/such/model/en-us"),
-        ({"options": {"no_such_option": 1}}, r"signals.asr: PocketSphinx cannot start"),
+        ({"recognizer": "pocketsphinx", "options": {"no_such_option": 1}},
+         r"signals.asr: PocketSphinx cannot start"),
+        ({"options": {"no_such_option": 1}}, r"signals.asr.options: unknown option\(s\) "
+         r"\['no_such_option'\] for whisper"),
         ({"recognizer": "no_such_package.asr:make"}, r"signals.asr.recognizer: cannot import"),
         ({"recognizer": "tests.curate.models.fakes:not_a_recognizer"}, r"has no model_id"),
         ({"recognizer": "tests.curate.models.fakes:broken", "model_path": "/w"},
@@ -110,4 +113,4 @@ def test_an_unloadable_recogniser_is_a_load_error_naming_the_field(model_librari
 def test_pocketsphinx_recogniser_reads_the_wheel_model_by_default(model_libraries):
     recognizer = PocketSphinxRecognizer()
     assert "en-us.lm.bin" in recognizer.info.files and recognizer.info.detail == "en-us"
-    assert ModelSignalsConfig().asr.recognizer == "pocketsphinx"
+    assert ModelSignalsConfig().asr.recognizer == "whisper"  # the default since issue 14

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -18,9 +19,23 @@ from tests.curate.models.conftest import CANDIDATES
 FRENCH = "le petit chat dort tranquillement sur le canapé pendant que la pluie tombe dehors"
 
 
+# The cascade, in order, and the reason each model's filter gives.
+CASCADE = (("vad", "low_speech_ratio"), ("langid", "wrong_language"),
+           ("bandwidth", "low_bandwidth"), ("dnsmos", "low_quality"), ("asr", "asr_disagreement"))
+
+
+def _noisy(samples: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
+    noise = np.random.default_rng(seed).standard_normal(samples.shape[0]).astype(np.float32)
+    noise *= np.sqrt(np.mean(samples**2) / 10 ** (snr_db / 10))
+    return np.clip(samples + noise, -1, 1)
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory, librivox, model_libraries):
-    """LibriVox read speech in a NeMo manifest, plus three inputs the models must reject."""
+    """LibriVox read speech in a NeMo manifest, plus one input each model's filter must reject
+    and a near duplicate (the same recording 6 dB quieter, 300 ms trimmed)."""
+    import soxr
+
     root = tmp_path_factory.mktemp("models-corpus")
     keys = sorted(librivox)
     rows, expected = [], {}
@@ -37,6 +52,12 @@ def corpus(tmp_path_factory, librivox, model_libraries):
     add("french", librivox[keys[1]].samples * 0.8, FRENCH, "wrong_language")
     noise = np.cumsum(np.random.default_rng(3).normal(size=48000)).astype(np.float32)
     add("noise", 0.1 * noise / np.abs(noise).max(), "a transcript for noise only", "low_speech_ratio")
+    x = librivox[keys[2]].samples
+    narrow = soxr.resample(soxr.resample(x, 16000, 8000), 8000, 16000)  # telephony, upsampled
+    add("narrowband", narrow, librivox[keys[2]].transcript, "low_bandwidth")
+    add("noisy", _noisy(librivox[keys[4]].samples, 0.0, 5), librivox[keys[4]].transcript,
+        "low_quality")
+    add("z-copy", x[4800:] * 0.5, librivox[keys[2]].transcript, "near_duplicate_audio")
     with open(root / "manifest.jsonl", "w") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)
     config = {
@@ -44,10 +65,13 @@ def corpus(tmp_path_factory, librivox, model_libraries):
         "sources": [{"kind": "jsonl", "path": "manifest.jsonl"}],
         "filters": {"max_silence_ratio": 1.0},
         "splits": {"by": "key", "ratios": {"train": 1.0}},
-        "signals": {
-            "vad": {"enabled": True, "min_speech_ratio": 0.5},
-            "asr": {"enabled": True, "max_wer": 0.6},
+        "signals": {  # every signal on; ASR is Whisper tiny.en, the default
+            "vad": {"enabled": True, "min_speech_ratio": 0.5, "trim_margin_s": 0.25},
             "langid": {"enabled": True, "languages": ["en"], "candidates": CANDIDATES},
+            "bandwidth": {"enabled": True, "min_bandwidth_hz": 5000},
+            "dnsmos": {"enabled": True, "min_dnsmos_ovrl": 2.4},
+            "asr": {"enabled": True, "max_wer": 0.4},
+            "near_duplicates": {"enabled": True, "min_similarity": 0.8},
         },
     }
     (root / "build.yaml").write_text(yaml.safe_dump(config))
@@ -68,14 +92,51 @@ def test_model_reasons_and_signals_in_the_manifest(corpus, build):
     outcome = {r["key"]: None for r in manifest} | {r["key"]: r["reason"] for r in rejected}
     assert outcome == expected
     for row in manifest:
-        assert row["asr_wer"] < 0.6 and row["vad_speech_ratio"] > 0.5
-        assert row["langid_language"] == "en" and row["asr_model"].startswith("pocketsphinx==")
-    assert set(info["models"]) == {"vad", "asr", "langid"}
-    assert info["models"]["asr"]["model_id"] == manifest[0]["asr_model"]
-    assert info["rejected_by_reason"] == {"asr_disagreement": 1, "low_speech_ratio": 1,
-                                          "wrong_language": 1}
+        assert row["asr_wer"] <= 0.4 and row["vad_speech_ratio"] > 0.5
+        assert row["bandwidth_hz"] >= 5000 and row["dnsmos_ovrl"] >= 2.4
+        assert 1 <= row["dnsmos_sig"] <= 5 and 1 <= row["dnsmos_bak"] <= 5
+        assert 1 <= row["dnsmos_p808"] <= 5
+        assert row["langid_language"] == "en"
+        assert row["asr_model"].startswith("whisper-tiny.en==0.1.0[int8,fitted]@")
+    assert set(info["models"]) == {"vad", "langid", "bandwidth", "dnsmos", "asr"}
+    asr = info["models"]["asr"]
+    assert asr["model_id"] == manifest[0]["asr_model"]
+    assert (asr["name"], asr["version"], asr["compute_type"], asr["device"]) == (
+        "whisper-tiny.en", "0.1.0", "int8", "cpu")
+    assert asr["file_sha256"]["model.bin"].startswith("1a5afae06a4d")
+    assert info["models"]["dnsmos"]["file_sha256"]["dnsmos_models/sig_bak_ovr.onnx"]
+    assert info["config"]["signals"]["asr"]["text_norm"] == "whisper"  # the default with Whisper
+    assert info["rejected_by_reason"] == {reason: 1 for reason in expected.values() if reason}
+    near = next(r for r in rejected if r["key"] == "z-copy")
+    assert near["stage"] == "dedupe"
+    assert re.fullmatch(rf"near duplicate of {sorted(expected)[-4]} \(similarity 0\.\d+\)",
+                        near["detail"]), near["detail"]
     stats = json.load(open(os.path.join(out, "stats.json")))
     assert stats["splits"]["train"]["signals"]["asr_wer"]["count"] == len(manifest)
+
+
+def test_each_model_runs_only_on_the_inputs_that_reached_it(corpus, build):
+    """The cascade: an input a filter rejects is never sent to a later model. The inputs that
+    reach a model are those read, less those rejected before it (by the cheap filters or an
+    earlier model); dataset_info.json counts the inputs each model was sent."""
+    _, info = build
+    by_reason = info["rejected_by_reason"]
+    expected = _reached(info)
+    reached = expected["asr"] - by_reason["asr_disagreement"]
+    assert info["model_calls"] == expected
+    assert [info["model_calls"][m] for m, _ in CASCADE] == [11, 10, 9, 8, 7]  # one out at each
+    assert info["counts"]["accepted"] == reached - by_reason["near_duplicate_audio"]
+
+
+def test_the_version_metadata_names_the_models_and_their_calls(build):
+    from registry.build import Build
+
+    out, info = build
+    md = Build.read(out).metadata("models-test")
+    assert md["curate.model.asr"] == info["models"]["asr"]["model_id"]
+    assert md["curate.model.asr.version"] == "0.1.0"
+    assert md["curate.model.asr.compute_type"] == "int8"
+    assert md["curate.model_calls.asr"] == "7"
 
 
 def test_model_features_parse_with_the_feature_spec(build):
@@ -111,3 +172,40 @@ def test_the_default_suite_checks_the_model_signals_of_a_real_build(build):
     failed_columns = {f["column"] for f in result.failed_expectations}
     assert not failed_columns & {"vad_speech_ratio", "asr_wer", "langid_language"}
     assert failed_columns == {"rejected_share"}  # 3 of 8 inputs were rejected on purpose
+
+
+def _reached(info) -> dict[str, int]:
+    """Inputs that reach each model: those read, less those the cheap stages and the models
+    before it rejected."""
+    by_reason = info["rejected_by_reason"]
+    later = {r for _, r in CASCADE} | {"near_duplicate_audio", "duplicate_audio", "model_failed"}
+    reached = info["counts"]["read"] - sum(n for r, n in by_reason.items() if r not in later)
+    out = {}
+    for model, reason in CASCADE:
+        out[model] = reached
+        reached -= by_reason.get(reason, 0)
+    return out
+
+
+def test_on_the_sample_corpus_with_bad_inputs_model_calls_are_the_inputs_that_reached_them(
+    tmp_path, model_libraries
+):
+    from curate.samples import make_corpus
+
+    corpus = tmp_path / "corpus"
+    make_corpus(str(corpus), utterances=6, seed=3, with_bad_inputs=True)
+    config = {
+        "name": "sample-cascade",
+        "sources": [{"kind": "jsonl", "path": str(corpus / "manifest.jsonl")}],
+        "splits": {"by": "key", "ratios": {"train": 1.0}},
+        "signals": {"vad": {"enabled": True},
+                    "langid": {"enabled": True, "candidates": CANDIDATES},
+                    "bandwidth": {"enabled": True, "min_bandwidth_hz": 3000},
+                    "dnsmos": {"enabled": True, "min_dnsmos_ovrl": 1.5},
+                    "asr": {"enabled": True}, "near_duplicates": {"enabled": True}},
+    }
+    (tmp_path / "build.yaml").write_text(yaml.safe_dump(config))
+    info = run_build(str(tmp_path / "build.yaml"), str(tmp_path / "out"), workers=1,
+                     say=lambda _: None)
+    assert info["model_calls"] == _reached(info)
+    assert info["counts"]["read"] > info["model_calls"]["vad"] > info["model_calls"]["asr"] > 0

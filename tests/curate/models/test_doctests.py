@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 _MODULES = ("curate.models.records", "curate.models.textnorm", "curate.models.wer",
-            "curate.models.filters")
+            "curate.models.filters", "curate.models.pinned", "curate.fingerprint",
+            "curate.bandwidth", "curate.near_duplicates")
 
 
 @pytest.mark.parametrize("name", _MODULES)

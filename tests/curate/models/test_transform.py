@@ -12,6 +12,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from curate.errors import Reason
 from curate.models.config import ModelSignalsConfig
 from curate.models.errors import ModelLoadError
+from curate.models.filters import first_violation
 from curate.models.records import ModelInput, ModelSignals
 from curate.models.transform import (FAILED, SIGNALS, ComputeModelSignals, LoadedModels,
                                      _batch_failures, check_models)
@@ -38,8 +39,12 @@ def test_beam_gives_the_signals_of_the_models_called_directly(
     assert all(isinstance(s, ModelSignals) for s in direct.values())
     nan_failure = loaded_models.compute(inputs[-1][1])
     assert nan_failure.model == "vad"  # the first model refuses it; the others never see it
+    # The cascade: silence fails VAD's filter and French langid's, before ASR ever sees them.
+    rejected = {k: first_violation(direct.pop(k), signals_cfg) for k in ("silence", "french")}
+    assert [r for r, _ in rejected.values()] == [Reason.LOW_SPEECH_RATIO, Reason.WRONG_LANGUAGE]
     _run(signals_cfg, inputs, signals=list(direct.items()),
-         failed=[("nan", Reason.MODEL_FAILED, f"vad: {nan_failure.detail}")])
+         failed=[("nan", Reason.MODEL_FAILED, f"vad: {nan_failure.detail}"),
+                 *[(k, *r) for k, r in rejected.items()]])
 
 
 def test_a_recogniser_failing_on_one_input_rejects_only_that_input(model_libraries):
@@ -85,8 +90,12 @@ def test_a_batch_that_fails_as_a_whole_fails_each_of_its_inputs():
 BAD_MODELS = [
     ({"vad": {"enabled": True, "model_path": "/missing/vad.onnx"}},
      "signals.vad.model_path: no such file: /missing/vad.onnx"),
-    ({"asr": {"enabled": True, "model_path": "/missing/en-us"}},
+    ({"asr": {"enabled": True, "recognizer": "pocketsphinx", "model_path": "/missing/en-us"}},
      "signals.asr.model_path: PocketSphinx model files not found"),
+    ({"asr": {"enabled": True, "model_path": "/missing/whisper"}},
+     "signals.asr.model_path: /missing/whisper is not a CTranslate2 Whisper directory"),
+    ({"dnsmos": {"enabled": True, "model_path": "/missing/dnsmos"}},
+     "signals.dnsmos.model_path: no such file: /missing/dnsmos/sig_bak_ovr.onnx"),
     ({"langid": {"enabled": True, "candidates": ["en", "qq"]}},
      "signals.langid.candidates: lingua has no language with code 'qq'"),
 ]
@@ -131,3 +140,50 @@ def test_keyed_handler_takes_empty_batches_and_never_pickles_keys():
     x = ModelInput(samples=np.zeros(100, np.float32), transcript="abc")
     unpicklable_key = ("k", threading.Lock())
     assert handler.get_num_bytes([(unpicklable_key, x)]) == 400 + 3
+
+
+def test_a_model_is_sent_only_the_inputs_the_models_before_it_accepted(model_libraries, librivox):
+    """The cascade on Beam: the narrowband copy fails the bandwidth filter and never reaches
+    ASR; the CALLS output and the handlers' Beam counters both say so."""
+    import soxr
+    from apache_beam.metrics.metric import MetricsFilter
+
+    from curate.models.transform import CALLS
+
+    cfg = ModelSignalsConfig.model_validate({
+        "bandwidth": {"enabled": True, "min_bandwidth_hz": 5000},
+        "asr": {"enabled": True, "recognizer": "tests.curate.models.fakes:echo", "max_wer": None},
+    })
+    keys = sorted(librivox)[:2]
+    inputs = [(k, librivox[k]) for k in keys]
+    x = librivox[keys[0]]
+    narrow = soxr.resample(soxr.resample(x.samples, 16000, 8000), 8000, 16000)
+    inputs.append(("narrow", ModelInput(samples=narrow.astype(np.float32), transcript=x.transcript)))
+    p = TestPipeline()
+    out = p | beam.Create(inputs, reshuffle=False) | ComputeModelSignals(cfg)
+    assert_that(out[CALLS], equal_to([("bandwidth", 3), ("asr", 2)]), label="Calls")
+    assert_that(out[SIGNALS] | beam.Keys(), equal_to(keys), label="Accepted")
+    assert_that(out[FAILED] | beam.Map(lambda f: f[:2]),
+                equal_to([("narrow", Reason.LOW_BANDWIDTH)]), label="Rejected")
+    result = p.run()
+    result.wait_until_finish()
+    counters = result.metrics().query(MetricsFilter().with_namespace("curate_models"))["counters"]
+    calls = {c.key.metric.name: c.committed for c in counters if c.key.metric.name.startswith("calls.")}
+    assert calls == {"calls.bandwidth": 3, "calls.asr": 2}
+
+
+def test_with_trimming_on_asr_hears_the_vad_trimmed_audio(model_libraries, librivox):
+    from curate.models.vad import trim_bounds
+
+    cfg = ModelSignalsConfig.model_validate({
+        "vad": {"enabled": True, "trim_margin_s": 0.1},
+        "asr": {"enabled": True, "recognizer": "tests.curate.models.fakes:length", "max_wer": None},
+    })
+    x = librivox[sorted(librivox)[1]]
+    silence = np.zeros(16000, np.float32)
+    padded = ModelInput(samples=np.concatenate([silence, x.samples, silence]), transcript="t")
+    signals = LoadedModels(cfg).compute(padded)
+    lo, hi = trim_bounds(padded.samples.shape[0], 16000, signals, 0.1)
+    assert hi - lo < padded.samples.shape[0] - 32000  # the padding and more went
+    assert signals.asr_hypothesis == f"n{hi - lo}"
+    _run(cfg, [("k", padded)], signals=[("k", signals)], failed=[])
