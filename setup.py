@@ -27,11 +27,10 @@ setup(
         # beam-runners-flink-1.19 is served only at 2.62.0 and 2.70.0, and 2.70.0 needs
         # beam-runners-java-job-service 2.70.0, which is not served (it stops at 2.65.0). So the
         # job server is assembled from beam-runners-flink-1.19:2.62.0 and its dependencies.
-        # Beam 2.62 caps protobuf < 6 (so tensorflow-cpu 2.20),
+        # Beam 2.62 caps protobuf < 6 (so tensorflow-cpu 2.20 in [tf]),
         # numpy < 2.3, pyarrow < 17 and grpcio < 1.66.
-        "apache-beam[gcp]==2.62.0",
-        "tensorflow-cpu>=2.16,<3; platform_machine=='x86_64'",
-        "tensorflow>=2.16,<3; platform_machine!='x86_64'",
+        # Bucket filesystems are extras: [aws] for s3://, [gcp] for gs:// (and Dataflow).
+        "apache-beam==2.62.0",
         "array-record>=0.5",
         "pyarrow>=14",
         "great-expectations>=1.3,<2",
@@ -63,6 +62,28 @@ setup(
             # needs librosa, which curate/models/dnsmos.py does not use).
             "speechmos==0.0.1.1",
         ],
+        # TensorFlow, for DatasetVersion.tf_dataset only (nothing else imports it). On x86_64
+        # the CPU build: the GPU one (`tensorflow`) a training machine has serves as well.
+        "tf": [
+            "tensorflow-cpu>=2.16,<3; platform_machine=='x86_64'",
+            "tensorflow>=2.16,<3; platform_machine!='x86_64'",
+        ],
+        # Buckets: s3:// through Beam's S3 filesystem (boto3), gs:// through its GCS one
+        # (google-cloud-storage; also what a Dataflow job needs).
+        "aws": ["apache-beam[aws]==2.62.0"],
+        "gcp": ["apache-beam[gcp]==2.62.0"],
+        # Training-stack loaders (registry.loaders), one extra each; none needs TensorFlow.
+        # PyPI's torch is a CUDA build (about 2.8 GB with its nvidia-* wheels); on a CPU-only
+        # machine install it from PyTorch's CPU index first.
+        "torch": ["torch>=2.4"],
+        "grain": ["grain>=0.2.12"],
+        # datasets 4.1+ needs pyarrow >= 21, and Beam 2.62 caps pyarrow < 17. Beside Beam's dill
+        # pin pip cannot resolve datasets' multiprocess: install it as the Makefile does.
+        "hf": ["datasets>=3.0,<4.1"],
+        # Beam 2.62's pyarrow < 17 caps these too: Ray Data 2.55+ refuses pyarrow < 17 at
+        # import, PySpark 4.1+ wants a newer one than 16 (4.3 refused it here: needs 18).
+        "ray": ["ray[data]>=2.40,<2.55"],
+        "spark": ["pyspark>=3.5,<4.1"],
         "test": [
             "pytest>=8",
             "pytest-timeout>=2.2",

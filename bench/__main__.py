@@ -21,7 +21,7 @@ from typing import Any
 
 from bench.common import FULL, QUICK, repo_root
 
-BENCHMARKS = ("throughput", "memory", "registration", "loaders")
+BENCHMARKS = ("throughput", "memory", "registration", "loaders", "training", "imports")
 
 
 def _say(line: str) -> None:
@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     from dataclasses import replace
 
-    from bench import loaders, memory, registration, throughput
+    from bench import imports, loaders, memory, registration, throughput, training_loaders
     from bench.corpus import ensure_corpus
     from bench.machine import describe, load_average
     from bench.report import table
@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         attempt("memory", lambda: memory.run(
             corpus, plan.memory_n, os.path.join(workdir, "memory"), _say))
         builds = bench.get("throughput", {}).get("builds")
-        if not builds and wanted & {"registration", "loaders"}:  # they need two builds
+        if not builds and wanted & {"registration", "loaders", "training"}:  # they need builds
             builds = {}
             for kind, workers in (("workers_1", 1), ("workers_2", 2)):
                 from bench.common import build
@@ -127,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
 
         attempt("loaders", run_loaders)
+        attempt("imports", lambda: imports.run(rounds=plan.rounds, say=_say))
+        attempt("training", lambda: training_loaders.run(
+            builds["workers_1"], os.path.join(workdir, "training"), passes=plan.training_passes,
+            min_records=plan.training_min_records, say=_say, clusters=plan.name != "quick"))
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)

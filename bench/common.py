@@ -27,6 +27,8 @@ class Plan:
     loader_passes: int  # loader measurements of each kind (the best one is kept)
     loader_min_records: int  # a measurement reads the split until it has read this many
     random_reads: int  # ArrayRecord random reads per measurement
+    training_min_records: int  # a training-loader measurement reads at least this many
+    training_passes: int  # training-loader measurements of each kind (the best one is kept)
 
 
 QUICK = Plan(
@@ -38,6 +40,8 @@ QUICK = Plan(
     loader_passes=2,
     loader_min_records=1000,
     random_reads=2000,
+    training_min_records=200,
+    training_passes=1,
 )
 FULL = Plan(
     name="full",
@@ -48,6 +52,8 @@ FULL = Plan(
     loader_passes=5,
     loader_min_records=3000,
     random_reads=20000,
+    training_min_records=3000,
+    training_passes=2,
 )
 
 

@@ -137,6 +137,62 @@ def _loader_rows(lo: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     ]
 
 
+_TRAINING = (  # (label, loader, baseline, ratio key, target)
+    ("PyTorch map-style (ArrayRecord), 0 workers vs ArrayRecord + decoder", "torch_map_0",
+     "raw_array_record", "torch_map_vs_raw_array_record", 0.9),
+    ("PyTorch iterable (TFRecord), 0 workers vs TFRecord + decoder", "torch_stream_0",
+     "raw_tfrecord", "torch_stream_vs_raw_tfrecord", 0.9),
+    ("PyTorch map-style, num_workers 2 vs 0", "torch_map_2", "torch_map_0",
+     "torch_map_2_vs_0_workers", 1.5),
+    ("PyTorch iterable, num_workers 2 vs 0", "torch_stream_2", "torch_stream_0",
+     "torch_stream_2_vs_0_workers", 1.5),
+    ("Grain DataLoader, 0 workers vs ArrayRecord + decoder", "grain_0", "raw_array_record",
+     "grain_vs_raw_array_record", 0.9),
+    ("Grain DataLoader, 2 workers vs 0", "grain_2", "grain_0", "grain_2_vs_0_workers", 1.5),
+    ("HF datasets: build + iterate (audio bytes) vs ArrayRecord + decoder (no audio decoding)",
+     "hf_build_and_iterate", "raw_array_record_bytes", "hf_vs_raw_array_record_bytes", 0.9),
+    ("Ray Data, 2 CPUs vs ArrayRecord + decoder", "ray_iter_batches", "raw_array_record@ray",
+     "ray_vs_raw_array_record", 0.9),
+    ("PySpark local[2] scan vs ArrayRecord + decoder (no audio decoding)", "spark_scan",
+     "raw_array_record_bytes@spark", "spark_vs_raw_array_record_bytes", 0.9),
+)
+
+
+def _training_rows(tr: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    rates, ratios = tr["rates"], tr["ratios"]
+    rows = []
+    for label, a, b, key, target in _TRAINING:
+        if key not in ratios:
+            rows.append((f"5 training loaders: {label}", "not run (quick mode)", "", "", ""))
+            continue
+        rows.append((f"5 training loaders: {label}",
+                     f"{rates[a]['per_s']:.0f} vs {rates[b]['per_s']:.0f} examples/s",
+                     f"{ratios[key]:.2f}", f">= {target}", _ok(ratios[key] >= target)))
+    eff = tr.get("cpu_efficiency", {})
+    if eff:
+        rows.append(("5 training loaders: CPU per example, raw / loader (0 workers)",
+                     ", ".join(f"{k} {v:.2f}" for k, v in sorted(eff.items())), "", "", ""))
+    start = tr.get("startup_s", {})
+    if start:
+        rows.append(("5 training loaders: start-up, not timed above",
+                     ", ".join(f"{k} {v:.1f} s" for k, v in sorted(start.items())), "", "", ""))
+    return rows
+
+
+def _import_rows(im: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    cmds = im["commands"]
+    base = cmds["python -c pass"]["seconds"]
+    rows = []
+    for name, c in cmds.items():
+        if name == "python -c pass":
+            continue
+        heavy = ", ".join(c["heavy_modules"]) or "none"
+        rows.append((f"6 start-up: {name}", f"{c['seconds']:.2f} s (python -c pass {base:.2f} s); "
+                     f"imports of Beam/TF/GX/torch: {heavy}", f"{c['seconds']:.2f} s", "< 1.0 s",
+                     _ok(im["targets"][f"{name} < 1.0 s"])))
+    return rows
+
+
 def table(results: dict[str, Any]) -> str:
     rows: list[tuple[str, str, str, str, str]] = []
     b = results.get("benchmarks", {})
@@ -145,6 +201,8 @@ def table(results: dict[str, Any]) -> str:
         ("memory", _memory_rows),
         ("registration", _registration_rows),
         ("loaders", _loader_rows),
+        ("training", _training_rows),
+        ("imports", _import_rows),
     ):
         if key in b and "error" not in b[key]:
             rows += fn(b[key])

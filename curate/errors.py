@@ -14,6 +14,7 @@ __all__ = [
     "ConfigError",
     "CurateError",
     "InputRejected",
+    "MissingDependencyError",
     "Reason",
     "Stage",
     "UsageError",
@@ -111,6 +112,11 @@ class UsageError(CurateError):
     """A user mistake on the command line: bad path, bad option."""
 
     exit_code = 2
+
+
+class MissingDependencyError(UsageError):
+    """An optional library a command needs (one of the extras, :mod:`curate.extras`) is not
+    installed; the message names the extra."""
 
 
 class ConfigError(UsageError):

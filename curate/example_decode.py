@@ -244,7 +244,7 @@ class ExampleDecoder:
     :class:`ExampleDecodeError` naming it."""
 
     def __init__(self, feature_spec: Mapping[str, Mapping[str, Any]], *,
-                 text: Collection[str] = ()) -> None:  # fmt: skip
+                 text: Collection[str] = ()) -> None:
         self._spec: dict[str, Kind] = {}
         for name, f in feature_spec.items():
             if list(f.get("shape", [])) != []:

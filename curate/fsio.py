@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FileReader",
     "WrittenFile",
+    "bucket_errors",
     "copy_file",
     "delete_file",
     "delete_tree",
@@ -54,6 +55,7 @@ __all__ = [
     "open_write",
     "publish_file",
     "replace_tree",
+    "require_client",
     "require_credentials",
     "sha256_and_size",
     "sha256_of",
@@ -81,13 +83,48 @@ def is_local(path: str) -> bool:
     return "://" not in path or path.startswith(_FILE_SCHEME)
 
 
-def ensure_filesystem_options() -> None:
-    """Give Beam's filesystems empty pipeline options unless a pipeline gave them some."""
-    _filesystems()
+def bucket_errors() -> tuple[type[BaseException], ...]:
+    """What Beam's filesystems raise (``BeamIOError``, its S3 client's ``S3ClientError``), for
+    ``except (OSError, *bucket_errors())``: nothing while Beam's filesystems are not loaded,
+    since then none of them can have been raised (so catching them imports nothing)."""
+    import sys
+
+    errors: list[type[BaseException]] = []
+    filesystem = sys.modules.get("apache_beam.io.filesystem")
+    if filesystem is not None:
+        errors.append(filesystem.BeamIOError)
+    s3 = sys.modules.get("apache_beam.io.aws.clients.s3.messages")
+    if s3 is not None:
+        errors.append(s3.S3ClientError)
+    return tuple(errors)
 
 
-def _filesystems() -> type[FileSystems]:
-    """Beam's ``FileSystems``, with options (see :func:`ensure_filesystem_options`)."""
+def ensure_filesystem_options(path: str | None = None) -> None:
+    """Give Beam's filesystems empty pipeline options unless a pipeline gave them some (and,
+    given the ``path`` to be reached, check that its scheme's client library is installed)."""
+    _filesystems(path)
+
+
+# A bucket scheme -> the module its Beam filesystem needs (see curate.extras for the extra).
+_CLIENTS = {"s3": "boto3", "gs": "google.cloud.storage"}
+
+
+def require_client(path: str) -> None:
+    """MissingDependencyError in one line, naming the extra (``[aws]``, ``[gcp]``), when the
+    client library of ``path``'s scheme is not installed; without it Beam only says that it
+    has no filesystem for the scheme."""
+    module = _CLIENTS.get(path.split("://", 1)[0]) if not is_local(path) else None
+    if module is not None:
+        from curate.extras import require
+
+        require(module, path)
+
+
+def _filesystems(path: str | None = None) -> type[FileSystems]:
+    """Beam's ``FileSystems``, with options (see :func:`ensure_filesystem_options`), for
+    reaching ``path`` (its client library checked first)."""
+    if path is not None:
+        require_client(path)
     from apache_beam.io.filesystems import FileSystems
 
     if FileSystems._pipeline_options is None:
@@ -118,7 +155,7 @@ def exists(path: str) -> bool:
     Beam's filesystem reports as existing; see :func:`holds_files` for prefixes)."""
     if is_local(path):
         return os.path.exists(local_path(path))
-    return _filesystems().exists(path)
+    return _filesystems(path).exists(path)
 
 
 def holds_files(path: str) -> bool:
@@ -127,7 +164,7 @@ def holds_files(path: str) -> bool:
     if is_local(path):
         base = local_path(path)
         return os.path.isdir(base) and any(names for _, _, names in os.walk(base))
-    (match,) = _filesystems().match([f"{_glob_escape(path.rstrip('/'))}/**"], limits=[1])
+    (match,) = _filesystems(path).match([f"{_glob_escape(path.rstrip('/'))}/**"], limits=[1])
     return bool(match.metadata_list)
 
 
@@ -137,7 +174,7 @@ def open_write(path: str) -> BinaryIO:
     if is_local(path):
         os.makedirs(os.path.dirname(os.path.abspath(local_path(path))), exist_ok=True)
         return open(local_path(path), "wb")
-    return _filesystems().create(path, compression_type=_uncompressed())
+    return _filesystems(path).create(path, compression_type=_uncompressed())
 
 
 def open_read(path: str | os.PathLike[str]) -> BinaryIO:
@@ -145,7 +182,7 @@ def open_read(path: str | os.PathLike[str]) -> BinaryIO:
     path = os.fspath(path)
     if is_local(path):
         return open(local_path(path), "rb")
-    return _filesystems().open(path, compression_type=_uncompressed())
+    return _filesystems(path).open(path, compression_type=_uncompressed())
 
 
 def sha256_and_size(path: str | os.PathLike[str]) -> tuple[str, int]:
@@ -180,7 +217,7 @@ class FileReader:
         if s3 is None:
             from apache_beam.io.aws.s3io import S3IO
 
-            s3 = self._local.s3 = S3IO(options=_filesystems()._pipeline_options)
+            s3 = self._local.s3 = S3IO(options=_filesystems("s3://")._pipeline_options)
         return s3
 
     def open(self, path: str) -> BinaryIO:
@@ -203,7 +240,7 @@ class FileReader:
                 if path.startswith("s3://"):
                     out.append(_s3_checksum(self._s3io(), path))
                 else:
-                    out.append(_filesystems().checksum(path))
+                    out.append(_filesystems(path).checksum(path))
             except BeamIOError as e:
                 if _not_found(e):
                     raise FileNotFoundError(path) from e
@@ -232,7 +269,7 @@ def file_stat(path: str) -> tuple[int, int] | None:
     from apache_beam.io.filesystem import BeamIOError
 
     try:
-        meta = _filesystems().get_filesystem(path).metadata(path)
+        meta = _filesystems(path).get_filesystem(path).metadata(path)
     except BeamIOError as e:
         if _not_found(e):
             return None
@@ -264,7 +301,7 @@ def list_files(prefix: str) -> list[str]:
     if is_local(root):
         base = local_path(root)
         return sorted(os.path.join(d, n) for d, _, names in os.walk(base) for n in names)
-    (match,) = _filesystems().match([f"{_glob_escape(root)}/**"])
+    (match,) = _filesystems(root).match([f"{_glob_escape(root)}/**"])
     return sorted(m.path for m in match.metadata_list)
 
 
@@ -279,7 +316,7 @@ def delete_file(path: str) -> None:
     from apache_beam.io.filesystem import BeamIOError
 
     try:
-        _filesystems().delete([path])
+        _filesystems(path).delete([path])
     except BeamIOError as e:
         if not _not_found(e) and file_stat(path) is not None:
             raise
@@ -295,7 +332,7 @@ def delete_tree(path: str) -> None:
         else:
             os.unlink(path)
         return
-    _filesystems().delete([path.rstrip("/") + "/"])
+    _filesystems(path).delete([path.rstrip("/") + "/"])
 
 
 def _tmp_sibling(path: str) -> str:
@@ -307,7 +344,7 @@ def move_into_place(local: str, dest: str) -> None:
     if is_local(dest):
         os.replace(local, local_path(dest))
         return
-    fs = _filesystems()
+    fs = _filesystems(dest)
     tmp = _tmp_sibling(dest)
     with open(local, "rb") as src, fs.create(tmp) as out:
         while chunk := src.read(_CHUNK):
@@ -376,7 +413,7 @@ def write_in_place(dest: str, *, data: bytes | None = None, local_file: str | No
         os.makedirs(os.path.dirname(os.path.abspath(local_path(dest))), exist_ok=True)
         out = open(local_path(dest), "wb")
     else:
-        out = _filesystems().create(dest, compression_type=_uncompressed())
+        out = _filesystems(dest).create(dest, compression_type=_uncompressed())
     with out:
         if data is not None:
             out.write(data)
@@ -392,9 +429,10 @@ def require_credentials(path: str) -> None:
     for a network error, instead of saying so."""
     if not path.startswith("s3://"):
         return
+    fs = _filesystems(path)
     from apache_beam.options.pipeline_options import S3Options
 
-    if _filesystems()._pipeline_options.view_as(S3Options).s3_access_key_id:
+    if fs._pipeline_options.view_as(S3Options).s3_access_key_id:
         return
     import boto3
 

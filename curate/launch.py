@@ -100,6 +100,7 @@ def run_build(
 
     from curate.config import load_config
 
+    fsio.require_client(output_dir)  # [aws] / [gcp] missing: one line, before any work
     options = pipeline_options(pipeline_args, workers)
     # The config, the sources' checks and the output are read before beam.Pipeline() would hand
     # the options to FileSystems: without this, s3:// paths ignore --s3_endpoint_url & co.
@@ -132,6 +133,10 @@ def run_config(
     from curate.build_progress import BuildProgress, counts_of
 
     options = options if options is not None else pipeline_options((), None)
+    for source in config.sources:  # a bucket source without its client library: one line
+        for path in (source.path, source.audio_root):
+            if path:
+                fsio.require_client(path)
     models = None
     if config.signals is not None and config.enabled_models:
         from curate.models.transform import check_models

@@ -28,8 +28,11 @@ from curate.layout import ShardFormat
 __all__ = [
     "ARRAY_RECORD_OPTIONS",
     "TFRecordFile",
+    "check_tfrecord_data",
     "iter_tfrecords",
+    "masked_crc",
     "read_tfrecord",
+    "tfrecord_length",
     "tfrecord_frame",
     "write_shard",
     "write_shards",
@@ -40,7 +43,8 @@ __all__ = [
 ARRAY_RECORD_OPTIONS = "group_size:1,uncompressed"
 
 
-def _masked_crc(data: bytes) -> int:
+def masked_crc(data: bytes) -> int:
+    """TFRecord's masked CRC32C of ``data``."""
     crc = google_crc32c.value(data)
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
@@ -50,26 +54,37 @@ def tfrecord_frame(record: bytes) -> tuple[bytes, bytes]:
     the length and its masked CRC32C, the tail the masked CRC32C of the data. (Two parts, so a
     writer need not copy the record to frame it.)"""
     length = struct.pack("<Q", len(record))
-    return length + struct.pack("<I", _masked_crc(length)), struct.pack("<I", _masked_crc(record))
+    return length + struct.pack("<I", masked_crc(length)), struct.pack("<I", masked_crc(record))
+
+
+def tfrecord_length(head: bytes, *, name: str, pos: int) -> int:
+    """The record length in a 12-byte TFRecord header read at byte ``pos`` of ``name``,
+    its CRC verified (ValueError naming the file and the byte otherwise)."""
+    if len(head) < 12:
+        raise ValueError(f"{name}: truncated record header at byte {pos}")
+    (length,) = struct.unpack_from("<Q", head)
+    if struct.unpack_from("<I", head, 8)[0] != masked_crc(head[:8]):
+        raise ValueError(f"{name}: corrupt TFRecord length at byte {pos}")
+    return length
+
+
+def check_tfrecord_data(body: bytes, length: int, *, name: str, pos: int) -> bytes:
+    """The record in ``body`` (the ``length`` data bytes and their CRC that follow the header
+    at byte ``pos``), its CRC verified."""
+    if len(body) < length + 4:
+        raise ValueError(f"{name}: truncated record at byte {pos}")
+    record = body[:length]
+    if struct.unpack_from("<I", body, length)[0] != masked_crc(record):
+        raise ValueError(f"{name}: corrupt TFRecord data at byte {pos}")
+    return record
 
 
 def iter_tfrecords(f: BinaryIO, *, name: str = "TFRecord file") -> Iterator[bytes]:
     """The records of a TFRecord stream, one at a time, verifying every CRC."""
     pos = 0
     while head := f.read(12):
-        if len(head) < 12:
-            raise ValueError(f"{name}: truncated record header at byte {pos}")
-        (length,) = struct.unpack_from("<Q", head)
-        (len_crc,) = struct.unpack_from("<I", head, 8)
-        if len_crc != _masked_crc(head[:8]):
-            raise ValueError(f"{name}: corrupt TFRecord length at byte {pos}")
-        body = f.read(length + 4)
-        if len(body) < length + 4:
-            raise ValueError(f"{name}: truncated record at byte {pos}")
-        record = body[:length]
-        if struct.unpack_from("<I", body, length)[0] != _masked_crc(record):
-            raise ValueError(f"{name}: corrupt TFRecord data at byte {pos}")
-        yield record
+        length = tfrecord_length(head, name=name, pos=pos)
+        yield check_tfrecord_data(f.read(length + 4), length, name=name, pos=pos)
         pos += 16 + length
 
 

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from apache_beam.io.filesystem import BeamIOError
-
 from curate.config import split_name_problem
 from curate.fsio import (
     FileReader,
+    bucket_errors,
     is_file,
     is_local,
     join,
@@ -227,7 +226,7 @@ class Build:
         info_path = join(root, INFO_FILE)
         try:
             info = _read_info(root, info_path)
-        except BeamIOError as e:  # a bucket that is missing or refuses us
+        except bucket_errors() as e:  # a bucket that is missing or refuses us
             raise StoreUnavailableError(f"cannot read build '{root}': {e}") from e
         missing = [k for k in _REQUIRED if k not in info]
         if not isinstance(info, dict) or missing:

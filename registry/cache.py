@@ -23,16 +23,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 
-from apache_beam.io.filesystem import BeamIOError
-from apache_beam.io.filesystems import FileSystems
-
 from curate.fsio import (
+    bucket_errors,
     delete_file,
     ensure_filesystem_options,
     file_stat,
     open_read,
     require_credentials,
     is_local,
+    join,
     sha256_of,
     write_in_place,
 )
@@ -76,7 +75,7 @@ class CommitCache:
         self.commit_id = commit_id
         self.local = is_local(root)
         if not self.local:
-            ensure_filesystem_options()
+            ensure_filesystem_options(root)
             try:  # else Beam retries every request for minutes before it fails
                 require_credentials(root)
             except PermissionError as e:
@@ -84,7 +83,7 @@ class CommitCache:
         for part in (repo, commit_id):  # names from the store: they must not climb out
             if not part or "/" in part or "\\" in part or part in (".", ".."):
                 raise IntegrityError(f"refusing to cache under {root}: bad name {part!r}")
-        self.dir = FileSystems.join(root.rstrip("/") if not self.local else root, repo, commit_id)
+        self.dir = join(root.rstrip("/") if not self.local else root, f"{repo}/{commit_id}")
 
     def __repr__(self) -> str:
         return f"CommitCache({self.dir!r})"
@@ -92,7 +91,7 @@ class CommitCache:
     def path(self, rel: str) -> str:
         """Where ``rel`` is (or would be) cached: a local path or a URI, always below the
         commit's directory (IntegrityError otherwise)."""
-        resolved = FileSystems.join(self.dir, *_safe_relative(rel).split("/"))
+        resolved = join(self.dir, _safe_relative(rel))
         if not is_within(self.dir, resolved) or resolved == self.dir:
             raise IntegrityError(f"refusing to cache object path {rel!r}: outside {self.dir}")
         return resolved
@@ -101,7 +100,7 @@ class CommitCache:
         return file_stat(self.path(rel)) is not None
 
     def _marker(self, rel: str) -> str:
-        return FileSystems.join(self.dir, _MARKERS, *f"{rel}.json".split("/"))
+        return join(self.dir, f"{_MARKERS}/{rel}.json")
 
     def _marked_ok(self, rel: str, sha256: str | None, st: tuple[int, int] | None) -> bool:
         """The file (whose stat is ``st``) is unchanged since it was verified: same size and
@@ -111,7 +110,7 @@ class CommitCache:
         try:
             with open_read(self._marker(rel)) as f:
                 m = json.loads(f.read())
-        except (OSError, ValueError, BeamIOError):
+        except (OSError, ValueError, *bucket_errors()):
             return False
         return (sha256 is None or m.get("sha256") == sha256) and [
             m.get("size_bytes"), m.get("mtime_ns")] == list(st)
@@ -132,7 +131,7 @@ class CommitCache:
         Without ``sha256``, the one the store recorded for the object is used."""
         try:
             return self._fetch(rel, sha256, size_bytes)
-        except (BeamIOError, OSError) as e:
+        except (OSError, *bucket_errors()) as e:
             if self.local:
                 raise
             raise StoreUnavailableError(f"registry cache {self.dir}: {e}") from e

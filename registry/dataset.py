@@ -9,7 +9,6 @@ through Beam's filesystems instead. ArrayRecord random access needs local files.
 from __future__ import annotations
 
 import functools
-import io
 import json
 import os
 import secrets
@@ -19,11 +18,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curate.config import split_name_problem
+from curate.extras import require
 from curate.fsio import is_local, open_read, sha256_of
 from curate.layout import INFO_FILE, ShardFormat, manifest_file
 from curate.progress import phase
 from registry.cache import ENV_CACHE_DIR, CommitCache, default_cache_dir
-from registry.errors import ConflictError, IntegrityError, NotFoundError, RegistryError
+from registry.errors import (
+    ConflictError,
+    IntegrityError,
+    MissingDependencyError,
+    NotFoundError,
+    RegistryError,
+)
+from registry.loaders.methods import TrainingLoaders
 from registry.store import ObjectInfo, Page, Store, paginate
 
 if TYPE_CHECKING:
@@ -44,6 +51,19 @@ __all__ = [
 ]
 
 
+def _need_tensorflow(what: str) -> None:
+    require("tensorflow", what, error=MissingDependencyError)
+
+
+def _tf_spec(feature_spec: dict[str, Any]) -> dict[str, Any]:
+    """``dataset_info.json``'s feature spec as ``tf.io.FixedLenFeature``s."""
+    import tensorflow as tf
+
+    dtypes = {"string": tf.string, "int64": tf.int64, "float32": tf.float32}
+    return {name: tf.io.FixedLenFeature(f.get("shape", []), dtypes[f["dtype"]])
+            for name, f in feature_spec.items()}
+
+
 def _tf_reads(path: str) -> bool:
     """Whether ``tf.data`` can open ``path`` itself (local, or a scheme TensorFlow registers)."""
     import tensorflow as tf
@@ -60,11 +80,25 @@ def _records(paths: list[str]):
             yield from iter_tfrecords(f, name=path)
 
 
-def _decode_audio(encoded: bytes) -> np.ndarray:
-    import soundfile as sf
+def _decode_one(encoded: bytes) -> np.ndarray:
+    from curate.example_decode import decode_audio
 
-    samples, _ = sf.read(io.BytesIO(encoded), dtype="float32", always_2d=False)
-    return samples
+    return decode_audio(encoded)
+
+
+def _decode_padded(encoded: np.ndarray) -> np.ndarray:
+    """A batch (never empty) of encoded audio as float32 samples, zero-padded to the longest
+    (as ``padded_batch`` pads them)."""
+    import numpy as np
+
+    from curate.example_decode import decode_audio
+
+    samples = [decode_audio(e) for e in encoded]
+    longest = max(len(s) for s in samples)
+    out = np.zeros((len(samples), longest, *samples[0].shape[1:]), dtype=np.float32)
+    for row, s in zip(out, samples):
+        row[: len(s)] = s
+    return out
 
 
 class VersionFiles:
@@ -103,8 +137,9 @@ class VersionFiles:
         return self._cache.fetch(rel, sha256=sha256)
 
 
-class DatasetVersion:
-    """One version's data: shards for ``tf.data`` and Grain, and the Arrow manifests.
+class DatasetVersion(TrainingLoaders):
+    """One version's data: shards for ``tf.data``, PyTorch, Grain, Hugging Face, Ray and Spark
+    (the last five from :class:`registry.loaders.methods.TrainingLoaders`), and the manifests.
     ``registry``: the URI of the registry it was opened from, when known (never credentials)."""
 
     def __init__(
@@ -181,17 +216,22 @@ class DatasetVersion:
         with open_read(path) as f:
             return pq.read_table(f)
 
-    def tf_dataset(self, split: str, *, decode_audio: bool = True) -> tf.data.Dataset:
+    def tf_dataset(self, split: str, *, decode_audio: bool = True, batch_size: int | None = None,
+                   drop_remainder: bool = False) -> tf.data.Dataset:
         """Parsed examples of ``split`` in shard order, as a dict of tensors. With
         ``decode_audio``, ``audio`` is float32 samples in [-1, 1] (``[n]`` mono,
-        ``[n, channels]`` otherwise), ready for ``.padded_batch()``."""
+        ``[n, channels]`` otherwise), ready for ``.padded_batch()``.
+
+        With ``batch_size``, batches parsed at once (``tf.io.parse_example``, and the audio of a
+        batch decoded in one call): exactly ``tf_dataset(split).padded_batch(batch_size,
+        drop_remainder=drop_remainder)``, element for element, and faster. Needs the ``[tf]``
+        extra."""
+        _need_tensorflow("tf_dataset")
         import tensorflow as tf
 
-        dtypes = {"string": tf.string, "int64": tf.int64, "float32": tf.float32}
-        spec = {
-            name: tf.io.FixedLenFeature(f.get("shape", []), dtypes[f["dtype"]])
-            for name, f in self.info["feature_spec"].items()
-        }
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        spec = _tf_spec(self.info["feature_spec"])
         paths = self.files(split, ShardFormat.TFRECORD)
         if all(_tf_reads(p) for p in paths):
             records = tf.data.TFRecordDataset(paths)
@@ -199,24 +239,30 @@ class DatasetVersion:
             records = tf.data.Dataset.from_generator(
                 lambda: _records(paths), output_signature=tf.TensorSpec([], tf.string)
             )
-        ds = records.map(
-            lambda record: tf.io.parse_single_example(record, spec),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
-        )
+        if batch_size is None:
+            ds = records.map(
+                lambda record: tf.io.parse_single_example(record, spec),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
+            )
+        else:
+            ds = records.batch(batch_size, drop_remainder=drop_remainder).map(
+                lambda batch: tf.io.parse_example(batch, spec),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True,
+            )
         if not decode_audio:
             return ds
         channels = int(self.info.get("channels", 1))
         shape = [None] if channels == 1 else [None, channels]
+        if batch_size is not None:  # the batch's size is static when a remainder is dropped
+            shape = [batch_size if drop_remainder else None, *shape]
+        decode = _decode_one if batch_size is None else _decode_padded
 
-        def decode(features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-            audio = tf.numpy_function(
-                _decode_audio, [features["audio"]], tf.float32, stateful=False
-            )
+        def with_audio(features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+            audio = tf.numpy_function(decode, [features["audio"]], tf.float32, stateful=False)
             audio.set_shape(shape)
             return {**features, "audio": audio}
 
-        return ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return ds.map(with_audio, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     def array_record_source(self, split: str) -> ArrayRecordDataSource:
         """Random access to the split's serialized ``tf.train.Example``s (``len``, ``[i]``);

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from curate import errors as curate_errors
+
 __all__ = [
     "ConflictError",
     "HookFailedError",
     "IntegrityError",
+    "MissingDependencyError",
     "NotFoundError",
     "ReferenceError_",
     "RegistryError",
@@ -36,6 +39,13 @@ class HookFailedError(RegistryError):
 
 class IntegrityError(RegistryError):
     """Data does not match its recorded checksum (tampered build, corrupted object)."""
+
+
+class MissingDependencyError(RegistryError, curate_errors.MissingDependencyError):
+    """An optional library a call needs (one of the extras, :mod:`curate.extras`) is not
+    installed. Also a :class:`curate.errors.MissingDependencyError`, as the library raises."""
+
+    exit_code = 2
 
 
 class ReferenceError_(RegistryError):

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCHMARKS = ("throughput", "memory", "registration", "loaders")
+BENCHMARKS = ("throughput", "memory", "registration", "loaders", "training", "imports")
 
 
 @pytest.fixture(scope="module")

@@ -47,16 +47,22 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _show_open(registry, uri: str, ref: str) -> None:
-    """Open a registered version the way training code would, and show one batch."""
+    """Open a registered version the way training code would, and show one batch (read and
+    decoded by the core install: no TensorFlow, no training stack)."""
+    import itertools
+
+    from registry.loaders.records import pad_batch
+
     ds = registry.open(ref)
     split = max(ds.splits, key=lambda s: ds.info["splits"][s]["num_examples"])
-    batch = next(iter(ds.tf_dataset(split).padded_batch(4)))
+    batch = pad_batch(list(itertools.islice(ds.examples(split), 4)))
     print(f"opened {ref} at commit {ds.commit_id[:12]}: a batch of {split} has audio "
-          f"{tuple(batch['audio'].shape)} and texts like {batch['text'][0].numpy().decode()[:40]!r}")
+          f"{tuple(batch['audio'].shape)} and texts like {batch['text'][0][:40]!r}")
     print(f"""in training code:
     from registry.api import Registry
     ds = Registry("{uri}").open("{ref}")
-    train = ds.tf_dataset("train")       # or ds.array_record_source("train") for Grain
+    train = ds.torch_dataset("train")     # [torch]; or grain_source, to_hf_dataset, ray_dataset,
+                                          # spark_dataframe, tf_dataset ([tf]): see the README
     print(ds.commit_id)                   # log this: it names the exact bytes you trained on""")
 
 

@@ -83,7 +83,10 @@ def _validate(args: argparse.Namespace) -> int:
     from curate.validation.validate import open_baseline, validate_build
     from registry.gate import RegistryBaselines
 
+    from curate.fsio import require_client
+
     suite = load_suite(args.suite)  # a bad suite is a usage error before any data is read
+    require_client(args.dir)  # [aws] / [gcp] missing: one line naming the build, not a file of it
     baseline = None
     if args.against:
         baseline = open_baseline(args.against, versions=RegistryBaselines(args.registry))

@@ -9,6 +9,16 @@ tsv/csv), :mod:`~curate.sources.kaldi`. Path helpers for local paths and URIs:
 
 from __future__ import annotations
 
-from curate.sources.read import REJECTED, UTTERANCES, ReadSources, check_sources
+from typing import Any
 
 __all__ = ["REJECTED", "UTTERANCES", "ReadSources", "check_sources"]
+
+
+def __getattr__(name: str) -> Any:
+    # The readers import Apache Beam; the path helpers (curate.sources.paths), which the
+    # registry and the output checks use, must not pull it in with the package.
+    if name in __all__:
+        from curate.sources import read
+
+        return getattr(read, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,10 +14,8 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from apache_beam.io.aws.clients.s3.messages import S3ClientError
-from apache_beam.io.filesystem import BeamIOError
-
 from curate.fsio import (  # join: re-exported, validation's modules call storage.join
+    bucket_errors,
     delete_file,
     is_local,
     join,
@@ -33,8 +31,8 @@ __all__ = ["delete", "join", "read_bytes", "store_errors", "upload_dir", "write"
 
 
 # What a bucket's failures arrive as: Beam's own error, its S3 client's (a refusal, with the HTTP
-# status), and OSError (no credentials: curate.fsio.require_credentials; Beam's reads).
-_STORE_ERRORS: tuple[type[BaseException], ...] = (BeamIOError, S3ClientError, OSError)
+# status), both from bucket_errors(), and OSError (no credentials:
+# curate.fsio.require_credentials; Beam's reads).
 
 
 def _reason(e: BaseException) -> str:
@@ -57,7 +55,7 @@ def store_errors(path: str) -> Iterator[None]:
         yield
     except FileNotFoundError:
         raise
-    except _STORE_ERRORS as e:
+    except (OSError, *bucket_errors()) as e:
         raise InfrastructureError(f"{path}: cannot be accessed ({_reason(e)})") from e
 
 

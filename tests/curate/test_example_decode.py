@@ -43,7 +43,7 @@ def _tf_feature(kind: Kind | None, values: list) -> tf.train.Feature:
 
 def _tf_example(features: dict) -> tf.train.Example:
     return tf.train.Example(features=tf.train.Features(
-        feature={name: _tf_feature(*kv) for name, kv in features.items()}))  # fmt: skip
+        feature={name: _tf_feature(*kv) for name, kv in features.items()}))
 
 
 def _as_parsed(example: tf.train.Example) -> dict:
@@ -52,7 +52,7 @@ def _as_parsed(example: tf.train.Example) -> dict:
     for name, f in example.features.feature.items():
         which = f.WhichOneof("kind")
         kind = {"bytes_list": Kind.BYTES, "float_list": Kind.FLOAT,
-                "int64_list": Kind.INT64, None: None}[which]  # fmt: skip
+                "int64_list": Kind.INT64, None: None}[which]
         out[name] = (kind, list(getattr(f, which).value) if which else [])
     return out
 
@@ -88,7 +88,7 @@ def test_parse_example_agrees_with_tensorflow_on_mutated_records(features: dict)
             assert got[name][0] is kind
             if kind is Kind.FLOAT:  # a flipped bit may make a NaN: compare the float32 bits
                 assert np.array(got[name][1], np.float32).tobytes() == np.array(
-                    values, np.float32).tobytes()  # fmt: skip
+                    values, np.float32).tobytes()
             else:
                 assert got[name][1] == values
 
@@ -105,13 +105,13 @@ def test_parse_example_inverts_the_project_encoder(features: dict) -> None:
     for name, value in features.items():
         values = value if isinstance(value, list) else [value]
         kind = Kind.BYTES if isinstance(values[0], bytes) else (
-            Kind.FLOAT if isinstance(values[0], float) else Kind.INT64)  # fmt: skip
+            Kind.FLOAT if isinstance(values[0], float) else Kind.INT64)
         assert parsed[name] == (kind, values)
 
 
 def _signals(draw_floats: list[float], sha: str) -> Signals:
     names = ["duration_s", "rms_dbfs", "peak_dbfs", "clipping_ratio", "silence_ratio",
-             "snr_db", "chars_per_s", "words_per_s"]  # fmt: skip
+             "snr_db", "chars_per_s", "words_per_s"]
     return Signals(**dict(zip(names, draw_floats)), pcm_sha256=sha)
 
 

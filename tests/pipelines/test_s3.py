@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from curate.layout import fingerprint
+from curate.layout import REPORT_FILE, fingerprint
 from tests.pipelines.corpus import small_shard_corpus
 from curate.launch import run_build
 from registry.local import LocalStore
@@ -105,7 +105,9 @@ def test_staging_prefix_is_deleted_from_the_bucket(s3, s3_build):
     prefix, info = s3_build
     keys = s3.keys(BUCKET, prefix + "/")
     assert not [k for k in keys if "/.staging/" in k or ".tmp-" in k]
-    assert {k[len(prefix) + 1:] for k in keys} == set(info["files"]) | {"dataset_info.json"}
+    # report.html: the build's page, written beside CARD.md after the build (curate.report)
+    assert {k[len(prefix) + 1:] for k in keys} == set(info["files"]) | {"dataset_info.json",
+                                                                         REPORT_FILE}
 
 
 def test_s3_build_equals_a_local_build_of_the_same_corpus(corpus, s3, s3_build, tmp_path):
@@ -276,7 +278,7 @@ def test_the_cli_registers_from_and_caches_in_the_bucket(env_s3, s3_build, tmp_p
     assert cli("pull", "cli-set@v1", str(tmp_path / "copy"))[0] == 0
     assert json.loads((tmp_path / "copy" / "dataset_info.json").read_text()) == info
     cached = {k.split("/", 3)[3] for k in s3.keys(BUCKET, "cli-cache/") if "/.verified/" not in k}
-    assert cached == set(info["files"]) | {"dataset_info.json"}
+    assert cached == set(info["files"]) | {"dataset_info.json", REPORT_FILE}
 
     assert cli("register", "s3://no-such-bucket/b1", "--dataset", "cli-set") == (
         2, "curate: error: build directory 's3://no-such-bucket/b1' not found\n")

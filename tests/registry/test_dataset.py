@@ -89,6 +89,40 @@ def test_tf_dataset_decodes_the_audio_that_was_written(reg: Registry, builds: Bu
     assert raw["audio"].dtype == tf.string and raw["audio"].shape == (3,)
 
 
+def _batches_equal(got, want) -> int:
+    """Element for element: same feature names, dtypes, shapes and values; the batch count."""
+    n = 0
+    for a, b in zip(got, want, strict=True):
+        assert sorted(a) == sorted(b)
+        for name in b:
+            assert (a[name].dtype, a[name].shape) == (b[name].dtype, b[name].shape), name
+            np.testing.assert_array_equal(a[name].numpy(), b[name].numpy(), err_msg=name)
+        n += 1
+    return n
+
+
+@pytest.mark.parametrize("decode_audio", [True, False])
+@pytest.mark.parametrize("batch_size, drop_remainder", [(3, False), (3, True), (1, False), (64, False)])
+def test_tf_dataset_parses_in_batches_exactly_as_padded_batch(
+    reg: Registry, decode_audio: bool, batch_size: int, drop_remainder: bool
+) -> None:
+    """``batch_size=`` parses a batch at once and gives what ``padded_batch`` of the
+    one-at-a-time dataset gives: 20 examples in 3s leave a remainder of 2, kept or dropped."""
+    ds = reg.open(f"{DS}@v1")
+    one = ds.tf_dataset("train", decode_audio=decode_audio)
+    batched = ds.tf_dataset("train", decode_audio=decode_audio, batch_size=batch_size,
+                            drop_remainder=drop_remainder)
+    assert batched.element_spec == one.padded_batch(
+        batch_size, drop_remainder=drop_remainder).element_spec
+    n = _batches_equal(batched, one.padded_batch(batch_size, drop_remainder=drop_remainder))
+    assert n == (20 // batch_size if drop_remainder else -(-20 // batch_size))
+
+
+def test_tf_dataset_refuses_a_batch_size_below_one(reg: Registry) -> None:
+    with pytest.raises(ValueError, match="batch_size must be at least 1, not 0"):
+        reg.open(f"{DS}@v1").tf_dataset("train", batch_size=0)
+
+
 def test_array_record_source_gives_random_access_in_shard_order(reg: Registry) -> None:
     import tensorflow as tf
 

@@ -1,0 +1,250 @@
+"""Reading a split's records and decoding them: what every loader shares.
+
+:class:`ArrayRecordShards` gives random access by index over the split's ArrayRecord shards;
+:func:`read_tfrecords` streams chosen records of TFRecord shards, seeking past the others.
+Both open files only when first read, in the process that reads (a DataLoader or Grain worker
+opens its own), and check each file against its pin before opening it. :class:`Decoder` turns
+a record into a dict of plain values, without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, BinaryIO
+
+from curate.example_decode import ExampleDecoder, decode_audio
+from curate.layout import ShardFormat
+from curate.writers import check_tfrecord_data, tfrecord_length
+from registry.errors import IntegrityError
+from registry.loaders.split import AUDIO, PinnedFile, SplitFiles, text_features
+
+__all__ = [
+    "ArrayRecordShards",
+    "Decoder",
+    "Segment",
+    "iter_examples",
+    "pad_batch",
+    "read_tfrecords",
+    "shard_table",
+]
+
+# For random access: no read-ahead, no thread pool (so a forked worker inherits no threads).
+_READER_OPTIONS = "readahead_buffer_size:0,max_parallelism:0"
+
+
+class ArrayRecordShards:
+    """Records ``0..n-1`` of a split, in shard order, from its ArrayRecord shards.
+
+    Picklable: readers are not pickled, and a process that did not open them (a forked or
+    spawned worker) opens its own."""
+
+    def __init__(self, files: Sequence[PinnedFile], *, ref: str = "") -> None:
+        self._files = tuple(files)
+        self._ref = ref
+        self._starts = [0]
+        for f in self._files:
+            self._starts.append(self._starts[-1] + f.num_examples)
+        self._readers: dict[int, Any] = {}
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    def __repr__(self) -> str:
+        return f"ArrayRecordShards({len(self._files)} shards, {len(self)} records of {self._ref})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"files": self._files, "ref": self._ref}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["files"], ref=state["ref"])  # type: ignore[misc]
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """(shard, position in it) of record ``index``."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"record {index} out of range: {self._ref} has {len(self)} records")
+        shard = bisect.bisect_right(self._starts, index) - 1
+        return shard, index - self._starts[shard]
+
+    def _reader(self, shard: int) -> Any:
+        if self._pid != os.getpid():  # forked: the parent's readers are not ours
+            self._readers, self._pid, self._lock = {}, os.getpid(), threading.Lock()
+        reader = self._readers.get(shard)
+        if reader is None:
+            with self._lock:
+                reader = self._readers.get(shard)
+                if reader is None:
+                    from array_record.python.array_record_module import ArrayRecordReader
+
+                    f = self._files[shard]
+                    f.check(self._ref)
+                    reader = ArrayRecordReader(f.path, _READER_OPTIONS)
+                    if reader.num_records() != f.num_examples:
+                        raise IntegrityError(
+                            f"{f.path}: {reader.num_records()} records, but {self._ref} "
+                            f"recorded {f.num_examples} for '{f.rel}'"
+                        )
+                    self._readers[shard] = reader
+        return reader
+
+    def __getitem__(self, index: int) -> bytes:
+        shard, position = self.locate(int(index))
+        return self._reader(shard).read([position])[0]
+
+    def read(self, indices: Iterable[int]) -> list[bytes]:
+        """Records at ``indices`` (in that order), one read call per shard touched."""
+        indices = [int(i) for i in indices]
+        by_shard: dict[int, list[tuple[int, int]]] = {}
+        for slot, index in enumerate(indices):
+            shard, position = self.locate(index)
+            by_shard.setdefault(shard, []).append((position, slot))
+        out: list[bytes] = [b""] * len(indices)
+        for shard, wanted in by_shard.items():
+            records = self._reader(shard).read([p for p, _ in wanted])
+            for (_, slot), record in zip(wanted, records):
+                out[slot] = record
+        return out
+
+
+Segment = tuple[int, int, int]  # (shard, start, stop): records start..stop-1 of one shard
+
+
+def _records_of(f: BinaryIO, name: str, start: int, stop: int,
+                wanted: Callable[[int], bool]) -> Iterator[tuple[int, bytes]]:
+    """(position, record) for positions ``start..stop-1`` of one TFRecord file that
+    ``wanted(position)``; the others are skipped by their length (their header's CRC checked),
+    the wanted ones read and checked whole."""
+    offset = 0
+    try:
+        for position in range(stop):
+            head = f.read(12)
+            if not head:
+                raise IntegrityError(f"{name}: ends after {position} records, expected {stop}")
+            length = tfrecord_length(head, name=name, pos=offset)
+            if position >= start and wanted(position):
+                yield position, check_tfrecord_data(f.read(length + 4), length, name=name,
+                                                    pos=offset)
+            else:
+                f.seek(length + 4, os.SEEK_CUR)
+            offset += 16 + length
+    except ValueError as e:  # the framing's own checks: corrupt or truncated
+        raise IntegrityError(str(e)) from e
+
+
+def read_tfrecords(files: Sequence[PinnedFile], segments: Iterable[Segment], *, ref: str = "",
+                   wanted: Callable[[int], bool] = lambda p: True,
+                   ) -> Iterator[tuple[int, int, int, bytes]]:
+    """``(stream position, shard, position in the shard, record)`` of the records of
+    ``segments`` in order, for the stream positions (0, 1, … across all segments) that
+    ``wanted``."""
+    base = 0
+    for shard, start, stop in segments:
+        f = files[shard]
+        f.check(ref)
+        here = base - start  # stream position = here + position in the shard
+
+        def take(position: int, here: int = here) -> bool:
+            return wanted(here + position)
+
+        with open(f.path, "rb") as fh:
+            for position, record in _records_of(fh, f.path, start, stop, take):
+                yield here + position, shard, position, record
+        base += stop - start
+
+
+class Decoder:
+    """A record as a dict of plain values: ``str`` text, ``int`` and ``float`` scalars, and
+    ``audio`` as float32 samples (``[n]`` mono, ``[n, channels]`` otherwise) or, without
+    ``decode_audio``, the encoded bytes."""
+
+    def __init__(self, files: SplitFiles, *, decode_audio: bool = True) -> None:
+        spec = files.feature_spec
+        self.feature_spec = spec
+        self.decode_audio = decode_audio
+        self.ints = [n for n, f in spec.items() if f["dtype"] == "int64"]  # int64 features
+        self.floats = [n for n, f in spec.items() if f["dtype"] == "float32"]  # float32 ones
+        self._decoder = ExampleDecoder(spec, text=text_features(spec))
+
+    def __call__(self, record: bytes) -> dict[str, Any]:
+        example = self._decoder.decode(record)
+        if self.decode_audio:
+            example[AUDIO] = decode_audio(example[AUDIO])
+        return example
+
+
+def shard_table(files: SplitFiles, shard: int, *, fmt: ShardFormat | None = None) -> Any:
+    """One shard's examples as an Arrow table: the manifest's rows of that shard (every
+    column, in position order) plus ``audio``, the encoded bytes read from the shard. Each
+    record's key must be its manifest row's: IntegrityError otherwise."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fmt = ShardFormat(fmt or files.format)
+    shards = files.shards(fmt)
+    f = shards[shard]
+    files.manifest.check(files.ref)
+    rows = pq.read_table(files.manifest.path, filters=[("shard", "=", shard)])
+    rows = rows.sort_by("position")
+    if rows.num_rows != f.num_examples or rows.column("position").to_pylist() != list(
+            range(f.num_examples)):
+        raise IntegrityError(
+            f"{files.ref} '{files.split}': the manifest's rows of shard {shard} are not "
+            f"positions 0..{f.num_examples - 1} of '{f.rel}'"
+        )
+    if fmt is ShardFormat.ARRAY_RECORD:
+        records = ArrayRecordShards([f], ref=files.ref).read(range(f.num_examples))
+    else:
+        records = [r for *_, r in read_tfrecords([f], [(0, 0, f.num_examples)], ref=files.ref)]
+    spec = {name: files.feature_spec[name] for name in ("key", AUDIO)}
+    decoder = ExampleDecoder(spec, text=("key",))
+    keys = rows.column("key").to_pylist()
+    audio = []
+    for position, (key, record) in enumerate(zip(keys, records)):
+        ex = decoder.decode(record)
+        if ex["key"] != key:
+            raise IntegrityError(
+                f"{f.path}: record {position} is '{ex['key']}', the manifest says '{key}'"
+            )
+        audio.append(ex[AUDIO])
+    return rows.append_column(AUDIO, pa.array(audio, type=pa.binary()))
+
+
+def iter_examples(files: SplitFiles, *, decode_audio: bool = True) -> Iterator[dict[str, Any]]:
+    """Every example of the split in shard order, decoded by :class:`Decoder`, read
+    sequentially from its TFRecord shards (ArrayRecord when it has none)."""
+    decode = Decoder(files, decode_audio=decode_audio)
+    if files.tfrecord:
+        segments = [(i, 0, f.num_examples) for i, f in enumerate(files.tfrecord)]
+        for *_, record in read_tfrecords(files.tfrecord, segments, ref=files.ref):
+            yield decode(record)
+        return
+    shards = ArrayRecordShards(files.array_record, ref=files.ref)
+    for start in range(0, len(shards), 64):
+        for record in shards.read(range(start, min(start + 64, len(shards)))):
+            yield decode(record)
+
+
+def pad_batch(examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A batch of numpy arrays: decoded audio zero-padded to the longest (with
+    ``audio_lengths``), numbers stacked, text and encoded audio as object arrays."""
+    import numpy as np
+
+    batch: dict[str, Any] = {}
+    for name in examples[0]:
+        values = [ex[name] for ex in examples]
+        first = values[0]
+        if name == AUDIO and isinstance(first, np.ndarray):
+            lengths = np.array([len(v) for v in values], dtype=np.int64)
+            out = np.zeros((len(values), int(lengths.max(initial=0)), *first.shape[1:]), first.dtype)
+            for row, v in zip(out, values):
+                row[: len(v)] = v
+            batch[AUDIO], batch["audio_lengths"] = out, lengths
+        elif isinstance(first, (str, bytes)):
+            batch[name] = np.array(values, dtype=object)
+        else:
+            batch[name] = np.stack(values)
+    return batch

@@ -1,0 +1,199 @@
+"""PyTorch: map-style (ArrayRecord) and iterable (TFRecord) datasets with DataLoader workers,
+ranks, per-epoch shuffles, exact resumes and pinned files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from registry.errors import IntegrityError
+from registry.loaders.split import SplitFiles
+from tests.extras import require
+from tests.registry.loaders.conftest import Expected
+
+torch = require("torch", "torch")
+
+from registry.loaders.torch_data import (  # noqa: E402 (after the extra's check)
+    ExampleDataset,
+    ExampleStream,
+    ResumableDataLoader,
+    pad_collate,
+)
+
+KINDS = [ExampleDataset, ExampleStream]
+
+
+def _keys(loader) -> list[str]:
+    return [k for batch in loader for k in batch["key"]]
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=["map", "stream"])
+def test_examples_are_the_builds(kind, train: SplitFiles, train_expected: Expected) -> None:
+    ds = kind(train)
+    examples = [ds[i] for i in range(len(ds))] if kind is ExampleDataset else list(ds)
+    assert [ex["key"] for ex in examples] == train_expected.keys  # shard order
+    assert [int(ex["index"]) for ex in examples] == list(range(len(train_expected.keys)))
+    for ex in examples:
+        train_expected.check(ex["key"], ex["text"], ex["audio"].numpy())
+        assert ex["audio"].dtype == torch.float32
+        assert ex["num_samples"].dtype == torch.int64 and int(ex["num_samples"]) == len(ex["audio"])
+        assert ex["snr_db"].dtype == torch.float32 and ex["snr_db"].shape == ()
+    assert ds.commit_id == train.commit_id
+    raw = kind(train, decode_audio=False)
+    first = raw[0] if kind is ExampleDataset else next(iter(raw))
+    assert isinstance(first["audio"], bytes) and first["audio"][:4] == b"fLaC"
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=["map", "stream"])
+def test_a_dataloader_with_two_workers_reads_every_example_once(
+    kind, train: SplitFiles, train_expected: Expected
+) -> None:
+    loader = ResumableDataLoader(kind(train), batch_size=3, num_workers=2)
+    batches = list(loader)
+    keys = [k for b in batches for k in b["key"]]
+    assert sorted(keys) == sorted(train_expected.keys)
+    for b in batches:
+        lengths = b["audio_lengths"].tolist()
+        assert b["audio"].shape == (len(b["key"]), max(lengths))
+        for row, key, n in zip(b["audio"], b["key"], lengths):
+            train_expected.check(key, train_expected.by_key[key].text, row[:n].numpy())
+            assert not row[n:].any()  # zero padding
+    assert [k for b in ResumableDataLoader(kind(train), batch_size=3, num_workers=2)
+            for k in b["key"]] == keys  # the same order every time, whatever the timing
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=["map", "stream"])
+def test_two_ranks_see_disjoint_halves_whose_union_is_the_split(kind, train: SplitFiles) -> None:
+    ranks = [_keys(ResumableDataLoader(kind(train, rank=r, world_size=2, shuffle=True, seed=3),
+                                       batch_size=4, num_workers=2)) for r in (0, 1)]
+    assert not set(ranks[0]) & set(ranks[1])
+    assert sorted(ranks[0] + ranks[1]) == sorted(k for k in _keys(ResumableDataLoader(
+        kind(train), batch_size=4)))
+    assert len(ranks[0]) == len(ranks[1]) == 10
+    odd = [len(kind(train, rank=r, world_size=3)) for r in range(3)]
+    assert sum(odd) == 20 and max(odd) - min(odd) <= 1
+    assert [len(kind(train, rank=r, world_size=3, drop_remainder=True)) for r in range(3)] == [6] * 3
+
+
+def _rank_keys(rank: int, world_size: int, init: str, split: SplitFiles, out: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world_size)
+    try:
+        for kind in KINDS:
+            ds = kind(split, decode_audio=False)
+            keys = [k for b in ResumableDataLoader(ds, batch_size=4) for k in b["key"]]
+            Path(out, f"{kind.__name__}-{rank}.txt").write_text(
+                "\n".join([f"{ds.rank}/{ds.world_size}", *keys]))
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ranks_come_from_torch_distributed(train: SplitFiles, tmp_path: Path) -> None:
+    """A real 2-process gloo job: each process takes its rank and world size from it."""
+    import torch.multiprocessing as mp
+
+    init = f"file://{tmp_path / 'rendezvous'}"
+    mp.start_processes(_rank_keys, args=(2, init, train, str(tmp_path)), nprocs=2, join=True,
+                       start_method="fork")
+    for kind in KINDS:
+        got = [(tmp_path / f"{kind.__name__}-{r}.txt").read_text().splitlines() for r in (0, 1)]
+        assert [g[0] for g in got] == ["0/2", "1/2"]
+        assert not set(got[0][1:]) & set(got[1][1:])
+        assert len(got[0][1:]) + len(got[1][1:]) == train.num_examples
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=["map", "stream"])
+def test_shuffles_are_fixed_by_seed_and_epoch(kind, train: SplitFiles) -> None:
+    def order(seed: int, epoch: int) -> list[str]:
+        ds = kind(train, shuffle=True, seed=seed, shuffle_buffer=8) if kind is ExampleStream \
+            else kind(train, shuffle=True, seed=seed)
+        ds.set_epoch(epoch)
+        return _keys(ResumableDataLoader(ds, batch_size=5, num_workers=2))
+
+    first = order(7, 0)
+    assert order(7, 0) == first
+    assert order(7, 1) != first and sorted(order(7, 1)) == sorted(first)
+    assert order(8, 0) != first
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("kind", KINDS, ids=["map", "stream"])
+def test_a_resumed_loader_yields_exactly_the_remaining_examples(
+    kind, workers: int, train: SplitFiles
+) -> None:
+    def make():
+        ds = kind(train, shuffle=True, seed=11, rank=1, world_size=2)
+        ds.set_epoch(2)
+        return ResumableDataLoader(ds, batch_size=2, num_workers=workers)
+
+    whole = _keys(make())
+    loader = make()
+    seen = []
+    for batch in loader:
+        seen += batch["key"]
+        if len(seen) == 6:
+            state = loader.state_dict()
+            break
+    assert state["epoch"] == 2
+    resumed = make()
+    resumed.load_state_dict(state)
+    rest = _keys(resumed)
+    assert sorted(seen + rest) == sorted(whole) and not set(seen) & set(rest)
+    if kind is ExampleDataset or workers == 0:
+        assert seen + rest == whole  # the very order the uninterrupted run had
+    resumed.dataset.set_epoch(3)
+    assert sorted(_keys(resumed)) == sorted(whole)  # the next epoch is whole again
+    done = resumed.state_dict()
+    again = make()
+    again.load_state_dict({**done, "epoch": 3})
+    assert _keys(again) == []  # a state saved at an epoch's end resumes into nothing
+
+
+def test_resuming_with_another_order_is_refused(train: SplitFiles) -> None:
+    state = ExampleDataset(train, shuffle=True, seed=1).state_dict()
+    with pytest.raises(ValueError, match="the state has seed=1, this loader seed=2"):
+        ExampleDataset(train, shuffle=True, seed=2).load_state_dict(state)
+    stream = ExampleStream(train, shuffle=True)
+    saved = ResumableDataLoader(stream, batch_size=2, num_workers=2)
+    for _ in saved:
+        break
+    state = saved.state_dict()
+    other = ResumableDataLoader(ExampleStream(train, shuffle=True), batch_size=2, num_workers=1)
+    other.load_state_dict(state)
+    with pytest.raises(ValueError, match="saved with num_workers=2"):
+        list(other)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=["map", "stream"])
+def test_a_file_changed_after_verification_is_refused(kind, builds, tmp_path: Path) -> None:
+    root = Path(shutil.copytree(builds.v1, tmp_path / "build"))
+    split = SplitFiles.from_build(root, "train")
+    victim = Path((split.array_record if kind is ExampleDataset else split.tfrecord)[1].path)
+    data = bytearray(victim.read_bytes())
+    data[-20] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    ds = kind(split, decode_audio=False)
+    with pytest.raises(IntegrityError, match="changed after it was verified"):
+        list(ResumableDataLoader(ds, batch_size=4, num_workers=2))
+    with pytest.raises(IntegrityError, match=r"sha256 .* is not the"):
+        SplitFiles.from_build(root, "train")
+    os.unlink(victim)
+    with pytest.raises(IntegrityError, match="is gone from the cache"):
+        list(ResumableDataLoader(ds, batch_size=4))
+
+
+def test_pad_collate_pads_multichannel_audio_and_keeps_text() -> None:
+    batch = pad_collate([
+        {"audio": torch.ones(3, 2), "text": "a", "n": torch.tensor(3)},
+        {"audio": torch.ones(5, 2), "text": "b", "n": torch.tensor(5)},
+    ])
+    assert batch["audio"].shape == (2, 5, 2) and batch["audio_lengths"].tolist() == [3, 5]
+    assert batch["audio"][0, 3:].abs().sum() == 0 and batch["text"] == ["a", "b"]
+    assert batch["n"].tolist() == [3, 5]
+    assert np.all(batch["audio"][1].numpy() == 1)
