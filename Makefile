@@ -42,7 +42,9 @@ test: $(BIN)/.installed $(BIN)/.installed-loaders
 	-sh tests/registry/build_lakefs.sh  # the real lakeFS server for the registry tests (same)
 	-sh tests/engines/prism.sh $(BIN)/python  # Beam's Prism runner, from the Go module proxy (its tests fail in CI without it)
 	-sh tests/engines/flink.sh $(BIN)/python  # Beam's Flink job server, from Maven Central (same)
-	$(BIN)/python -m pytest tests
+	# two test processes, a test file each at a time: most tests wait on Beam workers, servers and
+	# subprocesses, so the second core is used (the whole suite: see docs/runners.md)
+	$(BIN)/python -m pytest tests -n 2 --dist loadfile
 
 bench: $(BIN)/.installed $(BIN)/.installed-loaders
 	$(BIN)/python -m bench

@@ -87,6 +87,7 @@ setup(
         "test": [
             "pytest>=8",
             "pytest-timeout>=2.2",
+            "pytest-xdist>=3.5",
             "moto[server]>=5",
             # the reference DNSMOS implementation (speechmos.dnsmos.run) the tests compare with
             "librosa>=0.10,<2",
