@@ -26,8 +26,12 @@ $(BIN)/.installed: setup.py $(CONSTRAINTS)
 # pins dill < 0.3.2, so pip backtracks to a multiprocess sdist that never builds. multiprocess
 # 0.70.16 runs with Beam's dill (tests/registry/loaders/test_hf.py), so it and datasets go in
 # without their declared dependencies, and datasets' others (its own bounds) before them.
+# The loaders' libraries are not in the constraints file (torch alone would pin a CUDA stack), but
+# the pin they would move stays: fsspec (datasets caps it; the file pins that version).
+# (torch needs a newer setuptools than the venv's: installer tooling, not checked as a pin.)
 $(BIN)/.installed-loaders: $(BIN)/.installed
 	$(BIN)/pip install --quiet -e '.[tf,aws,torch,grain,ray,spark]' filelock pandas \
+		$(shell grep -E '^fsspec==' $(CONSTRAINTS)) \
 		'requests>=2.32.2' 'tqdm>=4.66.3' xxhash 'fsspec[http]>=2023.1.0,<=2025.3.0' \
 		'huggingface-hub>=0.24.0' packaging 'pyyaml>=5.1'
 	$(BIN)/pip install --quiet --no-deps 'datasets>=3.0,<4.1' 'multiprocess>=0.70.16,<0.70.17'

@@ -59,7 +59,8 @@ def _model_dtypes() -> dict[str, str]:
 
 
 def model_fields(enabled: Sequence[str]) -> tuple[str, ...]:
-    """The model-signal fields that enabled models (``vad``, ``asr``, ``langid``) fill."""
+    """The model-signal fields that enabled models (``vad``, ``asr``, ``langid``, ``bandwidth``,
+    ``dnsmos``) fill."""
     from curate.models.records import MODEL_SIGNAL_FIELDS
 
     return tuple(f for f in MODEL_SIGNAL_FIELDS if f.split("_", 1)[0] in enabled)

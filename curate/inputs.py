@@ -25,7 +25,7 @@ import dataclasses
 import hashlib
 from collections import OrderedDict
 
-from curate.fsio import FileReader, is_local, local_path
+from curate.fsio import FileReader, is_local
 from curate.records import Utterance
 
 __all__ = ["SourceFingerprints"]
@@ -59,7 +59,11 @@ class SourceFingerprints:
 
     def _take(self, uri: str) -> str:
         if is_local(uri):
-            with open(local_path(uri), "rb") as f:
+            # through the audio opener: a FIFO or a device (/dev/zero) is refused before a byte
+            # is read, and a file over the input size cap is not read at all
+            from curate.audio_io import open_audio
+
+            with open_audio(uri) as f:
                 return f"sha256:{hashlib.file_digest(f, 'sha256').hexdigest()}"
         scheme = uri.split("://", 1)[0]
         if scheme in _SCHEMES:

@@ -118,13 +118,14 @@ def test_write_bytes_is_atomic_and_hashes(tmp_path):
 def test_model_signal_features_parse_with_the_dtypes_of_their_dataclass_fields(tmp_path):
     from curate.models.records import ModelSignals
 
-    fields = model_fields(("vad", "asr", "langid"))
+    fields = model_fields(("vad", "asr", "langid", "bandwidth", "dnsmos"))
     signals = ModelSignals(
         vad_speech_ratio=0.75, vad_speech_start_sample=160, vad_speech_end_sample=15840,
         vad_model="silero", asr_hypothesis="hello world", asr_wer=0.5, asr_cer=0.25,
         asr_word_errors=1, asr_ref_words=2, asr_char_errors=3, asr_ref_chars=12,
         asr_model="sphinx", langid_language="en", langid_confidence=0.875, langid_words=2,
-        langid_model="lingua",
+        langid_model="lingua", bandwidth_hz=6234.5, dnsmos_sig=3.25, dnsmos_bak=3.5,
+        dnsmos_ovrl=2.875, dnsmos_p808=3.125, dnsmos_model="dnsmos-p835",
     )
     values = {name: getattr(signals, name) for name in fields}
     assert set(fields) == set(ModelSignals.__dataclass_fields__)

@@ -78,6 +78,7 @@ def test_hostile_corpus_builds_and_accounts_for_every_input(tmp_path: Path):
     }
     accepted = set(pq.read_table(out / "manifest" / "train.parquet").column("key").to_pylist())
     assert accepted == {"1-10-0000", "1-10-0001", "1-10-0002", "1-10-0003"}
-    assert info["counts"] == {"read": 9, "accepted": 4, "rejected": 5}
+    assert info["counts"] == {"read": 9, "accepted": 4, "rejected": 5, "carried": 0,
+                              "processed": 7, "removed": 0}  # 2 refused by their source
     for name in ("dataset_info.json", "stats.json"):
         _strict((out / name).read_text())

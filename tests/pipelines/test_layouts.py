@@ -39,7 +39,9 @@ def test_every_layout_gives_the_same_examples(builds):
     assert len(reference) == summary.num_good
     for kind, (info, rows) in out.items():
         assert rows == reference, kind
-        assert info["counts"] == {"read": summary.num_good, "accepted": summary.num_good, "rejected": 0}
+        assert info["counts"] == {"read": summary.num_good, "accepted": summary.num_good,
+                                  "rejected": 0, "carried": 0, "processed": summary.num_good,
+                                  "removed": 0}
 
 
 def test_durations_match_the_manifest_the_corpus_declares(builds):
