@@ -36,7 +36,7 @@ CORPUS_DIR = os.path.join(tempfile.gettempdir(), "curate-pinned-sample-corpus")
 UTTERANCES, SEED = 8, 12
 
 # The build fingerprint and every file the fingerprint covers: path -> sha256.
-FINGERPRINT = "d480bd6d5272125e6453bd7648e35cd9a1ff745f1340bb70725f304837894674"
+FINGERPRINT = "0fae71116b6952fb60ca026866011f5abf703d9f8a250b3e793bd339b6e27ba7"
 SHARDS = {
     "data/test/sample-librispeech-test.array_record-00000":
         "25ca9bb68b733ece4a89a9d79fc69a5bd9a932ebb4e8851d96c2c859ddcbf44d",
@@ -98,13 +98,15 @@ SHARDS = {
 # stages): a too-long file says "(from the header; no sample was read)", and a missing audio
 # file names every extension the decoder reads, not "no K.flac or K.wav". Before both:
 #   rejected.parquet fcdb3212…, fingerprint 254447c0cf9bad61…
+# And: a source's fingerprint is taken through the audio opener, so an input it refuses
+# (the sample's empty file) records none. Before: rejected 4393c289…, fingerprint d480bd6d….
 OTHER_FILES = {
     "CARD.md": "92a75b9dc02bdfd1e0f999958cac8fa8f928723b1291acaaa22d971b7e567ff5",
     "manifest/test.parquet": "0d0ad0800b7f5db82e382b0b17680deb43450671caac6873c8fd9da8fe2f22e2",
     "manifest/train.parquet": "64a7402453e4d892093ae85599765374ebaf3c42f54711822ca7662f9b026d84",
     "manifest/validation.parquet":
         "43715bc624f8dd9e66a7120476b75a968442bfae0b1058f7139f0e13da03dc96",
-    "rejected.parquet": "4393c2899529b0ab46b113aeb3d70fe74090b476d6e63015fbe9921973da1735",
+    "rejected.parquet": "93dca42b3767727a427369a196cf4b563049d99ad964c75c9681ce591c4b6c04",
     "stats.json": "0835cbd5478e102ea67b2d07708179a8d69714e0883b024dfa31d316a6805bbd",
 }
 
