@@ -33,6 +33,7 @@ even the output directory.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -192,8 +193,8 @@ def _run_records(run: Run, files: BaseFiles) -> Iterator[bytes]:
             count += 1
             yield record
         if count != shard.num_examples:
-            raise InconsistentVersionError(f"{entry['path']} holds {count} records, its version lists "
-                                 f"{shard.num_examples}")
+            raise InconsistentVersionError(f"{entry['path']} holds {count} records, its "
+                                           f"version lists {shard.num_examples}")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -246,13 +247,13 @@ def _write_run(version: BaseVersion, files: BaseFiles, run: Run, output_dir: str
             fmt: fsio.WrittenFile(path=rels[fmt], sha256=w.sha256, size_bytes=w.size_bytes)
             for fmt, w in out.items()}))
     if not cursor.done or cursor.taken != total:
-        raise InconsistentVersionError(f"split {run.split!r} of {version.ref}: its shards "
-                             f"{run.indices[0]}..{run.indices[-1]} hold other records than its "
-                             "manifest lists")
+        raise InconsistentVersionError(
+            f"split {run.split!r} of {version.ref}: its shards {run.indices[0]}.."
+            f"{run.indices[-1]} hold other records than its manifest lists")
     return written
 
 
-_Moves = Mapping[int, tuple[Any, Any]]  # old shard index -> (new shards, new positions) by position
+_Moves = Mapping[int, tuple[Any, Any]]  # old shard -> (new shards, new positions), by position
 
 
 def _moves(run: Run, written: Sequence[_Written]) -> dict[int, tuple[Any, Any]]:
@@ -307,7 +308,7 @@ def _manifest_parts(path: str, moves: _Moves) -> Iterator[Any]:
                                      pa.array(new_position,
                                               type=table.schema.field("position").type))
             bounds = [0, *(np.flatnonzero(np.diff(new_shard)) + 1).tolist(), len(new_shard)]
-            for a, b in zip(bounds, bounds[1:]):
+            for a, b in itertools.pairwise(bounds):
                 if a == b:
                     continue
                 if current is not None and int(new_shard[a]) != current:

@@ -290,8 +290,11 @@ def test_bad_input_is_one_line_and_writes_nothing(versions, tmp_path, capsys, mo
     _one_line_error(capsys, ["compact", v.ref, "--output", out, "--registry", old_reg.uri], 2,
                     "layout 1")
     # an unreachable registry: exit 3
-    from registry.lakectl_config import ACCESS_KEY_ID_ENV, ENDPOINT_URL_ENV
-    from registry.lakectl_config import SECRET_ACCESS_KEY_ENV
+    from registry.lakectl_config import (
+        ACCESS_KEY_ID_ENV,
+        ENDPOINT_URL_ENV,
+        SECRET_ACCESS_KEY_ENV,
+    )
 
     monkeypatch.setenv(ENDPOINT_URL_ENV, "http://127.0.0.1:9")  # discard: nothing listens
     monkeypatch.setenv(ACCESS_KEY_ID_ENV, "AKIAEXAMPLE")
@@ -336,8 +339,11 @@ def test_on_lakefs_compaction_uploads_only_the_rewritten_shards(versions, tmp_pa
                                                                monkeypatch):
     """v1..v4 registered in the lakeFS test server, v4 compacted from there and registered:
     the same compacted files, only the rewritten ones uploaded."""
-    from registry.lakectl_config import ACCESS_KEY_ID_ENV, ENDPOINT_URL_ENV
-    from registry.lakectl_config import SECRET_ACCESS_KEY_ENV
+    from registry.lakectl_config import (
+        ACCESS_KEY_ID_ENV,
+        ENDPOINT_URL_ENV,
+        SECRET_ACCESS_KEY_ENV,
+    )
     from registry.lakefs_store import STORAGE_NAMESPACE_ENV
     from registry.uri import open_store
     from tests.registry.counting_store import CountingStore
