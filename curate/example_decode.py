@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "AUDIO_DTYPES",
     "ExampleDecodeError",
     "ExampleDecoder",
     "Kind",
@@ -285,10 +286,16 @@ class ExampleDecoder:
         return out
 
 
-def decode_audio(encoded: bytes) -> np.ndarray:
-    """Encoded audio (FLAC, WAV…) as float32 samples in [-1, 1]: ``[n]`` for mono,
-    ``[n, channels]`` otherwise (what ``tf_dataset`` gives)."""
+AUDIO_DTYPES = ("float32", "int16")
+
+
+def decode_audio(encoded: bytes, dtype: str = "float32") -> np.ndarray:
+    """Encoded audio (FLAC, WAV…) as samples: ``[n]`` for mono, ``[n, channels]`` otherwise.
+    ``float32`` in [-1, 1] is what ``tf_dataset`` gives; ``int16`` is the 16-bit PCM the
+    build stores, at half the bytes (what a worker process sends its parent)."""
     import soundfile as sf
 
-    samples, _ = sf.read(io.BytesIO(encoded), dtype="float32", always_2d=False)
+    if dtype not in AUDIO_DTYPES:
+        raise ValueError(f"audio dtype must be one of {', '.join(AUDIO_DTYPES)}, not {dtype!r}")
+    samples, _ = sf.read(io.BytesIO(encoded), dtype=dtype, always_2d=False)
     return samples
