@@ -27,6 +27,7 @@ __all__ = [
     "Decoder",
     "Segment",
     "iter_examples",
+    "manifest_by_shard",
     "pad_batch",
     "read_tfrecords",
     "shard_table",
@@ -182,19 +183,35 @@ class Decoder:
         return example
 
 
-def shard_table(files: SplitFiles, shard: int, *, fmt: ShardFormat | None = None) -> Any:
+def manifest_by_shard(files: SplitFiles) -> Any:
+    """The split's manifest as one Arrow table sorted by (shard, position): what
+    :func:`shard_table` takes as ``manifest`` when it reads every shard in one process."""
+    import pyarrow.parquet as pq
+
+    files.manifest.check(files.ref)
+    return pq.read_table(files.manifest.path).sort_by([("shard", "ascending"),
+                                                       ("position", "ascending")])
+
+
+def shard_table(files: SplitFiles, shard: int, *, fmt: ShardFormat | None = None,
+                manifest: Any = None) -> Any:
     """One shard's examples as an Arrow table: the manifest's rows of that shard (every
     column, in position order) plus ``audio``, the encoded bytes read from the shard. Each
-    record's key must be its manifest row's: IntegrityError otherwise."""
+    record's key must be its manifest row's: IntegrityError otherwise. ``manifest``
+    (:func:`manifest_by_shard`) saves reading the manifest file again for each shard."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     fmt = ShardFormat(fmt or files.format)
     shards = files.shards(fmt)
     f = shards[shard]
-    files.manifest.check(files.ref)
-    rows = pq.read_table(files.manifest.path, filters=[("shard", "=", shard)])
-    rows = rows.sort_by("position")
+    if manifest is None:
+        files.manifest.check(files.ref)
+        rows = pq.read_table(files.manifest.path, filters=[("shard", "=", shard)])
+        rows = rows.sort_by("position")
+    else:
+        rows = manifest.filter(pc.equal(manifest.column("shard"), shard))
     if rows.num_rows != f.num_examples or rows.column("position").to_pylist() != list(
             range(f.num_examples)):
         raise IntegrityError(
