@@ -130,6 +130,12 @@ def _loader_rows(lo: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
          f"examples/s (batched parse {tf_['plain_batched_parse_example']['per_s']:.0f}/s; "
          f"decoding audio {tf_['tf_dataset_decode_audio']['per_s']:.0f}/s)",
          f"{r['tf_dataset_vs_plain']:.2f}", ">= 0.9", _ok(r["tf_dataset_vs_plain"] >= 0.9)),
+        (f"4 loaders: tf_dataset('{lo['split']}', batch_size=64) vs TFRecordDataset + batched "
+         "parse_example",
+         f"{tf_['tf_dataset_batched']['per_s']:.0f} vs "
+         f"{tf_['plain_batched_parse_example']['per_s']:.0f} examples/s",
+         f"{r['tf_dataset_batched_vs_plain_batched']:.2f}", ">= 0.9",
+         _ok(r["tf_dataset_batched_vs_plain_batched"] >= 0.9)),
         ("4 loaders: ArrayRecord shuffled reads vs TFRecord sequential reads",
          f"{rd['array_record_shuffled']['per_s']:.0f} vs {rd['tfrecord_sequential']['per_s']:.0f} "
          f"records/s (ArrayRecord in order {rd['array_record_in_order']['per_s']:.0f}/s)",
@@ -149,8 +155,14 @@ _TRAINING = (  # (label, loader, baseline, ratio key, target)
     ("Grain DataLoader, 0 workers vs ArrayRecord + decoder", "grain_0", "raw_array_record",
      "grain_vs_raw_array_record", 0.9),
     ("Grain DataLoader, 2 workers vs 0", "grain_2", "grain_0", "grain_2_vs_0_workers", 1.5),
+    ("PyTorch map-style, num_workers 2 vs 0, int16 audio", "torch_map_2_int16",
+     "torch_map_0_int16", "torch_map_2_vs_0_workers_int16", 1.5),
+    ("Grain DataLoader, 2 workers vs 0, int16 audio", "grain_2_int16", "grain_0_int16",
+     "grain_2_vs_0_workers_int16", 1.5),
     ("HF datasets: build + iterate (audio bytes) vs ArrayRecord + decoder (no audio decoding)",
      "hf_build_and_iterate", "raw_array_record_bytes", "hf_vs_raw_array_record_bytes", 0.9),
+    ("HF datasets: iterate once built vs ArrayRecord + decoder (no audio decoding)",
+     "hf_iterate", "raw_array_record_bytes", "hf_built_vs_raw_array_record_bytes", 0.9),
     ("Ray Data, 2 CPUs vs ArrayRecord + decoder", "ray_iter_batches", "raw_array_record@ray",
      "ray_vs_raw_array_record", 0.9),
     ("PySpark local[2] scan vs ArrayRecord + decoder (no audio decoding)", "spark_scan",
@@ -168,6 +180,14 @@ def _training_rows(tr: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         rows.append((f"5 training loaders: {label}",
                      f"{rates[a]['per_s']:.0f} vs {rates[b]['per_s']:.0f} examples/s",
                      f"{ratios[key]:.2f}", f">= {target}", _ok(ratios[key] >= target)))
+    steady, wcpu = tr.get("steady_ratios", {}), tr.get("worker_cpu_ratios", {})
+    if steady:
+        rows.append(("5 training loaders: 2 vs 0 workers after the first batch (start-up out)",
+                     ", ".join(f"{k.replace('_2_vs_0_workers', '')} {v:.2f}"
+                               for k, v in sorted(steady.items())), "", "", ""))
+        rows.append(("5 training loaders: CPU per example, 2-worker tree / in-process",
+                     ", ".join(f"{k.replace('_2_vs_0_workers', '')} {v:.2f}"
+                               for k, v in sorted(wcpu.items())), "", "", ""))
     eff = tr.get("cpu_efficiency", {})
     if eff:
         rows.append(("5 training loaders: CPU per example, raw / loader (0 workers)",

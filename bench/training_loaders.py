@@ -10,6 +10,7 @@ Over the largest split of a build (every file verified once before anything is t
 * Grain: ``grain.DataLoader`` over ``GrainSource``, ``worker_count`` 0 and 2, batches of 16;
 * Hugging Face: ``to_hf_dataset`` (building its Arrow file) and iterating it in batches of 64
   (audio bytes: decoding is torchcodec's business), against raw reads without audio decoding;
+  and iterating it once built (what every epoch after the first costs);
 * Ray Data: ``ray_dataset`` iterated in batches on a local Ray with 2 CPUs (start-up not
   timed; the split repeated as one dataset) against the decoded baseline;
 * PySpark: ``spark_dataframe`` on ``local[2]`` summing the audio bytes' lengths in the
@@ -24,8 +25,10 @@ targets: each loader >= 0.9x its baseline, 2 workers >= 1.5x 0 workers (Grain, P
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,40 +40,118 @@ __all__ = ["run"]
 _BATCH = 16
 
 
-def _best(fns: dict[str, Callable[[int], int]], passes: int, times: int,
+class _FirstBatch:
+    """When the first batch of a measurement arrived (``mark()`` from the loop): what follows
+    it is the steady rate, worker start-up and the first reads excluded."""
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+        self.items = 0
+
+    def mark(self, items: int) -> None:
+        if self.at is None:
+            self.at, self.items = time.perf_counter(), items
+
+
+def _best(fns: dict[str, Callable[..., int]], passes: int, times: int,
           say) -> dict[str, dict[str, float]]:
-    """Each ``fn(times)`` reads the split ``times`` over and returns how many examples it read;
-    after one warm-up pass each (page cache, imports, lazy set-ups), the best of ``passes``."""
+    """Each ``fn(times, first)`` reads the split ``times`` over, calls ``first.mark(n)`` with
+    its first batch's size, and returns how many examples it read; after one warm-up pass each
+    (page cache, imports, lazy set-ups), the best of ``passes``. CPU is that of this process
+    and every process descended from it (DataLoader and Grain workers, the fork server;
+    not Ray's or Spark's, which are not ours), with the machine's other load beside it."""
     for fn in fns.values():
-        fn(1)
+        fn(1, _FirstBatch())
     best: dict[str, dict[str, float]] = {}
     for _ in range(passes):
         for name, fn in fns.items():
-            cpu = _cpu_seconds()
-            start = time.perf_counter()
-            items = fn(times)
-            elapsed = time.perf_counter() - start
-            cpu = _cpu_seconds() - cpu
+            first = _FirstBatch()
+            with _TreeCPU() as cpu:
+                items = fn(times, first)
+            elapsed = cpu.wall_s
             rate = items / elapsed if elapsed else 0.0
+            steady = rate
+            if first.at is not None and items > first.items:
+                steady = (items - first.items) / max(cpu.end - first.at, 1e-9)
             if name not in best or rate > best[name]["per_s"]:
                 best[name] = {"items": items, "seconds": elapsed, "per_s": rate,
-                              "cpu_ms_per_item": 1000 * cpu / max(items, 1)}
+                              "steady_per_s": steady,
+                              "first_batch_s": (first.at or cpu.end) - cpu.start,
+                              "cpu_s": cpu.cpu_s, "cpu_ms_per_item": 1000 * cpu.cpu_s / max(items, 1),
+                              "others_cores": cpu.others_cores}
     for name, b in best.items():
-        say(f"    {name}: {b['per_s']:.0f}/s ({b['items']} in {b['seconds']:.2f} s, "
-            f"{b['cpu_ms_per_item']:.2f} CPU ms each)")
+        steady = (f"after the first batch at {b['first_batch_s']:.2f} s "
+                  f"{b['steady_per_s']:.0f}/s; " if b["first_batch_s"] < b["seconds"] else "")
+        say(f"    {name}: {b['per_s']:.0f}/s ({b['items']} in {b['seconds']:.2f} s; {steady}"
+            f"{b['cpu_ms_per_item']:.2f} CPU ms each; others' load {b['others_cores']:.1f} cores)")
     return best
 
 
-def _cpu_seconds() -> float:
-    """CPU time of this process and of its children that have ended (DataLoader and Grain
-    workers; not Ray's or Spark's, whose processes are not ours)."""
-    import resource
+class _TreeCPU:
+    """CPU seconds of this process and its descendants over a ``with`` block, sampled from
+    ``/proc`` every 50 ms (a process's last sample counts; one that lived less than a sample
+    apart is missed), the sampler's own time taken out; and the busy cores of everyone else."""
 
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    def __init__(self, interval_s: float = 0.05) -> None:
+        self._interval = interval_s
+        self._seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._sampler_s = 0.0
+
+    def _sample(self) -> None:
+        from bench.proctree import _tree
+
+        me = os.getpid()
+        for pid in _tree(me):
+            if pid != me:
+                t = _proc_cpu_s(pid)
+                if t is not None:
+                    self._seen[pid] = t
+
+    def _run(self) -> None:
+        t = time.thread_time()
+        while not self._stop.wait(self._interval):
+            self._sample()
+        self._sample()
+        self._sampler_s = time.thread_time() - t
+
+    def __enter__(self) -> _TreeCPU:
+        from bench.proctree import _busy_s, _tree
+
+        me = os.getpid()
+        self._before = {p: _proc_cpu_s(p) or 0.0 for p in _tree(me) if p != me}
+        self._own = time.process_time()
+        self._busy = _busy_s()[0]
+        self.start = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from bench.proctree import _busy_s
+
+        self.end = time.perf_counter()
+        self._stop.set()
+        self._thread.join()
+        own = time.process_time() - self._own - self._sampler_s
+        kids = sum(t - self._before.get(p, 0.0) for p, t in self._seen.items())
+        self.wall_s = self.end - self.start
+        self.cpu_s = own + kids
+        busy = _busy_s()[0] - self._busy
+        self.others_cores = max(0.0, busy - self.cpu_s - self._sampler_s) / max(self.wall_s, 1e-9)
 
 
-def _raw(files) -> dict[str, Callable[[int], int]]:
+def _proc_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of ``pid`` (itself, not its children), None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            rest = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _raw(files) -> dict[str, Callable[..., int]]:
     from curate.writers import iter_tfrecords
     from registry.loaders.records import ArrayRecordShards, Decoder
 
@@ -78,13 +159,13 @@ def _raw(files) -> dict[str, Callable[[int], int]]:
     shards = ArrayRecordShards(files.array_record, ref=files.ref)
     n = files.num_examples
 
-    def array_record(times: int, decode=decoded) -> int:
+    def array_record(times: int, first: _FirstBatch, decode=decoded) -> int:
         for _ in range(times):
             for i in range(n):
                 decode(shards[i])
         return n * times
 
-    def tfrecord(times: int) -> int:
+    def tfrecord(times: int, first: _FirstBatch) -> int:
         count = 0
         for _ in range(times):
             for f in files.tfrecord:
@@ -95,67 +176,99 @@ def _raw(files) -> dict[str, Callable[[int], int]]:
         return count
 
     return {"raw_array_record": array_record, "raw_tfrecord": tfrecord,
-            "raw_array_record_bytes": lambda times: array_record(times, undecoded)}
+            "raw_array_record_bytes": lambda times, first: array_record(times, first, undecoded)}
 
 
-def _torch(files) -> dict[str, Callable[[int], int]]:
+def _count(batches, first: _FirstBatch) -> int:
+    n = 0
+    for b in batches:
+        first.mark(len(b["key"]))
+        n += len(b["key"])
+    return n
+
+
+def _torch(files, dtypes: tuple[str, ...]) -> dict[str, Callable[..., int]]:
     import torch  # noqa: F401 (the import is not timed)
 
     from registry.loaders.torch_data import ExampleDataset, ExampleStream, ResumableDataLoader
 
     n = files.num_examples
 
-    def map_style(workers: int, times: int) -> int:
-        ds = ExampleDataset(files)
+    def map_style(workers: int, dtype: str, times: int, first: _FirstBatch) -> int:
+        ds = ExampleDataset(files, audio_dtype=dtype)
         loader = ResumableDataLoader(ds, batch_size=_BATCH, num_workers=workers,
                                      sampler=list(range(n)) * times)
-        return sum(len(b["key"]) for b in loader)
+        return _count(loader, first)
 
-    def stream(workers: int, times: int) -> int:
+    def stream(workers: int, times: int, first: _FirstBatch) -> int:
         count = 0
-        for epoch in range(times):
+        for epoch in range(times):  # a loader per epoch: its workers start again each time
             ds = ExampleStream(files)
             ds.set_epoch(epoch)
-            count += sum(len(b["key"]) for b in ResumableDataLoader(
-                ds, batch_size=_BATCH, num_workers=workers))
+            count += _count(ResumableDataLoader(ds, batch_size=_BATCH, num_workers=workers), first)
         return count
 
-    return {"torch_map_0": lambda t: map_style(0, t), "torch_map_2": lambda t: map_style(2, t),
-            "torch_stream_0": lambda t: stream(0, t), "torch_stream_2": lambda t: stream(2, t)}
+    fns: dict[str, Callable[..., int]] = {}
+    for dtype in dtypes:
+        suffix = "" if dtype == "float32" else f"_{dtype}"
+        for w in (0, 2):
+            fns[f"torch_map_{w}{suffix}"] = functools.partial(map_style, w, dtype)
+    fns["torch_stream_0"] = functools.partial(stream, 0)
+    fns["torch_stream_2"] = functools.partial(stream, 2)
+    return fns
 
 
-def _grain(files) -> dict[str, Callable[[int], int]]:
+def _grain(files, dtypes: tuple[str, ...]) -> dict[str, Callable[..., int]]:
     import grain
 
-    from registry.loaders.grain_data import GrainSource, pad_batch
+    from registry.loaders.grain_data import GrainSource, PadBatch
 
-    source = GrainSource(files)
-
-    def loader(workers: int, times: int) -> int:
+    def loader(workers: int, dtype: str, times: int, first: _FirstBatch) -> int:
+        source = GrainSource(files, audio_dtype=dtype)
         sampler = grain.samplers.IndexSampler(len(source), shuffle=False, num_epochs=times)
         dl = grain.DataLoader(data_source=source, sampler=sampler, worker_count=workers,
-                              operations=[grain.transforms.Batch(_BATCH, batch_fn=pad_batch)])
-        return sum(len(b["key"]) for b in dl)
+                              operations=[grain.transforms.Batch(_BATCH, batch_fn=PadBatch())])
+        return _count(dl, first)
 
-    return {"grain_0": lambda t: loader(0, t), "grain_2": lambda t: loader(2, t)}
+    fns: dict[str, Callable[..., int]] = {}
+    for dtype in dtypes:
+        suffix = "" if dtype == "float32" else f"_{dtype}"
+        for w in (0, 2):
+            fns[f"grain_{w}{suffix}"] = functools.partial(loader, w, dtype)
+    return fns
 
 
-def _hf(files, workdir: str) -> dict[str, Callable[[int], int]]:
+def _hf(files, workdir: str) -> dict[str, Callable[..., int]]:
     import shutil
 
     from registry.loaders.hf_data import to_hf_dataset
 
-    def build_and_iterate(times: int) -> int:
+    def build_and_iterate(times: int, first: _FirstBatch) -> int:
         shutil.rmtree(os.path.join(workdir, "hf"), ignore_errors=True)
         ds = to_hf_dataset(files, cache_file=os.path.join(workdir, "hf", "split.arrow"),
                            decode_audio=False)
         count = 0
         for _ in range(times):
             for batch in ds.iter(batch_size=64):
+                first.mark(len(batch["audio"]))
                 count += len(batch["audio"])
         return count
 
-    return {"hf_build_and_iterate": build_and_iterate}
+    built: list[Any] = []
+
+    def iterate(times: int, first: _FirstBatch) -> int:  # the Arrow file made once, before
+        if not built:
+            built.append(to_hf_dataset(files, cache_file=os.path.join(workdir, "hf-built",
+                                                                      "split.arrow"),
+                                       decode_audio=False))
+        count = 0
+        for _ in range(times):
+            for batch in built[0].iter(batch_size=64):
+                first.mark(len(batch["audio"]))
+                count += len(batch["audio"])
+        return count
+
+    return {"hf_build_and_iterate": build_and_iterate, "hf_iterate": iterate}
 
 
 def _ray(files) -> tuple[dict[str, Callable[[int], int]], Callable[[], None], float]:
@@ -167,10 +280,10 @@ def _ray(files) -> tuple[dict[str, Callable[[int], int]], Callable[[], None], fl
     startup = time.perf_counter() - t
     from registry.loaders.ray_data import ray_dataset
 
-    def iterate(times: int) -> int:  # one execution over the split repeated: no per-run set-up
+    def iterate(times: int, first: _FirstBatch) -> int:  # one execution: no per-run set-up
         ds = ray_dataset(files)
         ds = ds.union(*[ray_dataset(files) for _ in range(times - 1)]) if times > 1 else ds
-        return sum(len(b["key"]) for b in ds.iter_batches(batch_size=64, batch_format="numpy"))
+        return _count(ds.iter_batches(batch_size=64, batch_format="numpy"), first)
 
     return {"ray_iter_batches": iterate}, ray.shutdown, startup
 
@@ -187,7 +300,7 @@ def _spark(files) -> tuple[dict[str, Callable[[int], int]], Callable[[], None], 
     startup = time.perf_counter() - t
     from registry.loaders.spark_data import spark_dataframe
 
-    def scan(times: int) -> int:  # one job over the split repeated: no per-job set-up
+    def scan(times: int, first: _FirstBatch) -> int:  # one job over the split repeated
         df = spark_dataframe(spark, files)
         for _ in range(times - 1):
             df = df.unionAll(spark_dataframe(spark, files))
@@ -196,9 +309,19 @@ def _spark(files) -> tuple[dict[str, Callable[[int], int]], Callable[[], None], 
     return {"spark_scan": scan}, spark.stop, startup
 
 
+_SCALING = {  # ratio name: (2 workers, 0 workers)
+    "torch_map_2_vs_0_workers": ("torch_map_2", "torch_map_0"),
+    "torch_map_2_vs_0_workers_int16": ("torch_map_2_int16", "torch_map_0_int16"),
+    "torch_stream_2_vs_0_workers": ("torch_stream_2", "torch_stream_0"),
+    "grain_2_vs_0_workers": ("grain_2", "grain_0"),
+    "grain_2_vs_0_workers_int16": ("grain_2_int16", "grain_0_int16"),
+}
+
+
 def run(build_dir: str, workdir: str, *, passes: int, min_records: int, say,
-        clusters: bool = True) -> dict[str, Any]:
-    """``clusters=False`` leaves out Ray and Spark (a minute of start-up: the quick mode)."""
+        clusters: bool = True, only: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``clusters=False`` leaves out Ray and Spark (a minute of start-up: the quick mode);
+    ``only=("scaling",)`` measures the worker scaling alone (and the loaders' 0-worker rows)."""
     import json
 
     from curate.layout import INFO_FILE
@@ -211,11 +334,15 @@ def run(build_dir: str, workdir: str, *, passes: int, min_records: int, say,
     n = files.num_examples
     times = max(1, -(-min_records // max(n, 1)))
     os.makedirs(workdir, exist_ok=True)
-    say(f"  training loaders ({split}, {n} examples, {times} passes per measurement)")
-    fns = {**_raw(files), **_torch(files), **_grain(files), **_hf(files, workdir)}
+    say(f"  training loaders ({split}, {n} examples, {times} passes per measurement; "
+        f"load average {_load()})")
+    dtypes = ("float32", "int16")
+    fns = {**_torch(files, dtypes), **_grain(files, dtypes)}
+    if "scaling" not in only:
+        fns = {**_raw(files), **fns, **_hf(files, workdir)}
     rates = _best(fns, passes, times, say)
     startup: dict[str, float] = {}
-    for name, make in (("ray", _ray), ("spark", _spark)) if clusters else ():
+    for name, make in (("ray", _ray), ("spark", _spark)) if clusters and not only else ():
         more, stop, startup[name] = make(files)
         try:  # each against the baselines measured again beside it
             base = {k: fns[k] for k in ("raw_array_record", "raw_array_record_bytes")}
@@ -226,23 +353,29 @@ def run(build_dir: str, workdir: str, *, passes: int, min_records: int, say,
         rates[f"raw_array_record@{name}"] = again["raw_array_record"]
         rates[f"raw_array_record_bytes@{name}"] = again["raw_array_record_bytes"]
 
-    def r(a: str, b: str) -> float:
-        return ratio(rates[a]["per_s"], rates[b]["per_s"])
+    def r(a: str, b: str, key: str = "per_s") -> float:
+        return ratio(rates[a][key], rates[b][key])
 
-    ratios = {
-        "torch_map_vs_raw_array_record": r("torch_map_0", "raw_array_record"),
-        "torch_stream_vs_raw_tfrecord": r("torch_stream_0", "raw_tfrecord"),
-        "torch_map_2_vs_0_workers": r("torch_map_2", "torch_map_0"),
-        "torch_stream_2_vs_0_workers": r("torch_stream_2", "torch_stream_0"),
-        "grain_vs_raw_array_record": r("grain_0", "raw_array_record"),
-        "grain_2_vs_0_workers": r("grain_2", "grain_0"),
-        "hf_vs_raw_array_record_bytes": r("hf_build_and_iterate", "raw_array_record_bytes"),
-    }
-    if clusters:
+    ratios = {k: r(a, b) for k, (a, b) in _SCALING.items()}
+    if "scaling" not in only:
+        ratios.update({
+            "torch_map_vs_raw_array_record": r("torch_map_0", "raw_array_record"),
+            "torch_stream_vs_raw_tfrecord": r("torch_stream_0", "raw_tfrecord"),
+            "grain_vs_raw_array_record": r("grain_0", "raw_array_record"),
+            "hf_vs_raw_array_record_bytes": r("hf_build_and_iterate", "raw_array_record_bytes"),
+            "hf_built_vs_raw_array_record_bytes": r("hf_iterate", "raw_array_record_bytes"),
+        })
+    if "ray_iter_batches" in rates:
         ratios["ray_vs_raw_array_record"] = r("ray_iter_batches", "raw_array_record@ray")
         ratios["spark_vs_raw_array_record_bytes"] = r("spark_scan", "raw_array_record_bytes@spark")
     targets = {f"{k} >= {0.9 if '_vs_raw' in k else 1.5}": v >= (0.9 if "_vs_raw" in k else 1.5)
                for k, v in ratios.items()}
+    # The scaling after each loader's first batch (worker start-up and the first reads left
+    # out: what a run long enough to amortise them gets), and in CPU: the 2-worker tree's CPU
+    # seconds per example over the in-process loader's (1.0 = workers cost nothing extra; on
+    # 2 cores, 2 workers can reach 1.5x only below about 1.3).
+    steady = {k: r(a, b, "steady_per_s") for k, (a, b) in _SCALING.items()}
+    worker_cpu = {k: r(a, b, "cpu_ms_per_item") for k, (a, b) in _SCALING.items()}
     # CPU per example, raw over loader: what the loader costs beyond the raw reads, whatever
     # else the machine runs (wall-clock ratios are not, on shared cores).
     cpu_ratios = {k: ratio(rates[b]["cpu_ms_per_item"], rates[a]["cpu_ms_per_item"])
@@ -250,8 +383,63 @@ def run(build_dir: str, workdir: str, *, passes: int, min_records: int, say,
                       "torch_map": ("torch_map_0", "raw_array_record"),
                       "torch_stream": ("torch_stream_0", "raw_tfrecord"),
                       "grain": ("grain_0", "raw_array_record"),
-                      "hf": ("hf_build_and_iterate", "raw_array_record_bytes")}.items()}
+                      "hf": ("hf_build_and_iterate", "raw_array_record_bytes"),
+                      "hf_built": ("hf_iterate", "raw_array_record_bytes")}.items()
+                  if b in rates}
     return {"split": split, "examples": n, "passes_per_measurement": times,
             "cpus": os.cpu_count(), "rates": rates, "startup_s": startup,
-            "ratios": ratios, "cpu_efficiency": cpu_ratios, "targets": targets,
-            "load_average": os.getloadavg()}
+            "ratios": ratios, "steady_ratios": steady, "worker_cpu_ratios": worker_cpu,
+            "cpu_efficiency": cpu_ratios, "targets": targets, "load_average": _load()}
+
+
+def _load() -> list[float]:
+    from bench.machine import load_average
+
+    return load_average()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.training_loaders``: this benchmark alone, on a build made once (or
+    ``--build``), in a few minutes; ``--scaling`` measures the worker scaling only."""
+    import argparse
+    import json
+
+    from bench.common import build, repo_root
+    from bench.corpus import ensure_corpus
+
+    parser = argparse.ArgumentParser(prog="python -m bench.training_loaders",
+                                     description=main.__doc__.splitlines()[0])
+    parser.add_argument("--build", help="a build directory (default: made from the corpus)")
+    parser.add_argument("--utterances", type=int, default=1000, help="corpus size (default 1000)")
+    parser.add_argument("--workdir", default=os.path.join(repo_root(), "bench", ".training"))
+    parser.add_argument("--passes", type=int, default=1, help="best of this many (default 1)")
+    parser.add_argument("--min-records", type=int, default=1500,
+                        help="each measurement reads the split until this many (default 1500)")
+    parser.add_argument("--clusters", action="store_true", help="also Ray and Spark")
+    parser.add_argument("--scaling", action="store_true", help="the worker scaling only")
+    parser.add_argument("--out", default=os.path.join(repo_root(), "bench", "training.json"))
+    args = parser.parse_args(argv)
+    say = functools.partial(print, file=sys.stderr, flush=True)
+    build_dir = args.build
+    if build_dir is None:
+        build_dir = os.path.join(args.workdir, f"build-u{args.utterances}")
+        if not os.path.exists(os.path.join(build_dir, "dataset_info.json")):
+            corpus, _ = ensure_corpus(args.utterances)
+            say(f"building {args.utterances} utterances into {build_dir} ...")
+            made = build(corpus.subset(args.utterances, target_shard_mb=4.0), build_dir, workers=1)
+            if made.returncode:
+                say(made.stderr_tail)
+                return 1
+    result = run(build_dir, os.path.join(args.workdir, "work"), passes=args.passes,
+                 min_records=args.min_records, say=say, clusters=args.clusters,
+                 only=("scaling",) if args.scaling else ())
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2, sort_keys=True)
+    for key in ("ratios", "steady_ratios", "worker_cpu_ratios", "cpu_efficiency"):
+        say(f"  {key}: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(result[key].items())))
+    say(f"  load average at the end: {result['load_average']}; results in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "AUDIO_DTYPES",
     "ExampleDecodeError",
     "ExampleDecoder",
     "Kind",
@@ -185,9 +186,11 @@ def _feature(data: bytes, segments: list[tuple[int, int]]) -> tuple[Kind | None,
     return kind, values
 
 
-def _map_entry(data: bytes, pos: int, end: int) -> tuple[str, tuple[Kind | None, list[Any]]] | None:
+def _map_entry(data: bytes, pos: int, end: int, names: Collection[str] | None = None,
+               ) -> tuple[str, tuple[Kind | None, list[Any]]] | None:
     """(name, feature) of a map entry; None for an entry holding unknown fields, which
-    protobuf (upb, behind ``tf.train.Example``) sets aside instead of adding to the map."""
+    protobuf (upb, behind ``tf.train.Example``) sets aside instead of adding to the map, and
+    for a feature not in ``names`` (when given: its values are not even read)."""
     key = b""
     segments: list[tuple[int, int]] = []
     unknown = False
@@ -202,11 +205,13 @@ def _map_entry(data: bytes, pos: int, end: int) -> tuple[str, tuple[Kind | None,
             key = bytes(data[start:pos])
         else:
             segments.append((start, pos))
-    feature = _feature(data, segments)
     try:
         name = key.decode("utf-8")
     except UnicodeDecodeError:
         raise ExampleDecodeError(f"feature name {key!r} is not UTF-8") from None
+    if names is not None and name not in names:
+        return None
+    feature = _feature(data, segments)  # read (and checked) even when set aside, as upb does
     return None if unknown else (name, feature)
 
 
@@ -221,14 +226,17 @@ def _message_fields(data: bytes, pos: int, end: int, number: int):
             pos = _skip(data, pos, end, wire, got)
 
 
-def parse_example(record: bytes) -> dict[str, tuple[Kind | None, list[Any]]]:
-    """Every feature of a serialized Example: ``{name: (kind, values)}``; ``kind`` is None for a
-    Feature with no value list set. Raises :class:`ExampleDecodeError` for malformed bytes."""
+def parse_example(record: bytes, names: Collection[str] | None = None,
+                  ) -> dict[str, tuple[Kind | None, list[Any]]]:
+    """Every feature of a serialized Example (or those in ``names``): ``{name: (kind,
+    values)}``; ``kind`` is None for a Feature with no value list set. Raises
+    :class:`ExampleDecodeError` for malformed bytes (in the features not in ``names``, only
+    for a malformed message frame: their values are skipped unread)."""
     features: dict[str, tuple[Kind | None, list[Any]]] = {}
     end = len(record)
     for fs, fe in _message_fields(record, 0, end, 1):  # Example.features (merged if repeated)
         for es, ee in _message_fields(record, fs, fe, 1):  # Features.feature map entries
-            entry = _map_entry(record, es, ee)
+            entry = _map_entry(record, es, ee, names)
             if entry is not None:
                 features[entry[0]] = entry[1]
     return features
@@ -263,7 +271,7 @@ class ExampleDecoder:
         return list(self._spec)
 
     def decode(self, record: bytes) -> dict[str, Any]:
-        parsed = parse_example(record)
+        parsed = parse_example(record, self._spec)
         out: dict[str, Any] = {}
         for name, kind in self._spec.items():
             got = parsed.get(name)
@@ -285,10 +293,16 @@ class ExampleDecoder:
         return out
 
 
-def decode_audio(encoded: bytes) -> np.ndarray:
-    """Encoded audio (FLAC, WAV…) as float32 samples in [-1, 1]: ``[n]`` for mono,
-    ``[n, channels]`` otherwise (what ``tf_dataset`` gives)."""
+AUDIO_DTYPES = ("float32", "int16")
+
+
+def decode_audio(encoded: bytes, dtype: str = "float32") -> np.ndarray:
+    """Encoded audio (FLAC, WAV…) as samples: ``[n]`` for mono, ``[n, channels]`` otherwise.
+    ``float32`` in [-1, 1] is what ``tf_dataset`` gives; ``int16`` is the 16-bit PCM the
+    build stores, at half the bytes (what a worker process sends its parent)."""
     import soundfile as sf
 
-    samples, _ = sf.read(io.BytesIO(encoded), dtype="float32", always_2d=False)
+    if dtype not in AUDIO_DTYPES:
+        raise ValueError(f"audio dtype must be one of {', '.join(AUDIO_DTYPES)}, not {dtype!r}")
+    samples, _ = sf.read(io.BytesIO(encoded), dtype=dtype, always_2d=False)
     return samples

@@ -5,14 +5,16 @@
         data_source=source,
         sampler=grain.samplers.IndexSampler(len(source), shard_options=shard_options(),
                                             shuffle=True, seed=0, num_epochs=1),
-        operations=[grain.transforms.Batch(8, batch_fn=pad_batch)],
+        operations=[grain.transforms.Batch(8, batch_fn=PadBatch())],
         worker_count=2)
     it = iter(loader); state = it.get_state(); …; it.set_state(state)   # checkpoints
 
 A record is a dict of numpy values: ``index`` (the manifest row), text as ``str``, ``audio`` as
-float32 samples (``[n]`` or ``[n, channels]``; the encoded bytes without ``decode_audio``),
-numbers as int64 / float32 scalars. Worker processes open their own readers (the source pickles
-without them) and import neither TensorFlow nor Beam.
+float32 samples (``[n]`` or ``[n, channels]``; int16 PCM with ``audio_dtype="int16"``, half
+the bytes to move between processes; the encoded bytes without ``decode_audio``), numbers as
+int64 / float32 scalars. Worker processes open their own readers (the source pickles without
+them) and import neither TensorFlow nor Beam. :class:`PadBatch` pads a batch; in a worker it
+writes the padded audio straight into shared memory (Grain would otherwise copy it there).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from registry.loaders.order import resolve_rank
 from registry.loaders.records import ArrayRecordShards, Decoder, pad_batch
 from registry.loaders.split import SplitFiles
 
-__all__ = ["GrainSource", "pad_batch", "shard_options"]
+__all__ = ["GrainSource", "PadBatch", "pad_batch", "shard_options"]
 
 INDEX = "index"
 
@@ -36,11 +38,12 @@ class GrainSource:
     """``len()`` and ``[i]`` over the split's examples in shard order (Grain's
     ``RandomAccessDataSource`` protocol)."""
 
-    def __init__(self, files: SplitFiles, *, decode_audio: bool = True) -> None:
+    def __init__(self, files: SplitFiles, *, decode_audio: bool = True,
+                 audio_dtype: str = "float32") -> None:
         self.files = files
         self.commit_id = files.commit_id
         self._records = ArrayRecordShards(files.shards(ShardFormat.ARRAY_RECORD), ref=files.ref)
-        self._decode = Decoder(files, decode_audio=decode_audio)
+        self._decode = Decoder(files, decode_audio=decode_audio, audio_dtype=audio_dtype)
 
     def __repr__(self) -> str:  # Grain checks it when it restores a checkpoint
         return (f"GrainSource(ref={self.files.ref!r}, split={self.files.split!r}, "
@@ -65,6 +68,26 @@ class GrainSource:
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         indices = [int(i) for i in indices]
         return [self._example(i, r) for i, r in zip(indices, self._records.read(indices))]
+
+
+class PadBatch:
+    """A Grain ``batch_fn``: :func:`pad_batch` (audio zero-padded, ``audio_lengths``). Grain
+    calls :meth:`enable_shared_memory_output` on it when the loader has worker processes; the
+    workers then pad into shared memory, which the main process maps without a copy (one
+    allocation and one copy of the largest array fewer per batch). Make one per loader."""
+
+    def __init__(self) -> None:
+        self.shared_memory = False
+
+    def enable_shared_memory_output(self) -> None:
+        self.shared_memory = True
+
+    def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        if not self.shared_memory:
+            return pad_batch(examples)
+        from grain._src.python.ipc.shared_memory_array import SharedMemoryArray
+
+        return pad_batch(examples, empty=lambda shape, dtype: SharedMemoryArray(shape, dtype))
 
 
 def shard_options(rank: int | None = None, world_size: int | None = None, *,

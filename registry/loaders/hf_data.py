@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
-from registry.loaders.records import shard_table
+from registry.loaders.records import manifest_by_shard, shard_table
 from registry.loaders.split import AUDIO, SplitFiles
 
 __all__ = ["to_hf_dataset"]
@@ -36,12 +37,17 @@ def _audio_struct(table: Any, codec: str) -> Any:
     return table.set_column(table.schema.get_field_index(AUDIO), AUDIO, audio)
 
 
+def _tables(files: SplitFiles) -> Iterator[Any]:
+    """The split's rows, a shard at a time (the manifest read once)."""
+    manifest = manifest_by_shard(files)
+    for shard in range(len(files.shards())):
+        yield _audio_struct(shard_table(files, shard, manifest=manifest), files.audio_codec)
+
+
 def _table(files: SplitFiles) -> Any:
     import pyarrow as pa
 
-    count = len(files.shards())
-    return pa.concat_tables([_audio_struct(shard_table(files, s), files.audio_codec)
-                             for s in range(count)])
+    return pa.concat_tables(list(_tables(files)))
 
 
 def _info(files: SplitFiles, schema: Any, decode_audio: bool) -> Any:
@@ -68,7 +74,7 @@ def to_hf_dataset(files: SplitFiles, *, cache_file: str | os.PathLike[str] | Non
         return datasets.Dataset(datasets.table.InMemoryTable(table), info=info, split=split)
     path = os.fspath(cache_file)
     if not _pinned(path):
-        _write_arrow(_table(files), path)
+        _write_arrow(_tables(files), path)
     ds = datasets.Dataset.from_file(path, split=split)
     return datasets.Dataset(ds.data, info=_info(files, ds.data.schema, decode_audio),
                             split=split)
@@ -92,15 +98,22 @@ def _pinned(path: str) -> bool:
     return pin is not None and pin == _stat(path)
 
 
-def _write_arrow(table: Any, path: str) -> None:
-    """Write ``table`` to ``path`` atomically, then its pin."""
+def _write_arrow(tables: Iterator[Any], path: str) -> None:
+    """Write ``tables`` (one schema) to ``path`` atomically as one Arrow stream, a table at a
+    time (a shard in memory, not the split), then its pin."""
     import pyarrow as pa
 
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp-{secrets.token_hex(4)}"
     try:
-        with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
+        with pa.OSFile(tmp, "wb") as sink:
+            writer = None
+            for table in tables:
+                if writer is None:
+                    writer = pa.ipc.new_stream(sink, table.schema)
+                writer.write_table(table)
+            if writer is not None:
+                writer.close()
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

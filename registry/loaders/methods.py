@@ -58,17 +58,19 @@ class TrainingLoaders:
         return SplitFiles.from_info(info, split, dict(zip(rels, paths)), ref=self.ref,
                                     commit_id=self.commit_id, verified=pinned)
 
-    def examples(self, split: str, *, decode_audio: bool = True) -> Iterator[dict[str, Any]]:
+    def examples(self, split: str, *, decode_audio: bool = True,
+                 audio_dtype: str = "float32") -> Iterator[dict[str, Any]]:
         """The examples of ``split`` in shard order as plain values (text ``str``, numbers
         ``int``/``float``, ``audio`` float32 numpy samples or, without ``decode_audio``, the
         encoded bytes), read and decoded in this process: no extra needed.
         :func:`registry.loaders.records.pad_batch` makes a padded numpy batch of a few."""
         from registry.loaders.records import iter_examples
 
-        return iter_examples(self.split_files(split, what="examples"), decode_audio=decode_audio)
+        return iter_examples(self.split_files(split, what="examples"), decode_audio=decode_audio,
+                             audio_dtype=audio_dtype)
 
     def torch_dataset(self, split: str, *, format: ShardFormat | str = ShardFormat.ARRAY_RECORD,
-                      decode_audio: bool = True,
+                      decode_audio: bool = True, audio_dtype: str = "float32",
                       shuffle: bool = False, seed: int = 0, rank: int | None = None,
                       world_size: int | None = None, drop_remainder: bool = False,
                       shuffle_buffer: int = 1024) -> ExampleDataset | ExampleStream:
@@ -85,19 +87,21 @@ class TrainingLoaders:
             raise ValueError(f"format must be one of {', '.join(f.value for f in ShardFormat)}, "
                              f"not {format!r}") from None
         files = self.split_files(split, what="torch_dataset")
-        common = dict(decode_audio=decode_audio, shuffle=shuffle, seed=seed, rank=rank,
+        common = dict(decode_audio=decode_audio, audio_dtype=audio_dtype, shuffle=shuffle, seed=seed, rank=rank,
                       world_size=world_size, drop_remainder=drop_remainder)
         if fmt is ShardFormat.ARRAY_RECORD:
             return torch_data.ExampleDataset(files, **common)
         return torch_data.ExampleStream(files, shuffle_buffer=shuffle_buffer, **common)
 
-    def grain_source(self, split: str, *, decode_audio: bool = True) -> GrainSource:
+    def grain_source(self, split: str, *, decode_audio: bool = True,
+                     audio_dtype: str = "float32") -> GrainSource:
         """A Grain ``RandomAccessDataSource`` of ``split`` (shard order), decoding without
         TensorFlow; ``registry.loaders.grain_data.shard_options()`` shards it per host."""
         _need("grain", "grain_source")
         from registry.loaders.grain_data import GrainSource
 
-        return GrainSource(self.split_files(split, what="grain_source"), decode_audio=decode_audio)
+        return GrainSource(self.split_files(split, what="grain_source"), decode_audio=decode_audio,
+                           audio_dtype=audio_dtype)
 
     def to_hf_dataset(self, split: str, *, decode_audio: bool = True) -> Any:
         """``split`` as a ``datasets.Dataset``: the manifest's columns and an ``Audio`` column

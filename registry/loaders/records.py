@@ -15,7 +15,8 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, BinaryIO
 
-from curate.example_decode import ExampleDecoder, decode_audio
+from curate.example_decode import AUDIO_DTYPES, ExampleDecoder
+from curate.example_decode import decode_audio as decode_audio_of
 from curate.layout import ShardFormat
 from curate.writers import check_tfrecord_data, tfrecord_length
 from registry.errors import IntegrityError
@@ -26,6 +27,7 @@ __all__ = [
     "Decoder",
     "Segment",
     "iter_examples",
+    "manifest_by_shard",
     "pad_batch",
     "read_tfrecords",
     "shard_table",
@@ -158,13 +160,18 @@ def read_tfrecords(files: Sequence[PinnedFile], segments: Iterable[Segment], *, 
 
 class Decoder:
     """A record as a dict of plain values: ``str`` text, ``int`` and ``float`` scalars, and
-    ``audio`` as float32 samples (``[n]`` mono, ``[n, channels]`` otherwise) or, without
-    ``decode_audio``, the encoded bytes."""
+    ``audio`` as samples of ``audio_dtype`` (float32 in [-1, 1] or int16 PCM; ``[n]`` mono,
+    ``[n, channels]`` otherwise) or, without ``decode_audio``, the encoded bytes."""
 
-    def __init__(self, files: SplitFiles, *, decode_audio: bool = True) -> None:
+    def __init__(self, files: SplitFiles, *, decode_audio: bool = True,
+                 audio_dtype: str = "float32") -> None:
         spec = files.feature_spec
         self.feature_spec = spec
         self.decode_audio = decode_audio
+        if audio_dtype not in AUDIO_DTYPES:
+            raise ValueError(f"audio_dtype must be one of {', '.join(AUDIO_DTYPES)}, "
+                             f"not {audio_dtype!r}")
+        self.audio_dtype = audio_dtype
         self.ints = [n for n, f in spec.items() if f["dtype"] == "int64"]  # int64 features
         self.floats = [n for n, f in spec.items() if f["dtype"] == "float32"]  # float32 ones
         self._decoder = ExampleDecoder(spec, text=text_features(spec))
@@ -172,23 +179,39 @@ class Decoder:
     def __call__(self, record: bytes) -> dict[str, Any]:
         example = self._decoder.decode(record)
         if self.decode_audio:
-            example[AUDIO] = decode_audio(example[AUDIO])
+            example[AUDIO] = decode_audio_of(example[AUDIO], self.audio_dtype)
         return example
 
 
-def shard_table(files: SplitFiles, shard: int, *, fmt: ShardFormat | None = None) -> Any:
+def manifest_by_shard(files: SplitFiles) -> Any:
+    """The split's manifest as one Arrow table sorted by (shard, position): what
+    :func:`shard_table` takes as ``manifest`` when it reads every shard in one process."""
+    import pyarrow.parquet as pq
+
+    files.manifest.check(files.ref)
+    return pq.read_table(files.manifest.path).sort_by([("shard", "ascending"),
+                                                       ("position", "ascending")])
+
+
+def shard_table(files: SplitFiles, shard: int, *, fmt: ShardFormat | None = None,
+                manifest: Any = None) -> Any:
     """One shard's examples as an Arrow table: the manifest's rows of that shard (every
     column, in position order) plus ``audio``, the encoded bytes read from the shard. Each
-    record's key must be its manifest row's: IntegrityError otherwise."""
+    record's key must be its manifest row's: IntegrityError otherwise. ``manifest``
+    (:func:`manifest_by_shard`) saves reading the manifest file again for each shard."""
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     fmt = ShardFormat(fmt or files.format)
     shards = files.shards(fmt)
     f = shards[shard]
-    files.manifest.check(files.ref)
-    rows = pq.read_table(files.manifest.path, filters=[("shard", "=", shard)])
-    rows = rows.sort_by("position")
+    if manifest is None:
+        files.manifest.check(files.ref)
+        rows = pq.read_table(files.manifest.path, filters=[("shard", "=", shard)])
+        rows = rows.sort_by("position")
+    else:
+        rows = manifest.filter(pc.equal(manifest.column("shard"), shard))
     if rows.num_rows != f.num_examples or rows.column("position").to_pylist() != list(
             range(f.num_examples)):
         raise IntegrityError(
@@ -213,10 +236,11 @@ def shard_table(files: SplitFiles, shard: int, *, fmt: ShardFormat | None = None
     return rows.append_column(AUDIO, pa.array(audio, type=pa.binary()))
 
 
-def iter_examples(files: SplitFiles, *, decode_audio: bool = True) -> Iterator[dict[str, Any]]:
+def iter_examples(files: SplitFiles, *, decode_audio: bool = True,
+                  audio_dtype: str = "float32") -> Iterator[dict[str, Any]]:
     """Every example of the split in shard order, decoded by :class:`Decoder`, read
     sequentially from its TFRecord shards (ArrayRecord when it has none)."""
-    decode = Decoder(files, decode_audio=decode_audio)
+    decode = Decoder(files, decode_audio=decode_audio, audio_dtype=audio_dtype)
     if files.tfrecord:
         segments = [(i, 0, f.num_examples) for i, f in enumerate(files.tfrecord)]
         for *_, record in read_tfrecords(files.tfrecord, segments, ref=files.ref):
@@ -228,9 +252,12 @@ def iter_examples(files: SplitFiles, *, decode_audio: bool = True) -> Iterator[d
             yield decode(record)
 
 
-def pad_batch(examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def pad_batch(examples: Sequence[dict[str, Any]], *,
+              empty: Callable[[tuple[int, ...], Any], Any] | None = None) -> dict[str, Any]:
     """A batch of numpy arrays: decoded audio zero-padded to the longest (with
-    ``audio_lengths``), numbers stacked, text and encoded audio as object arrays."""
+    ``audio_lengths``), numbers stacked, text and encoded audio as object arrays. The padded
+    audio is made by ``empty(shape, dtype)`` (``numpy.empty`` unless given: Grain's workers
+    give shared memory) and written once: each row's samples, then zeros after them."""
     import numpy as np
 
     batch: dict[str, Any] = {}
@@ -239,9 +266,11 @@ def pad_batch(examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         first = values[0]
         if name == AUDIO and isinstance(first, np.ndarray):
             lengths = np.array([len(v) for v in values], dtype=np.int64)
-            out = np.zeros((len(values), int(lengths.max(initial=0)), *first.shape[1:]), first.dtype)
+            shape = (len(values), int(lengths.max(initial=0)), *first.shape[1:])
+            out = (empty or np.empty)(shape, first.dtype)
             for row, v in zip(out, values):
                 row[: len(v)] = v
+                row[len(v):] = 0
             batch[AUDIO], batch["audio_lengths"] = out, lengths
         elif isinstance(first, (str, bytes)):
             batch[name] = np.array(values, dtype=object)

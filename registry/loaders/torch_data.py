@@ -7,8 +7,9 @@
   a seeded shuffle buffer.
 
 Both give one dict per example: ``index`` (the example's row in the manifest), the text
-features as ``str``, ``audio`` as a float32 tensor (``[n]`` or ``[n, channels]``; the encoded
-bytes without ``decode_audio``) and every number as a 0-d tensor (int64 or float32, as the
+features as ``str``, ``audio`` as a float32 tensor (``[n]`` or ``[n, channels]``; int16 PCM
+with ``audio_dtype="int16"``, half the bytes a worker sends; the encoded bytes without
+``decode_audio``) and every number as a 0-d tensor (int64 or float32, as the
 feature spec says). :func:`pad_collate` pads audio and adds ``audio_lengths``.
 :class:`ResumableDataLoader` is a ``torch.utils.data.DataLoader`` that counts what it has
 handed out, so ``state_dict()`` names exactly where to resume, whatever ``num_workers``.
@@ -39,8 +40,8 @@ _STATE_VERSION = 1
 class _Tensors:
     """Decoded values -> tensors, by the feature spec's dtypes."""
 
-    def __init__(self, files: SplitFiles, decode_audio: bool) -> None:
-        self._decode = Decoder(files, decode_audio=decode_audio)
+    def __init__(self, files: SplitFiles, decode_audio: bool, audio_dtype: str) -> None:
+        self._decode = Decoder(files, decode_audio=decode_audio, audio_dtype=audio_dtype)
         self._decode_audio = decode_audio
 
     def __call__(self, index: int, record: bytes) -> dict[str, Any]:
@@ -66,7 +67,8 @@ def pad_collate(examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
             # run intra-op threads, several times slower on busy cores. In a DataLoader
             # worker the batch goes to shared memory first, as default_collate does.
             lengths = [v.shape[0] for v in values]
-            out = torch.empty((len(values), max(lengths), *values[0].shape[1:]), dtype=torch.float32)
+            out = torch.empty((len(values), max(lengths), *values[0].shape[1:]),
+                              dtype=values[0].dtype)
             if get_worker_info() is not None:
                 out.share_memory_()
             rows = out.numpy()
@@ -140,7 +142,8 @@ class ExampleDataset(Dataset):
     examples ``[r*n//w, (r+1)*n//w)``. Use ``sampler`` (or :meth:`loader`) for the shuffled,
     resumable order; ``DataLoader(ds)`` alone reads the share in shard order."""
 
-    def __init__(self, files: SplitFiles, *, decode_audio: bool = True, shuffle: bool = False,
+    def __init__(self, files: SplitFiles, *, decode_audio: bool = True,
+                 audio_dtype: str = "float32", shuffle: bool = False,
                  seed: int = 0, rank: int | None = None, world_size: int | None = None,
                  drop_remainder: bool = False) -> None:
         self.files = files
@@ -149,7 +152,7 @@ class ExampleDataset(Dataset):
         self._start, self._stop = rank_range(files.num_examples, self.rank, self.world_size,
                                              drop_remainder=drop_remainder)
         self._records = ArrayRecordShards(files.shards(ShardFormat.ARRAY_RECORD), ref=files.ref)
-        self._tensors = _Tensors(files, decode_audio)
+        self._tensors = _Tensors(files, decode_audio, audio_dtype)
         self.sampler = EpochSampler(len(self), shuffle=shuffle, seed=seed)
 
     def __repr__(self) -> str:
@@ -198,7 +201,8 @@ class ExampleStream(IterableDataset):
     mixes its records through a buffer of ``shuffle_buffer`` seeded by ``(seed, epoch, rank,
     worker)``: the order depends on ``num_workers``, never on timing."""
 
-    def __init__(self, files: SplitFiles, *, decode_audio: bool = True, shuffle: bool = False,
+    def __init__(self, files: SplitFiles, *, decode_audio: bool = True,
+                 audio_dtype: str = "float32", shuffle: bool = False,
                  seed: int = 0, shuffle_buffer: int = 1024, rank: int | None = None,
                  world_size: int | None = None, drop_remainder: bool = False) -> None:
         self.files = files
@@ -210,7 +214,7 @@ class ExampleStream(IterableDataset):
         self.shuffle, self.seed, self.shuffle_buffer = shuffle, seed, max(1, shuffle_buffer)
         self.epoch = 0
         self._skip: list[int] | None = None  # records each worker already delivered
-        self._tensors = _Tensors(files, decode_audio)
+        self._tensors = _Tensors(files, decode_audio, audio_dtype)
         starts = np.cumsum([0] + [f.num_examples for f in self._shards])
         self._shard_starts = starts.tolist()
 

@@ -109,6 +109,19 @@ def test_parse_example_inverts_the_project_encoder(features: dict) -> None:
         assert parsed[name] == (kind, values)
 
 
+@settings(max_examples=60, deadline=None)
+@given(features=st.dictionaries(st.text(min_size=1, max_size=8), st.one_of(
+    st.binary(max_size=8), st.lists(_INT64, min_size=1, max_size=3),
+    st.lists(_FLOAT32, min_size=1, max_size=3)), max_size=6), pick=st.sets(st.integers(0, 5)))
+def test_parse_example_of_some_names_is_the_whole_parse_restricted(features: dict,
+                                                                   pick: set) -> None:
+    """What the loaders' shard tables use (key and audio of records holding 16 features)."""
+    record = encode_example(features)
+    names = {n for i, n in enumerate(sorted(features)) if i in pick} | {"not-there"}
+    whole = parse_example(record)
+    assert parse_example(record, names) == {n: v for n, v in whole.items() if n in names}
+
+
 def _signals(draw_floats: list[float], sha: str) -> Signals:
     names = ["duration_s", "rms_dbfs", "peak_dbfs", "clipping_ratio", "silence_ratio",
              "snr_db", "chars_per_s", "words_per_s"]

@@ -16,7 +16,7 @@ from tests.registry.loaders.conftest import Expected
 
 grain = require("grain", "grain")
 
-from registry.loaders.grain_data import GrainSource, pad_batch, shard_options  # noqa: E402
+from registry.loaders.grain_data import GrainSource, PadBatch, shard_options  # noqa: E402
 
 
 def _loader(source: GrainSource, *, workers: int = 0, shard=None, shuffle: bool = False,
@@ -25,7 +25,7 @@ def _loader(source: GrainSource, *, workers: int = 0, shard=None, shuffle: bool 
         len(source), shard_options=shard or grain.sharding.NoSharding(), shuffle=shuffle,
         seed=seed, num_epochs=epochs)
     return grain.DataLoader(data_source=source, sampler=sampler, worker_count=workers,
-                            operations=[grain.transforms.Batch(batch, batch_fn=pad_batch)])
+                            operations=[grain.transforms.Batch(batch, batch_fn=PadBatch())])
 
 
 def _keys(batches) -> list[str]:
@@ -53,6 +53,27 @@ def test_a_grain_dataloader_reads_the_builds_examples(
     one = source[5]
     assert one["key"] == train_expected.keys[5] and one["index"] == 5
     assert isinstance(GrainSource(train, decode_audio=False)[0]["audio"], bytes)
+
+
+def test_int16_audio_through_two_workers_is_the_builds_pcm(
+    train: SplitFiles, train_expected: Expected
+) -> None:
+    """``audio_dtype="int16"``: the 16-bit samples the build encoded, padded in the workers'
+    shared memory (what the main process maps) and equal to an in-process read."""
+    source = GrainSource(train, audio_dtype="int16")
+    batches = list(_loader(source, workers=2, batch=4))
+    inproc = list(_loader(source, batch=4))
+    assert _keys(batches) == _keys(inproc) or sorted(_keys(batches)) == sorted(_keys(inproc))
+    seen = set()
+    for b in batches:
+        assert b["audio"].dtype == np.int16
+        for key, row, n in zip(b["key"], b["audio"], b["audio_lengths"]):
+            np.testing.assert_array_equal(row[:n], train_expected.by_key[str(key)].samples)
+            assert not row[n:].any()
+            seen.add(str(key))
+    assert seen == set(train_expected.keys)
+    with pytest.raises(ValueError, match="audio_dtype must be one of float32, int16"):
+        GrainSource(train, audio_dtype="float64")
 
 
 def test_two_hosts_see_disjoint_halves_whose_union_is_the_split(train: SplitFiles) -> None:

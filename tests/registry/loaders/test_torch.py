@@ -197,3 +197,19 @@ def test_pad_collate_pads_multichannel_audio_and_keeps_text() -> None:
     assert batch["audio"][0, 3:].abs().sum() == 0 and batch["text"] == ["a", "b"]
     assert batch["n"].tolist() == [3, 5]
     assert np.all(batch["audio"][1].numpy() == 1)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=["map", "stream"])
+def test_int16_audio_is_the_builds_pcm_and_pads_as_int16(
+    kind, train: SplitFiles, train_expected: Expected
+) -> None:
+    ds = kind(train, audio_dtype="int16")
+    batches = list(ResumableDataLoader(ds, batch_size=6))
+    assert _keys(batches) == train_expected.keys
+    for b in batches:
+        assert b["audio"].dtype == torch.int16
+        for key, row, n in zip(b["key"], b["audio"].numpy(), b["audio_lengths"].tolist()):
+            np.testing.assert_array_equal(row[:n], train_expected.by_key[key].samples)
+            assert not row[n:].any()
+    with pytest.raises(ValueError, match="audio_dtype must be one of float32, int16"):
+        kind(train, audio_dtype="int8")
