@@ -42,8 +42,9 @@ from typing import Any
 
 __all__ = ["BEFORE_INCREMENTAL", "main", "run", "rows", "table"]
 
-# The last commit before the incremental builds (curate/base.py, carry.py) began.
-BEFORE_INCREMENTAL = "1601f15"
+# main just before the incremental builds landed (the second parent of 173a2b3: issues 14 and
+# 17 in, issues 11 and 16 not).
+BEFORE_INCREMENTAL = "7c90f4e"
 DATASET = "bench"
 
 
@@ -170,6 +171,21 @@ def _before_checkout(commit: str, dest: str) -> str:
                              check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", dest], input=archive, check=True)
     return dest
+
+
+def fixed_cost(work: str, tiny: Any, tiny_build: str, new_source: Mapping[str, Any],
+               new_rows: Sequence[Mapping[str, Any]], cache: str) -> dict[str, Any]:
+    """The fixed cost of a build on a base: a one-utterance base (``tiny_build``, the build of
+    the subset ``tiny``), registered, and a build on it that adds one new utterance."""
+    from bench.common import build
+
+    store = _Store(os.path.join(work, "registry-fixed"), cache)
+    ref = store.register(tiny_build)["ref"]
+    manifest = _jsonl(os.path.join(work, "sources", "fixed-new.jsonl"), new_rows)
+    config = _write_config(tiny.config, os.path.join(work, "fixed.yaml"), lambda c: c[
+        "sources"].append({**new_source, "path": manifest}))
+    return _measured(build(tiny, os.path.join(work, "fixed"), workers=1, config=config,
+                           base=ref, registry=store.uri))
 
 
 def run(work: str, *, utterances: int, new_percent: float, removed_percent: float,
@@ -308,6 +324,8 @@ def run(work: str, *, utterances: int, new_percent: float, removed_percent: floa
         b_1 = build(tiny, os.path.join(work, "tiny"), workers=1)
         fresh = {"floor": {"cpu_s": fl.cpu_s, "fixed_cpu_s": fl1.cpu_s},
                  "build": {"cpu_s": out["v1"]["cpu_s"], "fixed_cpu_s": b_1.cpu_s}}
+        out["incremental_fixed"] = fixed_cost(work, tiny, os.path.join(work, "tiny"),
+                                              new_source, new_rows[:1], cache)
         if before:
             b_1_old = build(tiny, os.path.join(work, "tiny-before"), workers=1, root=old)
             fresh["build_before"] = {"cpu_s": out["v1_before"]["cpu_s"],
@@ -391,6 +409,17 @@ def rows(r: Mapping[str, Any]) -> list[tuple[str, str, str, str, str]]:
                     f"fixed + per utterance: build {cost('build')}, floor {cost('floor')}",
                     f"{fr['build_vs_floor_per_utterance']:.2f}", "<= 1.10",
                     _ok(fr["build_vs_floor_per_utterance"] <= 1.10)))
+        fixed = r.get("incremental_fixed")
+        if fixed:
+            per_carried = (inc["cpu_s"] - fixed["cpu_s"]
+                           - (new - 1) * fresh["build"]["cpu_ms_per_utterance"] / 1000) / n
+            out.append(("7 incremental: fixed cost of a build on a base (1-utterance base + 1 "
+                        "new) / of a fresh 1-utterance build, CPU s",
+                        f"{fixed['cpu_s']:.1f} vs {fresh['build']['fixed_cpu_s']:.1f} CPU s; the "
+                        f"build on v1 beyond it: {1000 * per_carried:.2f} ms per carried "
+                        f"example (processing one: "
+                        f"{fresh['build']['cpu_ms_per_utterance']:.2f} ms)",
+                        f"{fixed['cpu_s'] / fresh['build']['fixed_cpu_s']:.2f}", "", ""))
         if "build_before" in fresh:
             commit = r["v1_before"]["commit"]
             out.append((f"7 incremental: fresh full build ({n}) / the same by {commit} "
