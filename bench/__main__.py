@@ -21,7 +21,8 @@ from typing import Any
 
 from bench.common import FULL, QUICK, repo_root
 
-BENCHMARKS = ("throughput", "memory", "registration", "loaders", "training", "imports")
+BENCHMARKS = ("throughput", "memory", "registration", "loaders", "training", "imports",
+              "incremental")
 
 
 def _say(line: str) -> None:
@@ -48,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     from dataclasses import replace
 
-    from bench import imports, loaders, memory, registration, throughput, training_loaders
+    from bench import imports, incremental, loaders, memory, registration, throughput
+    from bench import training_loaders
     from bench.corpus import ensure_corpus
     from bench.machine import describe, load_average
     from bench.report import table
@@ -131,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         attempt("training", lambda: training_loaders.run(
             builds["workers_1"], os.path.join(workdir, "training"), passes=plan.training_passes,
             min_records=plan.training_min_records, say=_say, clusters=plan.name != "quick"))
+        attempt("incremental", lambda: incremental.bench(
+            os.path.join(workdir, "incremental"), utterances=plan.corpus_utterances,
+            quick=plan.name == "quick", say=_say))
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -73,9 +73,9 @@ def repo_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _env() -> dict[str, str]:
+def _env(root: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    root = repo_root()
+    root = root or repo_root()
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return env
@@ -112,20 +112,28 @@ def build(
     workers: int | None = None,
     profile: str | None = None,
     pipeline_args: Sequence[str] = (),
+    config: str | None = None,
+    base: str | None = None,
+    registry: str | None = None,
+    root: str | None = None,
 ) -> Measured:
-    """The full build of ``subset`` in a fresh process: on the DirectRunner with ``workers``
-    workers, or as ``pipeline_args`` (Beam options) say."""
+    """The build of ``subset`` (or of ``config``) in a fresh process: on the DirectRunner with
+    ``workers`` workers, or as ``pipeline_args`` (Beam options) say; on the registered version
+    ``base`` of ``registry`` when given. ``root``: another checkout of the project to run (the
+    code as it was at some commit), by default this one."""
     cmd = [
         sys.executable, "-m", "bench.child",
-        "--config", subset.config,
+        "--config", config or subset.config,
         "--output", _fresh(output),
     ]
     if workers is not None:
         cmd += ["--workers", str(workers)]
     if profile:
         cmd += ["--profile", profile]
+    if base:
+        cmd += ["--base", base, "--registry", str(registry)]
     cmd += list(pipeline_args)
-    return run_measured(cmd, env=_env(), cwd=repo_root())
+    return run_measured(cmd, env=_env(root), cwd=root or repo_root())
 
 
 def median(values: Sequence[float]) -> float:

@@ -213,6 +213,12 @@ def _import_rows(im: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
+def _incremental_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    from bench.incremental import rows
+
+    return rows(r)
+
+
 def table(results: dict[str, Any]) -> str:
     rows: list[tuple[str, str, str, str, str]] = []
     b = results.get("benchmarks", {})
@@ -223,6 +229,7 @@ def table(results: dict[str, Any]) -> str:
         ("loaders", _loader_rows),
         ("training", _training_rows),
         ("imports", _import_rows),
+        ("incremental", _incremental_rows),
     ):
         if key in b and "error" not in b[key]:
             rows += fn(b[key])

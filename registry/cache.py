@@ -155,8 +155,9 @@ class CommitCache:
                                    dir=os.path.dirname(dest) if self.local else None)
         os.close(fd)
         try:
-            self.store.download_object(self.repo, self.commit_id, rel, dest_path=tmp)
-            got = sha256_of(tmp)
+            # the bytes' sha256 as the store hashed them while writing, else read them again
+            got = self.store.download_object(self.repo, self.commit_id, rel,
+                                             dest_path=tmp) or sha256_of(tmp)
             if got != sha256:
                 raise IntegrityError(
                     f"'{rel}' of {self.repo}@{self.commit_id[:12]}: downloaded sha256 {got}, "

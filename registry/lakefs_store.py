@@ -230,20 +230,24 @@ class LakeFSStore:
             )
         return _page(listing, _object_info)
 
-    def download_object(self, repo: str, ref: str, path: str, *, dest_path: str) -> None:
+    def download_object(self, repo: str, ref: str, path: str, *, dest_path: str) -> str:
         """Fetch in ranged reads of 8 MiB into a temporary file renamed into place, so neither
-        memory nor a half-written ``dest_path`` grows with the object."""
+        memory nor a half-written ``dest_path`` grows with the object; the bytes are hashed as
+        they arrive (their sha256 is returned)."""
         dest = Path(dest_path)
         partial = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+        digest = hashlib.sha256()
         try:
             with self._errors(f"download {path!r} at {repo!r}@{ref!r}"):
                 obj = self._repo(repo).ref(ref).object(path)
                 with obj.reader(mode="rb", pre_sign=False) as reader, open(partial, "wb") as out:
                     while chunk := reader.read(_CHUNK_BYTES):
+                        digest.update(chunk)
                         out.write(chunk)
             os.replace(partial, dest)
         finally:
             partial.unlink(missing_ok=True)
+        return digest.hexdigest()
 
     # Commits, merges, tags, diffs.
 

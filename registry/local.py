@@ -393,7 +393,7 @@ class LocalStore:
         ]
         return _page(infos, lambda i: i.path, after, amount)
 
-    def download_object(self, repo: str, ref: str, path: str, *, dest_path: str) -> None:
+    def download_object(self, repo: str, ref: str, path: str, *, dest_path: str) -> str:
         info = self.stat_object(repo, ref, path)
         digest = hashlib.sha256()
         try:
@@ -410,6 +410,7 @@ class LocalStore:
                 f"object '{path}' in {self} is corrupted: sha256 {digest.hexdigest()}, "
                 f"expected {info.sha256}"
             )
+        return info.sha256  # the bytes written, hashed as they were copied
 
     # -- commits, merges, tags, diffs ---------------------------------------------------------
 

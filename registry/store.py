@@ -135,8 +135,11 @@ class Store(Protocol):
     ) -> Page[ObjectInfo]:
         """Objects at ``ref`` (including a branch's uncommitted changes), sorted by path."""
 
-    def download_object(self, repo: str, ref: str, path: str, *, dest_path: str) -> None:
-        """Write the object's bytes to ``dest_path`` (a local file)."""
+    def download_object(self, repo: str, ref: str, path: str, *,
+                        dest_path: str) -> str | None:
+        """Write the object's bytes to ``dest_path`` (a local file). Returns the sha256 of the
+        bytes written when the store hashed them on the way (None when it did not), so that a
+        caller checking them need not read the file again."""
 
     # Commits, merges, tags, diffs.
     def commit(

@@ -11,7 +11,8 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BENCHMARKS = ("throughput", "memory", "registration", "loaders", "training", "imports")
+BENCHMARKS = ("throughput", "memory", "registration", "loaders", "training", "imports",
+              "incremental")
 
 
 @pytest.fixture(scope="module")

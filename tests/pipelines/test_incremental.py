@@ -71,32 +71,92 @@ def _quiet(_: str) -> None:
     pass
 
 
+STORES = ("local", "lakefs")
+
+
 @pytest.fixture(scope="module")
-def versions(tmp_path_factory):
+def corpus(tmp_path_factory):
+    """The two sources, their configs, and v1 built (once for both stores)."""
     root = str(tmp_path_factory.mktemp("incremental"))
     make_corpus(os.path.join(root, "base"), utterances=N_BASE, seed=0, with_bad_inputs=True)
     make_corpus(os.path.join(root, "new"), utterances=N_NEW, seed=5)
     base_src = os.path.join(root, "base", "librispeech")
     new_src = os.path.join(root, "new", "librispeech")
-    reg_dir = os.path.join(root, "registry")
-    reg = Registry(f"file://{reg_dir}", cache_dir=os.path.join(root, "cache"))
-    out: dict = {"root": root, "reg": reg, "reg_dir": reg_dir}
-
-    v1_config = _config(root, "v1", [base_src])
-    out["b1"] = os.path.join(root, "b1")
-    out["info1"] = run_build(v1_config, out["b1"], say=_quiet)
-    v1 = reg.register(out["b1"], dataset=out["info1"]["name"], allow_unvalidated=True)
-    out["stored1"] = _stored_bytes(reg_dir)
-
+    out: dict = {"root": root, "b1": os.path.join(root, "b1")}
+    out["info1"] = run_build(_config(root, "v1", [base_src]), out["b1"], say=_quiet)
     out["v2_config"] = _config(root, "v2", [base_src, new_src])
-    out["b2"] = os.path.join(root, "b2")
-    out["counters2"] = counters = {}
-    out["info2"] = run_build(out["v2_config"], out["b2"], base=reg.open(v1.ref), say=_quiet,
-                             counters=counters)
-    v2 = reg.register(out["b2"], dataset=out["info2"]["name"], allow_unvalidated=True)
-    out["stored2"] = _stored_bytes(reg_dir)
-    out["v1"], out["v2"] = v1, v2
     return out
+
+
+@pytest.fixture(scope="module")
+def lakefs():
+    """The in-process lakeFS test server, and the environment that names it (``lakefs://``,
+    as lakectl is configured): Beam's workers and a ``curate`` subprocess open the registry
+    from its URI, never from pickled credentials."""
+    from registry.lakectl_config import ACCESS_KEY_ID_ENV, ENDPOINT_URL_ENV
+    from registry.lakectl_config import SECRET_ACCESS_KEY_ENV
+    from registry.lakefs_store import STORAGE_NAMESPACE_ENV
+    from tests.registry.lakefs_server import lakefs_test_server
+
+    with lakefs_test_server() as server, pytest.MonkeyPatch.context() as env:
+        for name, value in ((ENDPOINT_URL_ENV, server.endpoint_url),
+                            (ACCESS_KEY_ID_ENV, server.access_key_id),
+                            (SECRET_ACCESS_KEY_ENV, server.secret_access_key),
+                            (STORAGE_NAMESPACE_ENV, server.storage_namespace_root)):
+            env.setenv(name, value)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def all_versions(corpus, request, tmp_path_factory):
+    """``store`` -> v1 registered in that store and v2 built on it and registered, made on
+    first use: the same builds through the embedded local store and through lakeFS."""
+    made: dict = {}
+
+    def get(store: str) -> dict:
+        if store in made:
+            return made[store]
+        root = corpus["root"]
+        cache = str(tmp_path_factory.mktemp(f"cache-{store}"))
+        if store == "local":
+            reg_dir = os.path.join(root, "registry")
+            uri = f"file://{reg_dir}"
+
+            def stored() -> int:
+                return _stored_bytes(reg_dir)
+        else:
+            server = request.getfixturevalue("lakefs")
+            uri = "lakefs://"
+
+            def stored() -> int:  # the blobs the server holds (objects, not metadata)
+                return sum(len(b) for b in list(server.model.blobs.values()))
+        reg = Registry(uri, cache_dir=cache)
+        out = {**corpus, "store": store, "reg": reg, "reg_uri": uri}
+        v1 = reg.register(out["b1"], dataset=out["info1"]["name"], allow_unvalidated=True)
+        out["stored1"] = stored()
+        out["b2"] = os.path.join(root, f"b2-{store}")
+        out["counters2"] = counters = {}
+        out["info2"] = run_build(out["v2_config"], out["b2"], base=reg.open(v1.ref),
+                                 say=_quiet, counters=counters)
+        v2 = reg.register(out["b2"], dataset=out["info2"]["name"], allow_unvalidated=True)
+        out["stored2"] = stored()
+        out["v1"], out["v2"] = v1, v2
+        made[store] = out
+        return out
+
+    return get
+
+
+@pytest.fixture(scope="module", params=STORES)
+def versions(all_versions, request):
+    """Each case below runs on the local store and on the lakeFS test server."""
+    return all_versions(request.param)
+
+
+@pytest.fixture(scope="module")
+def local_versions(all_versions):
+    """For the cases that do not depend on the store (a fresh build, workers, the plan)."""
+    return all_versions("local")
 
 
 def test_new_inputs_alone_are_decoded_and_the_others_carried(versions):
@@ -158,7 +218,8 @@ def test_registering_stores_about_the_new_data_only(versions):
     assert v2.bytes_reused >= kept > 0
 
 
-def test_an_incremental_build_holds_the_examples_of_a_fresh_build(versions, tmp_path):
+def test_an_incremental_build_holds_the_examples_of_a_fresh_build(local_versions, tmp_path):
+    versions = local_versions
     fresh = str(tmp_path / "fresh")
     info = run_build(versions["v2_config"], fresh, say=_quiet)
     assert _examples(fresh, info) == _examples(versions["b2"], versions["info2"])
@@ -171,7 +232,8 @@ def test_an_incremental_build_holds_the_examples_of_a_fresh_build(versions, tmp_
     assert all(not (s.added or s.removed or s.changed) for s in diff.splits), diff.to_dict()
 
 
-def test_two_workers_build_the_same_bytes_on_the_same_base(versions, tmp_path):
+def test_two_workers_build_the_same_bytes_on_the_same_base(local_versions, tmp_path):
+    versions = local_versions
     reg, v1 = versions["reg"], versions["v1"]
     again = run_build(versions["v2_config"], str(tmp_path / "w2"), base=reg.open(v1.ref),
                       workers=2, say=_quiet)
@@ -233,7 +295,7 @@ def test_a_base_of_another_dataset_is_refused_before_anything_is_written(version
     with open(path, "w") as f:
         yaml.safe_dump(config, f)
     out = str(tmp_path / "out")
-    reg_uri = f"file://{versions['reg_dir']}"
+    reg_uri = versions["reg_uri"]
     code = curate_main(["build", path, "--output", out, "--base", versions["v1"].ref,
                         "--registry", reg_uri])
     err = capsys.readouterr().err
@@ -249,7 +311,7 @@ def test_a_base_of_another_dataset_is_refused_before_anything_is_written(version
 def test_the_cli_builds_on_a_base_and_says_what_it_carried(versions, tmp_path, capsys):
     out = str(tmp_path / "cli")
     code = curate_main(["build", versions["v2_config"], "--output", out, "--base",
-                        versions["v1"].ref, "--registry", f"file://{versions['reg_dir']}"])
+                        versions["v1"].ref, "--registry", versions["reg_uri"]])
     printed = capsys.readouterr().out
     assert code == 0
     assert f"building on {versions['v1'].ref}" in printed
@@ -317,7 +379,8 @@ def test_a_tightened_filter_is_applied_from_recorded_signals_without_decoding(ve
     assert _examples(str(tmp_path / "loose"), loose) == _examples(versions["b2"], info2)
 
 
-def test_a_changed_audio_setting_is_a_full_rebuild_said_in_one_line(versions, tmp_path):
+def test_a_changed_audio_setting_is_a_full_rebuild_said_in_one_line(local_versions, tmp_path):
+    versions = local_versions
     def wav(config: dict) -> None:
         config["audio"]["codec"] = "wav"
 
@@ -354,37 +417,17 @@ def test_new_audio_equal_to_a_base_example_is_a_duplicate_naming_the_base_key(ve
     assert info["counts"]["accepted"] == versions["info1"]["counts"]["accepted"] + N_NEW - 1
 
 
-def test_a_build_on_a_version_in_lakefs_carries_the_same_and_uploads_only_the_new(
-        versions, tmp_path, monkeypatch):
-    """The same v1 and v2 through the lakeFS store (on the in-process lakeFS test server): the
-    workers open the registry from its URI (``lakefs://``, configured by the environment, as
-    lakectl is), never from pickled credentials."""
-    from registry.lakectl_config import ACCESS_KEY_ID_ENV, ENDPOINT_URL_ENV
-    from registry.lakectl_config import SECRET_ACCESS_KEY_ENV
-    from registry.lakefs_store import STORAGE_NAMESPACE_ENV
-    from tests.registry.lakefs_server import lakefs_test_server
-
-    with lakefs_test_server() as server:
-        for name, value in ((ENDPOINT_URL_ENV, server.endpoint_url),
-                            (ACCESS_KEY_ID_ENV, server.access_key_id),
-                            (SECRET_ACCESS_KEY_ENV, server.secret_access_key),
-                            (STORAGE_NAMESPACE_ENV, server.storage_namespace_root)):
-            monkeypatch.setenv(name, value)
-        reg = Registry("lakefs://", cache_dir=str(tmp_path / "cache"))
-        v1 = reg.register(versions["b1"], dataset=versions["info1"]["name"],
-                          allow_unvalidated=True)
-        out = str(tmp_path / "b2")
-        counters: dict = {}
-        info = run_build(versions["v2_config"], out, base=reg.open(v1.ref), say=_quiet,
-                         counters=counters)
-        assert info["fingerprint"] == versions["info2"]["fingerprint"]
-        assert counters["audio.decoded"] == versions["counters2"]["audio.decoded"]
-        v2 = reg.register(out, dataset=info["name"], allow_unvalidated=True)
-        # dataset_info.json and report.html name another base commit and registry; every
-        # other file is equal
-        assert v2.bytes_new - _unlisted_bytes(out) == \
-            versions["v2"].bytes_new - _unlisted_bytes(versions["b2"])
-        assert v2.bytes_reused == versions["v2"].bytes_reused > 0
+def test_both_stores_carry_the_same_and_lakefs_uploads_only_the_new(all_versions):
+    """The same v1 and v2 through the local store and the lakeFS test server: the same build,
+    and lakeFS does not upload again a shard that v1 holds (under v2's new branch)."""
+    local, lake = all_versions("local"), all_versions("lakefs")
+    assert lake["info2"]["fingerprint"] == local["info2"]["fingerprint"]
+    assert lake["counters2"]["audio.decoded"] == local["counters2"]["audio.decoded"]
+    # dataset_info.json and report.html name another base commit and registry; every other
+    # file is equal
+    assert lake["v2"].bytes_new - _unlisted_bytes(lake["b2"]) == \
+        local["v2"].bytes_new - _unlisted_bytes(local["b2"])
+    assert lake["v2"].bytes_reused == local["v2"].bytes_reused > 0
 
 
 def test_a_build_on_a_base_killed_midway_leaves_no_version_and_runs_again(versions, tmp_path):
@@ -397,7 +440,7 @@ def test_a_build_on_a_base_killed_midway_leaves_no_version_and_runs_again(versio
 
     out = str(tmp_path / "killed")
     args = ["build", versions["v2_config"], "--output", out, "--base", versions["v1"].ref,
-            "--registry", f"file://{versions['reg_dir']}"]
+            "--registry", versions["reg_uri"]]
     proc = subprocess.Popen([sys.executable, "-m", "curate.cli", *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
