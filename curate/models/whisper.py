@@ -33,15 +33,21 @@ depend on the other utterances of the build (the encoder attends across the whol
 build on a base version would then differ from a fresh one.
 
 **Batches.** ``transcribe_batch`` groups utterances of equal window length and decodes each
-group in batches of ``batch_size`` (on a GPU, where batching is what makes it fast; on a CPU
-the encoder costs the same per window in a batch of 4 as alone, the decoder's steps about half,
-with identical text).
+group in batches of ``batch_size``: 1 on CPU, 16 on CUDA (where batching is what makes it
+fast). A batch is not exact: the shapes of the batched matrix products change the last bits of
+the decoder's numbers, and a decode that is close to a tie (mostly one that loops) can then
+take another token: on 40 bench-corpus clips 9 texts differed between batches of 4 and one at
+a time (1 of 40 espeak-ng readings). Beam forms batches from bundles, which differ with the
+worker count, so only ``batch_size`` 1 makes the text depend on the utterance's audio alone,
+as a build's determinism needs; on a CPU it costs about a quarter of the throughput
+(``bench/README.md``). With ``batch_size`` > 1 (on a GPU) a build is reproducible only up to
+those texts.
 
 Settings: ``signals.asr.device`` (``cpu``, ``cuda``, ``auto``; ``cuda`` without a visible GPU
 fails at load, so at start-up, in one line) and ``signals.asr.compute_type`` (default ``int8`` on
 CPU, ``float16`` on CUDA; any type CTranslate2 supports on the device); options
 (``signals.asr.options``): ``cpu_threads`` (1), ``num_workers`` (1: parallel
-decodes per loaded model), ``batch_size`` (4 on CPU, 16 on CUDA), ``window`` (``fitted`` or
+decodes per loaded model), ``batch_size`` (1 on CPU, 16 on CUDA), ``window`` (``fitted`` or
 ``padded``: always 30 s), ``min_window_s`` (0; fitted windows only), ``retry`` (``guarded``,
 ``padded`` or ``none``), ``language`` (multilingual models only; default ``en``). Every one of
 them that changes the text is in the model id, so in ``dataset_info.json`` and every WER's
@@ -98,6 +104,10 @@ _TOKENS_EXTRA = 12
 _MAX_TOKENS = 440  # Whisper's decoder context is 448, less the prompt
 _MAX_COMPRESSION = 2.4  # Whisper's compression_ratio_threshold
 _GUARD_NGRAM = 3  # no_repeat_ngram_size of a guarded retry
+# CTranslate2 4.x's Whisper generate() stops after max_length // 2 tokens (measured: 10 -> 5,
+# 62 -> 31), so asking for twice the prompt and budget lets every decode of a batch reach its
+# own budget, where it is cut: its text is then the same whatever the budgets beside it.
+_MAX_LENGTH_PER_TOKEN = 2
 
 
 class Window(str, enum.Enum):
@@ -119,7 +129,7 @@ class WhisperOptions:
     compute_type: str | None = None  # None: int8 on CPU, float16 on CUDA
     cpu_threads: int = 1
     num_workers: int = 1
-    batch_size: int | None = None  # None: 4 on CPU, 16 on CUDA
+    batch_size: int | None = None  # None: 1 on CPU, 16 on CUDA (see Batches)
     window: Window = Window.FITTED
     min_window_s: int = 0
     retry: Retry = Retry.GUARDED
@@ -216,7 +226,7 @@ class WhisperRecognizer:
             raise ModelLoadError(f"{_FIELD}.compute_type: {self.compute_type!r} is not "
                                  f"supported on {self.device} here; supported: "
                                  f"{sorted(supported)}")
-        self.batch_size = opts.batch_size or (4 if self.device == "cpu" else 16)
+        self.batch_size = opts.batch_size or (1 if self.device == "cpu" else 16)
         if model_path is None:
             files = bundled_model_files().verify()  # every file's sha256, before the weights load
             model_dir, name, version = os.path.dirname(files[0]), "whisper-tiny.en", BUNDLED_VERSION
@@ -248,6 +258,8 @@ class WhisperRecognizer:
         if opts.window is Window.FITTED:
             detail += f",min={opts.min_window_s}s"
         detail += f",retry={opts.retry.value}"
+        if self.batch_size > 1:  # texts may then depend on their batch (module docstring)
+            detail += f",batch={self.batch_size}"
         self.info = model_info(name, files, detail=detail, version=version)
         self.model_id = self.info.model_id
 
@@ -261,6 +273,7 @@ class WhisperRecognizer:
             "min_window_s": self.options.min_window_s,
             "retry": self.options.retry.value,
             "beam_size": self.options.beam_size,
+            "batch_size": self.batch_size,
             "file_sha256": self.file_sha256,
         }
 
@@ -277,7 +290,8 @@ class WhisperRecognizer:
         """Decode encoder outputs of one shape; ``(text, degenerate)`` for each."""
         results = self._model.generate(
             encoded, [self._prompt] * len(budgets), beam_size=self.options.beam_size,
-            max_length=len(self._prompt) + max(budgets), suppress_blank=True,
+            max_length=_MAX_LENGTH_PER_TOKEN * (len(self._prompt) + max(budgets)),
+            suppress_blank=True,
             suppress_tokens=self._suppress, return_scores=False,
             no_repeat_ngram_size=repeat_ngram,
         )

@@ -57,6 +57,53 @@ def test_text_depends_on_the_audio_alone(whisper, librivox, hypotheses):
     assert reversed_batch[::-1] == [hypotheses[k] for k in keys]
 
 
+def _generator_clips(n: int, seconds: float = 5.0) -> list[np.ndarray]:
+    """The sample generator's speech-like audio (not speech: tiny.en loops on most of it)."""
+    from curate.synth import Voice, random_words, synthesize
+
+    clips = []
+    for seed in range(n):
+        rng = np.random.default_rng(seed)
+        voice = Voice.random(rng)
+        pcm = synthesize(rng, voice=voice, words=random_words(rng, seconds),
+                         frames=int(seconds * 16000), sample_rate_hz=16000, channels=1)
+        clips.append(pcm.astype(np.float32) / 32768)
+    return clips
+
+
+def test_text_of_looping_audio_does_not_depend_on_its_batch(whisper):
+    """Batches of 4 changed 9 of 40 bench-corpus texts (decodes close to a tie take another
+    token when the matrix shapes change); each utterance is decoded alone on a CPU."""
+    clips = _generator_clips(6)
+    alone = [whisper.transcribe(c) for c in clips]
+    assert whisper.batch_size == 1
+    assert whisper.transcribe_batch(clips) == alone
+    assert whisper.transcribe_batch(clips[::-1])[::-1] == alone
+
+
+def test_a_decode_that_runs_on_reaches_its_whole_token_budget(whisper):
+    """CTranslate2 stopped at half of ``max_length``: a looping decode was cut at half its
+    budget alone, and at another length in a batch beside a longer clip."""
+    clip = _generator_clips(5)[4]
+    budget = whisper_module._token_budget(clip.shape[0])
+    raw = WhisperRecognizer(retry="none")
+    feats = raw._features_for(clip, window_frames(clip.shape[0], Window.FITTED))
+    encoded = raw._model.encode(raw._ct2.StorageView.from_array(feats[None]), to_cpu=True)
+    calls = []
+    real = raw._model.generate
+    raw._model = type("Spy", (), {"generate": lambda self, *a, **k: calls.append(
+        real(*a, **k)) or calls[-1]})()
+    ((_, degenerate),) = raw._generate(encoded, [budget])
+    assert len(calls[0][0].sequences_ids[0]) >= budget and degenerate
+
+
+def test_a_batch_size_is_recorded_in_the_model_id(model_libraries):
+    batched = WhisperRecognizer(batch_size=4)
+    assert batched.model_id.startswith(
+        "whisper-tiny.en==0.1.0[int8,fitted,min=0s,retry=guarded,batch=4]@")
+    assert batched.describe()["batch_size"] == 4
+
+
 def test_audio_longer_than_a_window_is_decoded_window_by_window(whisper, librivox):
     keys = sorted(librivox)
     long = np.concatenate([librivox[k].samples for k in keys + keys])
@@ -116,15 +163,9 @@ def test_a_degenerate_decode_is_redone_in_its_window_with_the_repetition_guard(
 
 
 def test_the_guarded_retry_stops_a_loop(whisper):
-    """The sample generator's speech-like audio (not speech) makes tiny.en loop (``Hello,
-    hello, hello, ...``) until its token budget; the guarded retry repeats no 3 tokens."""
-    from curate.synth import Voice, random_words, synthesize
-
-    rng = np.random.default_rng(4)
-    voice = Voice.random(rng)
-    pcm = synthesize(rng, voice=voice, words=random_words(rng, 5.0), frames=80000,
-                     sample_rate_hz=16000, channels=1)
-    clip = pcm.astype(np.float32) / 32768
+    """tiny.en loops on the generator's audio (``Hello, hello, hello, ...``) until its token
+    budget; the guarded retry repeats no 3 tokens."""
+    clip = _generator_clips(5)[4]
     raw = WhisperRecognizer(retry="none").transcribe(clip)
     guarded = whisper.transcribe(clip)
     assert whisper_module._compression_ratio(raw) > 2.4, raw  # degenerate: it loops
