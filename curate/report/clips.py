@@ -27,11 +27,13 @@ __all__ = [
     "clip_of_samples",
     "example_clips",
     "source_clip",
+    "with_stream_serial",
 ]
 
 CLIP_RATE_HZ = 16000  # speech needs no more; sources below it keep their rate
 _QUALITY = 1.0  # libsndfile's compression level: 1.0 is Vorbis' smallest (about 33 kbit/s)
 _MAX_DECODE_S = 600.0  # of a long source, only this much is read to find its loudest part
+_SERIAL = 1  # every excerpt's Ogg stream serial number: the same excerpt, the same bytes
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -77,8 +79,50 @@ def clip_of_samples(samples: np.ndarray, rate_hz: int, *, seconds: float,
     buf = io.BytesIO()
     sf.write(buf, np.clip(x, -1.0, 1.0), rate, format="OGG", subtype="VORBIS",
              compression_level=_QUALITY)
-    return Clip(ogg=buf.getvalue(), duration_s=x.size / rate, start_s=start / rate_hz,
-                source_duration_s=total_s)
+    return Clip(ogg=with_stream_serial(buf.getvalue(), _SERIAL), duration_s=x.size / rate,
+                start_s=start / rate_hz, source_duration_s=total_s)
+
+
+def _ogg_crc_table() -> tuple[int, ...]:
+    table = []
+    for i in range(256):
+        r = i << 24
+        for _ in range(8):
+            r = ((r << 1) ^ 0x04C11DB7) if r & 0x80000000 else (r << 1)
+        table.append(r & 0xFFFFFFFF)
+    return tuple(table)
+
+
+_OGG_CRC: tuple[int, ...] = ()
+
+
+def _ogg_crc(page: bytes) -> int:
+    """The Ogg page checksum (CRC-32, polynomial 0x04C11DB7, no reflection, initial 0), with
+    the checksum field read as zero."""
+    global _OGG_CRC
+    if not _OGG_CRC:
+        _OGG_CRC = _ogg_crc_table()
+    table, crc = _OGG_CRC, 0
+    for b in page:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ table[((crc >> 24) ^ b) & 0xFF]
+    return crc
+
+
+def with_stream_serial(ogg: bytes, serial: int) -> bytes:
+    """``ogg`` with every page's stream serial number set to ``serial`` (and its checksum
+    recomputed). libsndfile picks a random serial per file, so the same excerpt would differ
+    from one report to the next; a single-stream file needs no particular serial."""
+    out, pos = bytearray(ogg), 0
+    while pos < len(out):
+        if out[pos:pos + 4] != b"OggS" or pos + 27 > len(out):
+            raise ValueError(f"not an Ogg page at byte {pos}")
+        segments = out[pos + 26]
+        size = 27 + segments + sum(out[pos + 27:pos + 27 + segments])
+        struct.pack_into("<I", out, pos + 14, serial)
+        struct.pack_into("<I", out, pos + 22, 0)
+        struct.pack_into("<I", out, pos + 22, _ogg_crc(bytes(out[pos:pos + size])))
+        pos += size
+    return bytes(out)
 
 
 def _decode(data: bytes, *, max_s: float) -> tuple[np.ndarray, int, float | None]:

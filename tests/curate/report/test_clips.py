@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 
 import numpy as np
 import pytest
@@ -12,7 +13,14 @@ import soundfile as sf
 
 from curate.config import ShardFormat
 from curate.example_proto import encode_example
-from curate.report.clips import Clip, Unplayable, clip_of_samples, example_clips, source_clip
+from curate.report.clips import (
+    Clip,
+    Unplayable,
+    clip_of_samples,
+    example_clips,
+    source_clip,
+    with_stream_serial,
+)
 from curate.writers import write_shard
 
 
@@ -82,3 +90,32 @@ def test_examples_are_read_by_position_in_one_pass(tmp_path):
     assert isinstance(clips[5], Unplayable) and isinstance(clips[9], Unplayable)
     assert clips[5].why == "s: record 5 is truncated" and clips[9].why == clips[5].why
     assert os.path.getsize(path) == len(data)
+
+
+def test_the_same_excerpt_is_the_same_bytes_and_still_plays():
+    """libsndfile gives every Ogg file a random stream serial; a report rebuilt from the same
+    build must not differ by it."""
+    samples = (0.3 * np.sin(np.arange(48000) / 10.0)).astype(np.float32)
+    first = clip_of_samples(samples, 16000, seconds=2.0)
+    assert first.ogg == clip_of_samples(samples, 16000, seconds=2.0).ogg
+    decoded, rate = sf.read(io.BytesIO(first.ogg), dtype="float32")
+    assert rate == 16000 and decoded.shape == (32000,)
+
+
+def test_a_new_serial_keeps_every_page_checksum_valid():
+    buf = io.BytesIO()
+    sf.write(buf, np.zeros(20000, np.float32), 16000, format="OGG", subtype="VORBIS")
+    original = buf.getvalue()
+    renumbered = with_stream_serial(original, 7)
+    assert with_stream_serial(renumbered, 7) == renumbered
+    pages = renumbered.split(b"OggS")[1:]
+    assert len(pages) >= 2 and all(p[10:14] == (7).to_bytes(4, "little") for p in pages)
+    # libogg drops a page whose checksum is wrong (the file fails to open when it is a header
+    # page, loses frames otherwise): every frame decodes, so every checksum is right
+    assert sf.read(io.BytesIO(renumbered))[0].shape == (20000,)
+    stale = bytearray(renumbered)
+    struct.pack_into("<I", stale, 14, 9)  # the first page's serial changed, its checksum not
+    with pytest.raises(RuntimeError):
+        sf.read(io.BytesIO(bytes(stale)))
+    with pytest.raises(ValueError, match="not an Ogg page"):
+        with_stream_serial(b"RIFF" + original[4:], 1)
