@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import shutil
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench.corpus import Subset
 from bench.proctree import Measured, run_measured
 
-__all__ = ["FULL", "QUICK", "Plan", "build", "floor", "median", "ratio", "repo_root"]
+__all__ = [
+    "FULL",
+    "QUICK",
+    "Plan",
+    "build",
+    "floor",
+    "measure_main",
+    "median",
+    "ratio",
+    "repo_root",
+]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -122,3 +134,20 @@ def median(values: Sequence[float]) -> float:
 
 def ratio(a: float, b: float) -> float:
     return a / b if b else float("nan")
+
+
+def measure_main(argv: Sequence[str] | None, *, prog: str, doc: str, quick_help: str,
+                 default_out: str, run: Callable[[bool], dict], table: Callable[[dict], str]) -> int:
+    """The command line of a ``python -m bench.X [--quick] [--out PATH]`` module: run, print
+    its table, write its JSON (``default_out`` is a file name in ``bench/``)."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                      default_out))
+    args = parser.parse_args(argv)
+    results = run(args.quick)
+    print(table(results))
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=2, sort_keys=True)
+    print(f"\nwritten: {args.out}", file=sys.stderr)
+    return 0

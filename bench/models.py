@@ -7,7 +7,8 @@ What is measured, on real read speech (the LibriVox utterances of Debian's
 ``pocketsphinx-testdata``; espeak-ng sentences where that is missing), repeated to a corpus of
 ``utterances`` inputs:
 
-* **per model** (Silero VAD, PocketSphinx ASR + scoring, lingua language ID): one thread, a plain
+* **per model** (Silero VAD, PocketSphinx ASR + scoring, lingua language ID, DNSMOS; where
+  DNSMOS's time goes: ``python -m bench.dnsmos``): one thread, a plain
   loop over the corpus calling what the RunInference handler calls per input. Throughput is
   audio seconds per CPU second of this process (= per core: each model runs single-threaded),
   median over rounds, and per wall second for reference. Load time is measured once.
@@ -22,8 +23,6 @@ Absolute figures move with the other load on the shared machine (``background_co
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
 import shutil
@@ -176,8 +175,10 @@ def run(quick: bool) -> dict[str, Any]:
         "vad": {"enabled": True}, "asr": {"enabled": True, "recognizer": "pocketsphinx"},
         "langid": {"enabled": True, "candidates": list(_CANDIDATES)},
     })
-    for name in cfg.enabled:  # each model alone: a config with only it enabled
-        only = ModelSignalsConfig.model_validate({name: getattr(cfg, name).model_dump()})
+    alone = {name: getattr(cfg, name).model_dump() for name in cfg.enabled}
+    alone["dnsmos"] = {"enabled": True}  # its own row; not in the three-model Beam run below
+    for name, model_cfg in alone.items():  # each model alone: a config with only it enabled
+        only = ModelSignalsConfig.model_validate({name: model_cfg})
         started = time.perf_counter()
         loaded = LoadedModels(only)
         load_s = time.perf_counter() - started
@@ -213,19 +214,10 @@ def table(results: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.models", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument("--quick", action="store_true", help="2 utterances, one round")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                      "models_results.json"))
-    args = parser.parse_args(argv)
-    results = run(args.quick)
-    print(table(results))
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=2, sort_keys=True)
-    print(f"\nwritten: {args.out}", file=sys.stderr)
-    return 0
+    from bench.common import measure_main
+
+    return measure_main(argv, prog="python -m bench.models", doc=__doc__, quick_help="2 utterances, one round",
+                        default_out="models_results.json", run=run, table=table)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,8 @@ __all__ = [
     "BaseVersion",
     "ReadBaseExamples",
     "ReadBaseRejections",
+    "base_shards",
+    "check_layout",
     "plan_base",
 ]
 
@@ -140,7 +142,8 @@ class BasePlan:
         return out
 
 
-def _base_shards(info: Mapping[str, Any]) -> dict[str, tuple[BaseShard, ...]]:
+def base_shards(info: Mapping[str, Any]) -> dict[str, tuple[BaseShard, ...]]:
+    """Per split of a version's ``dataset_info.json``, its shards in index order."""
     out = {}
     for split, entry in info["splits"].items():
         by_index: dict[int, dict[ShardFormat, Mapping[str, Any]]] = {}
@@ -178,21 +181,27 @@ def _full_rebuild_reason(base: BaseVersion, config: BuildConfig,
     return ""
 
 
+def check_layout(base: BaseVersion, older: str) -> None:
+    """UsageError unless ``base`` was built with this curate's layout; ``older``: what to do
+    about an older one."""
+    version = base.info.get("schema_version")
+    if not isinstance(version, int) or version < SCHEMA_VERSION:
+        raise UsageError(f"base {base.ref} was built with layout {version}, this build writes "
+                         f"layout {SCHEMA_VERSION}: {older}")
+    if version > SCHEMA_VERSION:
+        raise UsageError(f"base {base.ref} was built with layout {version}, newer than this "
+                         f"curate's ({SCHEMA_VERSION}): upgrade curate-speech")
+
+
 def plan_base(config: BuildConfig, base: BaseVersion, settings: Mapping[str, Any]) -> BasePlan:
     """How a build of ``config`` with ``settings`` uses ``base`` (see the module docstring).
     UsageError, before anything is written, for a base of another dataset or layout."""
     info = base.info
-    name, version = info.get("name"), info.get("schema_version")
+    name = info.get("name")
     if name != config.name:
         raise UsageError(f"base {base.ref} is a version of {name!r}, and this config builds "
                          f"{config.name!r}")
-    if not isinstance(version, int) or version < SCHEMA_VERSION:
-        raise UsageError(f"base {base.ref} was built with layout {version}, this build writes "
-                         f"layout {SCHEMA_VERSION}: build it again without --base (then build "
-                         "on that version)")
-    if version > SCHEMA_VERSION:
-        raise UsageError(f"base {base.ref} was built with layout {version}, newer than this "
-                         f"curate's ({SCHEMA_VERSION}): upgrade curate-speech")
+    check_layout(base, "build it again without --base (then build on that version)")
     reason = _full_rebuild_reason(base, config, settings)
     files = info["files"]
     manifests = {split: (manifest_file(split), files[manifest_file(split)]["sha256"])
@@ -205,7 +214,7 @@ def plan_base(config: BuildConfig, base: BaseVersion, settings: Mapping[str, Any
         mode=BaseMode.FULL if reason else BaseMode.INCREMENTAL,
         reason=reason,
         files=base.base_files(),
-        shards=_base_shards(info),
+        shards=base_shards(info),
         manifests=manifests,
         rejected=rejected,
         registry=base.registry,

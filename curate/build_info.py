@@ -54,6 +54,7 @@ __all__ = [
     "split_entries",
     "write_card",
     "write_info",
+    "write_info_file",
     "write_manifest",
     "write_manifest_part",
     "write_rejected",
@@ -375,5 +376,11 @@ def write_info(
         info["models"] = dict(models)  # name -> model id, version, files' sha256
     if model_calls is not None:
         info["model_calls"] = dict(model_calls)  # name -> inputs the cascade sent to it
+    return write_info_file(output_dir, info)
+
+
+def write_info_file(output_dir: str, info: dict[str, Any]) -> dict[str, Any]:
+    """Write ``info`` as the build's ``dataset_info.json`` (last: the build is complete once it
+    exists); returns it."""
     write_bytes(join(output_dir, INFO_FILE), _json_bytes(info))
     return info

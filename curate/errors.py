@@ -13,6 +13,7 @@ __all__ = [
     "AccountingError",
     "ConfigError",
     "CurateError",
+    "InconsistentVersionError",
     "InputRejected",
     "MissingDependencyError",
     "Reason",
@@ -139,6 +140,11 @@ class AccountingError(CurateError):
                        "were read")
         super().__init__(message)
         self.read, self.accepted, self.rejected = read, accepted, rejected
+
+
+class InconsistentVersionError(CurateError):
+    """A version's files disagree with its ``dataset_info.json`` (a shard holds other records
+    than its manifest lists): a bug or an edited version, never a user's mistake."""
 
 
 class InputRejected(CurateError):

@@ -21,8 +21,10 @@ build's root with :func:`curate.fsio.join`. Pure: nothing here touches a filesys
 
 A shard's name holds its index and not the split's shard count (layout 2, :data:`SCHEMA_VERSION`):
 a build on a base version keeps the base's unchanged shards under their names and appends new
-ones after the highest index, and a shard whose examples were all removed leaves a gap. The
-shards of a split, in index order, are the ones ``dataset_info.json`` lists.
+ones after the highest index, and a shard whose examples were all removed leaves a gap
+(compaction, :mod:`curate.compact`, leaves gaps too: a run of small shards becomes fewer shards
+under the run's first indices). The shards of a split, in index order, are the ones
+``dataset_info.json`` lists.
 
 >>> shard_file("asr", "train", ShardFormat.TFRECORD, 3)
 'data/train/asr-train.tfrecord-00003'

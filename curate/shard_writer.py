@@ -37,7 +37,7 @@ from curate.process import StagedExample
 from curate.shards import ShardResult
 from curate.writers import iter_tfrecords, write_shards
 
-__all__ = ["TOUCHED_MARK", "Touched", "WriteShards"]
+__all__ = ["TOUCHED_MARK", "Touched", "WriteShards", "shard_records"]
 
 _OPEN_FILES = 32  # staging files a shard writer keeps open at once
 
@@ -114,7 +114,7 @@ class _Records:
                else ShardFormat.ARRAY_RECORD)
         entry = base.files[fmt]
         path = self._files.fetch(str(entry["path"]), str(entry["sha256"]))
-        for position, record in _base_records(path, fmt):
+        for position, record in shard_records(path, fmt):
             key = wanted.pop(position, None)
             if key is not None:
                 self._put(key, record)
@@ -143,8 +143,9 @@ class _Records:
                 f.close()
 
 
-def _base_records(path: str, fmt: ShardFormat) -> Iterator[tuple[int, bytes]]:
-    """(position, record) of a base shard, in order."""
+def shard_records(path: str, fmt: ShardFormat) -> Iterator[tuple[int, bytes]]:
+    """(position, record) of a shard file in format ``fmt`` (a base's, from its verified
+    cache), in order."""
     if fmt is ShardFormat.TFRECORD:
         with open_read(path) as f:
             yield from enumerate(iter_tfrecords(f, name=path))

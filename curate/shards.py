@@ -33,6 +33,8 @@ __all__ = [
     "assign_split",
     "num_shards",
     "shard_index",
+    "shards_for",
+    "target_bytes",
 ]
 
 DUPLICATES = "duplicates"
@@ -56,7 +58,16 @@ def assign_split(example: StagedExample, cfg: SplitConfig) -> str:
 
 
 def num_shards(total_bytes: int, num_examples: int, cfg: ShardConfig) -> int:
-    target = cfg.target_size_mb * 1024 * 1024
+    """How many shards of ``cfg.target_size_mb`` hold ``total_bytes`` of examples."""
+    return shards_for(total_bytes, num_examples, target_bytes(cfg.target_size_mb))
+
+
+def target_bytes(target_size_mb: float) -> float:
+    return target_size_mb * 1024 * 1024
+
+
+def shards_for(total_bytes: int, num_examples: int, target: float) -> int:
+    """``ceil(total_bytes / target)`` shards, at least one and at most one per example."""
     return max(1, min(num_examples, math.ceil(total_bytes / target)))
 
 

@@ -183,5 +183,20 @@ class CommitCache:
                 done(entry[0])
             return path
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(fetch, entries))
+        paths: list[str | None] = [None] * len(entries)
+        todo = []
+        for i, (rel, sha256) in enumerate(entries):
+            # cached intact, locally: a stat and a marker read, no thread (a loader asks for
+            # every shard of a split each epoch, and starting threads cost more than this)
+            dest = self.path(rel)
+            if self.local and self._marked_ok(rel, sha256, file_stat(dest)):
+                paths[i] = dest
+                if done is not None:
+                    done(rel)
+            else:
+                todo.append(i)
+        if todo:
+            with ThreadPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+                for i, path in zip(todo, pool.map(fetch, [entries[i] for i in todo])):
+                    paths[i] = path
+        return [p for p in paths if p is not None]

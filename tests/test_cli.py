@@ -3,6 +3,7 @@ Beam options of ``curate build`` refused before anything runs."""
 
 from __future__ import annotations
 
+import os
 from importlib import metadata
 
 import pytest
@@ -85,3 +86,22 @@ def test_unknown_pipeline_args_are_named(args, message):
 def test_every_option_beam_knows_passes(args):
     assert unknown_pipeline_args(args)[0] == []
     check_pipeline_args(args, command="curate build")
+
+
+def test_worker_processes_inherit_the_filter_for_googles_support_notices(monkeypatch):
+    """Beam's worker processes import Google's client libraries too; the command's filter must
+    reach them through the environment, or every worker prints the same FutureWarnings."""
+    import subprocess
+    import sys
+
+    from curate.cli.main import silence_dependency_notices
+
+    probe = [sys.executable, "-c", "import google.auth.transport.grpc, google.api_core"]
+    monkeypatch.delenv("PYTHONWARNINGS", raising=False)
+    noisy = subprocess.run(probe, capture_output=True, text=True, check=True)
+    assert "FutureWarning" in noisy.stderr  # the notice this filter is for still exists
+    silence_dependency_notices()
+    silence_dependency_notices()  # idempotent: the filters are not appended twice
+    assert os.environ["PYTHONWARNINGS"].count("google.auth.transport.grpc") == 1
+    quiet = subprocess.run(probe, capture_output=True, text=True, check=True)
+    assert "FutureWarning" not in quiet.stderr

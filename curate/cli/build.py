@@ -1,4 +1,4 @@
-"""``curate samples``, ``curate build`` and ``curate demo``."""
+"""``curate samples``, ``curate build``, ``curate compact`` and ``curate demo``."""
 
 from __future__ import annotations
 
@@ -43,6 +43,26 @@ def _build(args: argparse.Namespace) -> int:
                      overwrite=args.overwrite, quiet=args.quiet,
                      base=open_base(args.base, args.registry))
     print_summary(info, args.output)
+    return 0
+
+
+def _compact(args: argparse.Namespace) -> int:
+    from curate.compact import compact
+
+    info = compact(open_base(args.ref, args.registry), args.output,
+                   target_size_mb=args.target_size_mb, overwrite=args.overwrite)
+    if info is None:
+        return 0  # said why; nothing written
+    record = info["compaction"]
+    kept = sum(1 for p, f in info["files"].items() if p.startswith("data/") and f.get("base"))
+    written = sum(len(r["into"]) for r in record["runs"]) * len(info["config"]["shards"]
+                                                                ["formats"])
+    print(f"compacted {info['base']['ref']} into {args.output}: "
+          f"{sum(len(r['shards']) for r in record['runs'])} small shards rewritten as "
+          f"{sum(len(r['into']) for r in record['runs'])}, {kept} shard files kept byte for "
+          f"byte, {written} written; {info['counts']['accepted']} examples, none changed")
+    print(f"fingerprint  {info['fingerprint']}")
+    print(f"register it: curate register {args.output} --dataset {info['name']}")
     return 0
 
 
@@ -174,6 +194,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="where --base is registered (default $CURATE_REGISTRY, else the local "
                    "registry)")
     p.set_defaults(func=_build, accepts_extra=True)
+
+    p = sub.add_parser(
+        "compact", help="rewrite a version's runs of small appended shards into target-size "
+        "shards (no example changes)",
+        description="Compact a registered version into a build directory: each run of adjacent "
+        "shards under half the target size is rewritten into target-size shards; every other "
+        "shard is kept byte for byte. Register the output as the next version.")
+    p.add_argument("ref", metavar="NAME@vN")
+    p.add_argument("--output", required=True)
+    p.add_argument("--registry", metavar="URI", default=None,
+                   help="where NAME@vN is registered (default $CURATE_REGISTRY, else the local "
+                   "registry)")
+    p.add_argument("--target-size-mb", type=float, default=None, metavar="M",
+                   help="the shard size to compact to (default: the version's "
+                   "shards.target_size_mb)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_compact)
 
     p = sub.add_parser("demo", help="sample corpus -> build -> validate -> register -> open")
     p.add_argument("--dir", default="demo")

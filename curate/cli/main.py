@@ -24,6 +24,9 @@ __all__ = ["main", "silence_dependency_notices"]
 _COMMAND_MODULES = (build, versions, gate, report)
 # What this project raises on purpose: one line on stderr and the error's exit code.
 _ERRORS = (CurateError, RegistryError)
+# Where Google's client libraries announce the end of Python 3.11's support and of old grpcio.
+_NOTICE_MODULES = ("google.api_core._python_version_support",
+                   "google.auth._python_version_support", "google.auth.transport.grpc")
 
 
 def _version() -> str:
@@ -95,6 +98,12 @@ def silence_dependency_notices() -> None:
     one-line error."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.(auth|api_core)\.")
+    # The build's worker processes (Beam's multi-processing DirectRunner, the SDK harness) import
+    # the same libraries: the same filters, by the environment they inherit (exact module names).
+    children = ",".join(f"ignore::FutureWarning:{m}" for m in _NOTICE_MODULES)
+    current = os.environ.get("PYTHONWARNINGS")
+    if not current or children not in current:
+        os.environ["PYTHONWARNINGS"] = f"{current},{children}" if current else children
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,12 +26,14 @@ from registry.api import Registry
 N_BASE, N_NEW, TARGET_MB = 40, 4, 0.3
 
 
-def _config(root: str, name: str, sources: list[str], dest_dir: str | None = None) -> str:
-    """The base corpus's config (under ``root``) with ``sources``, written to ``dest_dir``."""
+def _config(root: str, name: str, sources: list[str], dest_dir: str | None = None, *,
+            target_mb: float = TARGET_MB) -> str:
+    """The base corpus's config (under ``root``) with ``sources`` and shards of ``target_mb``,
+    written to ``dest_dir``."""
     with open(os.path.join(root, "base", "configs", "librispeech.yaml")) as f:
         config = yaml.safe_load(f)
     config["sources"] = [{"kind": "librispeech", "path": p} for p in sources]
-    config["shards"]["target_size_mb"] = TARGET_MB
+    config["shards"]["target_size_mb"] = target_mb
     path = os.path.join(dest_dir or root, f"{name}.yaml")
     with open(path, "w") as f:
         yaml.safe_dump(config, f)

@@ -70,7 +70,7 @@ STRICT_OK = FixtureSpec(
     speakers={"train": 12, "validation": 12, "test": 12},
     median_duration_s=12.0,
     rejected=10,
-    enabled_models=("vad", "asr", "langid"),
+    enabled_models=("vad", "asr", "langid", "bandwidth", "dnsmos"),
 )
 
 

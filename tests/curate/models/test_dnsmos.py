@@ -73,6 +73,20 @@ def test_windows_cover_the_clip_without_overlapping_more_than_needed():
         windows(np.zeros(0, np.float32))
 
 
+def test_a_window_scores_the_same_bits_alone_as_with_the_other_windows_of_its_clip(dnsmos,
+                                                                                     librivox):
+    # score_windows runs all of a clip's windows in one call per network: what a window scores
+    # must not depend on its batch (a build is byte-identical with 1 and 2 workers).
+    x = np.concatenate([v.samples for _, v in sorted(librivox.items())])[: 20 * 16000]
+    wins = windows(x)
+    assert wins.shape[0] == 3
+    together = dnsmos.score_windows(wins)
+    alone = [dnsmos.score_windows(w[None]) for w in wins]
+    for name in ("sig", "bak", "ovrl", "p808"):
+        assert getattr(together, name) == float(np.mean([getattr(a, name) for a in alone])), name
+    assert together == dnsmos.score(x)
+
+
 def test_identity_and_bad_input(dnsmos):
     assert dnsmos.model_id.startswith("dnsmos==0.0.1.1[p835+p808]@")
     assert dnsmos.describe()["files"] == ["model_v8.onnx", "sig_bak_ovr.onnx"]
