@@ -194,18 +194,21 @@ def _torch(files, dtypes: tuple[str, ...]) -> dict[str, Callable[..., int]]:
 
     n = files.num_examples
 
-    def map_style(workers: int, dtype: str, times: int, first: _FirstBatch) -> int:
+    def map_style(workers: int, dtype: str, times: int, first: _FirstBatch,
+                  pad_in_main: bool | None = None) -> int:
         ds = ExampleDataset(files, audio_dtype=dtype)
         loader = ResumableDataLoader(ds, batch_size=_BATCH, num_workers=workers,
-                                     sampler=list(range(n)) * times)
+                                     sampler=list(range(n)) * times, pad_in_main=pad_in_main)
         return _count(loader, first)
 
-    def stream(workers: int, times: int, first: _FirstBatch) -> int:
+    def stream(workers: int, times: int, first: _FirstBatch,
+               pad_in_main: bool | None = None) -> int:
         count = 0
         for epoch in range(times):  # a loader per epoch: its workers start again each time
             ds = ExampleStream(files)
             ds.set_epoch(epoch)
-            count += _count(ResumableDataLoader(ds, batch_size=_BATCH, num_workers=workers), first)
+            count += _count(ResumableDataLoader(ds, batch_size=_BATCH, num_workers=workers,
+                                                pad_in_main=pad_in_main), first)
         return count
 
     fns: dict[str, Callable[..., int]] = {}
@@ -213,28 +216,36 @@ def _torch(files, dtypes: tuple[str, ...]) -> dict[str, Callable[..., int]]:
         suffix = "" if dtype == "float32" else f"_{dtype}"
         for w in (0, 2):
             fns[f"torch_map_{w}{suffix}"] = functools.partial(map_style, w, dtype)
+        # before pad_in_main: the workers pad (the batches are the same)
+        fns[f"torch_map_2{suffix}_workers_pad"] = functools.partial(map_style, 2, dtype,
+                                                                    pad_in_main=False)
     fns["torch_stream_0"] = functools.partial(stream, 0)
     fns["torch_stream_2"] = functools.partial(stream, 2)
+    fns["torch_stream_2_workers_pad"] = functools.partial(stream, 2, pad_in_main=False)
     return fns
 
 
 def _grain(files, dtypes: tuple[str, ...]) -> dict[str, Callable[..., int]]:
     import grain
 
-    from registry.loaders.grain_data import GrainSource, PadBatch
+    from registry.loaders.grain_data import FlatBatch, GrainSource, PadBatch, PaddedBatches
 
-    def loader(workers: int, dtype: str, times: int, first: _FirstBatch) -> int:
+    def loader(workers: int, dtype: str, times: int, first: _FirstBatch,
+               flat: bool = False) -> int:
         source = GrainSource(files, audio_dtype=dtype)
         sampler = grain.samplers.IndexSampler(len(source), shuffle=False, num_epochs=times)
+        batch_fn = FlatBatch() if flat else PadBatch()
         dl = grain.DataLoader(data_source=source, sampler=sampler, worker_count=workers,
-                              operations=[grain.transforms.Batch(_BATCH, batch_fn=PadBatch())])
-        return _count(dl, first)
+                              operations=[grain.transforms.Batch(_BATCH, batch_fn=batch_fn)])
+        return _count(PaddedBatches(dl) if flat else dl, first)
 
     fns: dict[str, Callable[..., int]] = {}
     for dtype in dtypes:
         suffix = "" if dtype == "float32" else f"_{dtype}"
         for w in (0, 2):
             fns[f"grain_{w}{suffix}"] = functools.partial(loader, w, dtype)
+        # FlatBatch in the workers, padded in the main process by PaddedBatches
+        fns[f"grain_2{suffix}_flat"] = functools.partial(loader, 2, dtype, flat=True)
     return fns
 
 
@@ -312,9 +323,16 @@ def _spark(files) -> tuple[dict[str, Callable[[int], int]], Callable[[], None], 
 _SCALING = {  # ratio name: (2 workers, 0 workers)
     "torch_map_2_vs_0_workers": ("torch_map_2", "torch_map_0"),
     "torch_map_2_vs_0_workers_int16": ("torch_map_2_int16", "torch_map_0_int16"),
+    "torch_map_2_vs_0_workers_pad_in_workers": ("torch_map_2_workers_pad", "torch_map_0"),
+    "torch_map_2_vs_0_workers_int16_pad_in_workers": ("torch_map_2_int16_workers_pad",
+                                                      "torch_map_0_int16"),
     "torch_stream_2_vs_0_workers": ("torch_stream_2", "torch_stream_0"),
+    "torch_stream_2_vs_0_workers_pad_in_workers": ("torch_stream_2_workers_pad",
+                                                   "torch_stream_0"),
     "grain_2_vs_0_workers": ("grain_2", "grain_0"),
     "grain_2_vs_0_workers_int16": ("grain_2_int16", "grain_0_int16"),
+    "grain_2_flat_vs_0_workers": ("grain_2_flat", "grain_0"),
+    "grain_2_flat_vs_0_workers_int16": ("grain_2_int16_flat", "grain_0_int16"),
 }
 
 

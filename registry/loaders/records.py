@@ -27,8 +27,11 @@ __all__ = [
     "Decoder",
     "Segment",
     "iter_examples",
+    "flat_batch",
     "manifest_by_shard",
     "pad_batch",
+    "pad_flat",
+    "pad_rows",
     "read_tfrecords",
     "shard_table",
 ]
@@ -252,6 +255,34 @@ def iter_examples(files: SplitFiles, *, decode_audio: bool = True,
             yield decode(record)
 
 
+def _batch(examples: Sequence[dict[str, Any]], audio: Callable[[list[Any]], tuple[Any, Any]],
+           ) -> dict[str, Any]:
+    import numpy as np
+
+    batch: dict[str, Any] = {}
+    for name in examples[0]:
+        values = [ex[name] for ex in examples]
+        first = values[0]
+        if name == AUDIO and isinstance(first, np.ndarray):
+            batch[AUDIO], batch["audio_lengths"] = audio(values)
+        elif isinstance(first, (str, bytes)):
+            batch[name] = np.array(values, dtype=object)
+        else:
+            batch[name] = np.stack(values)
+    return batch
+
+
+def pad_rows(out: Any, flat: Any, lengths: Sequence[int]) -> Any:
+    """Fill ``out`` (``[batch, time, ...]``) with the rows of ``flat`` (their samples one after
+    another, ``lengths`` of them each), zeros after each row's samples."""
+    start = 0
+    for row, n in zip(out, lengths):
+        row[:n] = flat[start:start + n]
+        row[n:] = 0
+        start += n
+    return out
+
+
 def pad_batch(examples: Sequence[dict[str, Any]], *,
               empty: Callable[[tuple[int, ...], Any], Any] | None = None) -> dict[str, Any]:
     """A batch of numpy arrays: decoded audio zero-padded to the longest (with
@@ -260,20 +291,46 @@ def pad_batch(examples: Sequence[dict[str, Any]], *,
     give shared memory) and written once: each row's samples, then zeros after them."""
     import numpy as np
 
-    batch: dict[str, Any] = {}
-    for name in examples[0]:
-        values = [ex[name] for ex in examples]
-        first = values[0]
-        if name == AUDIO and isinstance(first, np.ndarray):
-            lengths = np.array([len(v) for v in values], dtype=np.int64)
-            shape = (len(values), int(lengths.max(initial=0)), *first.shape[1:])
-            out = (empty or np.empty)(shape, first.dtype)
-            for row, v in zip(out, values):
-                row[: len(v)] = v
-                row[len(v):] = 0
-            batch[AUDIO], batch["audio_lengths"] = out, lengths
-        elif isinstance(first, (str, bytes)):
-            batch[name] = np.array(values, dtype=object)
-        else:
-            batch[name] = np.stack(values)
-    return batch
+    def padded(values: list[Any]) -> tuple[Any, Any]:
+        lengths = np.array([len(v) for v in values], dtype=np.int64)
+        shape = (len(values), int(lengths.max(initial=0)), *values[0].shape[1:])
+        out = (empty or np.empty)(shape, values[0].dtype)
+        for row, v in zip(out, values):
+            row[: len(v)] = v
+            row[len(v):] = 0
+        return out, lengths
+
+    return _batch(examples, padded)
+
+
+def flat_batch(examples: Sequence[dict[str, Any]], *,
+               empty: Callable[[tuple[int, ...], Any], Any] | None = None) -> dict[str, Any]:
+    """:func:`pad_batch` without the padding: ``audio`` is every example's samples one after
+    another (``[total, ...]``, made by ``empty`` as there), with ``audio_lengths``. What a
+    worker process hands out cheaply (no zeros to write and send); :func:`pad_flat` then
+    makes exactly :func:`pad_batch`'s batch of it."""
+    import numpy as np
+
+    def flat(values: list[Any]) -> tuple[Any, Any]:
+        lengths = np.array([len(v) for v in values], dtype=np.int64)
+        out = (empty or np.empty)((int(lengths.sum()), *values[0].shape[1:]), values[0].dtype)
+        start = 0
+        for v in values:
+            out[start:start + len(v)] = v
+            start += len(v)
+        return out, lengths
+
+    return _batch(examples, flat)
+
+
+def pad_flat(batch: dict[str, Any]) -> dict[str, Any]:
+    """A :func:`flat_batch` batch as :func:`pad_batch` makes it (the same keys in the same
+    order, the same arrays): ``audio`` zero-padded to the longest, in fresh memory of this
+    process."""
+    import numpy as np
+
+    if "audio_lengths" not in batch:  # audio left encoded: nothing to pad
+        return batch
+    flat, lengths = batch[AUDIO], batch["audio_lengths"]
+    out = np.empty((len(lengths), int(lengths.max(initial=0)), *flat.shape[1:]), flat.dtype)
+    return {**batch, AUDIO: pad_rows(out, flat, lengths.tolist())}

@@ -16,16 +16,22 @@ from tests.registry.loaders.conftest import Expected
 
 grain = require("grain", "grain")
 
-from registry.loaders.grain_data import GrainSource, PadBatch, shard_options  # noqa: E402
+from registry.loaders.grain_data import (  # noqa: E402
+    FlatBatch,
+    GrainSource,
+    PadBatch,
+    PaddedBatches,
+    shard_options,
+)
 
 
 def _loader(source: GrainSource, *, workers: int = 0, shard=None, shuffle: bool = False,
-            seed: int = 0, batch: int = 4, epochs: int = 1) -> grain.DataLoader:
+            seed: int = 0, batch: int = 4, epochs: int = 1, batch_fn=None) -> grain.DataLoader:
     sampler = grain.samplers.IndexSampler(
         len(source), shard_options=shard or grain.sharding.NoSharding(), shuffle=shuffle,
         seed=seed, num_epochs=epochs)
     return grain.DataLoader(data_source=source, sampler=sampler, worker_count=workers,
-                            operations=[grain.transforms.Batch(batch, batch_fn=PadBatch())])
+                            operations=[grain.transforms.Batch(batch, batch_fn=batch_fn or PadBatch())])
 
 
 def _keys(batches) -> list[str]:
@@ -120,3 +126,43 @@ def test_a_file_changed_after_verification_is_refused(builds, tmp_path: Path) ->
     assert "IntegrityError" in repr(info.value) or isinstance(info.value, IntegrityError)
     with pytest.raises(IntegrityError, match="changed after it was verified"):
         GrainSource(split)[0]
+
+
+def _flat_loader(source: GrainSource, **kwargs) -> PaddedBatches:
+    """:func:`_loader` with :class:`FlatBatch`, padded in this process."""
+    return PaddedBatches(_loader(source, **kwargs, batch_fn=FlatBatch()))
+
+
+def _same(a: list, b: list) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert list(x) == list(y)
+        for name in x:
+            assert x[name].dtype == y[name].dtype and x[name].shape == y[name].shape, name
+            np.testing.assert_array_equal(x[name], y[name])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int16"])
+@pytest.mark.parametrize("workers", [0, 2])
+def test_flat_batches_padded_in_the_main_process_are_padbatchs(
+    workers: int, dtype: str, train: SplitFiles
+) -> None:
+    source = GrainSource(train, audio_dtype=dtype)
+    padded = list(_loader(source, workers=workers, batch=3, shuffle=True, seed=4))
+    flat = list(_flat_loader(source, workers=workers, batch=3, shuffle=True, seed=4))
+    _same(flat, padded)
+    assert flat[0]["audio"].ndim == 2
+
+
+def test_flat_batches_of_encoded_audio_and_a_restored_iterator(train: SplitFiles) -> None:
+    source = GrainSource(train, decode_audio=False)
+    whole = _keys(_flat_loader(source, workers=2, shuffle=True, seed=9, batch=2))
+    it = iter(_flat_loader(source, workers=2, shuffle=True, seed=9, batch=2))
+    seen = _keys([next(it) for _ in range(3)])
+    resumed = iter(_flat_loader(source, workers=2, shuffle=True, seed=9, batch=2))
+    resumed.set_state(it.get_state())
+    assert seen + _keys(resumed) == whole and sorted(whole) == sorted(train_keys(source))
+
+
+def train_keys(source: GrainSource) -> list[str]:
+    return [str(source[i]["key"]) for i in range(len(source))]

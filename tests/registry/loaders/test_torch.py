@@ -20,8 +20,11 @@ torch = require("torch", "torch")
 from registry.loaders.torch_data import (  # noqa: E402 (after the extra's check)
     ExampleDataset,
     ExampleStream,
+    FlatAudio,
     ResumableDataLoader,
+    flat_collate,
     pad_collate,
+    pad_flat,
 )
 
 KINDS = [ExampleDataset, ExampleStream]
@@ -213,3 +216,55 @@ def test_int16_audio_is_the_builds_pcm_and_pads_as_int16(
             assert not row[n:].any()
     with pytest.raises(ValueError, match="audio_dtype must be one of float32, int16"):
         kind(train, audio_dtype="int8")
+
+
+def _same_batches(a: list, b: list) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert list(x) == list(y)  # the same keys, in the same order
+        for name in x:
+            if isinstance(x[name], torch.Tensor):
+                assert x[name].dtype == y[name].dtype and torch.equal(x[name], y[name]), name
+            else:
+                assert x[name] == y[name], name
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int16"])
+@pytest.mark.parametrize("kind", KINDS, ids=["map", "stream"])
+def test_padding_in_the_main_process_gives_the_workers_padded_batches(
+    kind, dtype: str, train: SplitFiles
+) -> None:
+    """The default with workers (flat audio from the workers, padded here) against padding in
+    the workers and against the in-process loader: the same batches, in the same order."""
+    def batches(**kwargs) -> list:
+        ds = kind(train, audio_dtype=dtype, shuffle=True, seed=3)
+        return list(ResumableDataLoader(ds, batch_size=4, **kwargs))
+
+    in_main = batches(num_workers=2)
+    assert all(isinstance(b["audio"], torch.Tensor) for b in in_main)
+    _same_batches(in_main, batches(num_workers=2, pad_in_main=False))
+    if kind is ExampleDataset:  # a stream's order depends on num_workers
+        _same_batches(in_main, batches(num_workers=0))
+
+
+def test_flat_collate_then_pad_flat_is_pad_collate() -> None:
+    examples = [
+        {"audio": torch.arange(6, dtype=torch.int16).reshape(3, 2), "text": "a",
+         "n": torch.tensor(3)},
+        {"audio": torch.ones(5, 2, dtype=torch.int16), "text": "b", "n": torch.tensor(5)},
+        {"audio": torch.ones(0, 2, dtype=torch.int16), "text": "c", "n": torch.tensor(0)},
+    ]
+    flat = flat_collate(examples)
+    assert isinstance(flat["audio"], FlatAudio) and flat["audio"].samples.shape == (8, 2)
+    assert isinstance(flat["n"], np.ndarray) and isinstance(flat["audio_lengths"], np.ndarray)
+    _same_batches([pad_flat(flat)], [pad_collate(examples)])
+    other = {"audio": [b"fLaC"], "key": ["k"]}
+    assert pad_flat(other) is other  # audio left encoded: unchanged
+
+
+def test_pad_in_main_refuses_a_collate_of_its_own(train: SplitFiles) -> None:
+    with pytest.raises(ValueError, match="pad_in_main=True replaces the collate function"):
+        ResumableDataLoader(ExampleDataset(train), num_workers=2, pad_in_main=True,
+                            collate_fn=pad_collate)
+    loader = ResumableDataLoader(ExampleDataset(train), num_workers=2, collate_fn=pad_collate)
+    assert loader.collate_fn is pad_collate  # a collate given: the workers run it, as given
