@@ -47,8 +47,9 @@ test: $(BIN)/.installed $(BIN)/.installed-loaders
 	-sh tests/engines/prism.sh $(BIN)/python  # Beam's Prism runner, from the Go module proxy (its tests fail in CI without it)
 	-sh tests/engines/flink.sh $(BIN)/python  # Beam's Flink job server, from Maven Central (same)
 	# two test processes, a test file each at a time: most tests wait on Beam workers, servers and
-	# subprocesses, so the second core is used (the whole suite: see docs/runners.md)
-	$(BIN)/python -m pytest tests -n 2 --dist loadfile
+	# subprocesses, so the second core is used (the whole suite: see docs/runners.md); files are
+	# handed out in collection order, where tests/conftest.py puts the slowest files first
+	$(BIN)/python -m pytest tests -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: $(BIN)/.installed $(BIN)/.installed-loaders
 	$(BIN)/python -m bench

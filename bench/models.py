@@ -17,6 +17,10 @@ What is measured, on real read speech (the LibriVox utterances of Debian's
   thread says whether the decoder releases the GIL.
 * **Beam**: all three models through ``ComputeModelSignals`` on the DirectRunner (in-memory,
   one worker) against the direct loop with all three models, wall time excluding model load.
+* **Whisper** (``bench.whisper``): its decoding settings side by side on the bench corpus
+  (2-15 s clips), before and after, with their WER on the real clips and a CPU profile.
+* **CPU hours per 1 000 hours of audio** of every signal on the bench corpus
+  (``bench.signal_costs``).
 
 Absolute figures move with the other load on the shared machine (``background_cores``).
 """
@@ -188,6 +192,10 @@ def run(quick: bool) -> dict[str, Any]:
     direct = LoadedModels(cfg)
     direct_wall, _ = _timed(lambda: [direct.compute(x) for x in corpus])
     results["beam"] = _beam(cfg, corpus, audio_s, direct_wall)
+    from bench import signal_costs, whisper
+
+    results["whisper"] = whisper.run(quick)
+    results["signal_costs"] = signal_costs.run(quick, results["whisper"])
     return results
 
 
@@ -208,9 +216,12 @@ def table(results: dict[str, Any]) -> str:
         rows.append(f"| asr on 2 threads, one shared recogniser | | "
                     f"{threads['two_threads_audio_s_per_s']:.1f} (x{threads['speedup']:.2f} of "
                     "1 thread) | | |")
+    from bench import signal_costs, whisper
+
     c = results["corpus"]
     return f"{c['utterances']} utterances, {c['audio_s']:.1f} s of audio ({c['source']})\n\n" + \
-        "\n".join(rows)
+        "\n".join(rows) + "\n\n" + whisper.table(results["whisper"]) + "\n\n" + \
+        signal_costs.table(results["signal_costs"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

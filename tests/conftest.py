@@ -1,4 +1,5 @@
-"""Fixtures every test package may use: headless Chromium (installed when missing)."""
+"""Fixtures every test package may use: headless Chromium (installed when missing); and the
+order the test files run in (the slowest first, see :data:`SLOWEST_FIRST`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,33 @@ from tests.browser import Browser, find_chromium
 from tests.ci import skip_or_fail as _skip_or_fail
 
 _INSTALL = Path(__file__).resolve().parent / "validation" / "install_chromium.sh"
+
+# The test files that take longest, longest first (measured with `--durations`; see
+# docs/runners.md, *The whole suite*). `make test` runs the suite in two processes, a file each
+# at a time, handing out files in collection order (`--no-loadscope-reorder`; xdist's default
+# hands out the files with the most tests first, which left these few-test, long files for the
+# end, one process finishing them alone). Started first, they run while the other process works
+# through the many short files.
+SLOWEST_FIRST = (
+    "tests/test_bench_smoke.py",
+    "tests/test_bench_smoke_registry.py",
+    "tests/engines/test_flink.py",
+    "tests/pipelines/test_incremental.py",
+    "tests/test_demo.py",
+    "tests/curate/models/test_build_with_models.py",
+    "tests/engines/test_prism.py",
+    "tests/test_packaging.py",
+    "tests/engines/test_portable.py",
+    "tests/validation/test_sample_builds.py",
+    "tests/pipelines/test_s3.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the files of :data:`SLOWEST_FIRST` to the front, in that order; every other test
+    keeps its place."""
+    rank = {path: i for i, path in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
 @pytest.fixture(scope="session")

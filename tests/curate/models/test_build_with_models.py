@@ -97,7 +97,8 @@ def test_model_reasons_and_signals_in_the_manifest(corpus, build):
         assert 1 <= row["dnsmos_sig"] <= 5 and 1 <= row["dnsmos_bak"] <= 5
         assert 1 <= row["dnsmos_p808"] <= 5
         assert row["langid_language"] == "en"
-        assert row["asr_model"].startswith("whisper-tiny.en==0.1.0[int8,fitted]@")
+        assert row["asr_model"].startswith(
+            "whisper-tiny.en==0.1.0[int8,fitted,min=0s,retry=guarded]@")
     assert set(info["models"]) == {"vad", "langid", "bandwidth", "dnsmos", "asr"}
     asr = info["models"]["asr"]
     assert asr["model_id"] == manifest[0]["asr_model"]

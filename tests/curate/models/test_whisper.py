@@ -14,8 +14,8 @@ from curate.models.errors import ModelLoadError
 from curate.models.pinned import PinnedFiles
 from curate.models.wer import score
 from curate.models import whisper as whisper_module
-from curate.models.whisper import (Device, Window, WhisperRecognizer, bundled_model_files,
-                                   resolve_device, window_frames)
+from curate.models.whisper import (Device, Retry, Window, WhisperRecognizer,
+                                   bundled_model_files, resolve_device, window_frames)
 
 MAX_WER = 0.3  # the agreement threshold a Whisper config would use
 
@@ -57,6 +57,53 @@ def test_text_depends_on_the_audio_alone(whisper, librivox, hypotheses):
     assert reversed_batch[::-1] == [hypotheses[k] for k in keys]
 
 
+def _generator_clips(n: int, seconds: float = 5.0) -> list[np.ndarray]:
+    """The sample generator's speech-like audio (not speech: tiny.en loops on most of it)."""
+    from curate.synth import Voice, random_words, synthesize
+
+    clips = []
+    for seed in range(n):
+        rng = np.random.default_rng(seed)
+        voice = Voice.random(rng)
+        pcm = synthesize(rng, voice=voice, words=random_words(rng, seconds),
+                         frames=int(seconds * 16000), sample_rate_hz=16000, channels=1)
+        clips.append(pcm.astype(np.float32) / 32768)
+    return clips
+
+
+def test_text_of_looping_audio_does_not_depend_on_its_batch(whisper):
+    """Batches of 4 changed 9 of 40 bench-corpus texts (decodes close to a tie take another
+    token when the matrix shapes change); each utterance is decoded alone on a CPU."""
+    clips = _generator_clips(6)
+    alone = [whisper.transcribe(c) for c in clips]
+    assert whisper.batch_size == 1
+    assert whisper.transcribe_batch(clips) == alone
+    assert whisper.transcribe_batch(clips[::-1])[::-1] == alone
+
+
+def test_a_decode_that_runs_on_reaches_its_whole_token_budget(whisper):
+    """CTranslate2 stopped at half of ``max_length``: a looping decode was cut at half its
+    budget alone, and at another length in a batch beside a longer clip."""
+    clip = _generator_clips(5)[4]
+    budget = whisper_module._token_budget(clip.shape[0])
+    raw = WhisperRecognizer(retry="none")
+    feats = raw._features_for(clip, window_frames(clip.shape[0], Window.FITTED))
+    encoded = raw._model.encode(raw._ct2.StorageView.from_array(feats[None]), to_cpu=True)
+    calls = []
+    real = raw._model.generate
+    raw._model = type("Spy", (), {"generate": lambda self, *a, **k: calls.append(
+        real(*a, **k)) or calls[-1]})()
+    ((_, degenerate),) = raw._generate(encoded, [budget])
+    assert len(calls[0][0].sequences_ids[0]) >= budget and degenerate
+
+
+def test_a_batch_size_is_recorded_in_the_model_id(model_libraries):
+    batched = WhisperRecognizer(batch_size=4)
+    assert batched.model_id.startswith(
+        "whisper-tiny.en==0.1.0[int8,fitted,min=0s,retry=guarded,batch=4]@")
+    assert batched.describe()["batch_size"] == 4
+
+
 def test_audio_longer_than_a_window_is_decoded_window_by_window(whisper, librivox):
     keys = sorted(librivox)
     long = np.concatenate([librivox[k].samples for k in keys + keys])
@@ -68,31 +115,84 @@ def test_audio_longer_than_a_window_is_decoded_window_by_window(whisper, librivo
 
 def test_identity_names_model_version_and_compute_type(whisper):
     d = whisper.describe()
-    assert whisper.model_id.startswith("whisper-tiny.en==0.1.0[int8,fitted]@")
+    assert whisper.model_id.startswith("whisper-tiny.en==0.1.0[int8,fitted,min=0s,retry=guarded]@")
     assert (d["device"], d["compute_type"], d["window"]) == ("cpu", "int8", "fitted")
+    assert (d["min_window_s"], d["retry"]) == (0, "guarded")
     assert d["files"] == ["config.json", "model.bin", "tokenizer.json", "vocabulary.txt"]
 
 
 def test_windows_fit_the_audio():
-    assert window_frames(3 * 16000, Window.FITTED) == 1000  # at least 10 s
-    assert window_frames(int(12.3 * 16000), Window.FITTED) == 1400  # + 1 s, whole seconds
+    assert window_frames(3 * 16000, Window.FITTED) == 400  # + 1 s, whole seconds
+    assert window_frames(3 * 16000, Window.FITTED, min_window_s=10) == 1000  # the floor
+    assert window_frames(int(12.3 * 16000), Window.FITTED) == 1400
+    assert window_frames(int(12.3 * 16000), Window.FITTED, min_window_s=10) == 1400
     assert window_frames(29 * 16000, Window.FITTED) == 3000
     assert window_frames(16000, Window.PADDED) == 3000
 
 
-def test_a_degenerate_fitted_decode_is_redone_in_a_full_window(whisper, monkeypatch, librivox):
+def _degenerate_when(whisper, monkeypatch, when):
+    """``whisper._generate`` wrapped: every first decode whose window ``when(frames)`` holds
+    is called degenerate; ``[(frames, repeat_ngram)]`` of every decode."""
     seen = []
     real = whisper._generate
 
-    def flaky(feats, budgets):
-        seen.append(feats[0].shape[1])
-        out = real(feats, budgets)
-        return [(t, True) for t, _ in out] if feats[0].shape[1] < 3000 else out
+    def flaky(encoded, budgets, repeat_ngram=0):
+        frames = 2 * encoded.shape[1]  # the encoder halves the feature frames
+        seen.append((frames, repeat_ngram))
+        out = real(encoded, budgets, repeat_ngram)
+        return [(t, True) for t, _ in out] if when(frames) and not repeat_ngram else out
 
     monkeypatch.setattr(whisper, "_generate", flaky)
+    return seen
+
+
+@pytest.fixture
+def padded_retry(model_libraries) -> WhisperRecognizer:
+    return WhisperRecognizer(retry="padded", min_window_s=10)
+
+
+def test_a_degenerate_decode_is_redone_in_its_window_with_the_repetition_guard(
+        whisper, monkeypatch, librivox, hypotheses):
+    key = sorted(librivox)[0]
+    seen = _degenerate_when(whisper, monkeypatch, lambda frames: True)
+    text = whisper.transcribe(librivox[key].samples)
+    frames = window_frames(librivox[key].samples.shape[0], Window.FITTED)
+    assert frames < 1000
+    assert seen == [(frames, 0), (frames, 3)]  # no second encoding, a guarded second decode
+    assert text == hypotheses[key]  # a decode that does not loop is unchanged by the guard
+
+
+def test_the_guarded_retry_stops_a_loop(whisper):
+    """tiny.en loops on the generator's audio (``Hello, hello, hello, ...``) until its token
+    budget; the guarded retry repeats no 3 tokens."""
+    clip = _generator_clips(5)[4]
+    raw = WhisperRecognizer(retry="none").transcribe(clip)
+    guarded = whisper.transcribe(clip)
+    assert whisper_module._compression_ratio(raw) > 2.4, raw  # degenerate: it loops
+    assert guarded != raw
+    assert whisper_module._compression_ratio(guarded) < whisper_module._compression_ratio(raw)
+
+
+def test_a_degenerate_fitted_decode_can_be_redone_in_a_full_window(padded_retry, monkeypatch,
+                                                                    librivox):
+    seen = _degenerate_when(padded_retry, monkeypatch, lambda frames: frames < 3000)
+    assert padded_retry.transcribe(librivox[sorted(librivox)[0]].samples)
+    assert seen == [(1000, 0), (3000, 0)]
+    assert "retry=padded" in padded_retry.model_id and ",min=10s," in padded_retry.model_id
+
+
+def test_no_retry_keeps_the_first_text(model_libraries, monkeypatch, librivox):
+    plain = WhisperRecognizer(retry=Retry.NONE.value)
+    seen = _degenerate_when(plain, monkeypatch, lambda frames: True)
     x = librivox[sorted(librivox)[0]].samples
-    assert whisper.transcribe(x)
-    assert seen == [1000, 3000]
+    assert plain.transcribe(x)
+    assert seen == [(window_frames(x.shape[0], Window.FITTED), 0)]
+
+
+def test_the_window_floor_and_retry_are_recorded_and_change_the_model_id(whisper, padded_retry):
+    assert padded_retry.describe()["min_window_s"] == 10
+    assert padded_retry.describe()["retry"] == "padded"
+    assert padded_retry.model_id != whisper.model_id
 
 
 def _tampered_copy(tmp_path) -> PinnedFiles:
@@ -148,6 +248,8 @@ def test_cuda_without_a_gpu_fails_in_one_line(model_libraries):
         ({"beam": 2}, r"unknown option\(s\) \['beam'\]"),
         ({"window": "short"}, "'short' is not a valid Window"),
         ({"batch_size": 0}, "batch_size must be >= 1"),
+        ({"min_window_s": 31}, "min_window_s must be 0-30, got 31"),
+        ({"retry": "twice"}, "'twice' is not a valid Retry"),
     ],
 )
 def test_bad_options_are_load_errors(model_libraries, options, match):

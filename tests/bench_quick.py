@@ -1,0 +1,48 @@
+"""``python -m bench --quick --only ...`` in a subprocess, for the bench smoke tests
+(``tests/test_bench_smoke.py``, ``tests/test_bench_smoke_registry.py``). The benchmarks are split
+between those two files so that the two test processes of ``make test`` run them side by side;
+together they run every benchmark once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ROOT", "quick_run"]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def quick_run(tmp: Path, only: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+    """``(results JSON, stdout)`` of the quick benchmarks ``only``, run in a fresh process with
+    its own corpus cache under ``tmp``."""
+    out = tmp / "results.json"
+    env = dict(os.environ, CURATE_BENCH_CACHE=str(tmp / "cache"), TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run(
+        # 24 utterances (quick mode's 120 cost minutes here): the smallest corpus whose every
+        # split still has examples, so that each benchmark still runs and reports its ratios.
+        [sys.executable, "-m", "bench", "--quick", "--utterances", "24", "--out", str(out),
+         "--only", *only],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    with open(out, encoding="utf-8") as f:
+        results = json.load(f)
+    assert results["mode"] == "quick"
+    assert set(results["benchmarks"]) == set(only)  # each one ran (or said why it failed)
+    for name in only:
+        assert "error" not in results["benchmarks"][name], results["benchmarks"][name]
+        assert "ratios" in results["benchmarks"][name] or name == "registration"
+    machine = results["machine"]
+    assert machine["cpus"] >= 1 and machine["python"] and "apache-beam" in machine["packages"]
+    assert results["table"].startswith("| benchmark |")
+    assert results["table"] in proc.stdout
+    return results, proc.stdout
