@@ -32,6 +32,7 @@ import apache_beam as beam
 from curate.errors import Stage, UsageError
 from curate.fsio import open_read
 from curate.layout import REJECTED_FILE, SCHEMA_VERSION, ShardFormat, manifest_file, shard_index
+from curate.records import BY_KEY
 from curate.settings import settings_changes, settings_sha256
 
 if TYPE_CHECKING:
@@ -300,8 +301,8 @@ class ReadBaseExamples(beam.PTransform):
             | "Manifests" >> beam.Create(manifests)  # (split, path, sha256)
             | "RowGroups" >> beam.ParDo(_RowGroupsFn(self._plan.files))  # (..., row group)
             | "Spread" >> beam.Reshuffle()
-            | "ReadRows" >> beam.ParDo(_ExamplesFn(self._plan.files))  # (key, BaseExample)
-        )
+            | "ReadRows" >> beam.ParDo(_ExamplesFn(self._plan.files)).with_output_types(BY_KEY)
+        )  # (key, BaseExample)
 
 
 class ReadBaseRejections(beam.PTransform):
@@ -319,5 +320,5 @@ class ReadBaseRejections(beam.PTransform):
             | "Rejected" >> beam.Create(files)  # ("rejected", path, sha256)
             | "RowGroups" >> beam.ParDo(_RowGroupsFn(self._plan.files))
             | "Spread" >> beam.Reshuffle()
-            | "ReadRows" >> beam.ParDo(_RejectionsFn(self._plan.files))  # (key, BaseRejection)
-        )
+            | "ReadRows" >> beam.ParDo(_RejectionsFn(self._plan.files)).with_output_types(BY_KEY)
+        )  # (key, BaseRejection)

@@ -48,7 +48,7 @@ from curate.near_duplicates import NEAR_DUPLICATES, NearDuplicateConfig, RejectN
 from curate.output_dir import prepare_output
 from curate.plan import PlanShards
 from curate.process import ProcessUtterances, StagedExample
-from curate.records import Rejection
+from curate.records import BY_KEY, BY_SHARD, Rejection
 from curate.settings import build_settings, settings_sha256
 from curate.shard_writer import TOUCHED_MARK, Touched, WriteShards
 from curate.shards import DUPLICATES, BaseAudio, DedupeAudio, ShardResult, assign_split
@@ -222,7 +222,8 @@ class BuildDataset(beam.PTransform):
             ProcessUtterances(cfg.audio, cfg.filters, out, cfg.signals, settings)
         )  # StagedExample, Rejection, (model, inputs) or None
         against = None if carried is None else (
-            carried | "CarriedAudio" >> beam.Map(_carried_audio))  # (pcm_sha256, BaseAudio)
+            carried | "CarriedAudio" >> beam.Map(_carried_audio).with_output_types(BY_KEY)
+        )  # (pcm_sha256, BaseAudio)
         deduped = examples | "DedupeAudio" >> DedupeAudio(against)  # unique, DUPLICATES
         unique, dedupe_rejected = deduped.unique, [deduped[DUPLICATES]]
         if cfg.signals is not None and cfg.signals.near_duplicates.enabled:
@@ -242,8 +243,10 @@ class BuildDataset(beam.PTransform):
         if carried is not None:
             members = (
                 planned,
-                carried | "CarriedMembers" >> beam.Map(_carried_member),
-                classified[TOUCHED] | "TouchedMembers" >> beam.Map(_touched_member),
+                carried
+                | "CarriedMembers" >> beam.Map(_carried_member).with_output_types(BY_SHARD),
+                classified[TOUCHED]
+                | "TouchedMembers" >> beam.Map(_touched_member).with_output_types(BY_SHARD),
             ) | "AllMembers" >> beam.Flatten()  # ((split, shard), member)
         parts = (
             members

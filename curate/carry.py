@@ -43,7 +43,7 @@ from curate.base import ReadBaseRejections
 from curate.config import BuildConfig
 from curate.errors import InputRejected, Reason, stage_of
 from curate.features import model_fields
-from curate.records import Rejection, Signals, Utterance
+from curate.records import BY_KEY, Rejection, Signals, Utterance
 
 __all__ = [
     "CARRIED",
@@ -263,7 +263,7 @@ class ClassifyInputs(beam.PTransform):
         inputs = (
             utterances
             | "Fingerprint" >> beam.ParDo(_FingerprintFn())  # Utterance with its fingerprint
-            | "KeyInputs" >> beam.Map(_by_key)  # (key, Utterance)
+            | "KeyInputs" >> beam.Map(_by_key).with_output_types(BY_KEY)  # (key, Utterance)
         )
         examples = root | "BaseExamples" >> ReadBaseExamples(self._plan)  # (key, BaseExample)
         rejections = root | "BaseRejections" >> ReadBaseRejections(self._plan)

@@ -17,6 +17,7 @@ import apache_beam as beam
 
 from curate.config import ShardConfig
 from curate.process import StagedExample
+from curate.records import BY_KEY, BY_SHARD
 from curate.shards import num_shards, shard_index
 
 __all__ = ["PlanShards"]
@@ -69,6 +70,10 @@ def _hinted(item: tuple[str, Mapping[str, Iterable[Any]]]) -> Iterable[tuple[int
             yield _NEW, (split, example)
 
 
+def _same(item: Any) -> Any:
+    return item
+
+
 def _kind(tagged: tuple[int, Any], _n: int) -> int:
     return tagged[0]
 
@@ -95,14 +100,16 @@ class PlanShards(beam.PTransform):
         new = split_examples
         if self._hints is not None:
             parts = (
-                {"example": split_examples | "KeyByKey" >> beam.MapTuple(_by_key),
-                 "hint": self._hints}
+                {"example": split_examples
+                 | "KeyByKey" >> beam.MapTuple(_by_key).with_output_types(BY_KEY),
+                 "hint": self._hints | "KeyedHints" >> beam.Map(_same).with_output_types(BY_KEY)}
                 | "WithHints" >> beam.CoGroupByKey()  # (key, {"example": [...], "hint": [...]})
                 | "Hinted" >> beam.FlatMap(_hinted)
                 | "NewOrReturning" >> beam.Partition(_kind, 2)
             )
             new = parts[_NEW] | "New" >> beam.Map(_untag)  # (split, example)
-            returning = parts[_RETURNING] | "Returning" >> beam.Map(_untag)  # ((split, shard), e)
+            returning = parts[_RETURNING] | "Returning" >> beam.Map(_untag).with_output_types(
+                BY_SHARD)  # ((split, shard), example)
         counts = (
             new
             | "SizeBySplit" >> beam.MapTuple(_size_of)  # (split, (bytes, 1))
@@ -111,7 +118,7 @@ class PlanShards(beam.PTransform):
         )
         assigned = new | "AssignShard" >> beam.Map(
             _with_shard, counts=beam.pvalue.AsDict(counts), cfg=cfg, first_free=self._first_free
-        )  # ((split, shard), example)
+        ).with_output_types(BY_SHARD)  # ((split, shard), example)
         if returning is None:
             return assigned
         return (assigned, returning) | "AllPlanned" >> beam.Flatten()

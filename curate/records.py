@@ -13,7 +13,15 @@ from typing import Any
 
 from curate.errors import Reason, Stage
 
-__all__ = ["Rejection", "Signals", "Utterance"]
+__all__ = ["BY_KEY", "BY_SHARD", "Rejection", "Signals", "Utterance"]
+
+# The element types of the keyed PCollections that meet in a Flatten before a GroupByKey (and the
+# inputs of a CoGroupByKey, which flattens them): every input declares the same type, so that
+# all of them and the Flatten share one coder. Inputs without a type get Beam's generic pickled
+# coder while the GroupByKey's input is coerced to a KV coder, and Prism, which re-codes a
+# Flatten's inputs to its output coder, then fails (docs/runners.md).
+BY_KEY = tuple[str, Any]  # (key, value)
+BY_SHARD = tuple[tuple[str, int], Any]  # ((split, shard index), value)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -23,7 +23,7 @@ from curate.errors import Reason, Stage
 from curate.fsio import WrittenFile
 from curate.layout import ShardFormat
 from curate.process import StagedExample
-from curate.records import Rejection
+from curate.records import BY_KEY, Rejection
 
 __all__ = [
     "DUPLICATES",
@@ -133,7 +133,8 @@ class DedupeAudio(beam.PTransform):
         self._against = against
 
     def expand(self, examples):
-        keyed = examples | "KeyByPcmHash" >> beam.Map(_by_pcm_hash)  # (pcm_sha256, example)
+        keyed = examples | "KeyByPcmHash" >> beam.Map(_by_pcm_hash).with_output_types(
+            BY_KEY)  # (pcm_sha256, example)
         if self._against is not None:
             keyed = (keyed, self._against) | "WithBaseAudio" >> beam.Flatten()
         return (

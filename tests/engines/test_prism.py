@@ -1,5 +1,5 @@
 """Beam's Prism runner gives the same build, byte for byte, as the DirectRunner, with the model
-signals off and on.
+signals off and on, and for a build on a registered version (``--base``).
 
 Prism is the Go binary that ``tests/engines/prism.sh`` builds from the Go module proxy at the
 installed SDK's release (``go build`` of ``github.com/apache/beam/sdks/v2/go/cmd/prism`` against
@@ -15,8 +15,13 @@ from __future__ import annotations
 import os
 import sys
 
+import apache_beam as beam
 import pyarrow.parquet as pq
 
+from curate.base import plan_base
+from curate.build import BuildDataset
+from curate.config import load_config
+from curate.settings import build_settings
 from tests.engines import prism_binary, require
 from tests.engines.processes import run_bounded
 from tests.same_build import assert_same_build
@@ -24,16 +29,17 @@ from tests.same_build import assert_same_build
 BUILD_TIMEOUT_S = 300
 
 
-def _prism_build(config: str, tmp_path, namespace: list[str]) -> tuple[str, str]:
-    """Build ``config`` on Prism; returns ``(build dir, the driver's stdout)``."""
+def _prism_build(config: str, tmp_path, namespace: list[str], *args: str) -> tuple[str, str]:
+    """Build ``config`` on Prism (``args``: more of the driver's arguments); returns ``(build
+    dir, the driver's stdout)``."""
     binary = require(prism_binary(), "prism.sh")
     out, home = str(tmp_path / "prism"), tmp_path / "home"
     home.mkdir()
     cmd = [
         *namespace, sys.executable, "-m", "pipelines.asr_dataset", "--config", config,
-        "--output", out, "--runner", "PrismRunner", "--prism_location", binary,
+        "--output", out, "--runner", "PrismRunner", "--prism_location", binary, *args,
     ]
-    env = {**os.environ, "HOME": str(home)}
+    env = {**os.environ, "HOME": str(home), "CURATE_CACHE_DIR": str(tmp_path / "cache")}
     proc = run_bounded(cmd, cwd=str(tmp_path), timeout_s=BUILD_TIMEOUT_S, env=env)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert not (home / ".apache_beam").exists(), "Beam fetched a Prism binary of its own"
@@ -57,3 +63,37 @@ def test_prism_runner_with_model_signals_matches_direct_runner(
     assert {r["key"]: r["reason"] for r in rejected} == {
         k: v for k, v in expected.items() if v is not None
     }
+
+
+def test_prism_runner_builds_on_a_base_as_the_direct_runner(namespace, incremental_build, tmp_path):
+    """A build on a base meets the base's records in a CoGroupByKey and shards in Flattens
+    before a GroupByKey: every input of those must share one coder (curate.records.BY_KEY), or
+    Prism fails to build its first stage (docs/runners.md)."""
+    build = incremental_build
+    out, stdout = _prism_build(build["config"], tmp_path, namespace,
+                               "--base", build["ref"], "--registry", build["registry"])
+    info = assert_same_build(build["dir"], build["info"], out)
+    assert info["base"]["mode"] == "incremental" and info["counts"]["carried"] > 0
+    assert any(f.get("base") for f in info["files"].values())  # a base shard kept as it was
+    assert info["fingerprint"] in stdout
+
+
+def test_flattens_of_a_build_on_a_base_keep_their_inputs_coders(incremental_build, tmp_path):
+    """Without Prism: Prism runs a Flatten itself and re-codes each input whose coder differs
+    from the Flatten's output coder by redefining that coder id in the whole pipeline
+    (``handlerunner.go`` ``handleFlatten``, ``preprocess.go``). An input left with Beam's
+    generic pickled coder, before a GroupByKey that makes the output a KV coder, turns every
+    collection with that coder into a KV of pickled coders, and Prism cannot build any stage."""
+    config = load_config(incremental_build["config"])
+    plan = plan_base(config, incremental_build["base"], build_settings(config))
+    p = beam.Pipeline()
+    _ = p | "Build" >> BuildDataset(config, str(tmp_path / "out"), None, plan)
+    comps = p.to_runner_api().components
+    flattens = [t for t in comps.transforms.values()
+                if t.spec.urn == "beam:transform:flatten:v1"]
+    assert any("CoGroupByKey" in t.unique_name for t in flattens)
+    for flatten in flattens:
+        (out,) = flatten.outputs.values()
+        want = comps.pcollections[out].coder_id
+        for pcoll in flatten.inputs.values():
+            assert comps.pcollections[pcoll].coder_id == want, flatten.unique_name
