@@ -88,20 +88,31 @@ def test_every_option_beam_knows_passes(args):
     check_pipeline_args(args, command="curate build")
 
 
-def test_worker_processes_inherit_the_filter_for_googles_support_notices(monkeypatch):
-    """Beam's worker processes import Google's client libraries too; the command's filter must
-    reach them through the environment, or every worker prints the same FutureWarnings."""
+def test_worker_processes_inherit_the_filter_for_googles_support_notices(monkeypatch, tmp_path):
+    """Beam's worker processes import Google's client libraries too (with the ``[gcp]`` extra);
+    the command's filter must reach them through the environment, or every worker prints the
+    same FutureWarnings. Stand-ins under the modules' names warn as the libraries do."""
     import subprocess
     import sys
 
-    from curate.cli.main import silence_dependency_notices
+    from curate.cli.main import _NOTICE_MODULES, silence_dependency_notices
 
-    probe = [sys.executable, "-c", "import google.auth.transport.grpc, google.api_core"]
+    for name in _NOTICE_MODULES:
+        path = tmp_path.joinpath(*name.split("."))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for package in path.parents:  # google/ stays a namespace package, as installed
+            if package == tmp_path / "google":
+                break
+            (package / "__init__.py").touch()
+        path.with_suffix(".py").write_text(
+            "import warnings\nwarnings.warn('support ends', FutureWarning)\n")
+    probe = [sys.executable, "-c", "; ".join(f"import {m}" for m in _NOTICE_MODULES)]
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     monkeypatch.delenv("PYTHONWARNINGS", raising=False)
     noisy = subprocess.run(probe, capture_output=True, text=True, check=True)
-    assert "FutureWarning" in noisy.stderr  # the notice this filter is for still exists
+    assert noisy.stderr.count("FutureWarning: support ends") == len(_NOTICE_MODULES)
     silence_dependency_notices()
     silence_dependency_notices()  # idempotent: the filters are not appended twice
     assert os.environ["PYTHONWARNINGS"].count("google.auth.transport.grpc") == 1
     quiet = subprocess.run(probe, capture_output=True, text=True, check=True)
-    assert "FutureWarning" not in quiet.stderr
+    assert "FutureWarning" not in quiet.stderr, quiet.stderr
