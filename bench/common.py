@@ -147,15 +147,16 @@ def ratio(a: float, b: float) -> float:
 def measure_main(argv: Sequence[str] | None, *, prog: str, doc: str, quick_help: str,
                  default_out: str, run: Callable[[bool], dict], table: Callable[[dict], str]) -> int:
     """The command line of a ``python -m bench.X [--quick] [--out PATH]`` module: run, print
-    its table, write its JSON (``default_out`` is a file name in ``bench/``)."""
+    its table, write its JSON with the table in it (``default_out`` is a file name in ``bench/``)."""
     parser = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       default_out))
     args = parser.parse_args(argv)
     results = run(args.quick)
-    print(table(results))
+    results["table"] = table(results)
+    print(results["table"])
     with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=2, sort_keys=True)
+        json.dump(results, f, indent=2, sort_keys=True, default=float)  # numpy scalars too
     print(f"\nwritten: {args.out}", file=sys.stderr)
     return 0

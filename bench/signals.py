@@ -25,7 +25,6 @@ the machine was.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -359,19 +358,10 @@ def table(r: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.signals",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few utterances (a smoke run)")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                      "signals_results.json"))
-    args = parser.parse_args(argv)
-    results = run(args.quick)
-    results["table"] = table(results)
-    print(results["table"])
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=2, sort_keys=True, default=float)
-    print(f"\nwritten: {args.out}", file=sys.stderr)
-    return 0
+    from bench.common import measure_main
+
+    return measure_main(argv, prog="python -m bench.signals", doc=__doc__, quick_help="a few utterances (a smoke run)",
+                        default_out="signals_results.json", run=run, table=table)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,6 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import statistics
 import sys
@@ -191,19 +189,10 @@ def table(r: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.whisper",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="8 clips, one round")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                                      "whisper_results.json"))
-    args = parser.parse_args(argv)
-    results = run(args.quick)
-    results["table"] = table(results)
-    print(results["table"])
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(results, f, indent=2, sort_keys=True, default=float)
-    print(f"\nwritten: {args.out}", file=sys.stderr)
-    return 0
+    from bench.common import measure_main
+
+    return measure_main(argv, prog="python -m bench.whisper", doc=__doc__, quick_help="8 clips, one round",
+                        default_out="whisper_results.json", run=run, table=table)
 
 
 if __name__ == "__main__":
