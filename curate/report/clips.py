@@ -12,6 +12,7 @@ refuses what is damaged: the page plays what libsndfile can read of them.
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 from collections.abc import Iterable
@@ -83,6 +84,7 @@ def clip_of_samples(samples: np.ndarray, rate_hz: int, *, seconds: float,
                 start_s=start / rate_hz, source_duration_s=total_s)
 
 
+@functools.cache
 def _ogg_crc_table() -> tuple[int, ...]:
     table = []
     for i in range(256):
@@ -93,16 +95,10 @@ def _ogg_crc_table() -> tuple[int, ...]:
     return tuple(table)
 
 
-_OGG_CRC: tuple[int, ...] = ()
-
-
 def _ogg_crc(page: bytes) -> int:
     """The Ogg page checksum (CRC-32, polynomial 0x04C11DB7, no reflection, initial 0), with
     the checksum field read as zero."""
-    global _OGG_CRC
-    if not _OGG_CRC:
-        _OGG_CRC = _ogg_crc_table()
-    table, crc = _OGG_CRC, 0
+    table, crc = _ogg_crc_table(), 0
     for b in page:
         crc = ((crc << 8) & 0xFFFFFFFF) ^ table[((crc >> 24) ^ b) & 0xFF]
     return crc
