@@ -22,6 +22,7 @@ A DataLoader worker opens its own readers; each file is checked against its pin 
 from __future__ import annotations
 
 import math
+import multiprocessing
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -49,14 +50,15 @@ class _Tensors:
         self._decode_audio = decode_audio
 
     def __call__(self, index: int, record: bytes) -> dict[str, Any]:
+        # 0-d tensors made from numpy scalars: 1.1 us each against 3.8 for torch.tensor()
         ex = self._decode(record)
         for name in self._decode.ints:
-            ex[name] = torch.tensor(ex[name], dtype=torch.int64)
+            ex[name] = torch.from_numpy(np.array(ex[name], dtype=np.int64))
         for name in self._decode.floats:
-            ex[name] = torch.tensor(ex[name], dtype=torch.float32)
+            ex[name] = torch.from_numpy(np.array(ex[name], dtype=np.float32))
         if self._decode_audio:
             ex[AUDIO] = torch.from_numpy(ex[AUDIO])
-        ex[INDEX] = torch.tensor(index, dtype=torch.int64)
+        ex[INDEX] = torch.from_numpy(np.array(index, dtype=np.int64))
         return ex
 
 
@@ -276,6 +278,9 @@ class ExampleStream(IterableDataset):
         self.shuffle, self.seed, self.shuffle_buffer = shuffle, seed, max(1, shuffle_buffer)
         self.epoch = 0
         self._skip: list[int] | None = None  # records each worker already delivered
+        # [epoch, resuming, skip of worker 0, 1, ...] in shared memory: what a loader's
+        # workers read at each iteration (persistent workers keep their copy of the dataset)
+        self._shared: Any = None
         self._tensors = _Tensors(files, decode_audio, audio_dtype)
         starts = np.cumsum([0] + [f.num_examples for f in self._shards])
         self._shard_starts = starts.tolist()
@@ -302,16 +307,15 @@ class ExampleStream(IterableDataset):
 
     def worker_of(self, indices: Sequence[int], *, epoch: int, num_workers: int) -> np.ndarray:
         """The worker that reads each of ``indices`` (manifest rows) in ``epoch``."""
-        base, where = 0, {}
+        offset = np.zeros(len(self._shards), dtype=np.int64)  # stream position - shard row
+        base = 0
         for shard, start, stop in self.segments(epoch):
-            where[shard] = (base, start)
+            offset[shard] = base - start
             base += stop - start
-        out = []
-        for index in indices:
-            shard = int(np.searchsorted(self._shard_starts, index, side="right")) - 1
-            b, start = where[shard]
-            out.append((b + index - self._shard_starts[shard] - start) % num_workers)
-        return np.asarray(out, dtype=np.int64)
+        starts = np.asarray(self._shard_starts, dtype=np.int64)
+        rows = np.asarray(indices, dtype=np.int64)
+        shards = np.searchsorted(starts, rows, side="right") - 1
+        return (offset[shards] + rows - starts[shards]) % num_workers
 
     def set_epoch(self, epoch: int) -> None:
         if epoch != self.epoch:
@@ -331,17 +335,30 @@ class ExampleStream(IterableDataset):
         self.epoch = int(state["epoch"])
         self._skip = [int(n) for n in state["delivered"]] or None
 
+    def _check_workers(self, workers: int) -> None:
+        if self._skip is not None and len(self._skip) != workers:
+            raise ValueError(
+                f"cannot resume: the state was saved with num_workers={len(self._skip)} "
+                f"(in-process counts as 1), this DataLoader has {workers}"
+            )
+
+    def share_with_workers(self, shared: Any) -> None:
+        """Write this epoch and resume position into ``shared`` (a shared int64 array of
+        ``2 + num_workers``, made by :class:`ResumableDataLoader`), which the workers read
+        each time they iterate: what persistent workers need to see ``set_epoch`` and
+        ``load_state_dict``."""
+        workers = len(shared) - 2
+        self._check_workers(workers)
+        shared[:] = [self.epoch, self._skip is not None, *(self._skip or [0] * workers)]
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        skip = 0
-        if self._skip is not None:  # read now: a loader clears it once its workers have it
-            if len(self._skip) != workers:
-                raise ValueError(
-                    f"cannot resume: the state was saved with num_workers={len(self._skip)} "
-                    f"(in-process counts as 1), this DataLoader has {workers}"
-                )
-            skip = self._skip[worker]
+        if info is not None and self._shared is not None:
+            epoch, resuming, *skips = self._shared[:]
+            return self._examples(epoch, worker, workers, skips[worker] if resuming else 0)
+        self._check_workers(workers)  # read now: a loader clears it once its workers have it
+        skip = self._skip[worker] if self._skip is not None else 0
         return self._examples(self.epoch, worker, workers, skip)
 
     def _examples(self, epoch: int, worker: int, workers: int,
@@ -379,8 +396,6 @@ def _worker_context() -> Any:
     TensorFlow, Beam (gRPC) or Arrow loaded runs native threads, and a child forked from it can
     crash on a lock one of them held (seen here: workers killed by SIGSEGV at start). The
     server preloads this module, so each worker starts with torch already imported."""
-    import multiprocessing
-
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload([__name__])
     return ctx
@@ -411,6 +426,10 @@ class ResumableDataLoader(DataLoader):
         if isinstance(dataset, ExampleDataset):
             kwargs.setdefault("sampler", dataset.sampler)
         super().__init__(dataset, **kwargs)
+        self._shared: Any = None  # the stream's epoch and resume position, for its workers
+        if isinstance(dataset, ExampleStream) and self.num_workers > 0:
+            ctx = self.multiprocessing_context or multiprocessing
+            self._shared = ctx.RawArray("q", 2 + self.num_workers)
         self._delivered: list[int] = [0]  # map-style: [position]; stream: per worker
         self._epoch = dataset.sampler.epoch if isinstance(dataset, ExampleDataset) else dataset.epoch
 
@@ -425,7 +444,14 @@ class ResumableDataLoader(DataLoader):
         else:
             self._epoch = ds.epoch
             self._delivered = list(ds._skip or [0] * self._workers())
-        it = super().__iter__()  # the workers now hold their copy of the dataset
+            if self._shared is not None:
+                ds.share_with_workers(self._shared)
+                ds._shared = self._shared  # (pickled into workers started now)
+        try:
+            it = super().__iter__()  # the workers now hold their copy of the dataset
+        finally:
+            if isinstance(ds, ExampleStream):
+                ds._shared = None
         if isinstance(ds, ExampleStream):
             ds._skip = None
         for batch in it:

@@ -21,6 +21,7 @@ from registry.loaders.grain_data import (  # noqa: E402
     GrainSource,
     PadBatch,
     PaddedBatches,
+    read_options,
     shard_options,
 )
 
@@ -166,3 +167,38 @@ def test_flat_batches_of_encoded_audio_and_a_restored_iterator(train: SplitFiles
 
 def train_keys(source: GrainSource) -> list[str]:
     return [str(source[i]["key"]) for i in range(len(source))]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_the_sources_loader_gives_the_padded_batches_of_a_dataloader_built_by_hand(
+    workers: int, train: SplitFiles
+) -> None:
+    """``GrainSource.loader``: FlatBatch in the workers, one reading thread each, padded here;
+    the batches are those of the DataLoader with PadBatch, in the same order."""
+    source = GrainSource(train)
+    by_hand = list(_loader(source, workers=workers, batch=3, shuffle=True, seed=4))
+    loader = source.loader(3, worker_count=workers, shuffle=True, seed=4)
+    assert isinstance(loader, PaddedBatches) == (workers > 0)
+    _same(list(loader), by_hand)
+    options = read_options(workers)
+    assert (options.num_threads, options.prefetch_buffer_size) == ((0, 0) if workers else (16, 500))
+
+
+def test_the_sources_loader_shards_per_host_and_resumes_exactly(train: SplitFiles) -> None:
+    source = GrainSource(train, decode_audio=False)
+    hosts = [_keys(source.loader(2, worker_count=2, rank=r, world_size=2, shuffle=True, seed=5))
+             for r in (0, 1)]
+    assert not set(hosts[0]) & set(hosts[1])
+    assert sorted(hosts[0] + hosts[1]) == sorted(train_keys(source))
+    audio = GrainSource(train)
+
+    def make():
+        return audio.loader(2, worker_count=2, rank=1, world_size=2, shuffle=True, seed=9,
+                            num_epochs=2)
+
+    whole = _keys(make())
+    it = iter(make())
+    seen = _keys([next(it) for _ in range(3)])
+    resumed = iter(make())
+    resumed.set_state(it.get_state())
+    assert seen + _keys(resumed) == whole and len(whole) == 20 and len(set(whole)) == 10

@@ -173,6 +173,37 @@ def test_resuming_with_another_order_is_refused(train: SplitFiles) -> None:
         list(other)
 
 
+def test_persistent_workers_of_a_stream_follow_set_epoch_and_a_resume(train: SplitFiles) -> None:
+    """Persistent workers keep their copy of the dataset across epochs: each epoch and
+    resume position reaches them through the loader's shared state (they once replayed
+    epoch 0, and re-applied a resume's skip every epoch)."""
+    def fresh(epoch: int) -> list[str]:
+        ds = ExampleStream(train, shuffle=True, seed=3, shuffle_buffer=8)
+        ds.set_epoch(epoch)
+        return _keys(ResumableDataLoader(ds, batch_size=4, num_workers=2))
+
+    ds = ExampleStream(train, shuffle=True, seed=3, shuffle_buffer=8)
+    loader = ResumableDataLoader(ds, batch_size=4, num_workers=2, persistent_workers=True)
+    seen = []
+    for epoch in (0, 1):
+        ds.set_epoch(epoch)
+        seen.append(_keys(loader))
+    assert seen == [fresh(0), fresh(1)] and seen[0] != seen[1]
+    partial = ResumableDataLoader(ExampleStream(train, shuffle=True, seed=3, shuffle_buffer=8),
+                                  batch_size=4, num_workers=2)
+    partial.dataset.set_epoch(1)
+    first = []
+    for batch in partial:
+        first += batch["key"]
+        if len(first) >= 8:
+            break
+    loader.load_state_dict(partial.state_dict())
+    rest = _keys(loader)
+    assert sorted(first + rest) == sorted(seen[1]) and not set(first) & set(rest)
+    ds.set_epoch(2)
+    assert _keys(loader) == fresh(2)  # a whole epoch again: the skip was for epoch 1 only
+
+
 @pytest.mark.parametrize("kind", KINDS, ids=["map", "stream"])
 def test_a_file_changed_after_verification_is_refused(kind, builds, tmp_path: Path) -> None:
     root = Path(shutil.copytree(builds.v1, tmp_path / "build"))
