@@ -31,7 +31,14 @@ import numpy as np
 
 from curate.layout import ShardFormat
 from registry.loaders.order import resolve_rank
-from registry.loaders.records import ArrayRecordShards, Decoder, flat_batch, pad_batch, pad_flat
+from registry.loaders.records import (
+    ArrayRecordShards,
+    Decoder,
+    flat_batch,
+    pad_batch,
+    pad_flat,
+    pcm16_exact,
+)
 from registry.loaders.split import SplitFiles
 
 __all__ = ["FlatBatch", "GrainSource", "PadBatch", "PaddedBatches", "pad_batch", "read_options",
@@ -82,8 +89,9 @@ class GrainSource:
         iterator checkpointing (``get_state()`` / ``set_state()``): this host's share
         (``rank``/``world_size``, else JAX's or ``torch.distributed``'s, as
         :func:`shard_options`; ``drop_remainder``: the same count on every host), shuffled per
-        epoch from ``seed``. With ``worker_count`` processes, they make :class:`FlatBatch`-es,
-        padded here (:class:`PaddedBatches`), and read as :func:`read_options` says unless
+        epoch from ``seed``. With ``worker_count`` processes, they make :class:`FlatBatch`-es
+        (float32 audio of a 16-bit source as its int16 PCM), padded here
+        (:class:`PaddedBatches`), and read as :func:`read_options` says unless
         ``read`` (a ``grain.ReadOptions``) is given."""
         import grain
 
@@ -91,11 +99,13 @@ class GrainSource:
             len(self), shard_options=shard_options(rank, world_size, drop_remainder=drop_remainder),
             shuffle=shuffle, seed=seed, num_epochs=num_epochs)
         flat = worker_count > 0 and self._decode.decode_audio
-        batch = grain.transforms.Batch(batch_size, batch_fn=FlatBatch() if flat else PadBatch())
+        pcm16 = flat and pcm16_exact(self.files, self._decode)
+        batch = grain.transforms.Batch(
+            batch_size, batch_fn=FlatBatch(pcm16=pcm16) if flat else PadBatch())
         loader = grain.DataLoader(data_source=self, sampler=sampler, worker_count=worker_count,
                                   operations=[batch],
                                   read_options=read or read_options(worker_count))
-        return PaddedBatches(loader) if flat else loader
+        return PaddedBatches(loader, dtype="float32" if pcm16 else None) if flat else loader
 
 
 class PadBatch:
@@ -112,12 +122,16 @@ class PadBatch:
     def enable_shared_memory_output(self) -> None:
         self.shared_memory = True
 
+    def _options(self) -> dict[str, Any]:
+        return {}
+
     def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if not self.shared_memory:
-            return self._make(examples)
+            return self._make(examples, **self._options())
         from grain._src.python.ipc.shared_memory_array import SharedMemoryArray
 
-        return self._make(examples, empty=lambda shape, dtype: SharedMemoryArray(shape, dtype))
+        return self._make(examples, empty=lambda shape, dtype: SharedMemoryArray(shape, dtype),
+                          **self._options())
 
 
 class FlatBatch(PadBatch):
@@ -126,9 +140,19 @@ class FlatBatch(PadBatch):
     memory when Grain enables it. A padded float32 batch is mostly zeros here (a mean of 91k
     samples padded to 239k), and writing fresh shared memory is what a worker pays most for
     after decoding: the flat batch is a third of it. Iterate the loader through
-    :class:`PaddedBatches` to get :class:`PadBatch`'s batches, padded in the main process."""
+    :class:`PaddedBatches` to get :class:`PadBatch`'s batches, padded in the main process.
+    ``pcm16``: float32 audio of a 16-bit source (:func:`~registry.loaders.records.pcm16_exact`)
+    goes as its int16 PCM, half the bytes again; ``PaddedBatches(loader, dtype="float32")``
+    gives it back bit for bit."""
 
     _make = staticmethod(flat_batch)
+
+    def __init__(self, *, pcm16: bool = False) -> None:
+        super().__init__()
+        self.pcm16 = pcm16
+
+    def _options(self) -> dict[str, Any]:
+        return {"pcm16": self.pcm16}
 
 
 class PaddedBatches:
@@ -138,24 +162,28 @@ class PaddedBatches:
 
         loader = PaddedBatches(grain.DataLoader(..., operations=[
             grain.transforms.Batch(16, batch_fn=FlatBatch())], worker_count=2))
+
+    ``dtype="float32"`` with ``FlatBatch(pcm16=True)``: the audio made float32 again.
     """
 
-    def __init__(self, loader: Any) -> None:
+    def __init__(self, loader: Any, *, dtype: str | None = None) -> None:
         self.loader = loader
+        self.dtype = dtype
 
     def __iter__(self) -> _PaddedIterator:
-        return _PaddedIterator(iter(self.loader))
+        return _PaddedIterator(iter(self.loader), self.dtype)
 
 
 class _PaddedIterator:
-    def __init__(self, it: Any) -> None:
+    def __init__(self, it: Any, dtype: str | None = None) -> None:
         self._it = it
+        self._dtype = dtype
 
     def __iter__(self) -> _PaddedIterator:
         return self
 
     def __next__(self) -> dict[str, Any]:
-        return pad_flat(next(self._it))
+        return pad_flat(next(self._it), dtype=self._dtype)
 
     def get_state(self) -> Any:
         return self._it.get_state()

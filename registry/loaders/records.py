@@ -25,6 +25,8 @@ from registry.loaders.split import AUDIO, PinnedFile, SplitFiles, text_features
 __all__ = [
     "ArrayRecordShards",
     "Decoder",
+    "PCM16_CODECS",
+    "PCM16_SCALE",
     "Segment",
     "iter_examples",
     "flat_batch",
@@ -32,9 +34,20 @@ __all__ = [
     "pad_batch",
     "pad_flat",
     "pad_rows",
+    "pcm16_exact",
     "read_tfrecords",
     "shard_table",
 ]
+
+PCM16_SCALE = 32768
+"""A 16-bit PCM sample ``k`` decodes to the float32 ``k / 32768``, exactly (a power of two):
+float32 audio of a 16-bit source goes between processes as int16 at half the bytes, and comes
+back bit for bit."""
+
+# The codecs the build writes, as 16-bit PCM (curate/audio.py), decoded losslessly: the values
+# of curate.config.AudioCodec, spelled out since that module imports pydantic (300 ms more to
+# start a worker); tests/registry/loaders/test_records.py checks they agree.
+PCM16_CODECS = frozenset({"flac", "wav"})
 
 # For random access: no read-ahead, no thread pool (so a forked worker inherits no threads).
 _READER_OPTIONS = "readahead_buffer_size:0,max_parallelism:0"
@@ -186,6 +199,13 @@ class Decoder:
         return example
 
 
+def pcm16_exact(files: SplitFiles, decoder: Decoder) -> bool:
+    """Whether ``decoder``'s float32 audio is exactly 16-bit samples over :data:`PCM16_SCALE`
+    (decoded float32 audio of a codec the build writes as 16-bit PCM)."""
+    return (decoder.decode_audio and decoder.audio_dtype == "float32"
+            and files.audio_codec in PCM16_CODECS)
+
+
 def manifest_by_shard(files: SplitFiles) -> Any:
     """The split's manifest as one Arrow table sorted by (shard, position): what
     :func:`shard_table` takes as ``manifest`` when it reads every shard in one process."""
@@ -274,10 +294,18 @@ def _batch(examples: Sequence[dict[str, Any]], audio: Callable[[list[Any]], tupl
 
 def pad_rows(out: Any, flat: Any, lengths: Sequence[int]) -> Any:
     """Fill ``out`` (``[batch, time, ...]``) with the rows of ``flat`` (their samples one after
-    another, ``lengths`` of them each), zeros after each row's samples."""
+    another, ``lengths`` of them each), zeros after each row's samples. Float ``out`` from
+    int16 ``flat`` is the PCM over :data:`PCM16_SCALE` (what :func:`flat_batch` sent)."""
+    import numpy as np
+
+    scale = (np.float32(1 / PCM16_SCALE) if out.dtype == np.float32 and flat.dtype == np.int16
+             else None)
     start = 0
     for row, n in zip(out, lengths):
-        row[:n] = flat[start:start + n]
+        if scale is None:
+            row[:n] = flat[start:start + n]
+        else:
+            np.multiply(flat[start:start + n], scale, out=row[:n])
         row[n:] = 0
         start += n
     return out
@@ -304,33 +332,41 @@ def pad_batch(examples: Sequence[dict[str, Any]], *,
 
 
 def flat_batch(examples: Sequence[dict[str, Any]], *,
-               empty: Callable[[tuple[int, ...], Any], Any] | None = None) -> dict[str, Any]:
+               empty: Callable[[tuple[int, ...], Any], Any] | None = None,
+               pcm16: bool = False) -> dict[str, Any]:
     """:func:`pad_batch` without the padding: ``audio`` is every example's samples one after
     another (``[total, ...]``, made by ``empty`` as there), with ``audio_lengths``. What a
     worker process hands out cheaply (no zeros to write and send); :func:`pad_flat` then
-    makes exactly :func:`pad_batch`'s batch of it."""
+    makes exactly :func:`pad_batch`'s batch of it. ``pcm16``: float32 audio of a 16-bit
+    source (:func:`pcm16_exact`) sent as its int16 PCM, half the bytes."""
     import numpy as np
 
     def flat(values: list[Any]) -> tuple[Any, Any]:
         lengths = np.array([len(v) for v in values], dtype=np.int64)
-        out = (empty or np.empty)((int(lengths.sum()), *values[0].shape[1:]), values[0].dtype)
+        dtype = np.int16 if pcm16 else values[0].dtype
+        out = (empty or np.empty)((int(lengths.sum()), *values[0].shape[1:]), dtype)
+        scale = np.float32(PCM16_SCALE)
         start = 0
         for v in values:
-            out[start:start + len(v)] = v
+            if pcm16:  # k / 32768 * 32768 is k: exact
+                np.multiply(v, scale, out=out[start:start + len(v)], casting="unsafe")
+            else:
+                out[start:start + len(v)] = v
             start += len(v)
         return out, lengths
 
     return _batch(examples, flat)
 
 
-def pad_flat(batch: dict[str, Any]) -> dict[str, Any]:
+def pad_flat(batch: dict[str, Any], *, dtype: Any = None) -> dict[str, Any]:
     """A :func:`flat_batch` batch as :func:`pad_batch` makes it (the same keys in the same
     order, the same arrays): ``audio`` zero-padded to the longest, in fresh memory of this
-    process."""
+    process; as float32 ``dtype`` from the int16 of ``flat_batch(pcm16=True)``."""
     import numpy as np
 
     if "audio_lengths" not in batch:  # audio left encoded: nothing to pad
         return batch
     flat, lengths = batch[AUDIO], batch["audio_lengths"]
-    out = np.empty((len(lengths), int(lengths.max(initial=0)), *flat.shape[1:]), flat.dtype)
+    out = np.empty((len(lengths), int(lengths.max(initial=0)), *flat.shape[1:]),
+                   dtype or flat.dtype)
     return {**batch, AUDIO: pad_rows(out, flat, lengths.tolist())}

@@ -21,6 +21,7 @@ A DataLoader worker opens its own readers; each file is checked against its pin 
 
 from __future__ import annotations
 
+import functools
 import math
 import multiprocessing
 from collections.abc import Iterator, Sequence
@@ -32,7 +33,15 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, get_
 
 from curate.layout import ShardFormat
 from registry.loaders.order import epoch_permutation, rank_range, resolve_rank
-from registry.loaders.records import ArrayRecordShards, Decoder, Segment, pad_rows, read_tfrecords
+from registry.loaders.records import (
+    PCM16_SCALE,
+    ArrayRecordShards,
+    Decoder,
+    Segment,
+    pad_rows,
+    pcm16_exact,
+    read_tfrecords,
+)
 from registry.loaders.split import AUDIO, SplitFiles
 
 __all__ = ["EpochSampler", "ExampleDataset", "ExampleStream", "FlatAudio", "ResumableDataLoader",
@@ -109,27 +118,37 @@ def pad_collate(examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 class FlatAudio(NamedTuple):
     """A batch's audio unpadded: every example's samples one after another (``[total]`` or
-    ``[total, channels]``); ``audio_lengths`` beside it says where each ends."""
+    ``[total, channels]``); ``audio_lengths`` beside it says where each ends. ``pcm16``:
+    float32 audio sent as its 16-bit PCM (``samples`` int16, the float32 times
+    :data:`~registry.loaders.records.PCM16_SCALE`)."""
 
     samples: torch.Tensor
+    pcm16: bool = False
 
 
-def _flat(values: Sequence[torch.Tensor]) -> FlatAudio:
-    out = _empty((sum(v.shape[0] for v in values), *values[0].shape[1:]), values[0].dtype)
-    flat, start = out.numpy(), 0
+def _flat(values: Sequence[torch.Tensor], pcm16: bool = False) -> FlatAudio:
+    dtype = torch.int16 if pcm16 else values[0].dtype
+    out = _empty((sum(v.shape[0] for v in values), *values[0].shape[1:]), dtype)
+    flat, start, scale = out.numpy(), 0, np.float32(PCM16_SCALE)
     for v in values:
-        flat[start:start + v.shape[0]] = v.numpy()
+        if pcm16:  # k / 32768 * 32768 is k: exact
+            np.multiply(v.numpy(), scale, out=flat[start:start + v.shape[0]], casting="unsafe")
+        else:
+            flat[start:start + v.shape[0]] = v.numpy()
         start += v.shape[0]
-    return FlatAudio(out)
+    return FlatAudio(out, pcm16)
 
 
-def flat_collate(examples: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def flat_collate(examples: Sequence[dict[str, Any]], *, pcm16: bool = False) -> dict[str, Any]:
     """:func:`pad_collate`'s batch with ``audio`` as :class:`FlatAudio` (no padding) and the
     numbers as numpy arrays: what DataLoader workers send cheaply (a padded batch is mostly
     zeros, a worker pays most for writing fresh shared memory, and each tensor it sends is
     a shared-memory segment and a file descriptor of its own, where an array goes in the
-    message); :func:`pad_flat` makes :func:`pad_collate`'s batch of it."""
-    return _collate(examples, _flat, numbers=lambda t: t.numpy())
+    message); :func:`pad_flat` makes :func:`pad_collate`'s batch of it. ``pcm16``: float32
+    audio of a 16-bit source (:func:`~registry.loaders.records.pcm16_exact`) goes as its
+    int16 PCM, half the bytes, and comes back bit for bit."""
+    return _collate(examples, functools.partial(_flat, pcm16=pcm16),
+                    numbers=lambda t: t.numpy())
 
 
 def pad_flat(batch: Any) -> Any:
@@ -142,7 +161,8 @@ def pad_flat(batch: Any) -> Any:
     if isinstance(batch.get(AUDIO), FlatAudio):
         samples, lengths = batch[AUDIO].samples, out["audio_lengths"]
         padded = torch.empty((len(lengths), int(lengths.max()) if len(lengths) else 0,
-                              *samples.shape[1:]), dtype=samples.dtype)
+                              *samples.shape[1:]),
+                             dtype=torch.float32 if batch[AUDIO].pcm16 else samples.dtype)
         pad_rows(padded.numpy(), samples.numpy(), lengths.tolist())
         out[AUDIO] = padded
     return out
@@ -420,7 +440,9 @@ class ResumableDataLoader(DataLoader):
             raise ValueError("pad_in_main=True replaces the collate function and pads after "
                              "the pinning thread: give neither collate_fn nor pin_memory=True")
         self._pad_in_main = bool(pad_in_main and kwargs.get("num_workers", 0) > 0)
-        kwargs.setdefault("collate_fn", flat_collate if self._pad_in_main else pad_collate)
+        pcm16 = self._pad_in_main and pcm16_exact(dataset.files, dataset._tensors._decode)
+        kwargs.setdefault("collate_fn", functools.partial(flat_collate, pcm16=pcm16)
+                          if self._pad_in_main else pad_collate)
         if kwargs.get("num_workers", 0) > 0 and kwargs.get("multiprocessing_context") is None:
             kwargs["multiprocessing_context"] = _worker_context()
         if isinstance(dataset, ExampleDataset):

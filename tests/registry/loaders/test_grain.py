@@ -173,12 +173,14 @@ def train_keys(source: GrainSource) -> list[str]:
 def test_the_sources_loader_gives_the_padded_batches_of_a_dataloader_built_by_hand(
     workers: int, train: SplitFiles
 ) -> None:
-    """``GrainSource.loader``: FlatBatch in the workers, one reading thread each, padded here;
-    the batches are those of the DataLoader with PadBatch, in the same order."""
+    """``GrainSource.loader``: FlatBatch in the workers (16-bit PCM), one reading thread each,
+    padded here; the batches are those of the DataLoader with PadBatch, in the same order."""
     source = GrainSource(train)
     by_hand = list(_loader(source, workers=workers, batch=3, shuffle=True, seed=4))
     loader = source.loader(3, worker_count=workers, shuffle=True, seed=4)
     assert isinstance(loader, PaddedBatches) == (workers > 0)
+    if workers:  # float32 of a 16-bit build: sent as its int16 PCM, made float32 here
+        assert loader.dtype == "float32"
     _same(list(loader), by_hand)
     options = read_options(workers)
     assert (options.num_threads, options.prefetch_buffer_size) == ((0, 0) if workers else (16, 500))

@@ -293,6 +293,30 @@ def test_flat_collate_then_pad_flat_is_pad_collate() -> None:
     assert pad_flat(other) is other  # audio left encoded: unchanged
 
 
+def test_float32_audio_goes_between_processes_as_16_bit_pcm_and_comes_back_exactly(
+    train: SplitFiles, train_expected: Expected
+) -> None:
+    """A 16-bit build's float32 samples are k / 32768: the workers send k (half the bytes),
+    and the padded batch is bit for bit what the in-process loader gives."""
+    pcm = np.array([-32768, -1, 0, 1, 12345, 32767], dtype=np.int16)
+    examples = [{"audio": torch.from_numpy(pcm.astype(np.float32) / 32768), "text": "a"},
+                {"audio": torch.from_numpy(pcm[:2].astype(np.float32) / 32768), "text": "b"}]
+    flat = flat_collate(examples, pcm16=True)
+    assert flat["audio"].pcm16 and flat["audio"].samples.dtype == torch.int16
+    assert flat["audio"].samples.numpy().tolist() == pcm.tolist() + pcm[:2].tolist()
+    padded, direct = pad_flat(flat)["audio"], pad_collate(examples)["audio"]
+    assert padded.dtype == torch.float32
+    assert torch.equal(padded.view(torch.int32), direct.view(torch.int32))  # bit for bit
+    loader = ResumableDataLoader(ExampleDataset(train), batch_size=4, num_workers=2)
+    assert loader.collate_fn.keywords == {"pcm16": True}  # flac, float32
+    for b in loader:
+        assert b["audio"].dtype == torch.float32
+        for key, text, row, n in zip(b["key"], b["text"], b["audio"], b["audio_lengths"]):
+            train_expected.check(key, text, row[:n].numpy())
+    int16 = ResumableDataLoader(ExampleDataset(train, audio_dtype="int16"), num_workers=2)
+    assert int16.collate_fn.keywords == {"pcm16": False}  # int16 already
+
+
 def test_pad_in_main_refuses_a_collate_of_its_own(train: SplitFiles) -> None:
     with pytest.raises(ValueError, match="pad_in_main=True replaces the collate function"):
         ResumableDataLoader(ExampleDataset(train), num_workers=2, pad_in_main=True,
