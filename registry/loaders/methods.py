@@ -8,7 +8,7 @@ Each reads one split of the version through its commit-keyed cache, pinned (see
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from curate.extras import require
@@ -32,11 +32,13 @@ class TrainingLoaders:
     """Mixed into :class:`registry.dataset.DatasetVersion` (it provides ``info``, ``cache``,
     ``ref``, ``commit_id``, ``files`` and ``_fetch``)."""
 
-    def split_files(self, split: str, *, what: str = "this loader") -> SplitFiles:
+    def split_files(self, split: str, *, what: str = "this loader",
+                    formats: Sequence[ShardFormat | str] | None = None) -> SplitFiles:
         """The pinned files of ``split``: each fetched through the cache (downloaded and checked
         against the version's sha256 unless cached intact; a cached file whose size or mtime
         changed since it was verified is hashed again and fetched again if corrupted), then
-        pinned to its size and mtime now, which every reader checks before opening it."""
+        pinned to its size and mtime now, which every reader checks before opening it. Only the
+        shards of ``formats`` (default: every format) are fetched."""
         if not self.cache.local:
             raise RegistryError(
                 f"{what} needs local files, and the cache of {self.ref} is {self.cache.dir}: set "
@@ -45,7 +47,8 @@ class TrainingLoaders:
         self.files(split)  # NotFoundError naming the splits, for a split there is not
         info = self.info
         shards = info["splits"][split].get("shards", {})
-        counts = {s["path"]: int(s["num_examples"]) for fmt in ShardFormat
+        wanted = tuple(ShardFormat) if formats is None else tuple(map(ShardFormat, formats))
+        counts = {s["path"]: int(s["num_examples"]) for fmt in wanted
                   for s in shards.get(fmt.value, [])}
         rels = [*counts, manifest_file(split)]
         paths = self._fetch(rels)
@@ -56,7 +59,19 @@ class TrainingLoaders:
                                      size_bytes=st.st_size, num_examples=counts.get(rel, 0),
                                      mtime_ns=st.st_mtime_ns))
         return SplitFiles.from_info(info, split, dict(zip(rels, paths)), ref=self.ref,
-                                    commit_id=self.commit_id, verified=pinned)
+                                    commit_id=self.commit_id, verified=pinned, formats=wanted)
+
+    def _first_format(self, split: str, *preferred: ShardFormat) -> tuple[ShardFormat]:
+        """The first of ``preferred`` that ``split`` has shards in (the last if none: its
+        loader then says what is missing), as ``split_files``'s ``formats``."""
+        self.files(split)  # NotFoundError naming the splits, for a split there is not
+        shards = self.info["splits"][split].get("shards", {})
+        return (next((f for f in preferred if shards.get(f.value)), preferred[-1]),)
+
+    def _whole_shards(self, split: str) -> tuple[ShardFormat]:
+        """What the loaders that read whole shards read (``SplitFiles.format``): ArrayRecord
+        where the version has it, else TFRecord."""
+        return self._first_format(split, ShardFormat.ARRAY_RECORD, ShardFormat.TFRECORD)
 
     def examples(self, split: str, *, decode_audio: bool = True,
                  audio_dtype: str = "float32") -> Iterator[dict[str, Any]]:
@@ -66,8 +81,9 @@ class TrainingLoaders:
         :func:`registry.loaders.records.pad_batch` makes a padded numpy batch of a few."""
         from registry.loaders.records import iter_examples
 
-        return iter_examples(self.split_files(split, what="examples"), decode_audio=decode_audio,
-                             audio_dtype=audio_dtype)
+        formats = self._first_format(split, ShardFormat.TFRECORD, ShardFormat.ARRAY_RECORD)
+        return iter_examples(self.split_files(split, what="examples", formats=formats),
+                             decode_audio=decode_audio, audio_dtype=audio_dtype)
 
     def torch_dataset(self, split: str, *, format: ShardFormat | str = ShardFormat.ARRAY_RECORD,
                       decode_audio: bool = True, audio_dtype: str = "float32",
@@ -86,7 +102,7 @@ class TrainingLoaders:
         except ValueError:
             raise ValueError(f"format must be one of {', '.join(f.value for f in ShardFormat)}, "
                              f"not {format!r}") from None
-        files = self.split_files(split, what="torch_dataset")
+        files = self.split_files(split, what="torch_dataset", formats=(fmt,))
         common = dict(decode_audio=decode_audio, audio_dtype=audio_dtype, shuffle=shuffle, seed=seed, rank=rank,
                       world_size=world_size, drop_remainder=drop_remainder)
         if fmt is ShardFormat.ARRAY_RECORD:
@@ -100,8 +116,8 @@ class TrainingLoaders:
         _need("grain", "grain_source")
         from registry.loaders.grain_data import GrainSource
 
-        return GrainSource(self.split_files(split, what="grain_source"), decode_audio=decode_audio,
-                           audio_dtype=audio_dtype)
+        files = self.split_files(split, what="grain_source", formats=(ShardFormat.ARRAY_RECORD,))
+        return GrainSource(files, decode_audio=decode_audio, audio_dtype=audio_dtype)
 
     def to_hf_dataset(self, split: str, *, decode_audio: bool = True) -> Any:
         """``split`` as a ``datasets.Dataset``: the manifest's columns and an ``Audio`` column
@@ -109,7 +125,7 @@ class TrainingLoaders:
         _need("datasets", "to_hf_dataset")
         from registry.loaders.hf_data import to_hf_dataset
 
-        files = self.split_files(split, what="to_hf_dataset")
+        files = self.split_files(split, what="to_hf_dataset", formats=self._whole_shards(split))
         cache_file = os.path.join(self.cache.dir, ".derived", "hf", f"{split}.arrow")
         return to_hf_dataset(files, cache_file=cache_file, decode_audio=decode_audio)
 
@@ -120,7 +136,7 @@ class TrainingLoaders:
         _need("ray", "ray_dataset")
         from registry.loaders.ray_data import ray_dataset
 
-        files = self.split_files(split, what="ray_dataset")
+        files = self.split_files(split, what="ray_dataset", formats=self._whole_shards(split))
         return ray_dataset(files, decode_audio=decode_audio, start=start, **read_args)
 
     def spark_dataframe(self, spark: Any, split: str) -> Any:
@@ -129,4 +145,5 @@ class TrainingLoaders:
         _need("pyspark", "spark_dataframe")
         from registry.loaders.spark_data import spark_dataframe
 
-        return spark_dataframe(spark, self.split_files(split, what="spark_dataframe"))
+        files = self.split_files(split, what="spark_dataframe", formats=self._whole_shards(split))
+        return spark_dataframe(spark, files)

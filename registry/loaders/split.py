@@ -110,9 +110,12 @@ class SplitFiles:
 
     @classmethod
     def from_info(cls, info: dict[str, Any], split: str, paths: dict[str, str], *, ref: str,
-                  commit_id: str, verified: Sequence[PinnedFile] = ()) -> SplitFiles:
+                  commit_id: str, verified: Sequence[PinnedFile] = (),
+                  formats: Sequence[ShardFormat] = tuple(ShardFormat)) -> SplitFiles:
         """From ``dataset_info.json``; ``paths`` maps each file's name in the version to where
-        it is. Files already in ``verified`` are taken as they are, the others hashed now."""
+        it is. Files already in ``verified`` are taken as they are, the others hashed now.
+        Only the shards in ``formats`` are pinned (a loader reads one format: the other's
+        files need not be fetched); the others are left out."""
         try:
             entry = info["splits"][split]
         except KeyError:
@@ -131,7 +134,8 @@ class SplitFiles:
             return PinnedFile.verified(paths[rel], rel=rel, sha256=sha256,
                                        num_examples=num_examples, ref=ref)
 
-        shards = entry.get("shards", {})
+        shards = {fmt: entry.get("shards", {}).get(fmt, []) if ShardFormat(fmt) in formats else []
+                  for fmt in (ShardFormat.ARRAY_RECORD.value, ShardFormat.TFRECORD.value)}
         return cls(
             ref=ref, commit_id=commit_id, split=split,
             feature_spec=dict(info["feature_spec"]),

@@ -125,3 +125,22 @@ def test_the_loaders_need_a_local_cache(reg: Registry) -> None:
     ds.cache.local = False  # as for an s3:// cache
     with pytest.raises(RegistryError, match="grain_source needs local files"):
         require("grain", "grain") and ds.grain_source("train")
+
+
+def test_a_loader_fetches_only_the_shards_of_the_format_it_reads(reg: Registry) -> None:
+    """The loaders once fetched (and hashed) both formats' shards to read one of them."""
+    ds = reg.open(f"{DS}@v1")
+    shards = ds.info["splits"]["train"]["shards"]
+
+    def cached(fmt: str) -> list[bool]:
+        return [Path(ds.cache.path(s["path"])).exists() for s in shards[fmt]]
+
+    assert not any(cached("tfrecord") + cached("array_record"))
+    assert len(list(ds.examples("train", decode_audio=False))) == 20
+    assert all(cached("tfrecord")) and not any(cached("array_record"))  # examples: TFRecord
+    files = ds.split_files("train", formats=["array_record"])
+    assert files.tfrecord == () and len(files.array_record) == len(shards["array_record"])
+    assert all(cached("array_record")) and files.num_examples == 20
+    with pytest.raises(ValueError, match="'parquet' is not a valid ShardFormat"):
+        ds.split_files("train", formats=["parquet"])
+
