@@ -195,20 +195,22 @@ def _torch(files, dtypes: tuple[str, ...]) -> dict[str, Callable[..., int]]:
     n = files.num_examples
 
     def map_style(workers: int, dtype: str, times: int, first: _FirstBatch,
-                  pad_in_main: bool | None = None) -> int:
+                  pcm16: bool | None = None) -> int:
         ds = ExampleDataset(files, audio_dtype=dtype)
         loader = ResumableDataLoader(ds, batch_size=_BATCH, num_workers=workers,
-                                     sampler=list(range(n)) * times, pad_in_main=pad_in_main)
+                                     sampler=list(range(n)) * times, pcm16=pcm16)
         return _count(loader, first)
 
-    def stream(workers: int, times: int, first: _FirstBatch,
-               pad_in_main: bool | None = None) -> int:
-        count = 0
-        for epoch in range(times):  # a loader per epoch: its workers start again each time
-            ds = ExampleStream(files)
+    def stream(workers: int, times: int, first: _FirstBatch, pcm16: bool | None = None,
+               persistent: bool = False) -> int:
+        count, ds, loader = 0, ExampleStream(files), None
+        for epoch in range(times):
+            if not persistent:  # a loader per epoch: its workers start again each time
+                ds, loader = ExampleStream(files), None
             ds.set_epoch(epoch)
-            count += _count(ResumableDataLoader(ds, batch_size=_BATCH, num_workers=workers,
-                                                pad_in_main=pad_in_main), first)
+            loader = loader or ResumableDataLoader(ds, batch_size=_BATCH, num_workers=workers,
+                                                   pcm16=pcm16, persistent_workers=persistent)
+            count += _count(loader, first)
         return count
 
     fns: dict[str, Callable[..., int]] = {}
@@ -216,12 +218,13 @@ def _torch(files, dtypes: tuple[str, ...]) -> dict[str, Callable[..., int]]:
         suffix = "" if dtype == "float32" else f"_{dtype}"
         for w in (0, 2):
             fns[f"torch_map_{w}{suffix}"] = functools.partial(map_style, w, dtype)
-        # before pad_in_main: the workers pad (the batches are the same)
-        fns[f"torch_map_2{suffix}_workers_pad"] = functools.partial(map_style, 2, dtype,
-                                                                    pad_in_main=False)
+    # before: float32 audio sent as float32 (now as its 16-bit PCM: the batches are the same)
+    fns["torch_map_2_float32_wire"] = functools.partial(map_style, 2, "float32", pcm16=False)
     fns["torch_stream_0"] = functools.partial(stream, 0)
     fns["torch_stream_2"] = functools.partial(stream, 2)
-    fns["torch_stream_2_workers_pad"] = functools.partial(stream, 2, pad_in_main=False)
+    fns["torch_stream_2_float32_wire"] = functools.partial(stream, 2, pcm16=False)
+    # one loader whose workers live across the epochs (they follow set_epoch)
+    fns["torch_stream_2_persistent"] = functools.partial(stream, 2, persistent=True)
     return fns
 
 
@@ -231,21 +234,32 @@ def _grain(files, dtypes: tuple[str, ...]) -> dict[str, Callable[..., int]]:
     from registry.loaders.grain_data import FlatBatch, GrainSource, PadBatch, PaddedBatches
 
     def loader(workers: int, dtype: str, times: int, first: _FirstBatch,
-               flat: bool = False) -> int:
+               flat: bool = False, threads: int | None = None) -> int:
         source = GrainSource(files, audio_dtype=dtype)
         sampler = grain.samplers.IndexSampler(len(source), shuffle=False, num_epochs=times)
         batch_fn = FlatBatch() if flat else PadBatch()
+        read = None if threads is None else grain.ReadOptions(num_threads=threads,
+                                                              prefetch_buffer_size=threads)
         dl = grain.DataLoader(data_source=source, sampler=sampler, worker_count=workers,
-                              operations=[grain.transforms.Batch(_BATCH, batch_fn=batch_fn)])
+                              operations=[grain.transforms.Batch(_BATCH, batch_fn=batch_fn)],
+                              read_options=read)
         return _count(PaddedBatches(dl) if flat else dl, first)
+
+    def source_loader(workers: int, dtype: str, times: int, first: _FirstBatch) -> int:
+        source = GrainSource(files, audio_dtype=dtype)
+        return _count(source.loader(_BATCH, worker_count=workers, num_epochs=times), first)
 
     fns: dict[str, Callable[..., int]] = {}
     for dtype in dtypes:
         suffix = "" if dtype == "float32" else f"_{dtype}"
         for w in (0, 2):
             fns[f"grain_{w}{suffix}"] = functools.partial(loader, w, dtype)
-        # FlatBatch in the workers, padded in the main process by PaddedBatches
+        # before: FlatBatch in the workers, padded in the main process by PaddedBatches
         fns[f"grain_2{suffix}_flat"] = functools.partial(loader, 2, dtype, flat=True)
+        # after: GrainSource.loader (FlatBatch of 16-bit PCM, one reading thread a worker)
+        fns[f"grain_2{suffix}_loader"] = functools.partial(source_loader, 2, dtype)
+    # in-process, reading in the iterating thread (Grain's default has 16 threads)
+    fns["grain_0_one_thread"] = functools.partial(loader, 0, "float32", threads=0)
     return fns
 
 
@@ -323,16 +337,18 @@ def _spark(files) -> tuple[dict[str, Callable[[int], int]], Callable[[], None], 
 _SCALING = {  # ratio name: (2 workers, 0 workers)
     "torch_map_2_vs_0_workers": ("torch_map_2", "torch_map_0"),
     "torch_map_2_vs_0_workers_int16": ("torch_map_2_int16", "torch_map_0_int16"),
-    "torch_map_2_vs_0_workers_pad_in_workers": ("torch_map_2_workers_pad", "torch_map_0"),
-    "torch_map_2_vs_0_workers_int16_pad_in_workers": ("torch_map_2_int16_workers_pad",
-                                                      "torch_map_0_int16"),
+    "torch_map_2_vs_0_workers_float32_wire": ("torch_map_2_float32_wire", "torch_map_0"),
     "torch_stream_2_vs_0_workers": ("torch_stream_2", "torch_stream_0"),
-    "torch_stream_2_vs_0_workers_pad_in_workers": ("torch_stream_2_workers_pad",
-                                                   "torch_stream_0"),
+    "torch_stream_2_vs_0_workers_float32_wire": ("torch_stream_2_float32_wire",
+                                                 "torch_stream_0"),
+    "torch_stream_2_persistent_vs_0_workers": ("torch_stream_2_persistent", "torch_stream_0"),
     "grain_2_vs_0_workers": ("grain_2", "grain_0"),
     "grain_2_vs_0_workers_int16": ("grain_2_int16", "grain_0_int16"),
     "grain_2_flat_vs_0_workers": ("grain_2_flat", "grain_0"),
     "grain_2_flat_vs_0_workers_int16": ("grain_2_int16_flat", "grain_0_int16"),
+    "grain_2_loader_vs_0_workers": ("grain_2_loader", "grain_0"),
+    "grain_2_loader_vs_0_workers_int16": ("grain_2_int16_loader", "grain_0_int16"),
+    "grain_2_loader_vs_0_workers_one_thread": ("grain_2_loader", "grain_0_one_thread"),
 }
 
 
@@ -380,6 +396,7 @@ def run(build_dir: str, workdir: str, *, passes: int, min_records: int, say,
             "torch_map_vs_raw_array_record": r("torch_map_0", "raw_array_record"),
             "torch_stream_vs_raw_tfrecord": r("torch_stream_0", "raw_tfrecord"),
             "grain_vs_raw_array_record": r("grain_0", "raw_array_record"),
+            "grain_one_thread_vs_raw_array_record": r("grain_0_one_thread", "raw_array_record"),
             "hf_vs_raw_array_record_bytes": r("hf_build_and_iterate", "raw_array_record_bytes"),
             "hf_built_vs_raw_array_record_bytes": r("hf_iterate", "raw_array_record_bytes"),
         })
@@ -401,6 +418,7 @@ def run(build_dir: str, workdir: str, *, passes: int, min_records: int, say,
                       "torch_map": ("torch_map_0", "raw_array_record"),
                       "torch_stream": ("torch_stream_0", "raw_tfrecord"),
                       "grain": ("grain_0", "raw_array_record"),
+                      "grain_one_thread": ("grain_0_one_thread", "raw_array_record"),
                       "hf": ("hf_build_and_iterate", "raw_array_record_bytes"),
                       "hf_built": ("hf_iterate", "raw_array_record_bytes")}.items()
                   if b in rates}

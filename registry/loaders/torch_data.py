@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, get_
 from curate.layout import ShardFormat
 from registry.loaders.order import epoch_permutation, rank_range, resolve_rank
 from registry.loaders.records import (
+    PCM16_CODECS,
     PCM16_SCALE,
     ArrayRecordShards,
     Decoder,
@@ -430,17 +431,25 @@ class ResumableDataLoader(DataLoader):
     With worker processes and the default collate, ``pad_in_main`` (default: on unless
     ``pin_memory``) has the workers send each batch's audio unpadded (:func:`flat_collate`)
     and pads it here (:func:`pad_flat`): the batches are :func:`pad_collate`'s, equal and in
-    the same order, and the workers move a third of the bytes."""
+    the same order, and the workers move a third of the bytes. Float32 audio of a 16-bit
+    build then goes as its int16 PCM (``pcm16``, default on where exact), half that again.
+    With ``persistent_workers=True`` an :class:`ExampleStream`'s workers still follow
+    ``set_epoch`` and ``load_state_dict`` (read from a small shared array each epoch)."""
 
     def __init__(self, dataset: ExampleDataset | ExampleStream, *,
-                 pad_in_main: bool | None = None, **kwargs: Any) -> None:
+                 pad_in_main: bool | None = None, pcm16: bool | None = None,
+                 **kwargs: Any) -> None:
         if pad_in_main is None:
             pad_in_main = "collate_fn" not in kwargs and not kwargs.get("pin_memory", False)
         elif pad_in_main and ("collate_fn" in kwargs or kwargs.get("pin_memory", False)):
             raise ValueError("pad_in_main=True replaces the collate function and pads after "
                              "the pinning thread: give neither collate_fn nor pin_memory=True")
         self._pad_in_main = bool(pad_in_main and kwargs.get("num_workers", 0) > 0)
-        pcm16 = self._pad_in_main and pcm16_exact(dataset.files, dataset._tensors._decode)
+        exact = pcm16_exact(dataset.files, dataset._tensors._decode)
+        if pcm16 and not exact:
+            raise ValueError("pcm16=True needs float32 audio decoded from a 16-bit codec "
+                             f"({', '.join(sorted(PCM16_CODECS))})")
+        pcm16 = self._pad_in_main and exact and pcm16 is not False
         kwargs.setdefault("collate_fn", functools.partial(flat_collate, pcm16=pcm16)
                           if self._pad_in_main else pad_collate)
         if kwargs.get("num_workers", 0) > 0 and kwargs.get("multiprocessing_context") is None:
