@@ -6,8 +6,12 @@ Over the largest split of a build (every file verified once before anything is t
   with soundfile), the same over TFRecord, and ArrayRecord reads + the decoder without audio
   decoding (for the loaders that hand out encoded bytes);
 * PyTorch: ``ResumableDataLoader`` over ``ExampleDataset`` (map-style) and ``ExampleStream``
-  (iterable), ``num_workers`` 0 and 2, batches of 16 padded by ``pad_collate``;
-* Grain: ``grain.DataLoader`` over ``GrainSource``, ``worker_count`` 0 and 2, batches of 16;
+  (iterable), ``num_workers`` 0 and 2, batches of 16 padded by ``pad_collate``; with workers,
+  float32 audio sent as its 16-bit PCM (the default) and as float32 (before), and the stream
+  with a loader an epoch and with one loader of persistent workers;
+* Grain: ``grain.DataLoader`` over ``GrainSource``, ``worker_count`` 0 and 2, batches of 16
+  (``PadBatch``; ``FlatBatch`` padded in this process), ``GrainSource.loader``, and in-process
+  reading in the iterating thread;
 * Hugging Face: ``to_hf_dataset`` (building its Arrow file) and iterating it in batches of 64
   (audio bytes: decoding is torchcodec's business), against raw reads without audio decoding;
   and iterating it once built (what every epoch after the first costs);
