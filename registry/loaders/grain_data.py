@@ -19,7 +19,7 @@ them) and import neither TensorFlow nor Beam. :class:`PadBatch` pads a batch; in
 writes the padded audio straight into shared memory (Grain would otherwise copy it there).
 :meth:`GrainSource.loader` is the cheapest way measured here (``bench/README.md``): with
 workers, :class:`FlatBatch` in them, padded in the main process, and each worker reading in its
-own thread (Grain's default of 16 reading threads a process costs 0.6 CPU ms an example).
+own thread (Grain's default of 16 reading threads a process costs up to 0.6 CPU ms an example).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class GrainSource:
             batch_size, batch_fn=FlatBatch(pcm16=pcm16) if flat else PadBatch())
         loader = grain.DataLoader(data_source=self, sampler=sampler, worker_count=worker_count,
                                   operations=[batch],
-                                  read_options=read or read_options(worker_count))
+                                  read_options=read or read_options(worker_count, batch_size))
         return PaddedBatches(loader, dtype="float32" if pcm16 else None) if flat else loader
 
 
@@ -192,15 +192,16 @@ class _PaddedIterator:
         self._it.set_state(state)
 
 
-def read_options(worker_count: int) -> Any:
-    """Grain ``ReadOptions`` for a loader of ``worker_count`` processes: with workers, each
-    reads in its own thread (the processes are the parallelism; Grain's 16 threads a process
-    contend for the GIL: 0.6 CPU ms an example more here); in-process, Grain's default (its
-    threads decode in parallel, soundfile releasing the GIL)."""
+def read_options(worker_count: int, batch_size: int = 16) -> Any:
+    """Grain ``ReadOptions`` for a loader of ``worker_count`` processes: with workers, one
+    reading thread each, two batches ahead (the processes are the parallelism: Grain's 16
+    threads a process contend for the GIL, up to 0.6 CPU ms an example more here; with no
+    thread a worker stops decoding while its output waits, 30-50% slower); in-process,
+    Grain's default (its threads decode in parallel, soundfile releasing the GIL)."""
     import grain
 
     if worker_count > 0:
-        return grain.ReadOptions(num_threads=0, prefetch_buffer_size=0)
+        return grain.ReadOptions(num_threads=1, prefetch_buffer_size=2 * batch_size)
     return grain.ReadOptions()
 
 

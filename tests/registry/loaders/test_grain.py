@@ -182,8 +182,8 @@ def test_the_sources_loader_gives_the_padded_batches_of_a_dataloader_built_by_ha
     if workers:  # float32 of a 16-bit build: sent as its int16 PCM, made float32 here
         assert loader.dtype == "float32"
     _same(list(loader), by_hand)
-    options = read_options(workers)
-    assert (options.num_threads, options.prefetch_buffer_size) == ((0, 0) if workers else (16, 500))
+    options = read_options(workers, 3)
+    assert (options.num_threads, options.prefetch_buffer_size) == ((1, 6) if workers else (16, 500))
 
 
 def test_the_sources_loader_shards_per_host_and_resumes_exactly(train: SplitFiles) -> None:
