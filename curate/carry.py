@@ -78,13 +78,16 @@ _FILTER_REASONS = frozenset({Reason.EMPTY_TEXT, Reason.TOO_SHORT, Reason.TOO_LON
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CarriedExample:
     """A base example kept as it is: it stays at ``position`` of base shard ``shard`` unless
-    that shard is rewritten. ``row`` is its manifest row, with the current input's URIs."""
+    that shard is rewritten. ``row`` is its manifest row, with the current input's URIs;
+    ``moved``: those differ from the base's (its source moved), so its shard's manifest file
+    is written again even when the shard is kept."""
 
     key: str
     split: str
     shard: int
     position: int
     row: Mapping[str, Any]
+    moved: bool = False
 
     @property
     def pcm_sha256(self) -> str:
@@ -206,10 +209,11 @@ class _ClassifyFn(beam.DoFn):
             yield self._rejection(utt, row, *outcome)
             return
         self._counters["carried"].inc()
+        moved = (row.get("source_uri"), row.get("audio_uri")) != (utt.source_uri, utt.audio_uri)
         carried = {**row, "source_uri": utt.source_uri, "audio_uri": utt.audio_uri}
         yield beam.pvalue.TaggedOutput(CARRIED, CarriedExample(
             key=utt.key, split=base.split, shard=int(row["shard"]),
-            position=int(row["position"]), row=carried))
+            position=int(row["position"]), row=carried, moved=moved))
 
     def _decide_rejection(self, utt: Utterance, rejection: BaseRejection
                           ) -> beam.pvalue.TaggedOutput | None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from curate.extras import require
-from curate.layout import ShardFormat, manifest_file
+from curate.layout import ShardFormat, manifest_files
 from registry.errors import MissingDependencyError, RegistryError
 from registry.loaders.split import PinnedFile, SplitFiles
 
@@ -47,7 +47,7 @@ class TrainingLoaders:
         shards = info["splits"][split].get("shards", {})
         counts = {s["path"]: int(s["num_examples"]) for fmt in ShardFormat
                   for s in shards.get(fmt.value, [])}
-        rels = [*counts, manifest_file(split)]
+        rels = [*counts, *manifest_files(info, split)]
         paths = self._fetch(rels)
         pinned = []
         for rel, path in zip(rels, paths):

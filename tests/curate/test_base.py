@@ -45,8 +45,10 @@ def _info_of(config, **changes: Any) -> dict[str, Any]:
     info = {"name": config.name, "schema_version": SCHEMA_VERSION, "fingerprint": "f",
             "config": config.resolved(), "settings": settings,
             "settings_sha256": settings_sha256(settings),
-            "splits": {"train": {"shards": {"tfrecord": [shard]}}},
-            "files": {"manifest/train.parquet": {"sha256": "m", "size_bytes": 1},
+            "splits": {"train": {"shards": {"tfrecord": [shard]}, "manifest": [
+                {"path": "manifest/train/00004.parquet", "sha256": "m", "size_bytes": 1,
+                 "num_examples": 3}]}},
+            "files": {"manifest/train/00004.parquet": {"sha256": "m", "size_bytes": 1},
                       shard["path"]: {"sha256": "s", "size_bytes": 9}}}
     info.update(changes)
     return info
@@ -57,7 +59,9 @@ def test_a_base_with_the_same_settings_is_used_incrementally():
     plan = plan_base(config, _Base(_info_of(config)), build_settings(config))
     assert plan.mode is BaseMode.INCREMENTAL and plan.reason == ""
     assert plan.first_free() == {"train": 5}  # after the base's last index
-    assert plan.manifests == {"train": ("manifest/train.parquet", "m")}
+    (kept,) = plan.shards["train"]
+    assert kept.index == 4 and kept.manifest["path"] == "manifest/train/00004.parquet"
+    assert kept.manifest["sha256"] == "m"  # what a kept shard's manifest is copied from
 
 
 def test_a_changed_filter_is_still_incremental_a_changed_codec_is_a_full_rebuild():
