@@ -67,6 +67,7 @@ def _inside(root: str, rel: str) -> str:
 def _download_build(files: BuildFiles, repo: str, ref: str, dest: str) -> BuildDir | None:
     """The build at ``ref`` copied into ``dest`` (info, stats, manifests); None if ``ref`` has
     no ``dataset_info.json``. BuildReadError for split names that are no valid names."""
+    os.makedirs(dest, exist_ok=True)
     if not files.download(repo, ref, INFO_FILE, _inside(dest, INFO_FILE)):
         return None
     files.download(repo, ref, STATS_FILE, _inside(dest, STATS_FILE))  # optional: not validated
