@@ -32,7 +32,7 @@ import apache_beam as beam
 from curate.errors import Stage, UsageError
 from curate.fsio import open_read
 from curate.layout import REJECTED_FILE, SCHEMA_VERSION, ShardFormat, manifest_file, shard_index
-from curate.records import BY_KEY
+from curate.records import BY_KEY, SIGNAL_FIELDS
 from curate.settings import settings_changes, settings_sha256
 
 if TYPE_CHECKING:
@@ -264,8 +264,17 @@ def _rows(files: BaseFiles, rel: str, sha256: str, group: int) -> list[dict[str,
         return pq.ParquetFile(f).read_row_group(group).to_pylist()
 
 
+# What classifying an input against its base example reads of the example's row (the rest of
+# the row stays in the base's manifest file: a rewritten shard reads it from there): the match,
+# where it is, its URIs and its recorded signals (and any model signals: the columns beyond
+# the manifest's own).
+_CLASSIFY_COLUMNS = frozenset({"key", "shard", "position", "input_sha256", "settings_sha256",
+                               "source_uri", "audio_uri", "pcm_sha256", *SIGNAL_FIELDS})
+
+
 class _ExamplesFn(beam.DoFn):
-    """(split, path, sha256) of one base shard's manifest file -> (key, BaseExample)."""
+    """(split, path, sha256) of one base shard's manifest file -> (key, BaseExample), the row
+    holding what classifying needs (:data:`_CLASSIFY_COLUMNS`)."""
 
     def __init__(self, files: BaseFiles) -> None:
         self._files = files
@@ -273,9 +282,14 @@ class _ExamplesFn(beam.DoFn):
     def process(self, item: tuple[str, str, str]) -> Iterator[tuple[str, BaseExample]]:
         import pyarrow.parquet as pq
 
+        from curate.build_info import MANIFEST_SCHEMA
+
         split, rel, sha256 = item
         with open_read(self._files.fetch(rel, sha256)) as f:
-            rows = pq.read_table(f).to_pylist()
+            parquet = pq.ParquetFile(f)
+            columns = [n for n in parquet.schema_arrow.names
+                       if n in _CLASSIFY_COLUMNS or n not in MANIFEST_SCHEMA.names]
+            rows = parquet.read(columns=columns).to_pylist()
         for row in rows:
             yield row["key"], BaseExample(split=split, row=row)
 

@@ -165,6 +165,39 @@ def shard_records(path: str, fmt: ShardFormat) -> Iterator[tuple[int, bytes]]:
         reader.close()
 
 
+def _base_rows(base: BaseShard, files: BaseFiles) -> list[dict[str, Any]]:
+    """A base shard's manifest rows, in position order, from its manifest file."""
+    import pyarrow.parquet as pq
+
+    m = base.manifest
+    if m is None:
+        raise ValueError(f"shard {base.index} of the base lists no manifest file")
+    with open_read(files.fetch(str(m["path"]), str(m["sha256"]))) as f:
+        return pq.read_table(f).to_pylist()
+
+
+def _carried_rows(carried: list[CarriedExample], base: Mapping[int, BaseShard],
+                  files: BaseFiles | None) -> dict[str, dict[str, Any]]:
+    """key -> the manifest row of each carried example: its base row (each base shard's
+    manifest file read once) with the current input's URIs."""
+    by_shard: dict[int, list[CarriedExample]] = defaultdict(list)
+    for c in carried:
+        by_shard[c.shard].append(c)
+    out = {}
+    for shard, group in sorted(by_shard.items()):
+        if shard not in base or files is None:
+            raise ValueError(f"example {group[0].key!r} is carried from shard {shard}, which "
+                             "the base does not list")
+        rows = _base_rows(base[shard], files)
+        for c in group:
+            row = rows[c.position] if c.position < len(rows) else {}
+            if row.get("key") != c.key:
+                raise ValueError(f"the base's manifest of shard {shard} has "
+                                 f"{row.get('key')!r} at position {c.position}, not {c.key!r}")
+            out[c.key] = {**row, "source_uri": c.source_uri, "audio_uri": c.audio_uri}
+    return out
+
+
 def _kept(split: str, base: BaseShard, carried: list[CarriedExample], files: BaseFiles,
           output_dir: str, fields: tuple[str, ...]) -> ShardResult:
     """A base shard every example of which is carried: its files and manifest file are the
@@ -186,8 +219,9 @@ def _kept(split: str, base: BaseShard, carried: list[CarriedExample], files: Bas
         copy_file(files.fetch(rel, sha256), join(output_dir, rel))
         manifest = WrittenFile(path=rel, sha256=sha256, size_bytes=int(m["size_bytes"]))
     else:
+        rows = _carried_rows(carried, {base.index: base}, files)
         manifest = write_shard_manifest(output_dir, split, base.index,
-                                        (c.row for c in carried), fields)
+                                        (rows[c.key] for c in carried), fields)
     return ShardResult(split=split, index=base.index, num_examples=len(carried),
                        files=tuple(kept), manifest=manifest, from_base=True,
                        manifest_from_base=m is not None and manifest.sha256 == m["sha256"])
@@ -236,17 +270,16 @@ class _WriteShardFn(beam.DoFn):
             (f, WrittenFile(path=rels[f], sha256=w.sha256, size_bytes=w.size_bytes))
             for f, w in written.items()
         )
+        carried = _carried_rows([m for m in members if isinstance(m, CarriedExample)],
+                                split_base, self._files)
         manifest = write_shard_manifest(
             self._output_dir, split, index,
-            ({**_row(m), "shard": index, "position": i} for i, m in enumerate(members)),
+            ({**(carried[m.key] if isinstance(m, CarriedExample) else m.manifest_row()),
+              "shard": index, "position": i} for i, m in enumerate(members)),
             self._fields)
         Metrics.counter("curate", "shards.written").inc()
         yield ShardResult(split=split, index=index, num_examples=num_examples, files=files,
                           manifest=manifest)
-
-
-def _row(member: StagedExample | CarriedExample) -> dict[str, Any]:
-    return dict(member.row) if isinstance(member, CarriedExample) else member.manifest_row()
 
 
 class WriteShards(beam.PTransform):

@@ -267,6 +267,37 @@ def test_registering_stores_no_manifest_file_of_a_kept_shard(versions):
         assert versions["uploads2"] - versions["uploads1"] == len(new_files) + unlisted
 
 
+def test_moved_sources_keep_the_shards_and_rewrite_their_manifest_files(local_versions,
+                                                                       tmp_path):
+    """The base's sources copied elsewhere: same bytes, so every input is carried and every
+    shard kept, but the manifest rows name the new place, so each manifest file is written
+    again (and not marked as the base's)."""
+    versions = local_versions
+    moved = str(tmp_path / "moved")
+    shutil.copytree(os.path.join(versions["root"], "base"), moved)
+    config = _config(versions["root"], "moved", [os.path.join(moved, "librispeech")],
+                     str(tmp_path))
+    counters: dict = {}
+    info = run_build(config, str(tmp_path / "b"), base=versions["reg"].open(versions["v1"].ref),
+                     say=_quiet, counters=counters)
+    info1 = versions["info1"]
+    assert counters.get("audio.decoded", 0) <= info["counts"]["processed"]
+    assert _shards(info) == {p: {**f, "base": True} for p, f in _shards(info1).items()}
+    m1, m = _manifests(info1), _manifests(info)
+    assert set(m) == set(m1)
+    for rel, entry in m.items():
+        assert not entry.get("base") and entry["sha256"] != m1[rel]["sha256"], rel
+    for split in info["splits"]:
+        rows = _manifest(str(tmp_path / "b"), info, split, ["key", "audio_uri",
+                                                             "example_sha256"])
+        before = {r["key"]: r for r in _manifest(versions["b1"], info1, split,
+                                                 ["key", "audio_uri", "example_sha256"])}
+        assert [r["key"] for r in rows] == list(before)
+        for r in rows:
+            assert r["audio_uri"].startswith(moved) and r["example_sha256"] == before[
+                r["key"]]["example_sha256"]
+
+
 def test_carried_examples_keep_their_split_and_bytes(versions):
     before = _examples(versions["b1"], versions["info1"])
     after = _examples(versions["b2"], versions["info2"])
