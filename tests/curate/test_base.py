@@ -76,6 +76,8 @@ def test_a_changed_filter_is_still_incremental_a_changed_codec_is_a_full_rebuild
 @pytest.mark.parametrize("changes, message", [
     ({"name": "other"}, "is a version of 'other', and this config builds 'ds'"),
     ({"schema_version": 1}, "built with layout 1, this build writes layout"),
+    # layout 2: one manifest per split, which a build on it cannot keep per shard
+    ({"schema_version": 2}, "built with layout 2, this build writes layout 3: build it again"),
     ({"schema_version": SCHEMA_VERSION + 1}, "upgrade curate-speech"),
 ])
 def test_a_base_it_cannot_use_is_a_one_line_usage_error(changes, message):
