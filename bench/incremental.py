@@ -90,26 +90,26 @@ def _shard_of(path: str) -> tuple[str, int]:
     return split, int(index)
 
 
+def _manifest(build_dir: str, info: Mapping[str, Any], split: str, columns: list[str]) -> Any:
+    from curate.build_info import read_manifest
+
+    return read_manifest(info, split, lambda rel: os.path.join(build_dir, rel), columns=columns)
+
+
 def _manifest_shards(build_dir: str, info: Mapping[str, Any]) -> dict[str, tuple[str, int]]:
     """key -> (split, shard index) over every split's manifest."""
-    import pyarrow.parquet as pq
-
     out = {}
     for split in info["splits"]:
-        table = pq.read_table(os.path.join(build_dir, "manifest", f"{split}.parquet"),
-                              columns=["key", "shard"])
+        table = _manifest(build_dir, info, split, ["key", "shard"])
         for key, shard in zip(table["key"].to_pylist(), table["shard"].to_pylist()):
             out[key] = (split, int(shard))
     return out
 
 
 def _durations(build_dir: str, info: Mapping[str, Any]) -> dict[str, tuple[tuple[str, int], float]]:
-    import pyarrow.parquet as pq
-
     out = {}
     for split in info["splits"]:
-        t = pq.read_table(os.path.join(build_dir, "manifest", f"{split}.parquet"),
-                          columns=["key", "shard", "duration_s"]).to_pylist()
+        t = _manifest(build_dir, info, split, ["key", "shard", "duration_s"]).to_pylist()
         out.update({r["key"]: ((split, int(r["shard"])), float(r["duration_s"])) for r in t})
     return out
 

@@ -1,11 +1,12 @@
-"""Measure the memory of writing a split's manifest: the streaming merge the build uses against
-holding every row of the split (what the build did before), side by side on the same parts.
+"""Measure the memory of summarizing a split from its manifest files: the streaming summary the
+build uses (a file at a time, only the columns it needs) against holding every row of the split
+(what the build did before the manifest was merged in parts), side by side on the same files.
 
 ``python -m bench.measure_manifest --rows 200000 [--rows-per-part 1300] [--json out.json]``
 writes ``rows`` synthetic manifest rows (LibriSpeech-like text, URIs and hashes; no audio) as
-Parquet parts of ``rows-per-part`` rows (one per shard, as the build writes them), then in a
-fresh process per method merges them into one manifest and reports that process's peak
-resident memory (``VmHWM``) above what it held after its imports, per example.
+per-shard manifest files of ``rows-per-part`` rows (as the build writes them, layout 3), then
+in a fresh process per method summarizes them and reports that process's peak resident memory
+(``VmHWM``) above what it held after its imports, per example.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ _WORDS = ("the of and to a in that he was it his is with as had for you her on a
 def make_parts(directory: str, rows: int, rows_per_part: int) -> list[str]:
     import numpy as np
 
-    from curate.build_info import manifest_schema, write_manifest_part
+    from curate.build_info import manifest_schema, write_shard_manifest
 
     rng = np.random.default_rng(0)
-    fields = manifest_schema().names
+    import pyarrow as pa
+
+    fields = {f.name: f.type for f in manifest_schema()}
     paths = []
     for part, start in enumerate(range(0, rows, rows_per_part)):
         n = min(rows_per_part, rows - start)
@@ -39,7 +42,8 @@ def make_parts(directory: str, rows: int, rows_per_part: int) -> list[str]:
         out = []
         for i in range(n):
             key = f"{spk[i]}-{spk[i] * 40 + i % 40}-{start + i:07d}"
-            row = {f: float(rng.uniform(1, 20)) for f in fields}
+            row = {f: f"{f}-{start + i}" if pa.types.is_string(t) else float(rng.uniform(1, 20))
+                   for f, t in fields.items()}
             row.update(
                 key=key, speaker=str(spk[i]), text=" ".join(_WORDS[w] for w in words[i]),
                 shard=part, position=i, num_samples=16000 * 12, sample_rate_hz=16000,
@@ -48,7 +52,8 @@ def make_parts(directory: str, rows: int, rows_per_part: int) -> list[str]:
                 audio_uri=f"s3://speech-corpora/librispeech/LibriSpeech/train-other-500/{key}.flac",
             )
             out.append(row)
-        paths.append(write_manifest_part(os.path.join(directory, f"part-{part:05d}.parquet"), out))
+        written = write_shard_manifest(directory, "train", part, out)
+        paths.append(os.path.join(directory, written.path))
     return paths
 
 
@@ -61,18 +66,22 @@ def _rss_kb(field: str) -> int:
 
 
 def _run(method: str, parts_file: str, out_dir: str) -> dict:
-    """In this (fresh) process: merge the parts with ``method``; peak memory above baseline."""
-    from curate.build_info import merge_manifest, read_manifest_part, write_manifest
+    """In this (fresh) process: summarize the files with ``method``; peak memory above
+    baseline."""
+    import pyarrow.parquet as pq
+
+    from curate.build_info import summarize_manifest
+    from curate.stats import summarize_split
 
     with open(parts_file) as f:
         parts = json.load(f)
     baseline = _rss_kb("VmRSS:")
     start = time.monotonic()
     if method == "stream":
-        _, summary = merge_manifest(out_dir, "train", (read_manifest_part(p) for p in parts))
-    else:  # every row of the split in memory as dicts, then one table: the old WriteManifest
-        rows = [r for p in parts for r in read_manifest_part(p).to_pylist()]
-        _, summary = write_manifest(out_dir, "train", rows)
+        summary = summarize_manifest(parts)
+    else:  # every row of the split in memory as dicts: the old WriteManifest
+        rows = [r for p in parts for r in pq.read_table(p).to_pylist()]
+        summary = summarize_split({name: [r[name] for r in rows] for name in rows[0]})
     return {"method": method, "rows": summary["num_examples"],
             "seconds": round(time.monotonic() - start, 2),
             "peak_above_baseline_mb": round((_rss_kb("VmHWM:") - baseline) / 1024, 1)}

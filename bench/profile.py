@@ -63,8 +63,8 @@ BUILD_STAGES: tuple[tuple[str, str, str], ...] = (
      "write_shards"),
     ("          read a staged record", "curate/shard_writer.py", "__iter__"),
     ("          hash the ArrayRecord file", "curate/writers.py", "_sha256_of_local"),
-    ("      write manifest parts", "curate/build_info.py", "write_manifest_part"),
-    ("      merge manifests", "curate/build_info.py", "merge_manifest"),
+    ("      write shard manifests", "curate/build_info.py", "write_shard_manifest"),
+    ("      summarize splits", "curate/build_info.py", "summarize_manifest"),
     ("      finalize (info, stats, rejected)", "curate/build.py", "_finalize"),
 )
 

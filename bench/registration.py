@@ -58,14 +58,15 @@ def _info(build_dir: str) -> dict[str, Any]:
 def make_changed_build(subset: Subset, v1_dir: str, out: str) -> tuple[str, str]:
     """Build ``subset`` with every transcript of v1's smallest non-empty split edited; returns
     (the build dir, the split). Splits follow speakers, so no example moves between splits."""
-    import pyarrow.parquet as pq
+    from curate.build_info import read_manifest
 
-    splits = _info(v1_dir)["splits"]
+    info = _info(v1_dir)
+    splits = info["splits"]
     split = min(
         (s for s in splits if splits[s]["num_examples"]), key=lambda s: splits[s]["num_examples"]
     )
-    manifest = os.path.join(v1_dir, "manifest", f"{split}.parquet")
-    keys = set(pq.read_table(manifest, columns=["key"]).column("key").to_pylist())
+    keys = set(read_manifest(info, split, lambda rel: os.path.join(v1_dir, rel),
+                             columns=["key"]).column("key").to_pylist())
 
     def edit(row: dict[str, Any]) -> dict[str, Any]:
         stem = os.path.splitext(os.path.basename(row["audio_filepath"]))[0]

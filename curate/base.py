@@ -32,7 +32,7 @@ import apache_beam as beam
 from curate.errors import Stage, UsageError
 from curate.fsio import open_read
 from curate.layout import REJECTED_FILE, SCHEMA_VERSION, ShardFormat, manifest_file, shard_index
-from curate.records import BY_KEY
+from curate.records import BY_KEY, SIGNAL_FIELDS
 from curate.settings import settings_changes, settings_sha256
 
 if TYPE_CHECKING:
@@ -96,11 +96,12 @@ class BaseMode(str, enum.Enum):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BaseShard:
-    """One shard of a base split: its index, examples and file in every format."""
+    """One shard of a base split: its index, examples, file in every format and manifest file."""
 
     index: int
     num_examples: int
     files: Mapping[ShardFormat, Mapping[str, Any]]  # format -> {"path", "sha256", "size_bytes"}
+    manifest: Mapping[str, Any] | None = None  # {"path", "sha256", "size_bytes", …}
 
     @property
     def size_bytes(self) -> int:
@@ -118,7 +119,6 @@ class BasePlan:
     reason: str  # why a full rebuild; "" when incremental
     files: BaseFiles = field(repr=False)
     shards: Mapping[str, tuple[BaseShard, ...]] = field(default_factory=dict, repr=False)
-    manifests: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # split -> (path, sha)
     rejected: tuple[str, str] | None = None  # (path, sha256)
     registry: str = ""  # where the base was read from (a hint for registering into another)
 
@@ -144,7 +144,8 @@ class BasePlan:
 
 
 def base_shards(info: Mapping[str, Any]) -> dict[str, tuple[BaseShard, ...]]:
-    """Per split of a version's ``dataset_info.json``, its shards in index order."""
+    """Per split of a version's ``dataset_info.json``, its shards in index order (with their
+    manifest files, layout 3)."""
     out = {}
     for split, entry in info["splits"].items():
         by_index: dict[int, dict[ShardFormat, Mapping[str, Any]]] = {}
@@ -154,7 +155,9 @@ def base_shards(info: Mapping[str, Any]) -> dict[str, tuple[BaseShard, ...]]:
                 index = shard_index(s["path"])
                 by_index.setdefault(index, {})[ShardFormat(fmt)] = s
                 counts[index] = int(s["num_examples"])
-        out[split] = tuple(BaseShard(index=i, num_examples=counts[i], files=by_index[i])
+        manifests = {str(m["path"]): m for m in entry.get("manifest", [])}
+        out[split] = tuple(BaseShard(index=i, num_examples=counts[i], files=by_index[i],
+                                     manifest=manifests.get(manifest_file(split, i)))
                            for i in sorted(by_index))
     return out
 
@@ -205,8 +208,6 @@ def plan_base(config: BuildConfig, base: BaseVersion, settings: Mapping[str, Any
     check_layout(base, "build it again without --base (then build on that version)")
     reason = _full_rebuild_reason(base, config, settings)
     files = info["files"]
-    manifests = {split: (manifest_file(split), files[manifest_file(split)]["sha256"])
-                 for split in info["splits"] if manifest_file(split) in files}
     rejected = (REJECTED_FILE, files[REJECTED_FILE]["sha256"]) if REJECTED_FILE in files else None
     return BasePlan(
         ref=base.ref,
@@ -216,7 +217,6 @@ def plan_base(config: BuildConfig, base: BaseVersion, settings: Mapping[str, Any
         reason=reason,
         files=base.base_files(),
         shards=base_shards(info),
-        manifests=manifests,
         rejected=rejected,
         registry=base.registry,
     )
@@ -264,13 +264,33 @@ def _rows(files: BaseFiles, rel: str, sha256: str, group: int) -> list[dict[str,
         return pq.ParquetFile(f).read_row_group(group).to_pylist()
 
 
+# What classifying an input against its base example reads of the example's row (the rest of
+# the row stays in the base's manifest file: a rewritten shard reads it from there): the match,
+# where it is, its URIs and its recorded signals (and any model signals: the columns beyond
+# the manifest's own).
+_CLASSIFY_COLUMNS = frozenset({"key", "shard", "position", "input_sha256", "settings_sha256",
+                               "source_uri", "audio_uri", "pcm_sha256", *SIGNAL_FIELDS})
+
+
 class _ExamplesFn(beam.DoFn):
+    """(split, path, sha256) of one base shard's manifest file -> (key, BaseExample), the row
+    holding what classifying needs (:data:`_CLASSIFY_COLUMNS`)."""
+
     def __init__(self, files: BaseFiles) -> None:
         self._files = files
 
-    def process(self, item: tuple[str, str, str, int]) -> Iterator[tuple[str, BaseExample]]:
-        split, rel, sha256, group = item
-        for row in _rows(self._files, rel, sha256, group):
+    def process(self, item: tuple[str, str, str]) -> Iterator[tuple[str, BaseExample]]:
+        import pyarrow.parquet as pq
+
+        from curate.build_info import MANIFEST_SCHEMA
+
+        split, rel, sha256 = item
+        with open_read(self._files.fetch(rel, sha256)) as f:
+            parquet = pq.ParquetFile(f)
+            columns = [n for n in parquet.schema_arrow.names
+                       if n in _CLASSIFY_COLUMNS or n not in MANIFEST_SCHEMA.names]
+            rows = parquet.read(columns=columns).to_pylist()
+        for row in rows:
             yield row["key"], BaseExample(split=split, row=row)
 
 
@@ -286,20 +306,20 @@ class _RejectionsFn(beam.DoFn):
 
 
 class ReadBaseExamples(beam.PTransform):
-    """The base's manifest rows, ``(key, BaseExample)``, read one row group (one shard's rows)
-    per element: no worker holds a whole manifest."""
+    """The base's manifest rows, ``(key, BaseExample)``, read one shard's manifest file per
+    element: no worker holds a whole manifest."""
 
     def __init__(self, plan: BasePlan) -> None:
         super().__init__()
         self._plan = plan
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
-        manifests = [(split, rel, sha)
-                     for split, (rel, sha) in sorted(self._plan.manifests.items())]
+        manifests = [(split, str(s.manifest["path"]), str(s.manifest["sha256"]))
+                     for split, shards in sorted(self._plan.shards.items())
+                     for s in shards if s.manifest is not None]
         return (
             pbegin
             | "Manifests" >> beam.Create(manifests)  # (split, path, sha256)
-            | "RowGroups" >> beam.ParDo(_RowGroupsFn(self._plan.files))  # (..., row group)
             | "Spread" >> beam.Reshuffle()
             | "ReadRows" >> beam.ParDo(_ExamplesFn(self._plan.files)).with_output_types(BY_KEY)
         )  # (key, BaseExample)

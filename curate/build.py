@@ -14,7 +14,6 @@ to match.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,15 +23,11 @@ import apache_beam as beam
 
 from curate import fsio
 from curate.build_info import (
-    SplitManifest,
     count_inputs,
-    merge_manifest,
-    read_manifest_part,
     split_entries,
+    summarize_manifest,
     write_card,
     write_info,
-    write_manifest,
-    write_manifest_part,
     write_rejected,
     write_stats,
 )
@@ -42,7 +37,7 @@ from curate.carry import REJECTED as CARRIED_REJECTED
 from curate.config import BuildConfig, SplitConfig
 from curate.errors import Stage
 from curate.features import model_fields
-from curate.layout import INFO_FILE, STAGING_DIR, manifest_part_file
+from curate.layout import INFO_FILE, STAGING_DIR
 from curate.models.config import NearDuplicatesConfig
 from curate.near_duplicates import NEAR_DUPLICATES, NearDuplicateConfig, RejectNearDuplicates
 from curate.output_dir import prepare_output
@@ -66,28 +61,16 @@ def _with_split(example: StagedExample, splits: SplitConfig) -> tuple[str, Stage
     return assign_split(example, splits), example
 
 
-def _write_manifest_part(result: ShardResult, output_dir: str,
-                         fields: tuple[str, ...]) -> tuple[ShardResult, str]:
-    """A shard's manifest rows go to a staging file here, so that no worker ever holds the
-    rows of a whole split; the merge reads the parts back one at a time. Returns the shard's
-    result without its rows and the part's path."""
-    dest = fsio.join(output_dir, manifest_part_file(result.split, result.index))
-    return dataclasses.replace(result, rows=()), write_manifest_part(dest, result.rows, fields)
+def _manifest_by_split(result: ShardResult) -> tuple[str, tuple[int, str]]:
+    return result.split, (result.index, result.manifest.path)
 
 
-def _part_by_split(result: ShardResult, part: str) -> tuple[str, tuple[int, str]]:
-    return result.split, (result.index, part)
-
-
-def _shard_of_part(result: ShardResult, _part: str) -> ShardResult:
-    return result
-
-
-def _merge_manifest(item: tuple[str, Iterable[tuple[int, str]]], output_dir: str,
-                    fields: tuple[str, ...]) -> tuple[str, SplitManifest]:
-    split, parts = item
-    tables = (read_manifest_part(path) for _, path in sorted(parts))
-    return split, merge_manifest(output_dir, split, tables, fields)
+def _summarize_split(item: tuple[str, Iterable[tuple[int, str]]], output_dir: str
+                     ) -> tuple[str, dict[str, Any]]:
+    """A split's summary from its shards' manifest files, read one at a time: no worker holds
+    the rows of a whole split."""
+    split, files = item
+    return split, summarize_manifest(fsio.join(output_dir, rel) for _, rel in sorted(files))
 
 
 def _finalize(
@@ -98,7 +81,7 @@ def _finalize(
     models: ModelsInfo | None,
     model_calls: Mapping[str, int] | None = None,
     shards: Sequence[ShardResult],
-    manifests: Sequence[tuple[str, SplitManifest]],
+    summaries: Sequence[tuple[str, dict[str, Any]]],
     rejections: Sequence[Rejection],
     read: int,
     settings: Mapping[str, Any] | None = None,
@@ -110,11 +93,11 @@ def _finalize(
     """Write the build's own files once every shard is written, ``dataset_info.json`` last;
     remove the staging area. Returns the fingerprint. ``processed``: None in a build without
     a base, where every input its source did not reject was processed."""
-    by_split = dict(manifests)
+    by_split = dict(summaries)
     fields = model_fields(config.enabled_models)
-    for split in config.splits.ratios:  # a split with no examples still gets its (empty) manifest
+    for split in config.splits.ratios:  # a split with no examples has no manifest file
         if split not in by_split:
-            by_split[split] = write_manifest(output_dir, split, [], fields)
+            by_split[split] = summarize_manifest([])
     by_reason = Counter(r.reason.value for r in rejections)
     source_rejected = sum(1 for r in rejections if r.stage is Stage.SOURCE)
     counts = count_inputs(  # AccountingError before anything else
@@ -178,7 +161,7 @@ def _count_progress(out: str, sources: Any, examples: Any, rejected: Any, parts:
     _ = rejected | "CountDoneRejected" >> CountStep(out, Step.DONE)  # Rejection
     for i, decided in enumerate(carried):  # CarriedExample | Rejection
         _ = decided | f"CountDoneCarried{i}" >> CountStep(out, Step.DONE)
-    _ = parts | "CountWritten" >> CountStep(out, Step.WRITTEN)  # (ShardResult, part path)
+    _ = parts | "CountWritten" >> CountStep(out, Step.WRITTEN)  # ShardResult
 
 
 class BuildDataset(beam.PTransform):
@@ -248,22 +231,17 @@ class BuildDataset(beam.PTransform):
                 classified[TOUCHED]
                 | "TouchedMembers" >> beam.Map(_touched_member).with_output_types(BY_SHARD),
             ) | "AllMembers" >> beam.Flatten()  # ((split, shard), member)
-        parts = (
-            members
-            | "WriteShards" >> WriteShards(
-                out, cfg.name, cfg.shards,
-                base_shards=plan.shard_table() if carried is not None else None,
-                files=plan.files if carried is not None else None,
-                progress=self._progress)  # ShardResult
-            | "WriteManifestParts" >> beam.Map(_write_manifest_part, out, fields)
-        )  # (ShardResult without rows, part path)
-        manifests = (
-            parts
-            | "KeyBySplit" >> beam.MapTuple(_part_by_split)  # (split, (shard index, part path))
-            | "GroupBySplit" >> beam.GroupByKey()  # (split, [(shard index, part path)])
-            | "MergeManifest" >> beam.Map(_merge_manifest, out, fields)  # (split, SplitManifest)
+        shards = members | "WriteShards" >> WriteShards(
+            out, cfg.name, cfg.shards,
+            base_shards=plan.shard_table() if carried is not None else None,
+            files=plan.files if carried is not None else None,
+            progress=self._progress, model_signal_fields=fields)  # ShardResult
+        summaries = (
+            shards
+            | "KeyBySplit" >> beam.Map(_manifest_by_split)  # (split, (index, manifest path))
+            | "GroupBySplit" >> beam.GroupByKey()  # (split, [(index, manifest path)])
+            | "SummarizeSplit" >> beam.Map(_summarize_split, out)  # (split, summary)
         )
-        shards = parts | "ShardFiles" >> beam.MapTuple(_shard_of_part)  # ShardResult
         rejections = (
             (*rejected_parts, processing_rejected, *dedupe_rejected)
             | "AllRejections" >> beam.Flatten()
@@ -281,7 +259,7 @@ class BuildDataset(beam.PTransform):
         }  # carried, processed, removed (a build on a base)
         if self._progress:
             decided = () if carried is None else (carried, classified[CARRIED_REJECTED])
-            _count_progress(out, sources, examples, processing_rejected, parts, decided)
+            _count_progress(out, sources, examples, processing_rejected, shards, decided)
         extra = dict(counts)
         if calls is not None:
             extra["model_calls"] = beam.pvalue.AsDict(calls)
@@ -296,7 +274,7 @@ class BuildDataset(beam.PTransform):
                 settings=settings_doc,
                 base=plan.record() if plan is not None else None,
                 shards=beam.pvalue.AsList(shards),
-                manifests=beam.pvalue.AsList(manifests),
+                summaries=beam.pvalue.AsList(summaries),
                 rejections=beam.pvalue.AsList(rejections),
                 read=beam.pvalue.AsSingleton(read),
                 **extra,

@@ -78,21 +78,19 @@ _FILTER_REASONS = frozenset({Reason.EMPTY_TEXT, Reason.TOO_SHORT, Reason.TOO_LON
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CarriedExample:
     """A base example kept as it is: it stays at ``position`` of base shard ``shard`` unless
-    that shard is rewritten. ``row`` is its manifest row, with the current input's URIs."""
+    that shard is rewritten. It travels without its manifest row: its shard's manifest file
+    holds it (a kept shard's file is kept; a rewritten shard's rows are read from the base's
+    file), with the current input's URIs; ``moved``: those differ from the base's (its source
+    moved), so its shard's manifest file is written again even when the shard is kept."""
 
     key: str
     split: str
     shard: int
     position: int
-    row: Mapping[str, Any]
-
-    @property
-    def pcm_sha256(self) -> str:
-        return str(self.row["pcm_sha256"])
-
-    @property
-    def audio_uri(self) -> str:
-        return str(self.row["audio_uri"])
+    pcm_sha256: str  # what DedupeAudio matches new audio against
+    source_uri: str
+    audio_uri: str
+    moved: bool = False
 
 
 def _signals(row: Mapping[str, Any]) -> Signals | None:
@@ -206,10 +204,11 @@ class _ClassifyFn(beam.DoFn):
             yield self._rejection(utt, row, *outcome)
             return
         self._counters["carried"].inc()
-        carried = {**row, "source_uri": utt.source_uri, "audio_uri": utt.audio_uri}
+        moved = (row.get("source_uri"), row.get("audio_uri")) != (utt.source_uri, utt.audio_uri)
         yield beam.pvalue.TaggedOutput(CARRIED, CarriedExample(
             key=utt.key, split=base.split, shard=int(row["shard"]),
-            position=int(row["position"]), row=carried))
+            position=int(row["position"]), pcm_sha256=str(row["pcm_sha256"]),
+            source_uri=utt.source_uri, audio_uri=utt.audio_uri, moved=moved))
 
     def _decide_rejection(self, utt: Utterance, rejection: BaseRejection
                           ) -> beam.pvalue.TaggedOutput | None:

@@ -11,9 +11,9 @@ copied in order, never decoded: output shard ``j`` takes them until the run's by
 ``(j + 1) / n`` of ``B``. So a split's examples keep their order (row ``i`` of the manifest is
 still the ``i``-th example read from the split's shards) and their bytes; only their shard and
 position change. Every other shard is kept byte for byte under its name (a hard link from the
-registry's cache when both are local), and so are ``rejected.parquet``, ``stats.json``,
-``CARD.md`` and the manifest of a split without a run: registering the result stores the
-rewritten shards and the rewritten manifests only.
+registry's cache when both are local), with its manifest file, and so are
+``rejected.parquet``, ``stats.json`` and ``CARD.md``: registering the result stores the
+rewritten shards and their manifest files only.
 
 The output is a complete build directory: ``dataset_info.json`` is the version's own, with its
 ``base`` naming the compacted version (``"mode": "compaction"``), a ``compaction`` record (the
@@ -24,7 +24,7 @@ leaves no ``dataset_info.json``, and the next one into the same output clears wh
 
 Plain Python, not a Beam pipeline: nothing is decoded or encoded, so the work is copying the
 small shards' bytes once, which one process does at disk speed; it streams a record at a time
-and a manifest row group at a time, so memory stays flat; and the output depends on the version
+and an output shard's manifest rows at a time, so memory stays flat; and the output depends on the version
 and the target only (no runner, worker count or bundle can change a byte).
 
 With nothing to compact (no split has a run), :func:`compact` says so and writes nothing, not
@@ -33,7 +33,6 @@ even the output directory.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,7 +47,6 @@ from curate.layout import (
     STATS_FILE,
     ShardFormat,
     fingerprint,
-    manifest_file,
     shard_file,
 )
 
@@ -204,25 +202,28 @@ class _Written:
     files: Mapping[ShardFormat, fsio.WrittenFile]  # paths relative to the build
 
 
-def _record_bytes(version: BaseVersion, files: BaseFiles, run: Run) -> int:
-    """The run's record bytes, from the split's manifest (``record_bytes``), a row group at a
-    time."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+def _manifest_of(files: BaseFiles, shard: BaseShard, ref: str) -> Any:
+    """A base shard's manifest rows, read from its manifest file."""
     import pyarrow.parquet as pq
 
-    rel = manifest_file(run.split)
-    indices = list(run.indices)
+    if shard.manifest is None:
+        raise InconsistentVersionError(f"{ref} lists no manifest file for shard {shard.index}")
+    with fsio.open_read(files.fetch(str(shard.manifest["path"]),
+                                    str(shard.manifest["sha256"]))) as f:
+        return pq.read_table(f)
+
+
+def _record_bytes(version: BaseVersion, files: BaseFiles, run: Run) -> int:
+    """The run's record bytes, from its shards' manifest files (``record_bytes``)."""
+    import pyarrow.compute as pc
+
     total = 0
-    with fsio.open_read(files.fetch(rel, version.info["files"][rel]["sha256"])) as f:
-        manifest = pq.ParquetFile(f)
-        for group in range(manifest.metadata.num_row_groups):
-            table = manifest.read_row_group(group, columns=["shard", "record_bytes"])
-            held = table.filter(pc.is_in(table["shard"], value_set=pa.array(
-                indices, type=table.schema.field("shard").type)))
-            if held.num_rows and held["record_bytes"].null_count:
-                raise InconsistentVersionError(f"{rel} of {version.ref} lacks record_bytes")
-            total += int(pc.sum(held["record_bytes"]).as_py() or 0)
+    for shard in run.shards:
+        held = _manifest_of(files, shard, version.ref).select(["record_bytes"])
+        if held.num_rows and held["record_bytes"].null_count:
+            raise InconsistentVersionError(f"{shard.manifest['path']} of {version.ref} "
+                                           "lacks record_bytes")
+        total += int(pc.sum(held["record_bytes"]).as_py() or 0)
     return total
 
 
@@ -253,81 +254,53 @@ def _write_run(version: BaseVersion, files: BaseFiles, run: Run, output_dir: str
     return written
 
 
-_Moves = Mapping[int, tuple[Any, Any]]  # old shard -> (new shards, new positions), by position
-
-
-def _moves(run: Run, written: Sequence[_Written]) -> dict[int, tuple[Any, Any]]:
-    """Where each example of the run went: the run's examples in order fill the written shards
-    in order."""
-    import numpy as np
-
-    shards = np.concatenate([np.full(w.num_examples, w.index, dtype=np.int64) for w in written])
-    positions = np.concatenate([np.arange(w.num_examples, dtype=np.int64) for w in written])
-    out, start = {}, 0
-    for shard in run.shards:
-        end = start + shard.num_examples
-        out[shard.index] = (shards[start:end], positions[start:end])
-        start = end
-    return out
-
-
-def _manifest_parts(path: str, moves: _Moves) -> Iterator[Any]:
-    """The manifest's rows with the moved examples' new shard and position, as one table per
-    shard of the output (the rows of each in order)."""
-    import numpy as np
+def _run_manifests(version: BaseVersion, files: BaseFiles, run: Run,
+                   written: Sequence[_Written]) -> Iterator[tuple[_Written, Any]]:
+    """(output shard, its manifest rows): the run's rows in order (its shards' manifest files,
+    one at a time) fill the written shards in order, each row with its new shard and
+    position. Holds one output shard's rows and one input shard's."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    pending: list[Any] = []
-    current = None
-    last = -1
-    with fsio.open_read(path) as f:
-        manifest = pq.ParquetFile(f)
-        for group in range(manifest.metadata.num_row_groups):
-            table = manifest.read_row_group(group)
-            shard = table["shard"].to_numpy().astype(np.int64)
-            position = table["position"].to_numpy().astype(np.int64)
-            order = shard * (1 << 40) + position  # row i is the i-th record of the shards
-            if len(order) and (order[0] <= last or np.any(np.diff(order) <= 0)):
-                raise InconsistentVersionError(f"{path}: its rows are not in shard order")
-            last = int(order[-1]) if len(order) else last
-            new_shard, new_position = shard.copy(), position.copy()
-            for old in np.unique(shard).tolist():
-                if old in moves:
-                    to_shard, to_position = moves[old]
-                    rows = np.flatnonzero(shard == old)
-                    if int(position[rows].max()) >= len(to_shard):
-                        raise InconsistentVersionError(
-                            f"{path}: shard {old} has a row at position "
-                            f"{int(position[rows].max())}, beyond its {len(to_shard)} records")
-                    new_shard[rows] = to_shard[position[rows]]
-                    new_position[rows] = to_position[position[rows]]
-            table = table.set_column(table.schema.get_field_index("shard"), "shard",
-                                     pa.array(new_shard, type=table.schema.field("shard").type))
-            table = table.set_column(table.schema.get_field_index("position"), "position",
-                                     pa.array(new_position,
-                                              type=table.schema.field("position").type))
-            bounds = [0, *(np.flatnonzero(np.diff(new_shard)) + 1).tolist(), len(new_shard)]
-            for a, b in itertools.pairwise(bounds):
-                if a == b:
-                    continue
-                if current is not None and int(new_shard[a]) != current:
-                    yield pa.concat_tables(pending)
-                    pending = []
-                current = int(new_shard[a])
-                pending.append(table.slice(a, b - a))
-    if pending:
-        yield pa.concat_tables(pending)
+    def rows() -> Iterator[Any]:
+        for shard in run.shards:
+            table = _manifest_of(files, shard, version.ref)
+            if table.num_rows != shard.num_examples or table["position"].to_pylist() != list(
+                    range(shard.num_examples)):
+                raise InconsistentVersionError(
+                    f"{shard.manifest['path']} of {version.ref}: its rows are not positions "
+                    f"0..{shard.num_examples - 1} of shard {shard.index}")
+            yield table
+
+    tables = rows()
+    pending: Any = None
+    for w in written:
+        parts, held = [], 0
+        while held < w.num_examples:
+            if pending is None:
+                pending = next(tables, None)
+                if pending is None:
+                    raise InconsistentVersionError(
+                        f"split {run.split!r} of {version.ref}: its manifest files list fewer "
+                        "examples than its shards hold")
+            take = min(w.num_examples - held, pending.num_rows)
+            parts.append(pending.slice(0, take))
+            pending = pending.slice(take) if take < pending.num_rows else None
+            held += take
+        table = pa.concat_tables(parts)
+        for name, values in (("shard", [w.index] * w.num_examples),
+                             ("position", list(range(w.num_examples)))):
+            i = table.schema.get_field_index(name)
+            table = table.set_column(i, name, pa.array(values, type=table.schema.field(i).type))
+        yield w, table
 
 
-def _model_fields(path: str) -> tuple[str, ...]:
-    import pyarrow.parquet as pq
+def _write_manifest(output_dir: str, split: str, index: int, table: Any) -> fsio.WrittenFile:
+    """Write a rewritten shard's manifest file, in the manifest's own schema (the base's
+    columns), as a build writes one."""
+    from curate.build_info import MANIFEST_SCHEMA, write_shard_manifest
 
-    from curate.build_info import MANIFEST_SCHEMA
-
-    with fsio.open_read(path) as f:
-        names = pq.ParquetFile(f).schema_arrow.names
-    return tuple(n for n in names if n not in MANIFEST_SCHEMA.names)
+    fields = [n for n in table.schema.names if n not in MANIFEST_SCHEMA.names]
+    return write_shard_manifest(output_dir, split, index, table.to_pylist(), fields)
 
 
 def _copy(files: BaseFiles, info: Mapping[str, Any], rel: str, output_dir: str
@@ -352,7 +325,7 @@ def _shard_entries(shard_files: Mapping[ShardFormat, Mapping[str, Any]], num_exa
 
 
 def _write(version: BaseVersion, plan: CompactionPlan, output_dir: str) -> dict[str, Any]:
-    from curate.build_info import code_version, merge_manifest, write_info_file
+    from curate.build_info import code_version, manifest_entry, write_info_file
 
     info = version.info
     files = version.base_files()
@@ -367,40 +340,38 @@ def _write(version: BaseVersion, plan: CompactionPlan, output_dir: str) -> dict[
         shards = plan.shards.get(split, ())
         in_run = {s.index for r in runs_of.get(split, []) for s in r.shards}
         entries: dict[int, dict[str, dict[str, Any]]] = {}
-        for shard in shards:  # kept
+        manifests: dict[int, dict[str, Any]] = {}
+        for shard in shards:  # kept, with its manifest file
             if shard.index not in in_run:
                 for f in shard.files.values():
                     listed[str(f["path"])] = {**_copy(files, info, str(f["path"]), output_dir),
                                               "base": True}
                 entries[shard.index] = _shard_entries(shard.files, shard.num_examples, True)
-        moves: dict[int, tuple[Any, Any]] = {}
+                if shard.manifest is None:
+                    raise InconsistentVersionError(
+                        f"{version.ref} lists no manifest file for shard {shard.index} of "
+                        f"split {split!r}")
+                rel = str(shard.manifest["path"])
+                listed[rel] = {**_copy(files, info, rel, output_dir), "base": True}
+                manifests[shard.index] = {"path": rel, **listed[rel],
+                                          "num_examples": shard.num_examples}
         for run in runs_of.get(split, []):
             written = _write_run(version, files, run, output_dir, formats)
-            for w in written:
+            for w, rows in _run_manifests(version, files, run, written):
                 as_listed = {fmt: {"path": f.path, "sha256": f.sha256,
                                    "size_bytes": f.size_bytes} for fmt, f in w.files.items()}
                 entries[w.index] = _shard_entries(as_listed, w.num_examples, False)
                 for f in w.files.values():
                     listed[f.path] = {"sha256": f.sha256, "size_bytes": f.size_bytes}
-            moves.update(_moves(run, written))
+                m = _write_manifest(output_dir, split, w.index, rows)
+                listed[m.path] = {"sha256": m.sha256, "size_bytes": m.size_bytes}
+                manifests[w.index] = manifest_entry(m, w.num_examples)
             record["runs"].append({"split": split, "shards": list(run.indices),
                                    "into": [w.index for w in written],
                                    "examples": run.num_examples, "size_bytes": run.size_bytes})
-        rel = manifest_file(split)
-        if moves:
-            source = files.fetch(rel, info["files"][rel]["sha256"])
-            manifest = merge_manifest(output_dir, split, _manifest_parts(source, moves),
-                                      _model_fields(source))
-            if manifest.summary["num_examples"] != int(info["splits"][split]["num_examples"]):
-                raise InconsistentVersionError(f"{rel} of {version.ref} lists "
-                                     f"{manifest.summary['num_examples']} examples, its "
-                                     f"{split!r} split {info['splits'][split]['num_examples']}")
-            listed[rel] = {"sha256": manifest.file.sha256,
-                           "size_bytes": manifest.file.size_bytes}
-        else:
-            listed[rel] = _copy(files, info, rel, output_dir)
         splits[split] = {**info["splits"][split], "shards": {
-            fmt.value: [entries[i][fmt.value] for i in sorted(entries)] for fmt in formats}}
+            fmt.value: [entries[i][fmt.value] for i in sorted(entries)] for fmt in formats},
+            "manifest": [manifests[i] for i in sorted(manifests)]}
     for rel in _COPIED:
         if rel in info["files"]:
             listed[rel] = _copy(files, info, rel, output_dir)

@@ -102,7 +102,7 @@ class FilterConfig(_Strict):
 def split_name_problem(name: object) -> str | None:
     """Why ``name`` is no valid split name (None if it is one): letters, digits, ``-`` or ``_``.
 
-    Split names become file names (``manifest/<split>.parquet``, ``data/<split>/…``), so every
+    Split names become file names (``manifest/<split>/…``, ``data/<split>/…``), so every
     reader of a build checks the names it finds with this same rule before making a path.
 
     >>> split_name_problem("train-clean_100") is None

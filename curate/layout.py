@@ -6,7 +6,7 @@ the build fingerprint. The one module that knows them; everything that writes or
 
     dataset_info.json                    INFO_FILE: written last; a build is complete with it
     data/<split>/<name>-<split>.<format>-<index>   shard_file(): indices are stable, gaps allowed
-    manifest/<split>.parquet             manifest_file()
+    manifest/<split>/<index>.parquet     manifest_file(): one per shard, the shard's index
     rejected.parquet                     REJECTED_FILE
     stats.json                           STATS_FILE
     CARD.md                              CARD_FILE
@@ -30,8 +30,15 @@ under the run's first indices). The shards of a split, in index order, are the o
 'data/train/asr-train.tfrecord-00003'
 >>> shard_index("data/train/asr-train.tfrecord-00003")
 3
->>> manifest_file("test")
-'manifest/test.parquet'
+>>> manifest_file("test", 3)
+'manifest/test/00003.parquet'
+
+Each shard has its own manifest file (layout 3), under the shard's index: a build on a base keeps
+an unchanged shard's manifest file byte for byte as it keeps the shard, so registering stores
+nothing for either. ``dataset_info.json`` lists a split's manifest files in shard order
+(``splits.<split>.manifest``); :func:`manifest_files` reads that list, and
+:func:`curate.build_info.read_manifest` gives a split's manifest as one table. A split with no
+examples has no manifest file (its table is empty, with the manifest's schema).
 """
 
 from __future__ import annotations
@@ -63,16 +70,18 @@ __all__ = [
     "info_digest",
     "is_build_file",
     "manifest_file",
-    "manifest_part_file",
+    "manifest_files",
     "shard_file",
     "shard_index",
     "staged_records_file",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The layout's version, in ``dataset_info.json``. 2: shard names without the shard count,
 fingerprints of every input in the manifests and ``rejected.parquet`` (what a build on a base
-version matches). A build refuses a base of an older layout."""
+version matches). 3: one manifest file per shard (``manifest/<split>/<index>.parquet``) instead
+of one per split. A build refuses a base of an older layout; readers still read a layout-2
+version's single manifest file (:func:`manifest_files`)."""
 
 INFO_FILE = "dataset_info.json"
 STATS_FILE = "stats.json"
@@ -106,9 +115,27 @@ def shard_index(path: str) -> int:
     return int(path.rsplit("-", 1)[1])
 
 
-def manifest_file(split: str) -> str:
-    """``manifest/<split>.parquet``: one row per example of the split, in shard order."""
-    return f"{MANIFEST_DIR}/{split}.parquet"
+def manifest_file(split: str, index: int) -> str:
+    """``manifest/<split>/00003.parquet``: one row per example of shard ``index`` of the split,
+    in position order."""
+    return f"{MANIFEST_DIR}/{split}/{index:05d}.parquet"
+
+
+def manifest_files(info: Mapping[str, Any], split: str) -> list[str]:
+    """The manifest files of ``split`` in shard order, as ``dataset_info.json`` (``info``) lists
+    them; for a version of layout 2, its one ``manifest/<split>.parquet``.
+
+    >>> manifest_files({"splits": {"a": {"manifest": [{"path": "manifest/a/00000.parquet"}]}},
+    ...                 "files": {}}, "a")
+    ['manifest/a/00000.parquet']
+    >>> manifest_files({"splits": {"a": {}}, "files": {"manifest/a.parquet": {}}}, "a")
+    ['manifest/a.parquet']
+    """
+    entry = info["splits"][split]
+    if "manifest" in entry:
+        return [str(m["path"]) for m in entry["manifest"]]
+    legacy = f"{MANIFEST_DIR}/{split}.parquet"  # layout 2
+    return [legacy] if legacy in info.get("files", {}) else []
 
 
 def staged_records_file(token: str) -> str:
@@ -116,14 +143,10 @@ def staged_records_file(token: str) -> str:
     return f"{STAGING_DIR}/{token}.records"
 
 
-def manifest_part_file(split: str, index: int) -> str:
-    """The staged manifest rows of one shard, merged into :func:`manifest_file` at the end."""
-    return f"{STAGING_DIR}/{MANIFEST_DIR}/{split}-{index:05d}.parquet"
-
-
 _BUILD_FILE = re.compile(
     rf"({re.escape(INFO_FILE)}|{re.escape(STATS_FILE)}|{re.escape(CARD_FILE)}"
-    rf"|{re.escape(REJECTED_FILE)}|{re.escape(REPORT_FILE)}|{MANIFEST_DIR}/[^/]+\.parquet"
+    rf"|{re.escape(REJECTED_FILE)}|{re.escape(REPORT_FILE)}|{MANIFEST_DIR}/[^/]+/\d{{5}}\.parquet"
+    rf"|{MANIFEST_DIR}/[^/]+\.parquet"  # layout 2's one manifest per split
     # shard names: layout 2 (an index) and layout 1 (index-of-count), so an older build is
     # recognised as a build too
     rf"|{DATA_DIR}/[^/]+/[^/]+\.({'|'.join(f.value for f in ShardFormat)})-\d{{5}}(-of-\d{{5}})?"
@@ -139,8 +162,8 @@ def is_build_file(rel: str) -> bool:
     >>> [is_build_file(p) for p in ("dataset_info.json", "manifest/train.parquet",
     ...  "data/train/asr-train.tfrecord-00003", "data/train/asr-train.tfrecord-00000-of-00004",
     ...  ".staging/ab.records", "report.html", "stats.json.tmp-0123456789ab", "notes.txt",
-    ...  "data/train/x.flac", "manifest/a/b.parquet")]
-    [True, True, True, True, True, True, True, False, False, False]
+    ...  "data/train/x.flac", "manifest/a/b.parquet", "manifest/train/00003.parquet")]
+    [True, True, True, True, True, True, True, False, False, False, True]
     """
     return _BUILD_FILE.fullmatch(rel) is not None
 

@@ -5,11 +5,13 @@ A shard's members are the examples this build processed (staged by
 (:class:`curate.carry.CarriedExample`, read back from the base's shard by position, never
 decoded or encoded again), and ``TOUCHED`` marks of a base shard that lost or changed an
 example. A base shard whose members are all its own examples, untouched, is kept: its files
-are the base's, byte for byte, under the same name (listed with ``"base": true``), copied from
-the registry's verified cache (hard links when both are local): the build directory is
-complete on its own, and registering it stores nothing new for them (the stores keep one
-object per content). Any other shard is written
-with its members sorted by key; a base shard left with no members disappears.
+and its manifest file are the base's, byte for byte, under the same names (listed with
+``"base": true``), copied from the registry's verified cache (hard links when both are local):
+the build directory is complete on its own, and registering it stores nothing new for them
+(the stores keep one object per content). (Its manifest file is written again only when a
+carried example's source moved: its row names the new URIs.) Any other shard is written with
+its members sorted by key, and its manifest file with it; a base shard left with no members
+disappears.
 
 Memory holds one record at a time, whatever the shard's size. Local staging files are read in
 place; remote ones (``gs://``, ``s3://``) and the base's shards are read once, front to back,
@@ -29,6 +31,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from curate.base import BaseFiles, BaseShard
+from curate.build_info import write_shard_manifest
 from curate.carry import CarriedExample
 from curate.config import ShardConfig
 from curate.fsio import WrittenFile, copy_file, is_local, join, open_read
@@ -162,10 +165,44 @@ def shard_records(path: str, fmt: ShardFormat) -> Iterator[tuple[int, bytes]]:
         reader.close()
 
 
+def _base_rows(base: BaseShard, files: BaseFiles) -> list[dict[str, Any]]:
+    """A base shard's manifest rows, in position order, from its manifest file."""
+    import pyarrow.parquet as pq
+
+    m = base.manifest
+    if m is None:
+        raise ValueError(f"shard {base.index} of the base lists no manifest file")
+    with open_read(files.fetch(str(m["path"]), str(m["sha256"]))) as f:
+        return pq.read_table(f).to_pylist()
+
+
+def _carried_rows(carried: list[CarriedExample], base: Mapping[int, BaseShard],
+                  files: BaseFiles | None) -> dict[str, dict[str, Any]]:
+    """key -> the manifest row of each carried example: its base row (each base shard's
+    manifest file read once) with the current input's URIs."""
+    by_shard: dict[int, list[CarriedExample]] = defaultdict(list)
+    for c in carried:
+        by_shard[c.shard].append(c)
+    out = {}
+    for shard, group in sorted(by_shard.items()):
+        if shard not in base or files is None:
+            raise ValueError(f"example {group[0].key!r} is carried from shard {shard}, which "
+                             "the base does not list")
+        rows = _base_rows(base[shard], files)
+        for c in group:
+            row = rows[c.position] if c.position < len(rows) else {}
+            if row.get("key") != c.key:
+                raise ValueError(f"the base's manifest of shard {shard} has "
+                                 f"{row.get('key')!r} at position {c.position}, not {c.key!r}")
+            out[c.key] = {**row, "source_uri": c.source_uri, "audio_uri": c.audio_uri}
+    return out
+
+
 def _kept(split: str, base: BaseShard, carried: list[CarriedExample], files: BaseFiles,
-          output_dir: str) -> ShardResult:
-    """A base shard every example of which is carried: its files are the base's, copied byte
-    for byte under the same names (hard links from the registry's cache when both are local)."""
+          output_dir: str, fields: tuple[str, ...]) -> ShardResult:
+    """A base shard every example of which is carried: its files and manifest file are the
+    base's, copied byte for byte under the same names (hard links from the registry's cache
+    when both are local)."""
     carried.sort(key=lambda c: c.position)
     if [c.position for c in carried] != list(range(base.num_examples)):
         raise ValueError(f"shard {base.index} of split {split!r}: carried positions "
@@ -176,20 +213,30 @@ def _kept(split: str, base: BaseShard, carried: list[CarriedExample], files: Bas
         rel, sha256 = str(f["path"]), str(f["sha256"])
         copy_file(files.fetch(rel, sha256), join(output_dir, rel))
         kept.append((fmt, WrittenFile(path=rel, sha256=sha256, size_bytes=int(f["size_bytes"]))))
-    rows = tuple(dict(c.row) for c in carried)
-    return ShardResult(split=split, index=base.index, num_examples=len(rows), files=tuple(kept),
-                       rows=rows, from_base=True)
+    m = base.manifest
+    if m is not None and not any(c.moved for c in carried):
+        rel, sha256 = str(m["path"]), str(m["sha256"])
+        copy_file(files.fetch(rel, sha256), join(output_dir, rel))
+        manifest = WrittenFile(path=rel, sha256=sha256, size_bytes=int(m["size_bytes"]))
+    else:
+        rows = _carried_rows(carried, {base.index: base}, files)
+        manifest = write_shard_manifest(output_dir, split, base.index,
+                                        (rows[c.key] for c in carried), fields)
+    return ShardResult(split=split, index=base.index, num_examples=len(carried),
+                       files=tuple(kept), manifest=manifest, from_base=True,
+                       manifest_from_base=m is not None and manifest.sha256 == m["sha256"])
 
 
 class _WriteShardFn(beam.DoFn):
     def __init__(self, output_dir: str, dataset: str, cfg: ShardConfig,
                  base_shards: Mapping[str, Mapping[int, BaseShard]],
-                 files: BaseFiles | None) -> None:
+                 files: BaseFiles | None, fields: tuple[str, ...]) -> None:
         self._output_dir = output_dir
         self._dataset = dataset
         self._cfg = cfg
         self._base_shards = base_shards
         self._files = files
+        self._fields = fields  # the build's model-signal fields (manifest columns)
 
     def process(self, item: tuple[tuple[str, int], Any]) -> Iterator[ShardResult]:
         (split, index), group = item
@@ -206,7 +253,7 @@ class _WriteShardFn(beam.DoFn):
                 isinstance(m, CarriedExample) and m.shard == index for m in members):
             Metrics.counter("curate", "shards.kept").inc()
             yield _kept(split, base, members,  # type: ignore[arg-type]
-                        self._files, self._output_dir)
+                        self._files, self._output_dir, self._fields)
             return
         members.sort(key=lambda m: m.key)
         for a, b in zip(members, members[1:]):
@@ -223,27 +270,32 @@ class _WriteShardFn(beam.DoFn):
             (f, WrittenFile(path=rels[f], sha256=w.sha256, size_bytes=w.size_bytes))
             for f, w in written.items()
         )
-        rows = tuple({**_row(m), "shard": index, "position": i} for i, m in enumerate(members))
+        carried = _carried_rows([m for m in members if isinstance(m, CarriedExample)],
+                                split_base, self._files)
+        manifest = write_shard_manifest(
+            self._output_dir, split, index,
+            ({**(carried[m.key] if isinstance(m, CarriedExample) else m.manifest_row()),
+              "shard": index, "position": i} for i, m in enumerate(members)),
+            self._fields)
         Metrics.counter("curate", "shards.written").inc()
         yield ShardResult(split=split, index=index, num_examples=num_examples, files=files,
-                          rows=rows)
-
-
-def _row(member: StagedExample | CarriedExample) -> dict[str, Any]:
-    return dict(member.row) if isinstance(member, CarriedExample) else member.manifest_row()
+                          manifest=manifest)
 
 
 class WriteShards(beam.PTransform):
     """((split, shard index), member) -> ShardResult, one per shard of the build (see the
     module docstring); ``base_shards`` and ``files``: the base's shards and how to read them
-    (empty and None for a build without a base)."""
+    (empty and None for a build without a base); ``model_signal_fields``: the build's
+    model-signal manifest columns."""
 
     def __init__(self, output_dir: str, dataset: str, cfg: ShardConfig,
                  base_shards: Mapping[str, Mapping[int, BaseShard]] | None = None,
-                 files: BaseFiles | None = None, *, progress: bool = False) -> None:
+                 files: BaseFiles | None = None, *, progress: bool = False,
+                 model_signal_fields: tuple[str, ...] = ()) -> None:
         super().__init__()
         self._output_dir, self._dataset, self._cfg = output_dir, dataset, cfg
         self._base_shards, self._files = dict(base_shards or {}), files
+        self._fields = tuple(model_signal_fields)
         self._progress = progress  # count the shards that will be written (build_progress)
 
     def expand(self, members: beam.PCollection) -> beam.PCollection:
@@ -261,5 +313,6 @@ class WriteShards(beam.PTransform):
             members
             | "GroupByShard" >> beam.GroupByKey()  # ((split, shard), [member])
             | "WriteShard" >> beam.ParDo(_WriteShardFn(
-                self._output_dir, self._dataset, self._cfg, self._base_shards, self._files))
+                self._output_dir, self._dataset, self._cfg, self._base_shards, self._files,
+                self._fields))
         )

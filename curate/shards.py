@@ -146,12 +146,14 @@ class DedupeAudio(beam.PTransform):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ShardResult:
-    """One shard of the build: its files (paths relative to the build) and manifest rows
-    (sorted by key, with shard and position). ``from_base``: the base version's files, kept."""
+    """One shard of the build: its files and its manifest file (paths relative to the build).
+    ``from_base``: the shard's files are the base version's, kept; ``manifest_from_base``: so is
+    its manifest file (not when a carried example's source moved: its row names the new URIs)."""
 
     split: str
     index: int
     num_examples: int
     files: tuple[tuple[ShardFormat, WrittenFile], ...]
-    rows: tuple[dict[str, Any], ...]
+    manifest: WrittenFile
     from_base: bool = False
+    manifest_from_base: bool = False

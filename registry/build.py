@@ -36,7 +36,7 @@ from curate.layout import (
     VALIDATION_DIR,
     VALIDATION_RESULT,
     fingerprint,
-    manifest_file,
+    manifest_files,
 )
 from curate.progress import phase
 from registry.errors import IntegrityError, NotFoundError, StoreUnavailableError
@@ -123,9 +123,18 @@ def _check_consistent(info: Mapping[str, Any], info_path: str) -> None:
                              "(edited after the build?)")
     accepted = 0
     for split, s in info["splits"].items():
-        manifest = manifest_file(split)
-        if manifest not in files:
-            raise IntegrityError(f"{info_path}: split {split!r} has no {manifest} in 'files'")
+        manifests = manifest_files(info, split)
+        if not manifests and int(s.get("num_examples", 0)):
+            raise IntegrityError(f"{info_path}: split {split!r} lists no manifest file")
+        for m in s.get("manifest", [{"path": r} for r in manifests]):
+            listed = files.get(m.get("path"))
+            if listed is None or ("sha256" in m and listed.get("sha256") != m["sha256"]):
+                raise IntegrityError(f"{info_path}: manifest {m.get('path')!r} of split "
+                                     f"{split!r} is not in 'files' with its sha256")
+        if "manifest" in s and "num_examples" in s and sum(
+                int(m.get("num_examples", 0)) for m in s["manifest"]) != int(s["num_examples"]):
+            raise IntegrityError(f"{info_path}: split {split!r} says {s['num_examples']} "
+                                 "examples, its manifest files list another number")
         for fmt, shards in (s.get("shards") or {}).items():
             for shard in shards:
                 listed = files.get(shard.get("path"))

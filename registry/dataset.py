@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from curate.config import split_name_problem
 from curate.extras import require
 from curate.fsio import is_local, open_read, sha256_of
-from curate.layout import INFO_FILE, ShardFormat, manifest_file
+from curate.layout import INFO_FILE, ShardFormat, manifest_files
 from curate.progress import phase
 from registry.cache import ENV_CACHE_DIR, CommitCache, default_cache_dir
 from registry.errors import (
@@ -208,13 +208,14 @@ class DatasetVersion(TrainingLoaders):
         return self._fetch([s["path"] for s in shards])
 
     def manifest(self, split: str) -> pa.Table:
-        """One row per example of ``split``: key, text, shard, position, duration, signals…"""
-        import pyarrow.parquet as pq
+        """One row per example of ``split``, in shard order: key, text, shard, position,
+        duration, signals… (its shards' manifest files, fetched through the cache)."""
+        from curate.build_info import read_manifest
 
         self._split(split)
-        (path,) = self._fetch([manifest_file(split)])
-        with open_read(path) as f:
-            return pq.read_table(f)
+        rels = manifest_files(self.info, split)
+        paths = dict(zip(rels, self._fetch(rels)))
+        return read_manifest(self.info, split, paths.__getitem__)
 
     def tf_dataset(self, split: str, *, decode_audio: bool = True, batch_size: int | None = None,
                    drop_remainder: bool = False) -> tf.data.Dataset:

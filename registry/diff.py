@@ -6,10 +6,11 @@ manifests have it: layout 2), so that "no change" means the same example bytes."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from curate.layout import manifest_file
+from curate.layout import manifest_files
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -149,6 +150,13 @@ def _model_changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[tuple
     return tuple(out)
 
 
+def _same_manifest(a: Mapping[str, Any], b: Mapping[str, Any], split: str) -> bool:
+    """Whether both versions list the same manifest files of ``split`` with the same bytes."""
+    ra, rb = manifest_files(a, split), manifest_files(b, split)
+    return ra == rb and all((a["files"].get(r) or {}).get("sha256")
+                            == (b["files"].get(r) or {}).get("sha256") for r in ra)
+
+
 def diff_versions(before: DatasetVersion, after: DatasetVersion) -> VersionDiff:
     """Compare two versions (of one dataset or of two)."""
     from curate.config import split_name_problem
@@ -162,9 +170,8 @@ def diff_versions(before: DatasetVersion, after: DatasetVersion) -> VersionDiff:
             side = before if split in before.info["splits"] else after
             raise IntegrityError(f"{side.ref}: {problem}")
         sa, sb = before.info["splits"].get(split), after.info["splits"].get(split)
-        manifest = manifest_file(split)
         signals: tuple[tuple[str, float | None, float | None], ...] = ()
-        if sa is not None and sb is not None and fa.get(manifest) == fb.get(manifest):
+        if sa is not None and sb is not None and _same_manifest(before.info, after.info, split):
             added, removed, changed = [], [], []  # same manifest bytes: same examples
         else:
             ta = before.manifest(split) if sa is not None else None

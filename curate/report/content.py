@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from curate.report.clips import Clip, Unplayable, example_clips, source_clip
-from curate.layout import REJECTED_FILE, ShardFormat, manifest_file
+from curate.layout import REJECTED_FILE, ShardFormat, shard_index
 from curate.report.inputs import ReportInput
+from curate.validation.errors import BuildReadError
 from curate.report.svg import histogram_svg
 
 __all__ = [
@@ -156,10 +157,22 @@ def _accepted(build: ReportInput, split: str, k: int, excerpt_s: float) -> tuple
     from curate.stats import label
 
     shards = build.info["splits"].get(split, {}).get("shards", {}).get(ShardFormat.TFRECORD.value, [])
-    manifest = build.table(manifest_file(split)) if k and shards else None
-    if manifest is None or manifest.num_rows == 0:
+    if not (k and shards):
         return ()
-    first = manifest.filter(manifest.column("shard").to_numpy() == 0).to_pylist()
+    index = shard_index(shards[0]["path"])
+    from curate.build_info import read_manifest
+
+    try:
+        manifest = read_manifest(build.info, split, lambda rel: _parquet(build, rel),
+                                 shard=index)
+    except BuildReadError:
+        raise
+    except Exception as e:  # pyarrow raises several types for a damaged file
+        raise BuildReadError(f"{build.label}: the manifest of shard {index} of {split!r} is "
+                             f"not readable Parquet ({e})") from e
+    first = manifest.filter(manifest.column("shard").to_numpy() == index).to_pylist()
+    if not first:
+        return ()
     rows = [first[i] for i in _by_hash([r["key"] for r in first])[:k]]
     path = shards[0]["path"]
     with build.open(path) as f:
@@ -173,6 +186,15 @@ def _accepted(build: ReportInput, split: str, k: int, excerpt_s: float) -> tuple
         out.append(Example(key=r["key"], title=r.get("text") or "", rows=tuple(fields),
                            clip=clips[r["position"]]))
     return tuple(out)
+
+
+def _parquet(build: ReportInput, rel: str) -> Any:
+    import pyarrow as pa
+
+    data = build.read(rel)
+    if data is None:
+        raise BuildReadError(f"{build.label}: {rel} is missing")
+    return pa.BufferReader(data)
 
 
 def _reasons(build: ReportInput, k: int, excerpt_s: float) -> tuple[Reason, ...]:

@@ -12,6 +12,7 @@ Results use GX's ``SUMMARY`` format with the table's identifying columns as
 
 from __future__ import annotations
 
+import datetime
 import logging
 import math
 from collections.abc import Mapping
@@ -188,7 +189,10 @@ def run_suite(
             batch_parameters={"dataframe": tables[table]},
             expectation_parameters=dict(parameters),
             result_format=result_format,
-            run_id=RunIdentifier(run_name=run_name),
+            # run_time given: without it GX parses run_name (a fingerprint prefix) as a date,
+            # and dateutil raises OverflowError for some hex strings ("6a2460497284")
+            run_id=RunIdentifier(run_name=run_name,
+                                 run_time=datetime.datetime.now(datetime.timezone.utc)),
         )
         for r in result.results:
             e = suite.expectations[index_of[r.expectation_config.id]]

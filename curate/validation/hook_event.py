@@ -22,7 +22,7 @@ from http import HTTPStatus
 from typing import Any, Protocol, runtime_checkable
 
 from curate.errors import CurateError
-from curate.layout import INFO_FILE, MANIFEST_DIR, STATS_FILE, manifest_file
+from curate.layout import INFO_FILE, STATS_FILE, manifest_files
 from curate.sources.paths import is_within
 from curate.validation.errors import BuildReadError, InfrastructureError
 from curate.validation.result import failure_rows
@@ -67,15 +67,17 @@ def _inside(root: str, rel: str) -> str:
 def _download_build(files: BuildFiles, repo: str, ref: str, dest: str) -> BuildDir | None:
     """The build at ``ref`` copied into ``dest`` (info, stats, manifests); None if ``ref`` has
     no ``dataset_info.json``. BuildReadError for split names that are no valid names."""
-    os.makedirs(os.path.join(dest, MANIFEST_DIR), exist_ok=True)
+    os.makedirs(dest, exist_ok=True)
     if not files.download(repo, ref, INFO_FILE, _inside(dest, INFO_FILE)):
         return None
     files.download(repo, ref, STATS_FILE, _inside(dest, STATS_FILE))  # optional: not validated
     build = BuildDir.open(dest)  # checks every split name with the config's rule
     for split in build.info["splits"]:
-        rel = manifest_file(split)
-        if not files.download(repo, ref, rel, _inside(dest, rel)):
-            raise BuildReadError(f"{repo}@{ref}: split {split!r} has no manifest ({rel})")
+        for rel in manifest_files(build.info, split):
+            path = _inside(dest, rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if not files.download(repo, ref, rel, path):
+                raise BuildReadError(f"{repo}@{ref}: split {split!r} has no manifest ({rel})")
     return build
 
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from curate.build_info import MANIFEST_SCHEMA
 from curate.config import split_name_problem
 from curate.fsio import is_local, list_files
-from curate.layout import INFO_FILE, manifest_file
+from curate.layout import INFO_FILE
 from curate.validation import storage
 from curate.validation.errors import BuildReadError
 
@@ -92,7 +92,7 @@ class BuildLike(Protocol):
         """The parsed ``dataset_info.json``."""
 
     def manifest(self, split: str) -> pa.Table:
-        """The rows of ``manifest/<split>.parquet``."""
+        """The rows of the split's manifest files, in shard order."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -139,25 +139,35 @@ class BuildDir:
 
     def manifest(self, split: str) -> pa.Table:
         import pyarrow as pa
-        import pyarrow.parquet as pq
+
+        from curate.build_info import read_manifest
 
         problem = split_name_problem(split)
         if problem:
             raise BuildReadError(f"{self.root}: {problem}")
-        path = storage.join(self.root, manifest_file(split))
-        if is_local(self.root):
-            if not os.path.isfile(path):
-                raise BuildReadError(f"{self.root}: split {split!r} has no manifest ({path})")
-            source: Any = path
-        else:
+        if split not in self.info["splits"]:
+            raise BuildReadError(f"{self.root}: no split {split!r}")
+        opened: list[str] = []
+
+        def source(rel: str) -> Any:
+            path = storage.join(self.root, rel)
+            opened.append(path)
+            if is_local(self.root):
+                if not os.path.isfile(path):
+                    raise BuildReadError(f"{self.root}: split {split!r} has no manifest ({path})")
+                return path
             data = storage.read_bytes(path)
             if data is None:
                 raise BuildReadError(f"{self.root}: split {split!r} has no manifest ({path})")
-            source = pa.BufferReader(data)
+            return pa.BufferReader(data)
+
         try:
-            return pq.read_table(source)
+            return read_manifest(self.info, split, source)
+        except BuildReadError:
+            raise
         except Exception as e:  # pyarrow raises several types for a damaged file
-            raise BuildReadError(f"{path}: not a readable Parquet manifest ({e})") from e
+            raise BuildReadError(f"{opened[-1] if opened else self.root}: not a readable "
+                                 f"Parquet manifest ({e})") from e
 
 
 def _parse_info(path: str, data: bytes) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from curate.extras import require
-from curate.layout import ShardFormat, manifest_file
+from curate.layout import ShardFormat, manifest_files
 from registry.errors import MissingDependencyError, RegistryError
 from registry.loaders.split import PinnedFile, SplitFiles
 
@@ -50,7 +50,7 @@ class TrainingLoaders:
         wanted = tuple(ShardFormat) if formats is None else tuple(map(ShardFormat, formats))
         counts = {s["path"]: int(s["num_examples"]) for fmt in wanted
                   for s in shards.get(fmt.value, [])}
-        rels = [*counts, manifest_file(split)]
+        rels = [*counts, *manifest_files(info, split)]
         paths = self._fetch(rels)
         pinned = []
         for rel, path in zip(rels, paths):

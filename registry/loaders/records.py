@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 from curate.example_decode import AUDIO_DTYPES, ExampleDecoder
 from curate.example_decode import decode_audio as decode_audio_of
-from curate.layout import ShardFormat
+from curate.layout import ShardFormat, manifest_file, shard_index
 from curate.writers import check_tfrecord_data, tfrecord_length
 from registry.errors import IntegrityError
 from registry.loaders.split import AUDIO, PinnedFile, SplitFiles, text_features
@@ -31,6 +31,7 @@ __all__ = [
     "iter_examples",
     "flat_batch",
     "manifest_by_shard",
+    "manifest_rows",
     "pad_batch",
     "pad_flat",
     "pad_rows",
@@ -206,35 +207,45 @@ def pcm16_exact(files: SplitFiles, decoder: Decoder) -> bool:
             and files.audio_codec in PCM16_CODECS)
 
 
+def manifest_rows(files: SplitFiles, pinned: Sequence[PinnedFile] | None = None) -> Any:
+    """The rows of the split's manifest files ``pinned`` (default: all of them), each checked
+    against what was verified, as one Arrow table in the order given
+    (:func:`curate.build_info.read_manifest`)."""
+    from curate.build_info import read_manifest
+
+    pinned = files.manifests if pinned is None else pinned
+    for m in pinned:
+        m.check(files.ref)
+    listing = {"splits": {files.split: {"manifest": [{"path": m.rel} for m in pinned]}},
+               "feature_spec": files.feature_spec}
+    paths = {m.rel: m.path for m in pinned}
+    return read_manifest(listing, files.split, paths.__getitem__)
+
+
 def manifest_by_shard(files: SplitFiles) -> Any:
     """The split's manifest as one Arrow table sorted by (shard, position): what
     :func:`shard_table` takes as ``manifest`` when it reads every shard in one process."""
-    import pyarrow.parquet as pq
-
-    files.manifest.check(files.ref)
-    return pq.read_table(files.manifest.path).sort_by([("shard", "ascending"),
-                                                       ("position", "ascending")])
+    return manifest_rows(files).sort_by([("shard", "ascending"), ("position", "ascending")])
 
 
 def shard_table(files: SplitFiles, shard: int, *, fmt: ShardFormat | None = None,
                 manifest: Any = None) -> Any:
     """One shard's examples as an Arrow table: the manifest's rows of that shard (every
-    column, in position order) plus ``audio``, the encoded bytes read from the shard. Each
-    record's key must be its manifest row's: IntegrityError otherwise. ``manifest``
-    (:func:`manifest_by_shard`) saves reading the manifest file again for each shard."""
+    column, in position order) plus ``audio``, the encoded bytes read from the shard
+    (``shard``: its place in the split's shard list). Each record's key must be its manifest
+    row's: IntegrityError otherwise. ``manifest`` (:func:`manifest_by_shard`) saves reading
+    the manifest files again for each shard; without it, only this shard's is read."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     fmt = ShardFormat(fmt or files.format)
     shards = files.shards(fmt)
     f = shards[shard]
+    index = shard_index(f.rel)
     if manifest is None:
-        files.manifest.check(files.ref)
-        rows = pq.read_table(files.manifest.path, filters=[("shard", "=", shard)])
-        rows = rows.sort_by("position")
-    else:
-        rows = manifest.filter(pc.equal(manifest.column("shard"), shard))
+        own = [m for m in files.manifests if m.rel == manifest_file(files.split, index)]
+        manifest = manifest_rows(files, own or files.manifests)  # or layout 2's one file
+    rows = manifest.filter(pc.equal(manifest.column("shard"), index)).sort_by("position")
     if rows.num_rows != f.num_examples or rows.column("position").to_pylist() != list(
             range(f.num_examples)):
         raise IntegrityError(

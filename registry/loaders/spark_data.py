@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from curate.layout import ShardFormat
-from registry.loaders.records import shard_table
+from registry.loaders.records import manifest_rows, shard_table
 from registry.loaders.split import AUDIO, SplitFiles
 
 __all__ = ["spark_dataframe"]
@@ -32,13 +32,12 @@ def spark_dataframe(spark: Any, files: SplitFiles) -> Any:
     """The split as a ``pyspark.sql.DataFrame`` with one partition per shard, rows in shard
     order within each (see the module doc)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
     from pyspark.sql.pandas.types import from_arrow_schema
 
     fmt = files.format
     count = len(files.shards(fmt))
-    files.manifest.check(files.ref)
-    schema = pq.read_schema(files.manifest.path).append(pa.field(AUDIO, pa.binary()))
+    schema = manifest_rows(files, files.manifests[:1]).schema.append(
+        pa.field(AUDIO, pa.binary()))
     schema = schema.remove_metadata()
     ids = spark.range(count, numPartitions=count)
     # The commit goes with the audio column's metadata (kept by selects and joins) and on the

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from curate.fsio import join
-from curate.layout import INFO_FILE, ShardFormat, manifest_file
+from curate.layout import INFO_FILE, ShardFormat, manifest_files
 from registry.errors import IntegrityError, NotFoundError
 
 __all__ = ["AUDIO", "PinnedFile", "SplitFiles", "text_features"]
@@ -77,7 +77,8 @@ class PinnedFile:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SplitFiles:
     """A split's shards in shard order (row ``i`` of the manifest is record ``i``), its
-    manifest and the decoding facts of its version."""
+    manifest files (one per shard, in shard order; a layout-2 version's one file) and the
+    decoding facts of its version."""
 
     ref: str  # "NAME@v1" (for messages)
     commit_id: str
@@ -88,7 +89,7 @@ class SplitFiles:
     audio_codec: str
     array_record: tuple[PinnedFile, ...]
     tfrecord: tuple[PinnedFile, ...]
-    manifest: PinnedFile
+    manifests: tuple[PinnedFile, ...]
 
     @property
     def num_examples(self) -> int:
@@ -146,7 +147,7 @@ class SplitFiles:
                                for s in shards.get(ShardFormat.ARRAY_RECORD.value, [])),
             tfrecord=tuple(pin(s["path"], int(s["num_examples"]))
                            for s in shards.get(ShardFormat.TFRECORD.value, [])),
-            manifest=pin(manifest_file(split)),
+            manifests=tuple(pin(rel) for rel in manifest_files(info, split)),
         )
 
     @classmethod

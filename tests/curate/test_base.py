@@ -45,8 +45,10 @@ def _info_of(config, **changes: Any) -> dict[str, Any]:
     info = {"name": config.name, "schema_version": SCHEMA_VERSION, "fingerprint": "f",
             "config": config.resolved(), "settings": settings,
             "settings_sha256": settings_sha256(settings),
-            "splits": {"train": {"shards": {"tfrecord": [shard]}}},
-            "files": {"manifest/train.parquet": {"sha256": "m", "size_bytes": 1},
+            "splits": {"train": {"shards": {"tfrecord": [shard]}, "manifest": [
+                {"path": "manifest/train/00004.parquet", "sha256": "m", "size_bytes": 1,
+                 "num_examples": 3}]}},
+            "files": {"manifest/train/00004.parquet": {"sha256": "m", "size_bytes": 1},
                       shard["path"]: {"sha256": "s", "size_bytes": 9}}}
     info.update(changes)
     return info
@@ -57,7 +59,9 @@ def test_a_base_with_the_same_settings_is_used_incrementally():
     plan = plan_base(config, _Base(_info_of(config)), build_settings(config))
     assert plan.mode is BaseMode.INCREMENTAL and plan.reason == ""
     assert plan.first_free() == {"train": 5}  # after the base's last index
-    assert plan.manifests == {"train": ("manifest/train.parquet", "m")}
+    (kept,) = plan.shards["train"]
+    assert kept.index == 4 and kept.manifest["path"] == "manifest/train/00004.parquet"
+    assert kept.manifest["sha256"] == "m"  # what a kept shard's manifest is copied from
 
 
 def test_a_changed_filter_is_still_incremental_a_changed_codec_is_a_full_rebuild():
@@ -72,6 +76,8 @@ def test_a_changed_filter_is_still_incremental_a_changed_codec_is_a_full_rebuild
 @pytest.mark.parametrize("changes, message", [
     ({"name": "other"}, "is a version of 'other', and this config builds 'ds'"),
     ({"schema_version": 1}, "built with layout 1, this build writes layout"),
+    # layout 2: one manifest per split, which a build on it cannot keep per shard
+    ({"schema_version": 2}, "built with layout 2, this build writes layout 3: build it again"),
     ({"schema_version": SCHEMA_VERSION + 1}, "upgrade curate-speech"),
 ])
 def test_a_base_it_cannot_use_is_a_one_line_usage_error(changes, message):

@@ -1,10 +1,8 @@
-"""The build directory's own files: the manifest merge (parts in order, one at a time, and
-the split summary of all of them) and the accounting check before dataset_info.json."""
+"""The build directory's own files: the per-shard manifest files (written, read back as one
+table in shard order, the split summary of all of them) and the accounting check before
+dataset_info.json."""
 
 from __future__ import annotations
-
-import gc
-import weakref
 
 import numpy as np
 import pyarrow as pa
@@ -13,12 +11,13 @@ import pytest
 
 from curate.build_info import (
     manifest_schema,
-    manifest_table,
-    merge_manifest,
-    read_manifest_part,
-    write_manifest_part,
+    read_manifest,
+    summarize_manifest,
+    write_manifest,
+    write_shard_manifest,
 )
-from curate.features import model_fields
+from curate.features import feature_spec, model_fields
+from curate.layout import manifest_file
 from curate.stats import summarize_split
 
 
@@ -40,53 +39,73 @@ def _rows(shard: int, n: int, fields: tuple[str, ...] = ()) -> list[dict]:
     return rows
 
 
-def test_parts_are_merged_in_order_with_the_summary_of_all_rows(tmp_path):
-    fields = model_fields(["vad"])
-    parts = [_rows(shard, n, fields) for shard, n in enumerate([5, 0, 9, 3])]  # an empty shard too
-    paths = [write_manifest_part(str(tmp_path / f"part-{i}.parquet"), rows, fields)
-             for i, rows in enumerate(parts)]
-    written, summary = merge_manifest(str(tmp_path / "build"), "train",
-                                      (read_manifest_part(p) for p in paths), fields)
+def _info(entries_by_split: dict, fields: tuple[str, ...] = ()) -> dict:
+    return {"splits": {split: {"manifest": entries} for split, entries in
+                       entries_by_split.items()},
+            "feature_spec": feature_spec(fields), "files": {}}
 
-    path = tmp_path / "build" / "manifest" / "train.parquet"
-    assert written.path == "manifest/train.parquet"
+
+def test_a_shard_manifest_file_reads_back_as_written(tmp_path):
+    fields = model_fields(["vad"])
+    rows = _rows(3, 7, fields)
+    written = write_shard_manifest(str(tmp_path), "train", 3, rows, fields)
+    path = tmp_path / "manifest" / "train" / "00003.parquet"
+    assert written.path == manifest_file("train", 3) == "manifest/train/00003.parquet"
     assert written.size_bytes == path.stat().st_size
+    import hashlib
+
+    assert written.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     table = pq.read_table(path)
     assert table.schema == manifest_schema(fields)
-    everything = [r for rows in parts for r in rows]
-    assert table.to_pylist() == everything
-    assert pq.ParquetFile(path).num_row_groups == 3  # one per non-empty part
+    assert table.to_pylist() == rows
+    again = write_shard_manifest(str(tmp_path / "again"), "train", 3, rows, fields)
+    assert again.sha256 == written.sha256  # the same rows, the same bytes
 
-    columns = {name: [r[name] for r in everything] for name in everything[0]}
+
+def test_the_split_reads_as_one_table_in_shard_order_with_the_summary_of_all_rows(tmp_path):
+    fields = model_fields(["vad"])
+    shards = {7: 5, 2: 9, 11: 3}  # gaps between indices; written out of order
+    everything = [r for index in sorted(shards) for r in _rows(index, shards[index], fields)]
+    entries, summary = write_manifest(str(tmp_path), "train", reversed(everything), fields)
+    assert [e["path"] for e in entries] == [manifest_file("train", i) for i in (2, 7, 11)]
+    assert [e["num_examples"] for e in entries] == [9, 5, 3]
+    info = _info({"train": entries}, fields)
+    table = read_manifest(info, "train", lambda rel: str(tmp_path / rel))
+    assert table.schema == manifest_schema(fields)
+    # each file holds its shard's rows in the order given (here reversed), files in shard order
+    expected = [r for i in (2, 7, 11) for r in reversed(_rows(i, shards[i], fields))]
+    assert table.to_pylist() == expected
+    one = read_manifest(info, "train", lambda rel: str(tmp_path / rel), shard=7,
+                        columns=["key", "position"])
+    assert one.column_names == ["key", "position"] and one.num_rows == 5
+
+    columns = {name: [r[name] for r in expected] for name in expected[0]}  # as the files hold
     assert summary == summarize_split(columns)
     assert summary["num_examples"] == 17 and summary["num_speakers"] == 7
     assert summary["signals"]["vad_speech_ratio"]["count"] == 17
     assert summary["duration_s"] == pytest.approx(sum(columns["duration_s"]))
 
 
-def test_merge_holds_one_part_at_a_time(tmp_path):
-    """What lets one worker merge a split of millions of examples: a part is dropped once it is
-    written, so by the time part k+1 is asked for, part k-1 is gone."""
-    alive: list[weakref.ref] = []
-
-    def parts():
-        for shard in range(6):
-            gc.collect()
-            assert [r() is None for r in alive[:-1]] == [True] * max(len(alive) - 1, 0), shard
-            table = manifest_table(_rows(shard, 50))
-            alive.append(weakref.ref(table))
-            yield table
-
-    _, summary = merge_manifest(str(tmp_path), "train", parts())
-    assert len(alive) == 6 and summary["num_examples"] == 300
-
-
-def test_a_split_without_parts_gets_an_empty_manifest(tmp_path):
-    _, summary = merge_manifest(str(tmp_path), "test", iter(()))
-    table = pq.read_table(tmp_path / "manifest" / "test.parquet")
-    assert table.num_rows == 0 and table.schema == manifest_schema()
+def test_a_split_without_examples_has_no_file_and_reads_as_an_empty_table(tmp_path):
+    fields = model_fields(["vad"])
+    entries, summary = write_manifest(str(tmp_path), "test", [], fields)
+    assert entries == [] and not (tmp_path / "manifest").exists()
+    table = read_manifest(_info({"test": entries}, fields), "test", lambda rel: 1 / 0)
+    assert table.num_rows == 0 and table.schema == manifest_schema(fields)
     assert summary["num_examples"] == 0 and summary["duration_s"] == 0.0
     assert summary["signals"] == {}
+    assert summarize_manifest([]) == summary
+
+
+def test_a_layout_2_version_reads_from_its_one_manifest_file(tmp_path):
+    rows = _rows(0, 4) + _rows(1, 2)
+    (tmp_path / "manifest").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows, schema=manifest_schema()),
+                   tmp_path / "manifest" / "train.parquet")
+    info = {"splits": {"train": {}}, "files": {"manifest/train.parquet": {}},
+            "feature_spec": feature_spec()}
+    assert read_manifest(info, "train", lambda rel: str(tmp_path / rel)).to_pylist() == rows
+    assert read_manifest(info, "train", lambda rel: str(tmp_path / rel), shard=1).num_rows == 6
 
 
 def test_inputs_that_do_not_add_up_stop_the_build_naming_the_counts(tmp_path):
@@ -100,7 +119,7 @@ def test_inputs_that_do_not_add_up_stop_the_build_naming_the_counts(tmp_path):
                      reason=Reason.TOO_SHORT, detail="0.1 s")
     with pytest.raises(AccountingError) as e:  # 1 rejected, nothing accepted, 3 read: 2 lost
         _finalize(None, output_dir=str(tmp_path), config=config, models=None, shards=[],
-                  manifests=[], rejections=[lost], read=3)
+                  summaries=[], rejections=[lost], read=3)
     assert isinstance(e.value, CurateError)
     assert str(e.value) == "inputs do not add up: accepted 0 + rejected 1 = 1, but 3 were read"
     assert (e.value.read, e.value.accepted, e.value.rejected) == (3, 0, 1)

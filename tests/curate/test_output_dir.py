@@ -111,7 +111,8 @@ def test_a_staging_dir_does_not_make_a_users_directory_a_leftover(tmp_path):
 def test_only_what_a_build_wrote_is_deleted(tmp_path):
     out = tmp_path / "build"
     build_files = ["dataset_info.json", "stats.json", "CARD.md", "rejected.parquet",
-                   "manifest/train.parquet", "data/train/c-train.tfrecord-00000-of-00002",
+                   "manifest/train.parquet", "manifest/test/00003.parquet",
+                   "data/train/c-train.tfrecord-00000-of-00002",
                    "data/train/c-train.array_record-00001-of-00002.tmp-0123456789ab",
                    "validation/result.json", "validation/docs/index.html", ".staging/a.records"]
     for rel in build_files:

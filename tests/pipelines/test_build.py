@@ -18,6 +18,7 @@ from curate.launch import run_build
 from tests.pipelines.corpus import small_shard_corpus
 from tests.same_build import assert_same_build
 from tests.terminal import on_a_terminal
+from tests.manifests import split_manifest as _manifest
 
 
 def _quiet(_: str) -> None:
@@ -64,8 +65,10 @@ def build_2(corpus, tmp_path_factory):
 
 def _outcomes(build_dir: str) -> dict[str, str | None]:
     outcome: dict[str, str | None] = {}
-    for name in os.listdir(os.path.join(build_dir, "manifest")):
-        for key in pq.read_table(os.path.join(build_dir, "manifest", name)).column("key").to_pylist():
+    with open(os.path.join(build_dir, "dataset_info.json")) as f:
+        splits = json.load(f)["splits"]
+    for split in splits:
+        for key in _manifest(build_dir, split).column("key").to_pylist():
             outcome[key] = None
     rejected = pq.read_table(os.path.join(build_dir, "rejected.parquet")).to_pylist()
     for row in rejected:
@@ -142,12 +145,12 @@ def test_build_directory_describes_itself(build_1):
         assert hashlib.sha256(data).hexdigest() == meta["sha256"], path
         assert len(data) == meta["size_bytes"]
     for split, s in info["splits"].items():
-        manifest = pq.read_table(os.path.join(out, "manifest", f"{split}.parquet"))
+        manifest = _manifest(out, split)
         assert manifest.num_rows == s["num_examples"]
         assert sum(sh["num_examples"] for sh in s["shards"]["tfrecord"]) == s["num_examples"]
         assert sum(sh["num_examples"] for sh in s["shards"]["array_record"]) == s["num_examples"]
         assert s["duration_s"] == pytest.approx(sum(manifest.column("duration_s").to_pylist()))
-    speakers = [set(pq.read_table(os.path.join(out, "manifest", f"{s}.parquet")).column("speaker").to_pylist())
+    speakers = [set(_manifest(out, s).column("speaker").to_pylist())
                 for s in info["splits"]]
     assert sum(len(s) for s in speakers) == len(set().union(*speakers)), "a speaker crosses splits"
     assert sum(len(s["shards"]["tfrecord"]) for s in info["splits"].values()) > 3, "expected several shards"
@@ -175,7 +178,7 @@ def test_the_report_of_a_real_build_plays_kept_and_rejected_examples(build_1, tm
         assert f'id="reason-{reason}"' in page
     kept = set(re.findall(r'<audio [^>]*data-key="([^"]+)"', page))
     for split, s in info["splits"].items():  # 3 kept examples of every split, from its shard 0
-        first = pq.read_table(os.path.join(out, "manifest", f"{split}.parquet")).to_pylist()
+        first = _manifest(out, split).to_pylist()
         in_shard_0 = {r["key"] for r in first if r["shard"] == 0}
         assert len(kept & in_shard_0) == min(3, len(in_shard_0)), split
     assert written.excerpts >= 3 * len(info["splits"]) and written.unplayable >= 3
@@ -198,7 +201,7 @@ def test_tfrecord_reads_back_with_plain_tf_data(corpus, build_1):
             for k, v in info["feature_spec"].items()}
     split = max(info["splits"], key=lambda s: info["splits"][s]["num_examples"])
     files = [os.path.join(out, s["path"]) for s in info["splits"][split]["shards"]["tfrecord"]]
-    manifest = {r["key"]: r for r in pq.read_table(os.path.join(out, "manifest", f"{split}.parquet")).to_pylist()}
+    manifest = {r["key"]: r for r in _manifest(out, split).to_pylist()}
     parsed = list(tf.data.TFRecordDataset(files).map(lambda r: tf.io.parse_single_example(r, spec)))
     assert len(parsed) == len(manifest)
     for ex in parsed[:6]:
@@ -225,9 +228,9 @@ def test_array_record_holds_the_same_examples_in_the_same_order(build_1):
 
 
 def test_manifest_rows_follow_the_shards(build_1):
-    """Row i of ``manifest/<split>.parquet`` is the i-th example read from the split's shards
-    in order (the manifest is merged from one part per shard, in shard order), so a training
-    step's index finds its row without a join; the parts are gone with the staging dir."""
+    """Row i of a split's manifest is the i-th example read from the split's shards in order
+    (one manifest file per shard, listed in shard order), so a training step's index finds its
+    row without a join; nothing is left in the staging dir."""
     from curate.writers import read_tfrecord
 
     out, info = build_1
@@ -237,12 +240,15 @@ def test_manifest_rows_follow_the_shards(build_1):
             for record in read_tfrecord(open(os.path.join(out, shard["path"]), "rb").read()):
                 example = tf.train.Example.FromString(record)
                 keys.append(example.features.feature["key"].bytes_list.value[0].decode())
-        manifest = pq.read_table(os.path.join(out, "manifest", f"{split}.parquet"))
+        manifest = _manifest(out, split)
         assert manifest.column("key").to_pylist() == keys, split
         rows = manifest.select(["shard", "position"]).to_pylist()
         assert rows == sorted(rows, key=lambda r: (r["shard"], r["position"]))
-        assert pq.ParquetFile(os.path.join(out, "manifest", f"{split}.parquet")).num_row_groups \
-            == len(s["shards"]["tfrecord"])
+        assert [m["path"] for m in s["manifest"]] == [
+            f"manifest/{split}/{shard['path'].rsplit('-', 1)[1]}.parquet"
+            for shard in s["shards"]["tfrecord"]]
+        for m, shard in zip(s["manifest"], s["shards"]["tfrecord"]):
+            assert pq.read_table(os.path.join(out, m["path"])).num_rows == shard["num_examples"]
     assert not os.path.exists(os.path.join(out, ".staging"))
 
 

@@ -71,9 +71,8 @@ def _unlisted_bytes(build_dir: str, info: dict) -> int:
 
 def _ordered_examples(build_dir: str, info: dict) -> dict[str, list[tuple[str, str]]]:
     """split -> [(key, example_sha256)] in manifest (= shard) order."""
-    return {split: [(r["key"], r["example_sha256"]) for r in pq.read_table(
-        os.path.join(build_dir, manifest_file(split)),
-        columns=["key", "example_sha256"]).to_pylist()] for split in info["splits"]}
+    return {split: [(r["key"], r["example_sha256"]) for r in incremental._manifest(
+        build_dir, info, split, ["key", "example_sha256"])] for split in info["splits"]}
 
 
 @pytest.fixture(scope="module")
@@ -156,8 +155,9 @@ def test_no_example_is_added_removed_changed_or_moved_in_order(versions):
     assert diff.files_changed  # the manifests of the compacted splits: shard, position
     info, last = versions["info"], versions["last_info"]
     for split in info["splits"]:
-        assert {k: v for k, v in info["splits"][split].items() if k != "shards"} == {
-            k: v for k, v in last["splits"][split].items() if k != "shards"}
+        assert {k: v for k, v in info["splits"][split].items() if k not in (
+            "shards", "manifest")} == {k: v for k, v in last["splits"][split].items()
+                                       if k not in ("shards", "manifest")}
     assert info["rejected_by_reason"] == last["rejected_by_reason"]
     for rel in ("rejected.parquet", "stats.json", "CARD.md"):
         assert info["files"][rel]["sha256"] == last["files"][rel]["sha256"], rel
@@ -181,7 +181,7 @@ def test_registering_it_stores_only_the_rewritten_shards_and_manifests(versions)
     new = {p: f for p, f in info["files"].items()
            if last["files"].get(p, {}).get("sha256") != f["sha256"]}
     assert {p for p in new if not p.startswith("data/")} == {
-        manifest_file(r["split"]) for r in info["compaction"]["runs"]}
+        manifest_file(r["split"], i) for r in info["compaction"]["runs"] for i in r["into"]}
     listed_new = sum(f["size_bytes"] for f in new.values())
     new_bytes = listed_new + _unlisted_bytes(versions["dir"], info)
     v5 = versions["v5"]
@@ -191,6 +191,34 @@ def test_registering_it_stores_only_the_rewritten_shards_and_manifests(versions)
     stored = versions["stored_after"] - versions["stored_before"]
     assert stored <= new_bytes * 1.1 + 64 * 1024  # + commit records and refs
     assert listed_new < shards / 2  # a full copy would be every shard
+
+
+def test_a_kept_shard_keeps_its_manifest_file_and_a_rewritten_one_gets_its_own(versions):
+    info, last = versions["info"], versions["last_info"]
+    for split, entry in info["splits"].items():
+        before = {m["path"]: m for m in last["splits"][split]["manifest"]}
+        kept = {int(s["path"].rsplit("-", 1)[1]) for s in entry["shards"]["tfrecord"]
+                if s.get("base")}
+        indices = [int(s["path"].rsplit("-", 1)[1]) for s in entry["shards"]["tfrecord"]]
+        assert [m["path"] for m in entry["manifest"]] == [manifest_file(split, i)
+                                                          for i in indices]
+        for m, shard in zip(entry["manifest"], entry["shards"]["tfrecord"]):
+            index = int(shard["path"].rsplit("-", 1)[1])
+            assert m["num_examples"] == shard["num_examples"]
+            if index in kept:
+                assert m == {**before[m["path"]], "base": True}
+                assert filecmp.cmp(os.path.join(versions["dir"], m["path"]),
+                                   os.path.join(versions["last_dir"], m["path"]),
+                                   shallow=False)
+            else:
+                assert not m.get("base") and m["sha256"] != before.get(m["path"], {}).get(
+                    "sha256")
+                rows = pq.read_table(os.path.join(versions["dir"], m["path"]),
+                                     columns=["shard", "position"]).to_pylist()
+                assert rows == [{"shard": index, "position": i}
+                                for i in range(m["num_examples"])]
+        gone = set(before) - {m["path"] for m in entry["manifest"]}  # a run's other indices
+        assert all(m["path"] not in info["files"] for m in map(before.get, gone))
 
 
 def test_readers_read_the_same_examples(versions):

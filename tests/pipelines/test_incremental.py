@@ -10,6 +10,7 @@ local registry, as ``curate build --base`` uses it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -20,8 +21,10 @@ import yaml
 
 from curate.cli.main import main as curate_main
 from curate.launch import run_build
+from curate.layout import manifest_file
 from curate.samples import make_corpus
 from registry.api import Registry
+from tests.manifests import split_manifest
 
 N_BASE, N_NEW, TARGET_MB = 40, 4, 0.3
 
@@ -49,14 +52,23 @@ def _shards(info: dict) -> dict[str, dict]:
     return {p: f for p, f in info["files"].items() if p.startswith("data/")}
 
 
+def _manifest(build_dir: str, info: dict, split: str, columns: list[str]) -> list[dict]:
+    """The rows of a split's manifest files (``columns`` of them), in shard order."""
+    return split_manifest(build_dir, split, info, columns=columns).to_pylist()
+
+
 def _examples(build_dir: str, info: dict) -> dict[str, tuple[str, str]]:
     """key -> (split, example_sha256) over every split's manifest."""
     out = {}
     for split in info["splits"]:
-        for row in pq.read_table(os.path.join(build_dir, "manifest", f"{split}.parquet"),
-                                 columns=["key", "example_sha256"]).to_pylist():
+        for row in _manifest(build_dir, info, split, ["key", "example_sha256"]):
             out[row["key"]] = (split, row["example_sha256"])
     return out
+
+
+def _manifests(info: dict) -> dict[str, dict]:
+    """Every split's manifest files, path -> entry (``splits.<split>.manifest``)."""
+    return {m["path"]: m for s in info["splits"].values() for m in s["manifest"]}
 
 
 def _unlisted_bytes(build_dir: str) -> int:
@@ -124,22 +136,35 @@ def all_versions(corpus, request, tmp_path_factory):
 
             def stored() -> int:
                 return _stored_bytes(reg_dir)
+
+            def contents() -> set[str]:  # the store's objects are named by their sha256
+                objects = os.path.join(reg_dir, "objects")
+                return {d + f for d in os.listdir(objects) if len(d) == 2
+                        for f in os.listdir(os.path.join(objects, d))}
         else:
             server = request.getfixturevalue("lakefs")
             uri = "lakefs://"
 
             def stored() -> int:  # the blobs the server holds (objects, not metadata)
                 return sum(len(b) for b in list(server.model.blobs.values()))
+
+            def contents() -> set[str]:  # one blob per upload: a re-upload would show
+                return {hashlib.sha256(b).hexdigest() for b in list(server.model.blobs.values())}
+
+            def uploads() -> int:
+                return len(server.model.blobs)
         reg = Registry(uri, cache_dir=cache)
         out = {**corpus, "store": store, "reg": reg, "reg_uri": uri}
         v1 = reg.register(out["b1"], dataset=out["info1"]["name"], allow_unvalidated=True)
-        out["stored1"] = stored()
+        out["stored1"], out["contents1"] = stored(), contents()
+        out["uploads1"] = uploads() if store == "lakefs" else None
         out["b2"] = os.path.join(root, f"b2-{store}")
         out["counters2"] = counters = {}
         out["info2"] = run_build(out["v2_config"], out["b2"], base=reg.open(v1.ref),
                                  say=_quiet, counters=counters)
         v2 = reg.register(out["b2"], dataset=out["info2"]["name"], allow_unvalidated=True)
-        out["stored2"] = stored()
+        out["stored2"], out["contents2"] = stored(), contents()
+        out["uploads2"] = uploads() if store == "lakefs" else None
         out["v1"], out["v2"] = v1, v2
         made[store] = out
         return out
@@ -192,6 +217,85 @@ def test_unchanged_shards_are_kept_byte_for_byte_and_new_examples_go_to_new_shar
         last[split] = max(last.get(split, -1), int(p.rsplit("-", 1)[1]))
     for p in added:  # after the base's last index of the split
         assert int(p.rsplit("-", 1)[1]) > last.get(p.split("/")[1], -1)
+
+
+def _index(path: str) -> tuple[str, int]:
+    """(split, index) of a shard file."""
+    return path.split("/")[1], int(path.rsplit("-", 1)[1])
+
+
+def test_a_kept_shard_keeps_its_manifest_file_byte_for_byte(versions):
+    info1, info2 = versions["info1"], versions["info2"]
+    m1, m2 = _manifests(info1), _manifests(info2)
+    shards2 = _shards(info2)
+    kept = {_index(p) for p, f in shards2.items() if f.get("base")}
+    assert kept
+    # one manifest file per shard, named after its index, listed in shard order
+    assert set(m2) == {manifest_file(*_index(p)) for p in shards2}
+    for split, entry in info2["splits"].items():
+        assert [m["path"] for m in entry["manifest"]] == sorted(
+            manifest_file(*_index(s["path"])) for s in entry["shards"]["tfrecord"])
+    for split, index in kept:
+        rel = manifest_file(split, index)
+        assert m2[rel]["sha256"] == m1[rel]["sha256"] and m2[rel]["base"] is True, rel
+        assert info2["files"][rel] == {**info1["files"][rel], "base": True}
+        with open(os.path.join(versions["b2"], rel), "rb") as a, \
+                open(os.path.join(versions["b1"], rel), "rb") as b:
+            assert a.read() == b.read()
+    for rel, m in m2.items():  # each file holds its shard's rows, positions 0..n-1
+        rows = pq.read_table(os.path.join(versions["b2"], rel)).to_pylist()
+        split, index = rel.split("/")[1], int(rel.rsplit("/", 1)[1].split(".")[0])
+        assert [(r["shard"], r["position"]) for r in rows] == [
+            (index, i) for i in range(m["num_examples"])], rel
+        if (split, index) not in kept:
+            assert not m.get("base") and rel not in m1, rel  # the new shards' files
+
+
+def test_registering_stores_no_manifest_file_of_a_kept_shard(versions):
+    info1, info2 = versions["info1"], versions["info2"]
+    manifests = _manifests(info2)
+    kept = {m["sha256"] for m in manifests.values() if m.get("base")}
+    new = {m["sha256"] for m in manifests.values() if not m.get("base")}
+    assert kept and new
+    stored = versions["contents2"] - versions["contents1"]  # contents v2 added to the store
+    assert not kept & stored and new <= stored
+    if versions["store"] == "lakefs":  # lakeFS holds a blob per upload: nothing uploaded twice
+        new_files = {p for p, f in info2["files"].items()
+                     if info1["files"].get(p, {}).get("sha256") != f["sha256"]}
+        unlisted = sum(os.path.exists(os.path.join(versions["b2"], n))
+                       for n in ("dataset_info.json", "report.html"))
+        assert versions["uploads2"] - versions["uploads1"] == len(new_files) + unlisted
+
+
+def test_moved_sources_keep_the_shards_and_rewrite_their_manifest_files(local_versions,
+                                                                       tmp_path):
+    """The base's sources copied elsewhere: same bytes, so every input is carried and every
+    shard kept, but the manifest rows name the new place, so each manifest file is written
+    again (and not marked as the base's)."""
+    versions = local_versions
+    moved = str(tmp_path / "moved")
+    shutil.copytree(os.path.join(versions["root"], "base"), moved)
+    config = _config(versions["root"], "moved", [os.path.join(moved, "librispeech")],
+                     str(tmp_path))
+    counters: dict = {}
+    info = run_build(config, str(tmp_path / "b"), base=versions["reg"].open(versions["v1"].ref),
+                     say=_quiet, counters=counters)
+    info1 = versions["info1"]
+    assert counters.get("audio.decoded", 0) <= info["counts"]["processed"]
+    assert _shards(info) == {p: {**f, "base": True} for p, f in _shards(info1).items()}
+    m1, m = _manifests(info1), _manifests(info)
+    assert set(m) == set(m1)
+    for rel, entry in m.items():
+        assert not entry.get("base") and entry["sha256"] != m1[rel]["sha256"], rel
+    for split in info["splits"]:
+        rows = _manifest(str(tmp_path / "b"), info, split, ["key", "audio_uri",
+                                                             "example_sha256"])
+        before = {r["key"]: r for r in _manifest(versions["b1"], info1, split,
+                                                 ["key", "audio_uri", "example_sha256"])}
+        assert [r["key"] for r in rows] == list(before)
+        for r in rows:
+            assert r["audio_uri"].startswith(moved) and r["example_sha256"] == before[
+                r["key"]]["example_sha256"]
 
 
 def test_carried_examples_keep_their_split_and_bytes(versions):
@@ -248,8 +352,7 @@ def test_a_removed_and_a_changed_input_rewrite_only_their_shards(versions, tmp_p
     info2 = versions["info2"]
     rows = {}
     for split in info2["splits"]:
-        for row in pq.read_table(os.path.join(versions["b2"], "manifest", f"{split}.parquet"),
-                                 columns=["key", "shard"]).to_pylist():
+        for row in _manifest(versions["b2"], info2, split, ["key", "shard"]):
             rows[row["key"]] = (split, row["shard"])
     base_keys = sorted(k for k in _examples(versions["b1"], versions["info1"])
                        if not k.startswith("9999-"))  # not the bad inputs' transcript
@@ -334,9 +437,8 @@ def test_a_tightened_filter_is_applied_from_recorded_signals_without_decoding(ve
     info2, reg = versions["info2"], versions["reg"]
     rows = []
     for split in info2["splits"]:
-        rows += [{**r, "split": split} for r in pq.read_table(
-            os.path.join(versions["b2"], "manifest", f"{split}.parquet"),
-            columns=["key", "shard", "duration_s"]).to_pylist()]
+        rows += [{**r, "split": split} for r in _manifest(versions["b2"], info2, split,
+                                                          ["key", "shard", "duration_s"])]
     bound = sorted(r["duration_s"] for r in rows)[-3]  # the 2 longest examples now fail
 
     def tighten(config: dict) -> None:
@@ -400,8 +502,7 @@ def test_new_audio_equal_to_a_base_example_is_a_duplicate_naming_the_base_key(ve
     root = versions["root"]
     new = str(tmp_path / "new")
     shutil.copytree(os.path.join(root, "new"), new)
-    base_rows = pq.read_table(os.path.join(versions["b1"], "manifest", "train.parquet"),
-                              columns=["key", "audio_uri"]).to_pylist()
+    base_rows = _manifest(versions["b1"], versions["info1"], "train", ["key", "audio_uri"])
     twin = next(r for r in base_rows if r["audio_uri"].endswith(".flac"))
     victim = next(os.path.join(d, f) for d, _, fs in sorted(os.walk(new)) for f in sorted(fs)
                   if f.endswith(".flac"))

@@ -21,7 +21,6 @@ import tempfile
 
 import apache_beam as beam
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 import yaml
@@ -31,12 +30,13 @@ from filelock import FileLock
 from curate.build import BuildDataset
 from curate.config import load_config
 from curate.samples import make_corpus
+from tests.manifests import split_manifest
 
 CORPUS_DIR = os.path.join(tempfile.gettempdir(), "curate-pinned-sample-corpus")
 UTTERANCES, SEED = 8, 12
 
 # The build fingerprint and every file the fingerprint covers: path -> sha256.
-FINGERPRINT = "0fae71116b6952fb60ca026866011f5abf703d9f8a250b3e793bd339b6e27ba7"
+FINGERPRINT = "efa1aeb2543fbd057b039845292d32c72adf4d792d0ba4b84c0128011abfde3d"
 SHARDS = {
     "data/test/sample-librispeech-test.array_record-00000":
         "25ca9bb68b733ece4a89a9d79fc69a5bd9a932ebb4e8851d96c2c859ddcbf44d",
@@ -100,14 +100,32 @@ SHARDS = {
 #   rejected.parquet fcdb3212…, fingerprint 254447c0cf9bad61…
 # And: a source's fingerprint is taken through the audio opener, so an input it refuses
 # (the sample's empty file) records none. Before: rejected 4393c289…, fingerprint d480bd6d….
+# And once more with layout 3 (issue 11): one manifest file per shard
+# (manifest/<split>/<index>.parquet) instead of one per split, so that a build on a base keeps
+# an unchanged shard's manifest file byte for byte as it keeps the shard; the files are written
+# without column statistics, the Arrow schema copy and dictionaries (2.7x smaller). The rows,
+# the shards, rejected.parquet, stats.json and CARD.md did not change. Before:
+#   manifest/test.parquet 0d0ad080…, train 64a74024…, validation 43715bc6…,
+#   fingerprint 0fae71116b6952fb60ca026866011f5abf703d9f8a250b3e793bd339b6e27ba7
 OTHER_FILES = {
-    "CARD.md": "92a75b9dc02bdfd1e0f999958cac8fa8f928723b1291acaaa22d971b7e567ff5",
-    "manifest/test.parquet": "0d0ad0800b7f5db82e382b0b17680deb43450671caac6873c8fd9da8fe2f22e2",
-    "manifest/train.parquet": "64a7402453e4d892093ae85599765374ebaf3c42f54711822ca7662f9b026d84",
-    "manifest/validation.parquet":
-        "43715bc624f8dd9e66a7120476b75a968442bfae0b1058f7139f0e13da03dc96",
-    "rejected.parquet": "93dca42b3767727a427369a196cf4b563049d99ad964c75c9681ce591c4b6c04",
-    "stats.json": "0835cbd5478e102ea67b2d07708179a8d69714e0883b024dfa31d316a6805bbd",
+    "CARD.md":
+        "92a75b9dc02bdfd1e0f999958cac8fa8f928723b1291acaaa22d971b7e567ff5",
+    "manifest/test/00000.parquet":
+        "0096621cb267d202b127522e70779ac9a378345b861aded5074c1b946bf0b14c",
+    "manifest/train/00000.parquet":
+        "0f01c074687486394883dda162dd435a09bec9a966a66a3a37ee632a09923fc8",
+    "manifest/train/00002.parquet":
+        "b2ad0e77747823e533be1461dd2855a69387a6fee93f2eb7ae824b68f4949854",
+    "manifest/train/00003.parquet":
+        "931a55363c44fe369d7921f486dcdf9ff4105d460cb829a10a810729d5510c6f",
+    "manifest/validation/00001.parquet":
+        "884b09aa1a184b5a5c24bb22e6e737d4fa0aa2a471dd98d0d19ce1eba64a3b57",
+    "manifest/validation/00002.parquet":
+        "6c8a7d1ae8da6ae6a944055206b8c6da0acebbd9bcb1961e162a331913e47c69",
+    "rejected.parquet":
+        "93dca42b3767727a427369a196cf4b563049d99ad964c75c9681ce591c4b6c04",
+    "stats.json":
+        "0835cbd5478e102ea67b2d07708179a8d69714e0883b024dfa31d316a6805bbd",
 }
 
 
@@ -166,7 +184,7 @@ def test_manifest_values_are_the_values_in_the_shards(pinned_build):
     floats = [name for name, f in FEATURE_SPEC.items() if f["dtype"] == "float32"]
     compared = 0
     for split, entry in info["splits"].items():
-        rows = pq.read_table(os.path.join(out, "manifest", f"{split}.parquet")).to_pylist()
+        rows = split_manifest(out, split, info).to_pylist()
         records = [r for s in entry["shards"]["tfrecord"]
                    for r in read_tfrecord(open(os.path.join(out, s["path"]), "rb").read())]
         assert len(rows) == len(records), split

@@ -23,6 +23,8 @@ from tests.pipelines.corpus import small_shard_corpus
 from curate.launch import run_build
 from registry.local import LocalStore
 from tests.s3_server import local_s3, upload_tree
+from curate.build_info import read_manifest
+from tests.manifests import split_manifest
 
 BUCKET = "speech"
 
@@ -72,7 +74,7 @@ def _outcomes(read) -> dict[str, str | None]:
     info = json.loads(read("dataset_info.json"))
     outcome: dict[str, str | None] = {}
     for split in info["splits"]:
-        manifest = pq.read_table(io.BytesIO(read(f"manifest/{split}.parquet")))
+        manifest = read_manifest(info, split, lambda rel: io.BytesIO(read(rel)))
         for key in manifest.column("key").to_pylist():
             outcome[key] = None
     for row in pq.read_table(io.BytesIO(read("rejected.parquet"))).to_pylist():
@@ -124,9 +126,9 @@ def test_s3_build_equals_a_local_build_of_the_same_corpus(corpus, s3, s3_build, 
     local_root = os.path.join(root, "librispeech")
     remote_root = f"s3://{BUCKET}/corpus/librispeech"
     for split in s3_info["splits"]:
-        remote = s3.get(BUCKET, f"{prefix}/manifest/{split}.parquet")
-        remote_rows = pq.read_table(io.BytesIO(remote)).to_pylist()
-        local_rows = pq.read_table(tmp_path / "local" / "manifest" / f"{split}.parquet").to_pylist()
+        remote_rows = read_manifest(s3_info, split, lambda rel: io.BytesIO(
+            s3.get(BUCKET, f"{prefix}/{rel}"))).to_pylist()
+        local_rows = split_manifest(str(tmp_path / "local"), split).to_pylist()
         for row in local_rows:
             for col in ("source_uri", "audio_uri"):
                 row[col] = row[col].replace(local_root, remote_root)

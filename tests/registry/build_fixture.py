@@ -192,13 +192,19 @@ def write_build(
             for fmt, rel in ((ShardFormat.TFRECORD, tf_rel), (ShardFormat.ARRAY_RECORD, ar_rel)):
                 shard_entries[fmt.value].append(
                     {"path": rel, **record(rel), "num_examples": len(shard)})
-        (root / manifest_file(split)).parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pylist(rows), root / manifest_file(split))
-        record(manifest_file(split))
+        schema = pa.Table.from_pylist(rows).schema
+        manifests = []
+        for index, shard in enumerate(by_shard):  # one manifest file per shard (layout 3)
+            rel = manifest_file(split, index)
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.Table.from_pylist([r for r in rows if r["shard"] == index],
+                                                schema=schema), root / rel)
+            manifests.append({"path": rel, **record(rel), "num_examples": len(shard)})
         duration = sum(ex.duration_s for ex in examples)
         info_splits[split] = {
             "num_examples": len(examples), "duration_s": duration,
             "num_speakers": len({ex.speaker for ex in examples}), "shards": shard_entries,
+            "manifest": manifests,
         }
         stats[split] = {"num_examples": len(examples), "duration_s": duration}
 

@@ -86,7 +86,7 @@ def test_reproduce_after_the_sources_moved_needs_and_takes_a_sources_root(regist
         assert f"they were under {root / 'corpus' / 'LibriSpeech'}" in err
         code, out = _reproduce(capsys, registry, "--sources-root", str(moved / "LibriSpeech"))
         assert code == 0, out
-        assert "identical but for the sources' new place in manifest/train.parquet" in out
+        assert "identical but for the sources' new place in manifest/train/00000.parquet" in out
     finally:
         shutil.move(moved, root / "corpus")
 
@@ -94,7 +94,7 @@ def test_reproduce_after_the_sources_moved_needs_and_takes_a_sources_root(regist
 # Every file whose bytes the resampled samples decide: the shards, the manifest (signals) and
 # the statistics and card made from the signals; dataset_info.json's other files do not change.
 _RESAMPLED = ("CARD.md", "data/train/repro-train.array_record-00000",
-              "data/train/repro-train.tfrecord-00000", "manifest/train.parquet",
+              "data/train/repro-train.tfrecord-00000", "manifest/train/00000.parquet",
               "stats.json")
 _OTHER_SOXR = '''"""soxr as installed, but resampling at another quality, under another version: what
 an upgrade of soxr that changes its output looks like to curate (which is not changed)."""

@@ -1,7 +1,7 @@
 """Writes schema-valid build directories for the validation tests, without running a pipeline.
 
 Only what validation reads is written: ``manifest/<split>.parquet`` (through
-``curate.build_info.write_manifest``), ``rejected.parquet`` (``write_rejected``), ``stats.json``
+``curate.build_info.write_manifest``, one file per shard), ``rejected.parquet`` (``write_rejected``), ``stats.json``
 and ``dataset_info.json`` with the sha256 of those files and the pipeline's fingerprint over
 them (paths and fingerprint from :mod:`curate.layout`); no shards.
 Everything comes from ``FixtureSpec`` and its seed, so the same spec writes the same bytes.
@@ -27,11 +27,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.build_info import MANIFEST_SCHEMA, write_manifest, write_rejected
+from curate.build_info import MANIFEST_SCHEMA, manifest_entry, write_manifest, write_rejected
 from curate.errors import Reason, Stage
 from curate.features import model_fields
 from curate.fsio import WrittenFile
-from curate.layout import INFO_FILE, MANIFEST_DIR, STATS_FILE, fingerprint, manifest_file
+from curate.layout import INFO_FILE, STATS_FILE, fingerprint, manifest_file
 from curate.records import Rejection
 from curate.stats import summarize_split
 
@@ -148,15 +148,15 @@ def _write_manifest_direct(output_dir: str, split: str, rows: Rows) -> tuple[Any
                      schema=MANIFEST_SCHEMA)
     buf = io.BytesIO()
     pq.write_table(table, buf)
-    rel = manifest_file(split)
-    os.makedirs(os.path.join(output_dir, MANIFEST_DIR), exist_ok=True)
+    rel = manifest_file(split, 0)
+    os.makedirs(os.path.dirname(os.path.join(output_dir, rel)), exist_ok=True)
     with open(os.path.join(output_dir, rel), "wb") as f:
         f.write(buf.getvalue())
     written = WrittenFile(path=rel, sha256=hashlib.sha256(buf.getvalue()).hexdigest(),
                           size_bytes=len(buf.getvalue()))
     columns = {f.name: [r.get(f.name) for r in rows] for f in MANIFEST_SCHEMA}
     columns["speaker"] = [s for s in columns["speaker"] if s is not None]
-    return written, summarize_split(columns)
+    return [manifest_entry(written, len(rows))], summarize_split(columns)
 
 
 def write_build(
@@ -178,16 +178,19 @@ def write_build(
         if mutate is not None:
             mutate(split, rows)
         if all(isinstance(r["key"], str) for r in rows):
-            written, summary = write_manifest(output_dir, split, rows, model_fields(spec.enabled_models))
+            manifests, summary = write_manifest(output_dir, split, rows,
+                                                model_fields(spec.enabled_models))
         else:
-            written, summary = _write_manifest_direct(output_dir, split, rows)
-        files[written.path] = {"sha256": written.sha256, "size_bytes": written.size_bytes}
+            manifests, summary = _write_manifest_direct(output_dir, split, rows)
+        for m in manifests:
+            files[m["path"]] = {"sha256": m["sha256"], "size_bytes": m["size_bytes"]}
         stats["splits"][split] = summary
         splits[split] = {
             "num_examples": summary["num_examples"],
             "duration_s": summary["duration_s"],
             "num_speakers": summary["num_speakers"],
             "shards": {},
+            "manifest": manifests,
         }
     rejections = [
         Rejection(key=f"bad-{i:05d}", source_uri="file:///fixture/bad.jsonl",

@@ -173,3 +173,15 @@ def test_every_split_of_the_config_is_checked_even_when_empty(make_build, tmp_pa
     assert failed[("splits", "num_examples")]["observed"]["rows"] == [
         {"split": "holdout", "num_examples": 0}
     ]
+
+
+def test_a_fingerprint_that_reads_as_an_impossible_date_validates(make_build):
+    """GX parsed the run name (the fingerprint's first 12 characters) as a date when no run
+    time was given, and dateutil raises OverflowError for about 1 in 4000 hex prefixes: a
+    build with one could not be validated."""
+    from curate.validation.tables import BuildDir
+    from curate.validation.validate import validate
+
+    build = BuildDir.open(make_build())
+    odd = dataclasses.replace(build, info={**build.info, "fingerprint": "6a2460497284" + "0" * 52})
+    assert validate(odd, load_suite("asr_default")).success

@@ -206,7 +206,7 @@ def test_a_missing_remote_build_is_one_line_and_exit_2(where, message, command, 
 
 def test_a_broken_remote_build_is_one_line_and_exit_2(s3, put_build, capsys):
     uri = put_build()
-    s3.client.delete_object(Bucket=BUCKET, Key=_key(uri, "manifest/test.parquet"))
+    s3.client.delete_object(Bucket=BUCKET, Key=_key(uri, "manifest/test/00000.parquet"))
     assert main(["validate", uri]) == 2
     assert "split 'test' has no manifest" in _error_line(capsys.readouterr().err)
     s3.client.put_object(Bucket=BUCKET, Key=_key(uri, "dataset_info.json"), Body=b"{not json")

@@ -15,6 +15,7 @@ import yaml
 
 from curate.launch import run_build
 from tests.curate.models.conftest import CANDIDATES
+from tests.manifests import split_manifest as _manifest
 
 FRENCH = "le petit chat dort tranquillement sur le canapé pendant que la pluie tombe dehors"
 
@@ -87,7 +88,7 @@ def build(corpus, tmp_path_factory):
 def test_model_reasons_and_signals_in_the_manifest(corpus, build):
     _, expected = corpus
     out, info = build
-    manifest = pq.read_table(os.path.join(out, "manifest", "train.parquet")).to_pylist()
+    manifest = _manifest(out, "train").to_pylist()
     rejected = pq.read_table(os.path.join(out, "rejected.parquet")).to_pylist()
     outcome = {r["key"]: None for r in manifest} | {r["key"]: r["reason"] for r in rejected}
     assert outcome == expected
@@ -149,7 +150,7 @@ def test_model_features_parse_with_the_feature_spec(build):
     assert info["feature_spec"]["vad_speech_start_sample"]["dtype"] == "int64"
     files = [os.path.join(out, s["path"]) for s in info["splits"]["train"]["shards"]["tfrecord"]]
     parsed = list(tf.data.TFRecordDataset(files).map(lambda r: tf.io.parse_single_example(r, spec)))
-    manifest = {r["key"]: r for r in pq.read_table(os.path.join(out, "manifest", "train.parquet")).to_pylist()}
+    manifest = {r["key"]: r for r in _manifest(out, "train").to_pylist()}
     for ex in parsed:
         row = manifest[ex["key"].numpy().decode()]
         assert ex["asr_hypothesis"].numpy().decode() == row["asr_hypothesis"]

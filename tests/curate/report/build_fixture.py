@@ -140,13 +140,14 @@ def write_report_build(root: str, *, seed: int = 0, name: str = "report-fixture"
             written.append({"path": rel, "sha256": f.sha256, "size_bytes": f.size_bytes,
                             "num_examples": len(records)})
             files[rel] = {"sha256": f.sha256, "size_bytes": f.size_bytes}
-        manifest, summary = write_manifest(root, split, rows)
-        files[manifest.path] = {"sha256": manifest.sha256, "size_bytes": manifest.size_bytes}
+        manifests, summary = write_manifest(root, split, rows)
+        for m in manifests:
+            files[m["path"]] = {"sha256": m["sha256"], "size_bytes": m["size_bytes"]}
         stats["splits"][split] = summary
         splits[split] = {"num_examples": summary["num_examples"],
                          "duration_s": summary["duration_s"],
                          "num_speakers": summary["num_speakers"],
-                         "shards": {"tfrecord": written}}
+                         "shards": {"tfrecord": written}, "manifest": manifests}
     rejections, source_durations = _write_sources(root, rng)
     rejected = write_rejected(root, rejections)
     files[rejected.path] = {"sha256": rejected.sha256, "size_bytes": rejected.size_bytes}

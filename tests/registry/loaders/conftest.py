@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 
-from curate.layout import manifest_file
 from registry.api import Registry
 from registry.local import LocalStore
 from registry.loaders.split import SplitFiles
@@ -56,8 +55,12 @@ class Expected:
 
 
 def expected(builds: Builds, split: str, build: str = "v1") -> Expected:
+    from curate.build_info import read_manifest
+
     root = getattr(builds, build)
-    rows = pq.read_table(Path(root) / manifest_file(split)).to_pylist()
+    with open(Path(root) / "dataset_info.json") as f:
+        info = json.load(f)
+    rows = read_manifest(info, split, lambda rel: str(Path(root) / rel)).to_pylist()
     rows.sort(key=lambda r: (r["shard"], r["position"]))
     return Expected(keys=[r["key"] for r in rows],
                     by_key={e.key: e for e in builds.examples[build][split]})

@@ -106,7 +106,7 @@ def test_a_resumed_iterable_yields_exactly_the_remaining_examples(train: SplitFi
 def test_a_file_changed_after_verification_is_refused(builds, tmp_path: Path) -> None:
     root = Path(shutil.copytree(builds.v1, tmp_path / "build"))
     split = SplitFiles.from_build(root, "train")
-    victim = Path(split.manifest.path)
+    victim = Path(split.manifests[0].path)
     victim.write_bytes(victim.read_bytes() + b"\0")
     with pytest.raises(IntegrityError, match="changed after it was verified"):
         to_hf_dataset(split)
