@@ -36,7 +36,11 @@ SLOWEST_FIRST = (
     "tests/curate/models/test_asr.py",  # the models group: 91 s + 82 s + 19 s run apart
     "tests/curate/models/test_transform.py",
     "tests/curate/models/test_langid.py",
+    "tests/pipelines/test_compact.py",  # 145 s
+    "tests/validation/test_s3_build.py",  # 137 s (it ran last: the other process idled 110 s)
+    "tests/curate/test_sources.py",  # 134 s
     "tests/curate/models/test_build_with_models.py",  # 109 s
+    "tests/pipelines/test_scale.py",  # 82 s
     "tests/registry/loaders/test_ray.py",  # 79 s
 )
 
