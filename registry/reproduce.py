@@ -4,7 +4,10 @@ A version's ``dataset_info.json`` holds the resolved config (absolute source pat
 versions of every library its bytes depend on (``dependencies``, see
 :mod:`curate.provenance`). Reproducing rebuilds that config (its sources moved under
 ``--sources-root`` when they are no longer where they were) into a temporary directory and
-compares every file the version lists, by sha256. Identical: exit 0. Otherwise exit 1 with the
+compares every file the version lists, by sha256. A version built on a base (``--base``) is
+rebuilt on that base, opened in the same registry at its recorded commit, and a compacted one
+is compacted again from the version it compacted (with its recorded target), so their kept
+shards compare too. Identical: exit 0. Otherwise exit 1 with the
 files that differ and the recorded versus installed versions of the libraries that differ.
 The manifests and ``rejected.parquet`` name the source files, so with ``--sources-root`` they
 are compared with the old root replaced by the new one in every text value (the fingerprint,
@@ -30,6 +33,7 @@ __all__ = [
     "FileDifference",
     "Reproduction",
     "compare_files",
+    "open_base",
     "remap_sources",
     "reproduce",
     "sources_root",
@@ -159,6 +163,7 @@ def reproduce(
     from their :func:`sources_root` to ``new_root`` when given) and compare every file."""
     import tempfile
 
+    from curate.compact import COMPACTION, compact
     from curate.config import parse_config
     from curate.errors import UsageError
     from curate.launch import run_config
@@ -178,15 +183,24 @@ def reproduce(
         config = parse_config(dict(recorded), origin=f"{version.ref}: recorded config")
     except UsageError as e:
         raise UsageError(str(e)) from None
-    for i, src in enumerate(config.sources):
+    base_record = info.get("base") or None
+    base = None if base_record is None else open_base(registry, version.ref, base_record)
+    compacted = base_record is not None and base_record.get("mode") == COMPACTION
+    for i, src in enumerate(() if compacted else config.sources):
         if "://" not in src.path and not os.path.exists(src.path):
             hint = (f"; they were under {old_root}: give --sources-root where that directory is "
                     "now" if new_root is None and old_root else "")
             raise UsageError(f"{version.ref}: sources[{i}].path not found: {src.path}{hint}")
     with tempfile.TemporaryDirectory(prefix="curate-reproduce-", dir=workdir) as tmp:
         out = os.path.join(tmp, "build")
-        say(f"rebuilding {version.ref} ({version.commit_id[:12]}) into {out}")
-        rebuilt = run_config(config, out, say=say, report=False)
+        on = "" if base is None else f" on {base.ref} ({base.commit_id[:12]})"
+        say(f"{'compacting' if compacted else 'rebuilding'} {version.ref} "
+            f"({version.commit_id[:12]}){on} into {out}")
+        if compacted:
+            rebuilt = compact(base, out, say=say, report=False,
+                              target_size_mb=float(info["compaction"]["target_size_mb"])) or {}
+        else:
+            rebuilt = run_config(config, out, base=base, say=say, report=False)
         differences = compare_files(info.get("files", {}), rebuilt.get("files", {}))
         moved: list[str] = []
         if new_root is not None and old_root is not None:
@@ -206,6 +220,28 @@ def reproduce(
         dependencies=tuple(dependency_differences(info.get("dependencies", {}),
                                                   byte_dependencies())),
     )
+
+
+def open_base(registry: Any, ref: str, base: Mapping[str, Any]) -> Any:
+    """The version a build or compaction recorded as its ``base`` (``dataset_info.json``),
+    opened in ``registry`` at the recorded commit: by its recorded ref when that still names
+    the commit, else by the commit id. UsageError when this registry does not hold it."""
+    from curate.errors import UsageError
+
+    from registry.errors import NotFoundError
+
+    name = ref.split("@", 1)[0]
+    commit_id = str(base["commit_id"])
+    for candidate in (str(base["ref"]), f"{name}@{commit_id}"):
+        try:
+            opened = registry.open(candidate)
+        except NotFoundError:
+            continue
+        if opened.commit_id == commit_id:
+            return opened
+    where = f" (it was read from {base['registry']})" if base.get("registry") else ""
+    raise UsageError(f"{ref}: its base {base['ref']} (commit {commit_id[:12]}) is not in this "
+                     f"registry{where}; give --registry where it is")
 
 
 def _same_but_moved(recorded: str, rebuilt: str, old_root: str, new_root: str) -> bool:

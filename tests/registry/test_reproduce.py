@@ -164,3 +164,42 @@ def test_reproduce_json_names_the_files_and_versions(registered, capsys, monkeyp
     assert doc["files_differ"] == sorted(_RESAMPLED)
     assert {"name": "soxr", "recorded": real()["soxr"], "installed": "0.0.1"} in \
         doc["dependencies_differ"]
+
+
+def test_a_version_built_on_a_base_and_its_compaction_reproduce_on_their_base(registered,
+                                                                              capsys):
+    """v2 = v1 + one utterance (``--base``, from a copy of the corpus elsewhere) and v3 = v2
+    compacted are rebuilt on the version each names as its base, so every file, the kept
+    shards too, is identical: exit 0. A registry that lacks the base: one line, exit 2."""
+    from curate.compact import compact
+
+    root, registry = registered
+    copy = root / "corpus-v2"
+    shutil.copytree(root / "corpus", copy)
+    chapter = copy / "LibriSpeech" / "7" / "70"
+    sf.write(chapter / "7-70-0009.flac", np.full(RATE, 0.2, np.float32)
+             * np.sign(np.sin(np.arange(RATE) / 7.0)), RATE, subtype="PCM_16")
+    with open(chapter / "7-70.trans.txt", "a") as f:
+        f.write("7-70-0009 one more utterance\n")
+    reg = Registry(LocalStore(root / "registry"))
+    info = run_build(str(copy / "c.yaml"), str(root / "build-v2"), say=lambda _: None,
+                     base=reg.open(f"{DS}@v1"))
+    assert info["counts"]["carried"] == 6 and info["counts"]["processed"] == 1
+    reg.register(root / "build-v2", dataset=DS, allow_unvalidated=True)
+    assert compact(reg.open(f"{DS}@v2"), str(root / "build-v3"), say=lambda _: None,
+                   report=False)["base"]["mode"] == "compaction"
+    reg.register(root / "build-v3", dataset=DS, allow_unvalidated=True)
+
+    for tag, doing in (("v2", "rebuilding"), ("v3", "compacting")):
+        code = main(["reproduce", f"{DS}@{tag}", "--registry", registry])
+        out, err = capsys.readouterr()
+        assert code == 0, out + err
+        assert f"{doing} {DS}@{tag} (" in err and f" on {DS}@v{int(tag[1]) - 1} (" in err, err
+        assert "reproduced, every file identical" in out, out
+
+    other = root / "other-registry"
+    Registry(LocalStore(other)).register(root / "build-v2", dataset=DS, allow_unvalidated=True)
+    code = main(["reproduce", f"{DS}@v1", "--registry", other.as_uri()])
+    out, err = capsys.readouterr()
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"its base {DS}@v1 (commit" in err and "is not in this registry" in err, err
