@@ -48,8 +48,10 @@ test: $(BIN)/.installed $(BIN)/.installed-loaders
 	-sh tests/engines/flink.sh $(BIN)/python  # Beam's Flink job server, from Maven Central (same)
 	# two test processes, a test file each at a time: most tests wait on Beam workers, servers and
 	# subprocesses, so the second core is used (the whole suite: see docs/runners.md); files are
-	# handed out in collection order, where tests/conftest.py puts the slowest files first
-	$(BIN)/python -m pytest tests -n 2 --dist loadfile --no-loadscope-reorder
+	# handed out in collection order, where tests/conftest.py puts the slowest files first (files
+	# that share session fixtures go to one process: tests/scheduling.py); the 25 slowest tests
+	# are listed at the end, so a CI log shows where the time went
+	$(BIN)/python -m pytest tests -n 2 --dist loadfile --no-loadscope-reorder --durations=25
 
 bench: $(BIN)/.installed $(BIN)/.installed-loaders
 	$(BIN)/python -m bench

@@ -1,5 +1,6 @@
-"""Fixtures every test package may use: headless Chromium (installed when missing); and the
-order the test files run in (the slowest first, see :data:`SLOWEST_FIRST`)."""
+"""Fixtures every test package may use: headless Chromium (installed when missing), the demo
+run once; and the order the test files run in (the slowest first, see :data:`SLOWEST_FIRST`)
+and in which process (``tests/scheduling.py``)."""
 
 from __future__ import annotations
 
@@ -11,28 +12,48 @@ import pytest
 
 from tests.browser import Browser, find_chromium
 from tests.ci import skip_or_fail as _skip_or_fail
+from tests.demo_run import DemoRun, run_demo
 
 _INSTALL = Path(__file__).resolve().parent / "validation" / "install_chromium.sh"
 
-# The test files that take longest, longest first (measured with `--durations`; see
-# docs/runners.md, *The whole suite*). `make test` runs the suite in two processes, a file each
-# at a time, handing out files in collection order (`--no-loadscope-reorder`; xdist's default
-# hands out the files with the most tests first, which left these few-test, long files for the
-# end, one process finishing them alone). Started first, they run while the other process works
-# through the many short files.
+# The units of work that take longest, longest first (a unit is a file, or a group of files
+# that share session fixtures, tests/scheduling.py; a group starts where its first file is;
+# seconds of one clean-clone run, 2026-12-01, load average 6-9). `make test` runs the suite in
+# two processes, a unit each at a time, handing out units in collection order
+# (`--no-loadscope-reorder`; xdist's default hands out the files with the most tests first,
+# which left these few-test, long files for the end, one process finishing them alone). Started
+# first, they run while the other process works through the many short files.
 SLOWEST_FIRST = (
-    "tests/test_bench_smoke.py",
-    "tests/test_bench_smoke_registry.py",
-    "tests/engines/test_flink.py",
-    "tests/pipelines/test_incremental.py",
-    "tests/test_demo.py",
-    "tests/curate/models/test_build_with_models.py",
+    "tests/engines/test_flink.py",  # the engines group: 179 s + 138 s + 39 s run apart
     "tests/engines/test_prism.py",
-    "tests/test_packaging.py",
     "tests/engines/test_portable.py",
+    "tests/pipelines/test_s3.py",  # 295 s
+    "tests/pipelines/test_incremental.py",  # 284 s
+    "tests/test_bench_smoke_registry.py",  # 279 s
+    "tests/test_bench_smoke.py",  # 247 s
+    "tests/test_demo.py",  # the demo group: 140 s + 75 s run apart
     "tests/validation/test_sample_builds.py",
-    "tests/pipelines/test_s3.py",
+    "tests/curate/models/test_asr.py",  # the models group: 91 s + 82 s + 19 s run apart
+    "tests/curate/models/test_transform.py",
+    "tests/curate/models/test_langid.py",
+    "tests/pipelines/test_compact.py",  # 145 s
+    "tests/validation/test_s3_build.py",  # 137 s (it ran last: the other process idled 110 s)
+    "tests/curate/test_sources.py",  # 134 s
+    "tests/curate/models/test_build_with_models.py",  # 109 s
+    "tests/pipelines/test_scale.py",  # 82 s
+    "tests/registry/loaders/test_ray.py",  # 79 s
 )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadfile`` with the files that share session fixtures kept in one process
+    (:mod:`tests.scheduling`); any other ``--dist`` is xdist's own."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from tests.scheduling import GroupedFileScheduling
+
+    return GroupedFileScheduling(config, log)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -67,3 +88,11 @@ def browser(chromium: str, tmp_path_factory) -> Iterator[Browser]:
     it opens is offline (see ``tests/browser.py``)."""
     with Browser(chromium, tmp_path_factory.mktemp("chromium")) as b:
         yield b
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> DemoRun:
+    """``curate demo`` run once for the session, as a user runs it (``tests/demo_run.py``):
+    ``tests/test_demo.py`` checks what it did; ``tests/validation/test_sample_builds.py``
+    validates its build instead of building the sample corpus again."""
+    return run_demo(str(tmp_path_factory.mktemp("demo") / "demo"))

@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 
 from curate.cli import main
 
 
-# `curate` as the core install has it: TensorFlow (the [tf] extra) cannot be imported.
-_WITHOUT_TF = ("import sys\nsys.modules['tensorflow'] = None\nfrom curate.cli import main\n"
-               "sys.exit(main())\n")
-
-
-def _curate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", _WITHOUT_TF, *args], capture_output=True,
-                          text=True, timeout=600)
-
-
-def test_demo_builds_registers_and_opens(tmp_path, capsys):
-    root = str(tmp_path / "demo")
-    proc = _curate("demo", "--dir", root)  # what `make demo` runs, without TensorFlow
+def test_demo_builds_registers_and_opens(demo_run, capsys):
+    # what `make demo` runs, without TensorFlow: once for the session (tests/conftest.py)
+    root, proc = demo_run.root, demo_run.proc
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     read = re.search(r"read (\d+), accepted (\d+), rejected (\d+)", out)

@@ -1,40 +1,45 @@
-"""The real pipeline's builds of a 200-utterance sample corpus: a good build passes
-``asr_default``; one built with its clipping and silence filters loosened lets the sample's
-clipped and silent inputs in, and fails the suite naming those two expectations. (60 utterances
-can leave a split without a speaker, which the suite rightly fails.)"""
+"""The real pipeline's builds of the sample corpus (``curate demo``'s: 120 utterances and the
+known bad inputs): a good build, the demo's own, passes ``asr_default``; one built with its
+clipping and silence filters loosened lets the sample's clipped and silent inputs in, and fails
+the suite naming those two expectations. (60 utterances can leave a split without a speaker,
+which the suite rightly fails.)"""
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from curate.validation.validate import open_baseline, validate_build
 
-_LOOSENED = """
-filters:
-  max_clipping_ratio: 1.0
-  max_silence_ratio: 1.0
-"""
+_LOOSENED = {"max_clipping_ratio": 1.0, "max_silence_ratio": 1.0}
 
 
 @pytest.fixture(scope="module")
-def sample_builds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def sample_builds(demo_run, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The demo's build of its corpus (``demo_run``: ``curate demo``, once for the session; a
+    copy here, so that validating it again leaves the demo's own alone) and a build of that
+    corpus with the filters loosened."""
     from curate.launch import run_build
-    from curate.samples import make_corpus
 
+    assert demo_run.proc.returncode == 0, demo_run.proc.stderr[-3000:]  # tests/test_demo.py
     root = tmp_path_factory.mktemp("samples")
-    corpus = make_corpus(str(root / "corpus"), utterances=200, seed=0, with_bad_inputs=True)
-    config = str(corpus.configs[next(k for k in corpus.configs if k.value == "librispeech")])
-    loosened = os.path.join(os.path.dirname(config), "loosened.yaml")
-    with open(config, encoding="utf-8") as src, open(loosened, "w", encoding="utf-8") as dst:
-        dst.write(src.read() + _LOOSENED)
-    quiet = lambda _: None  # noqa: E731
+    with open(demo_run.config, encoding="utf-8") as f:
+        config = yaml.safe_load(f)
+    here = os.path.dirname(demo_run.config)
+    config["sources"] = [{**s, "path": os.path.normpath(os.path.join(here, s["path"]))}
+                         for s in config["sources"]]
+    config.setdefault("filters", {}).update(_LOOSENED)
+    loosened = str(root / "loosened.yaml")
+    with open(loosened, "w", encoding="utf-8") as f:
+        yaml.safe_dump(config, f)
     builds = {"good": str(root / "good"), "loosened": str(root / "loosened")}
-    run_build(config, builds["good"], say=quiet)
-    run_build(loosened, builds["loosened"], say=quiet)
+    shutil.copytree(demo_run.build, builds["good"])
+    run_build(loosened, builds["loosened"], say=lambda _: None)
     yield builds
 
 
