@@ -273,18 +273,20 @@ _CLASSIFY_COLUMNS = frozenset({"key", "shard", "position", "input_sha256", "sett
 
 
 class _ExamplesFn(beam.DoFn):
-    """(split, path, sha256) of one base shard's manifest file -> (key, BaseExample), the row
-    holding what classifying needs (:data:`_CLASSIFY_COLUMNS`)."""
+    """The index of one base shard's manifest file in ``manifests`` ((split, path, sha256) a
+    shard: one small entry per shard, not per example) -> (key, BaseExample), the row holding
+    what classifying needs (:data:`_CLASSIFY_COLUMNS`)."""
 
-    def __init__(self, files: BaseFiles) -> None:
+    def __init__(self, files: BaseFiles, manifests: tuple[tuple[str, str, str], ...]) -> None:
         self._files = files
+        self._manifests = manifests
 
-    def process(self, item: tuple[str, str, str]) -> Iterator[tuple[str, BaseExample]]:
+    def process(self, index: int) -> Iterator[tuple[str, BaseExample]]:
         import pyarrow.parquet as pq
 
         from curate.build_info import MANIFEST_SCHEMA
 
-        split, rel, sha256 = item
+        split, rel, sha256 = self._manifests[index]
         with open_read(self._files.fetch(rel, sha256)) as f:
             parquet = pq.ParquetFile(f)
             columns = [n for n in parquet.schema_arrow.names
@@ -314,14 +316,17 @@ class ReadBaseExamples(beam.PTransform):
         self._plan = plan
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
-        manifests = [(split, str(s.manifest["path"]), str(s.manifest["sha256"]))
-                     for split, shards in sorted(self._plan.shards.items())
-                     for s in shards if s.manifest is not None]
+        manifests = tuple((split, str(s.manifest["path"]), str(s.manifest["sha256"]))
+                          for split, shards in sorted(self._plan.shards.items())
+                          for s in shards if s.manifest is not None)
+        # Indices cross the Reshuffle, not the (split, path, sha256) tuples: Prism cannot decode
+        # Python's coder of a 3-tuple (beam:coder:tuple:v1) inside the GroupByKey it runs.
         return (
             pbegin
-            | "Manifests" >> beam.Create(manifests)  # (split, path, sha256)
+            | "Manifests" >> beam.Create(range(len(manifests))).with_output_types(int)
             | "Spread" >> beam.Reshuffle()
-            | "ReadRows" >> beam.ParDo(_ExamplesFn(self._plan.files)).with_output_types(BY_KEY)
+            | "ReadRows" >> beam.ParDo(_ExamplesFn(self._plan.files, manifests))
+            .with_output_types(BY_KEY)
         )  # (key, BaseExample)
 
 

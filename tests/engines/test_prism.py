@@ -78,7 +78,7 @@ def test_prism_runner_builds_on_a_base_as_the_direct_runner(namespace, increment
     assert info["fingerprint"] in stdout
 
 
-def test_flattens_of_a_build_on_a_base_keep_their_inputs_coders(incremental_build, tmp_path):
+def test_flattens_and_groups_of_a_build_on_a_base_have_coders_prism_runs(incremental_build, tmp_path):
     """Without Prism: Prism runs a Flatten itself and re-codes each input whose coder differs
     from the Flatten's output coder by redefining that coder id in the whole pipeline
     (``handlerunner.go`` ``handleFlatten``, ``preprocess.go``). An input left with Beam's
@@ -97,3 +97,17 @@ def test_flattens_of_a_build_on_a_base_keep_their_inputs_coders(incremental_buil
         want = comps.pcollections[out].coder_id
         for pcoll in flatten.inputs.values():
             assert comps.pcollections[pcoll].coder_id == want, flatten.unique_name
+    # Nor can Prism decode Python's coder of a tuple other than a pair (beam:coder:tuple:v1)
+    # going into a GroupByKey or Reshuffle (a Reshuffle of (split, path, sha256) did that once).
+
+    def python_tuple(coder_id: str) -> bool:
+        coder = comps.coders[coder_id]
+        return coder.spec.urn == "beam:coder:tuple:v1" or any(
+            python_tuple(c) for c in coder.component_coder_ids)
+
+    groups = [t for t in comps.transforms.values() if t.spec.urn in (
+        "beam:transform:group_by_key:v1", "beam:transform:reshuffle:v1")]
+    assert groups
+    for group in groups:
+        for pcoll in group.inputs.values():
+            assert not python_tuple(comps.pcollections[pcoll].coder_id), group.unique_name

@@ -121,7 +121,7 @@ def test_finalize_side_inputs_do_not_carry_manifest_rows(profile):
     finalize = {n: s for n, s in profile["steps"]["side_input"].items()
                 if n.startswith("Build/Finalize")}
     assert finalize
-    from_shards = [s for n, s in finalize.items() if "ShardFiles" in n]
+    from_shards = [s for n, s in finalize.items() if "<- Build/WriteShards/" in n]
     assert len(from_shards) == 1
     (shard_results,) = from_shards
     assert shard_results["elements"] >= 3
