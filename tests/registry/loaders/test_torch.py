@@ -98,12 +98,14 @@ def _rank_keys(rank: int, world_size: int, init: str, split: SplitFiles, out: st
 
 
 def test_ranks_come_from_torch_distributed(train: SplitFiles, tmp_path: Path) -> None:
-    """A real 2-process gloo job: each process takes its rank and world size from it."""
+    """A real 2-process gloo job: each process takes its rank and world size from it. The
+    processes are spawned: a fork of this test process, which other tests have left with
+    threads (loaders, servers), can crash in the child (it did once, SIGSEGV in CI)."""
     import torch.multiprocessing as mp
 
     init = f"file://{tmp_path / 'rendezvous'}"
     mp.start_processes(_rank_keys, args=(2, init, train, str(tmp_path)), nprocs=2, join=True,
-                       start_method="fork")
+                       start_method="spawn")
     for kind in KINDS:
         got = [(tmp_path / f"{kind.__name__}-{r}.txt").read_text().splitlines() for r in (0, 1)]
         assert [g[0] for g in got] == ["0/2", "1/2"]
