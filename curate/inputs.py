@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 from collections import OrderedDict
 
 from curate.fsio import FileReader, is_local
@@ -49,22 +50,20 @@ class SourceFingerprints:
         ``OSError`` (``FileNotFoundError`` and the like) when it cannot be taken."""
         found = self._cache.get(uri)
         if found is None:
-            found = self._take(uri)
-            self._cache[uri] = found
-            if len(self._cache) > self._size:
-                self._cache.popitem(last=False)
+            found = self._remember(uri, self._take(uri))
         else:
             self._cache.move_to_end(uri)
         return found
 
+    def _remember(self, uri: str, fingerprint: str) -> str:
+        self._cache[uri] = fingerprint
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return fingerprint
+
     def _take(self, uri: str) -> str:
         if is_local(uri):
-            # through the audio opener: a FIFO or a device (/dev/zero) is refused before a byte
-            # is read, and a file over the input size cap is not read at all
-            from curate.audio_io import open_audio
-
-            with open_audio(uri) as f:
-                return f"sha256:{hashlib.file_digest(f, 'sha256').hexdigest()}"
+            return _local(uri)[0]
         scheme = uri.split("://", 1)[0]
         if scheme in _SCHEMES:
             (checksum,) = self._reader.checksums([uri])
@@ -85,3 +84,31 @@ class SourceFingerprints:
         except Exception:  # missing, unreadable, refused: processing names the reason
             return utt
         return dataclasses.replace(utt, source_fingerprint=fingerprint)
+
+    def read(self, utt: Utterance) -> tuple[Utterance, bytes | None]:
+        """``utt`` as :meth:`fingerprinted` gives it, and the bytes of its file when taking the
+        fingerprint read them whole (a local file up to
+        :data:`curate.audio_io.WHOLE_READ_BYTES` not fingerprinted yet), else None: the
+        decoder reads them from memory instead of reading the file a second time."""
+        uri = utt.audio_uri
+        if utt.source_fingerprint or not is_local(uri) or uri in self._cache:
+            return self.fingerprinted(utt), None
+        try:
+            fingerprint, data = _local(uri)
+        except Exception:  # missing, unreadable, refused: processing names the reason
+            return utt, None
+        self._remember(uri, fingerprint)
+        return dataclasses.replace(utt, source_fingerprint=fingerprint), data
+
+
+def _local(uri: str) -> tuple[str, bytes | None]:
+    """The fingerprint of a local file, and its bytes when the audio opener read it whole."""
+    # through the audio opener: a FIFO or a device (/dev/zero) is refused before a byte is
+    # read, and a file over the input size cap is not read at all
+    from curate.audio_io import open_audio
+
+    with open_audio(uri) as f:
+        if isinstance(f, io.BytesIO):  # read whole (WHOLE_READ_BYTES): hash what is in memory
+            data = f.getvalue()
+            return f"sha256:{hashlib.sha256(data).hexdigest()}", data
+        return f"sha256:{hashlib.file_digest(f, 'sha256').hexdigest()}", None
