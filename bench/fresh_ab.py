@@ -2,14 +2,14 @@
 the fresh path costs or saves CPU, and how far the build is from the floor.
 
 ``python -m bench.fresh_ab --before COMMIT [--after COMMIT] [--utterances N] [--runs R]
-[--out F.json]`` builds ``N`` utterances of the benchmark corpus (cached, :mod:`bench.corpus`,
-2 MB shards as ``bench.incremental``'s v1) from scratch ``R`` times with each code (``--before``,
-a ``git archive`` of that commit; ``--after``, this checkout unless given) and runs the floor
-(:mod:`bench.floor`, this checkout) as often, A B F A B F…, each in a fresh process
-(``python -m bench.child``, one worker, start-up included). The same over one utterance (the
-fixed cost) follows each round. Figures: CPU seconds of each process tree (median of ``R``),
-per utterance ``(cpu(N) - cpu(1)) / (N - 1)`` from the medians, and their ratios; every build
-of one code must give one fingerprint.
+[--no-floor] [--out F.json]`` builds ``N`` utterances of the benchmark corpus (cached,
+:mod:`bench.corpus`, 2 MB shards as ``bench.incremental``'s v1) from scratch ``R`` times with
+each code (``--before``, a ``git archive`` of that commit; ``--after``, this checkout unless
+given) and runs the floor (:mod:`bench.floor`, this checkout) as often, A B F, then F B A, …,
+each in a fresh process (``python -m bench.child``, one worker, start-up included). The same
+over one utterance (the fixed cost) follows each round. Figures: CPU seconds of each process
+tree (median of ``R``), per utterance ``(cpu(N) - cpu(1)) / (N - 1)`` from the medians, and
+their ratios; every build of one code must give one fingerprint.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def _checkout(commit: str, dest: str) -> str:
 
 
 def run(work: str, *, before: str, after: str | None, utterances: int, runs: int,
-        target_mb: float, corpus_size: int, say: Callable[[str], None]) -> dict[str, Any]:
+        target_mb: float, corpus_size: int, say: Callable[[str], None],
+        with_floor: bool = True) -> dict[str, Any]:
     from bench.common import build, floor, median
     from bench.corpus import ensure_corpus
     from bench.incremental import _measured
@@ -52,13 +53,15 @@ def run(work: str, *, before: str, after: str | None, utterances: int, runs: int
              "1": corpus.subset(1, target_shard_mb=target_mb, name="fresh1")}
     roots: dict[str, str | None] = {"before": _checkout(before, os.path.join(work, "a"))}
     roots["after"] = _checkout(after, os.path.join(work, "b")) if after else None
+    codes = ("before", "after", "floor") if with_floor else ("before", "after")
     out: dict[str, Any] = {"before": before, "after": after or "this checkout",
                            "utterances": utterances, "target_shard_mb": target_mb,
-                           "runs": {f"{k}-{s}": [] for k in ("before", "after", "floor")
-                                    for s in sizes}}
+                           "runs": {f"{k}-{s}": [] for k in codes for s in sizes}}
     for i in range(runs):
         for size, subset in sizes.items():
-            for name in ("before", "after", "floor"):
+            # A B F, then F B A: a code measured first or last in every round would carry
+            # whatever the position costs (a cache warmed by the run before, a burst of load)
+            for name in codes if i % 2 == 0 else codes[::-1]:
                 dest = os.path.join(work, f"{name}-{size}")
                 if name == "floor":
                     m = floor(subset, dest)
@@ -74,16 +77,16 @@ def run(work: str, *, before: str, after: str | None, utterances: int, runs: int
                     + (f", fingerprint {rec['fingerprint'][:12]}" if rec.get("fingerprint")
                        else ""))
     cpu = {k: median([r["cpu_s"] for r in v]) for k, v in out["runs"].items()}
-    per = {k: 1000 * (cpu[f"{k}-n"] - cpu[f"{k}-1"]) / (utterances - 1)
-           for k in ("before", "after", "floor")}
+    per = {k: 1000 * (cpu[f"{k}-n"] - cpu[f"{k}-1"]) / (utterances - 1) for k in codes}
     out["median_cpu_s"] = cpu
     out["cpu_ms_per_utterance"] = per
     out["ratios"] = {
         "after_vs_before_cpu": cpu["after-n"] / cpu["before-n"],
         "after_vs_before_per_utterance": per["after"] / per["before"],
-        "after_vs_floor_per_utterance": per["after"] / per["floor"],
-        "before_vs_floor_per_utterance": per["before"] / per["floor"],
     }
+    if with_floor:
+        out["ratios"]["after_vs_floor_per_utterance"] = per["after"] / per["floor"]
+        out["ratios"]["before_vs_floor_per_utterance"] = per["before"] / per["floor"]
     out["same_fingerprint"] = {
         k: len({r["fingerprint"] for r in out["runs"][f"{k}-{s}"]}) == 1
         for k in ("before", "after") for s in sizes}
@@ -103,8 +106,10 @@ def table(r: dict[str, Any]) -> str:
              "| code | CPU s (N) | CPU s (1) | ms per utterance | / floor |",
              "|---|---|---|---|---|"]
     for k, label in (("before", r["before"]), ("after", r["after"]), ("floor", "floor")):
-        lines.append(f"| {label} | {cpu[f'{k}-n']:.2f} | {cpu[f'{k}-1']:.2f} | {per[k]:.2f} | "
-                     f"{per[k] / per['floor']:.2f} |")
+        if k in per:
+            floor = f"{per[k] / per['floor']:.2f}" if "floor" in per else ""
+            lines.append(f"| {label} | {cpu[f'{k}-n']:.2f} | {cpu[f'{k}-1']:.2f} | "
+                         f"{per[k]:.2f} | {floor} |")
     lines.append(f"after / before: CPU {ratio['after_vs_before_cpu']:.3f}, per utterance "
                  f"{ratio['after_vs_before_per_utterance']:.3f}; same fingerprint per code: "
                  f"{r['same_fingerprint']}")
@@ -120,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--corpus", type=int, default=2000, help="the cached corpus to cut from")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--target-mb", type=float, default=2.0)
+    p.add_argument("--no-floor", action="store_true", help="the two codes only")
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "fresh_ab.json"))
     args = p.parse_args(argv)
 
@@ -129,7 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = tempfile.mkdtemp(prefix="curate-bench-fresh-ab-")
     try:
         r = run(work, before=args.before, after=args.after, utterances=args.utterances,
-                runs=args.runs, target_mb=args.target_mb, corpus_size=args.corpus, say=say)
+                runs=args.runs, target_mb=args.target_mb, corpus_size=args.corpus, say=say,
+                with_floor=not args.no_floor)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     from bench.machine import describe
