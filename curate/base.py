@@ -66,6 +66,10 @@ class BaseFiles(Protocol):
         """A path or URI (for :func:`curate.fsio.open_read`) holding the base's file ``rel``,
         verified against ``sha256``."""
 
+    def place(self, rel: str, sha256: str, dest: str) -> None:
+        """The base's file ``rel`` byte for byte at ``dest`` (a build's output file), without
+        reading its bytes where the registry can (a kept shard is not read, only placed)."""
+
 
 @runtime_checkable
 class BaseVersion(Protocol):
