@@ -32,6 +32,7 @@ import apache_beam as beam
 from curate.errors import Stage, UsageError
 from curate.fsio import open_read
 from curate.layout import REJECTED_FILE, SCHEMA_VERSION, ShardFormat, manifest_file, shard_index
+from curate.pickling import fast_pickle
 from curate.records import BY_KEY, SIGNAL_FIELDS
 from curate.settings import settings_changes, settings_sha256
 
@@ -229,6 +230,7 @@ def plan_base(config: BuildConfig, base: BaseVersion, settings: Mapping[str, Any
 # -- the base's records, read a row group at a time by the workers ----------------------------
 
 
+@fast_pickle
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BaseExample:
     """One example of the base: its split and manifest row."""
@@ -237,6 +239,7 @@ class BaseExample:
     row: Mapping[str, Any]
 
 
+@fast_pickle
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BaseRejection:
     """One rejected input of the base that was rejected after it was read: its row of
