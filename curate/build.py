@@ -262,6 +262,7 @@ class BuildDataset(beam.PTransform):
         counts = {}
         if counted:  # one count of every outcome's name, not one Count.Globally per outcome
             named = [pcoll | f"Name{name.title()}{i}" >> beam.Map(_named, name)
+                     .with_output_types(str)  # one coder for every input of the Flatten
                      for name, pcolls in counted.items() for i, pcoll in enumerate(pcolls)]
             counts["carry_counts"] = beam.pvalue.AsDict(
                 named | "AllOutcomes" >> beam.Flatten()
