@@ -3,7 +3,8 @@ version matches to carry an input over (:mod:`curate.carry`).
 
 A source file's fingerprint names its bytes:
 
-* a local file: ``sha256:<hex>`` of its bytes (read, hashed, never decoded);
+* a local file: ``sha256:<hex>`` of its bytes (read, hashed, never decoded; read once per
+  machine while the file's stat data stays the same, :mod:`curate.stat_cache`);
 * ``s3://``: ``s3-etag:<etag>``, the object's ETag from its metadata (no byte is read);
 * ``gs://``: ``gcs-crc32c:<base64>``, the object's CRC32C from its metadata;
 * any other filesystem: ``sha256:<hex>`` of its bytes, read through Beam's ``FileSystems``.
@@ -23,10 +24,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from collections import OrderedDict
 
-from curate.fsio import FileReader, is_local
+from curate.fsio import FileReader, is_local, local_path
 from curate.records import Utterance
+from curate.stat_cache import StatCache, default_path
 
 __all__ = ["SourceFingerprints"]
 
@@ -39,8 +42,9 @@ class SourceFingerprints:
     :class:`curate.fsio.FileReader` keeps them) and the last ``cache_size`` files' fingerprints,
     so that the segments of one recording (Kaldi ``segments``) read it once."""
 
-    def __init__(self, cache_size: int = 64) -> None:
+    def __init__(self, cache_size: int = 64, record: StatCache | None = None) -> None:
         self._reader = FileReader()
+        self._record = record if record is not None else StatCache(default_path())
         self._cache: OrderedDict[str, str] = OrderedDict()
         self._size = cache_size
 
@@ -61,10 +65,7 @@ class SourceFingerprints:
         if is_local(uri):
             # through the audio opener: a FIFO or a device (/dev/zero) is refused before a byte
             # is read, and a file over the input size cap is not read at all
-            from curate.audio_io import open_audio
-
-            with open_audio(uri) as f:
-                return f"sha256:{hashlib.file_digest(f, 'sha256').hexdigest()}"
+            return f"sha256:{self._local(uri)}"
         scheme = uri.split("://", 1)[0]
         if scheme in _SCHEMES:
             (checksum,) = self._reader.checksums([uri])
@@ -74,6 +75,27 @@ class SourceFingerprints:
             while chunk := f.read(_CHUNK):
                 digest.update(chunk)
         return f"sha256:{digest.hexdigest()}"
+
+    def _local(self, uri: str) -> str:
+        from curate.audio_io import open_audio
+
+        path = local_path(uri)
+        try:
+            before = os.stat(path)
+        except (OSError, ValueError):  # open_audio names what is wrong
+            before = None
+        if before is not None:
+            recorded = self._record.get(before)
+            if recorded is not None:
+                return recorded
+        with open_audio(uri) as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+        if before is not None:
+            try:
+                self._record.put(before, os.stat(path), digest)
+            except OSError:
+                pass  # gone since: nothing to record
+        return digest
 
     def fingerprinted(self, utt: Utterance) -> Utterance:
         """``utt`` with its source fingerprint, or ``utt`` as it is when it already has one or
