@@ -196,6 +196,9 @@ def run(work: str, *, utterances: int, new_percent: float, removed_percent: floa
     from bench.corpus import ensure_corpus
     from curate.samples import make_corpus
 
+    # the machine's record of source fingerprints (curate/stat_cache.py) starts empty: the
+    # v1 build fills it, as the first build of a corpus on a machine does
+    os.environ["CURATE_FINGERPRINT_CACHE"] = os.path.join(work, "source-fingerprints.sqlite3")
     corpus, _ = ensure_corpus(utterances)
     base = corpus.subset(utterances, target_shard_mb=target_mb, name=f"incremental{utterances}")
     with open(base.manifest, encoding="utf-8") as f:

@@ -1,11 +1,13 @@
 """The build on v1 of ``python -m bench.incremental``, by this checkout and by the code of
 another commit, alternated in one run: the CPU seconds a change to the carry-over saves.
 
-``python -m bench.incremental_ab --workdir W --before COMMIT [--runs 2] [--out F.json]``
-takes a ``bench.incremental --workdir W`` left behind (its v1 store, its cache, its
+``python -m bench.incremental_ab --workdir W --before COMMIT [--runs 2] [--cold]
+[--out F.json]`` takes a ``bench.incremental --workdir W`` left behind (its v1 store, its
 ``v2.yaml``), and builds v2 on v1 ``--runs`` times with each code, A B A B…, each in a fresh
-process (``python -m bench.child``, start-up included, one worker). The cache holds v1's files
-from the first build on, for both. Both codes must read the same layout (the one of v1).
+process (``python -m bench.child``, start-up included, one worker). The registry cache holds
+v1's files from the first build on, for both; with ``--cold`` each build starts with an empty
+one (as the build on v1 of ``bench.incremental`` does). Both codes must read the same layout
+(the one of v1).
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["run"]
 
 
-def run(work: str, before: str, runs: int) -> dict[str, Any]:
+def run(work: str, before: str, runs: int, cold: bool = False) -> dict[str, Any]:
     from bench.common import build, median
     from bench.incremental import DATASET, _before_checkout, _measured
 
@@ -28,11 +31,18 @@ def run(work: str, before: str, runs: int) -> dict[str, Any]:
     old = os.path.join(work, f"ab-{before}")
     if not os.path.isdir(old):
         _before_checkout(before, old)
-    out: dict[str, Any] = {"before": before, "ref": ref, "runs": {"before": [], "after": []}}
+    out: dict[str, Any] = {"before": before, "ref": ref, "cold_cache": cold,
+                           "runs": {"before": [], "after": []}}
     for i in range(runs):
         for name, root in (("before", old), ("after", None)):
+            # the child's cache is beside its output: one of its own per build when cold
+            output = (os.path.join(work, f"ab-cold-{name}-{i}", "out") if cold
+                      else os.path.join(work, f"ab-{name}-{i}"))
+            if cold:
+                shutil.rmtree(os.path.dirname(output), ignore_errors=True)
+                os.makedirs(os.path.dirname(output))
             m = _measured(build(None,  # type: ignore[arg-type]  (config given: no subset)
-                                os.path.join(work, f"ab-{name}-{i}"), workers=1,
+                                output, workers=1,
                                 config=os.path.join(work, "v2.yaml"), base=ref,
                                 registry=registry, root=root))
             out["runs"][name].append(m)
@@ -54,9 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--workdir", required=True)
     p.add_argument("--before", required=True)
     p.add_argument("--runs", type=int, default=2)
+    p.add_argument("--cold", action="store_true", help="an empty registry cache per build")
     p.add_argument("--out", default="bench/incremental_ab.json")
     args = p.parse_args(argv)
-    result = run(args.workdir, args.before, args.runs)
+    result = run(args.workdir, args.before, args.runs, args.cold)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2, sort_keys=True)
         f.write("\n")

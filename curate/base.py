@@ -32,6 +32,7 @@ import apache_beam as beam
 from curate.errors import Stage, UsageError
 from curate.fsio import open_read
 from curate.layout import REJECTED_FILE, SCHEMA_VERSION, ShardFormat, manifest_file, shard_index
+from curate.pickling import fast_pickle
 from curate.records import BY_KEY, SIGNAL_FIELDS
 from curate.settings import settings_changes, settings_sha256
 
@@ -65,6 +66,10 @@ class BaseFiles(Protocol):
     def fetch(self, rel: str, sha256: str) -> str:
         """A path or URI (for :func:`curate.fsio.open_read`) holding the base's file ``rel``,
         verified against ``sha256``."""
+
+    def place(self, rel: str, sha256: str, dest: str) -> None:
+        """The base's file ``rel`` byte for byte at ``dest`` (a build's output file), without
+        reading its bytes where the registry can (a kept shard is not read, only placed)."""
 
 
 @runtime_checkable
@@ -225,6 +230,7 @@ def plan_base(config: BuildConfig, base: BaseVersion, settings: Mapping[str, Any
 # -- the base's records, read a row group at a time by the workers ----------------------------
 
 
+@fast_pickle
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BaseExample:
     """One example of the base: its split and manifest row."""
@@ -233,6 +239,7 @@ class BaseExample:
     row: Mapping[str, Any]
 
 
+@fast_pickle
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BaseRejection:
     """One rejected input of the base that was rejected after it was read: its row of

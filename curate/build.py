@@ -73,6 +73,10 @@ def _summarize_split(item: tuple[str, Iterable[tuple[int, str]]], output_dir: st
     return split, summarize_manifest(fsio.join(output_dir, rel) for _, rel in sorted(files))
 
 
+def _named(_: Any, name: str) -> str:
+    return name
+
+
 def _finalize(
     _: None,
     *,
@@ -86,13 +90,17 @@ def _finalize(
     read: int,
     settings: Mapping[str, Any] | None = None,
     base: Mapping[str, Any] | None = None,
-    carried: int = 0,
-    processed: int | None = None,
-    removed: int = 0,
+    carry_counts: Mapping[str, int] | None = None,
 ) -> str:
     """Write the build's own files once every shard is written, ``dataset_info.json`` last;
-    remove the staging area. Returns the fingerprint. ``processed``: None in a build without
-    a base, where every input its source did not reject was processed."""
+    remove the staging area. Returns the fingerprint. ``carry_counts``: the inputs carried,
+    processed and removed by a build on a base (a name counted 0 times is absent); None in a
+    build without one, where every input its source did not reject was processed."""
+    carried = removed = 0
+    processed = None
+    if carry_counts is not None:
+        carried, removed = carry_counts.get("carried", 0), carry_counts.get("removed", 0)
+        processed = carry_counts.get("processed", 0)
     by_split = dict(summaries)
     fields = model_fields(config.enabled_models)
     for split in config.splits.ratios:  # a split with no examples has no manifest file
@@ -251,12 +259,15 @@ class BuildDataset(beam.PTransform):
             | "AllInputs" >> beam.Flatten()
             | "CountRead" >> beam.combiners.Count.Globally()
         )  # int: every input, once
-        counts = {
-            name: beam.pvalue.AsSingleton(
-                pcolls | f"All{name.title()}" >> beam.Flatten()
-                | f"Count{name.title()}" >> beam.combiners.Count.Globally())
-            for name, pcolls in counted.items()
-        }  # carried, processed, removed (a build on a base)
+        counts = {}
+        if counted:  # one count of every outcome's name, not one Count.Globally per outcome
+            named = [pcoll | f"Name{name.title()}{i}" >> beam.Map(_named, name)
+                     .with_output_types(str)  # one coder for every input of the Flatten
+                     for name, pcolls in counted.items() for i, pcoll in enumerate(pcolls)]
+            counts["carry_counts"] = beam.pvalue.AsDict(
+                named | "AllOutcomes" >> beam.Flatten()
+                | "CountOutcomes" >> beam.combiners.Count.PerElement())
+        # carried, processed, removed (a build on a base): name -> count
         if self._progress:
             decided = () if carried is None else (carried, classified[CARRIED_REJECTED])
             _count_progress(out, sources, examples, processing_rejected, shards, decided)

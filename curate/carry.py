@@ -43,6 +43,7 @@ from curate.base import ReadBaseRejections
 from curate.config import BuildConfig
 from curate.errors import InputRejected, Reason, stage_of
 from curate.features import model_fields
+from curate.pickling import fast_pickle
 from curate.records import BY_KEY, Rejection, Signals, Utterance
 
 __all__ = [
@@ -75,6 +76,7 @@ _FILTER_REASONS = frozenset({Reason.EMPTY_TEXT, Reason.TOO_SHORT, Reason.TOO_LON
                              Reason.WRONG_LANGUAGE, Reason.ASR_DISAGREEMENT})
 
 
+@fast_pickle
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CarriedExample:
     """A base example kept as it is: it stays at ``position`` of base shard ``shard`` unless

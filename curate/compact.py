@@ -307,7 +307,7 @@ def _copy(files: BaseFiles, info: Mapping[str, Any], rel: str, output_dir: str
           ) -> dict[str, Any]:
     """Copy the version's file ``rel`` byte for byte; its entry in ``files`` (as it was)."""
     entry = info["files"][rel]
-    fsio.copy_file(files.fetch(rel, entry["sha256"]), fsio.join(output_dir, rel))
+    files.place(rel, entry["sha256"], fsio.join(output_dir, rel))
     return dict(entry)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from curate.errors import Reason, Stage
+from curate.pickling import fast_pickle
 
 __all__ = ["BY_KEY", "BY_SHARD", "Rejection", "Signals", "Utterance"]
 
@@ -24,6 +25,7 @@ BY_KEY = tuple[str, Any]  # (key, value)
 BY_SHARD = tuple[tuple[str, int], Any]  # ((split, shard index), value)
 
 
+@fast_pickle
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Utterance:
     """One candidate example as named by a source, before any audio is read.

@@ -34,7 +34,7 @@ from curate.base import BaseFiles, BaseShard
 from curate.build_info import write_shard_manifest
 from curate.carry import CarriedExample
 from curate.config import ShardConfig
-from curate.fsio import WrittenFile, copy_file, is_local, join, open_read
+from curate.fsio import WrittenFile, is_local, join, open_read
 from curate.layout import ShardFormat, shard_file
 from curate.process import StagedExample
 from curate.shards import ShardResult
@@ -201,8 +201,8 @@ def _carried_rows(carried: list[CarriedExample], base: Mapping[int, BaseShard],
 def _kept(split: str, base: BaseShard, carried: list[CarriedExample], files: BaseFiles,
           output_dir: str, fields: tuple[str, ...]) -> ShardResult:
     """A base shard every example of which is carried: its files and manifest file are the
-    base's, copied byte for byte under the same names (hard links from the registry's cache
-    when both are local)."""
+    base's, placed byte for byte under the same names, unread where the registry can
+    (:meth:`curate.base.BaseFiles.place`: a hard link to a local store's object)."""
     carried.sort(key=lambda c: c.position)
     if [c.position for c in carried] != list(range(base.num_examples)):
         raise ValueError(f"shard {base.index} of split {split!r}: carried positions "
@@ -211,12 +211,12 @@ def _kept(split: str, base: BaseShard, carried: list[CarriedExample], files: Bas
     kept = []
     for fmt, f in sorted(base.files.items(), key=lambda kv: kv[0].value):
         rel, sha256 = str(f["path"]), str(f["sha256"])
-        copy_file(files.fetch(rel, sha256), join(output_dir, rel))
+        files.place(rel, sha256, join(output_dir, rel))
         kept.append((fmt, WrittenFile(path=rel, sha256=sha256, size_bytes=int(f["size_bytes"]))))
     m = base.manifest
     if m is not None and not any(c.moved for c in carried):
         rel, sha256 = str(m["path"]), str(m["sha256"])
-        copy_file(files.fetch(rel, sha256), join(output_dir, rel))
+        files.place(rel, sha256, join(output_dir, rel))
         manifest = WrittenFile(path=rel, sha256=sha256, size_bytes=int(m["size_bytes"]))
     else:
         rows = _carried_rows(carried, {base.index: base}, files)

@@ -22,6 +22,7 @@ from curate.config import ShardConfig, SplitBy, SplitConfig
 from curate.errors import Reason, Stage
 from curate.fsio import WrittenFile
 from curate.layout import ShardFormat
+from curate.pickling import fast_pickle
 from curate.process import StagedExample
 from curate.records import BY_KEY, Rejection
 
@@ -76,6 +77,7 @@ def shard_index(key: str, count: int, cfg: ShardConfig) -> int:
     return _unit_hash(cfg.salt, key) % count
 
 
+@fast_pickle
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BaseAudio:
     """The decoded-audio hash of an example a build on a base carries over."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from curate.config import split_name_problem
 from curate.extras import require
-from curate.fsio import is_local, open_read, sha256_of
+from curate.fsio import copy_file, is_local, local_path, open_read, sha256_of
 from curate.layout import INFO_FILE, ShardFormat, manifest_files
 from curate.progress import phase
 from registry.cache import ENV_CACHE_DIR, CommitCache, default_cache_dir
@@ -31,7 +31,7 @@ from registry.errors import (
     RegistryError,
 )
 from registry.loaders.methods import TrainingLoaders
-from registry.store import ObjectInfo, Page, Store, paginate
+from registry.store import Linker, ObjectInfo, Page, Store, paginate
 
 if TYPE_CHECKING:
     import numpy as np
@@ -124,8 +124,7 @@ class VersionFiles:
     def __repr__(self) -> str:
         return f"VersionFiles({self._dataset}@{self._commit_id[:12]})"
 
-    def fetch(self, rel: str, sha256: str) -> str:
-        """A path or URI of the cached, verified ``rel``."""
+    def _commit_cache(self) -> CommitCache:
         if self._cache is None:
             store = self._store
             if store is None:
@@ -134,7 +133,25 @@ class VersionFiles:
                 store = open_store(self._uri)
             self._cache = CommitCache(store, repo=self._dataset, commit_id=self._commit_id,
                                       root=self._root)
-        return self._cache.fetch(rel, sha256=sha256)
+        return self._cache
+
+    def fetch(self, rel: str, sha256: str) -> str:
+        """A path or URI of the cached, verified ``rel``."""
+        return self._commit_cache().fetch(rel, sha256=sha256)
+
+    def place(self, rel: str, sha256: str, dest: str) -> None:
+        """``rel`` byte for byte at ``dest`` (a build's output file), its bytes read only if
+        they must be: a hard link to the store's object when the store has them locally on
+        ``dest``'s filesystem (:class:`registry.store.Linker`), else the verified cached file
+        linked or copied (:func:`curate.fsio.copy_file`)."""
+        cache = self._commit_cache()
+        if isinstance(cache.store, Linker) and is_local(dest):
+            target = local_path(dest)
+            os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+            if cache.store.link_object(self._dataset, self._commit_id, rel, dest_path=target,
+                                       sha256=sha256):
+                return
+        copy_file(cache.fetch(rel, sha256=sha256), dest)
 
 
 class DatasetVersion(TrainingLoaders):

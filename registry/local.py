@@ -29,7 +29,9 @@ import os
 import re
 import secrets
 import shutil
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,7 @@ _BRANCH_RE = re.compile(r"^\w[-\w]*$")  # lakeFS branch ids
 _TAG_RE = re.compile(r"^\w[-\w.]*$")
 _HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20
+_TREES_KEPT = 4  # parsed trees a store keeps (those of the versions a process works with)
 _LOCK_TIMEOUT_S = 120.0
 
 Tree = dict[str, dict[str, Any]]  # path -> {"sha256": hex, "size_bytes": int}
@@ -68,6 +71,16 @@ class LocalStore:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        # parsed trees by (repo, tree id): a tree's id is the sha256 of its file, so it never
+        # changes; each stat or download of an object would otherwise read and parse it again
+        self._trees: OrderedDict[tuple[str, str], Tree] = OrderedDict()
+        self._trees_lock = threading.Lock()  # the registry cache fetches in threads
+
+    def __getstate__(self) -> dict[str, Any]:  # pickled to a build's workers: the root only
+        return {"root": self.root}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["root"])  # type: ignore[misc]
         for place in (self.root, *self.root.parents):  # one line, not a traceback, later
             if place.exists() and not place.is_dir():
                 what = "is a file" if place == self.root else f"lies under {place}, a file"
@@ -132,7 +145,19 @@ class LocalStore:
         return read_json(self._repo_dir(repo) / "commits" / f"{commit_id}.json")
 
     def _read_tree(self, repo: str, tree_id: str) -> Tree:
-        return read_json(self._repo_dir(repo) / "trees" / f"{tree_id}.json")
+        """The tree (a copy: callers add a branch's staged changes to it)."""
+        key = (repo, tree_id)
+        with self._trees_lock:
+            tree = self._trees.get(key)
+            if tree is not None:
+                self._trees.move_to_end(key)
+                return dict(tree)
+        tree = read_json(self._repo_dir(repo) / "trees" / f"{tree_id}.json")
+        with self._trees_lock:
+            self._trees[key] = tree
+            if len(self._trees) > _TREES_KEPT:
+                self._trees.popitem(last=False)
+        return dict(tree)
 
     def _write_tree(self, repo: str, tree: Tree) -> str:
         data = canonical_json(tree)
@@ -411,6 +436,37 @@ class LocalStore:
                 f"expected {info.sha256}"
             )
         return info.sha256  # the bytes written, hashed as they were copied
+
+    def link_object(self, repo: str, ref: str, path: str, *, dest_path: str,
+                    sha256: str) -> bool:
+        """A hard link to the object (no byte read or copied: its bytes were hashed before it
+        was stored under their sha256, and a build that holds the link hashes them again when
+        it is registered). The object is made read-only: it is now reachable from outside the
+        store, and a write through the link would change the registered version."""
+        info = self.stat_object(repo, ref, path)
+        if info.sha256 != sha256.lower():
+            raise IntegrityError(f"object '{path}' at '{ref}' in {self} is {info.sha256}, "
+                                 f"expected {sha256}")
+        src = self.object_path(info.sha256)
+        dest = Path(dest_path)
+        tmp = temp_sibling(dest)
+        try:
+            os.link(src, tmp)
+        except FileNotFoundError as e:
+            if not src.is_file():
+                raise IntegrityError(f"object '{path}' ({info.sha256}) is missing from {self}"
+                                     ) from e
+            raise
+        except OSError:  # another filesystem, or links refused: the caller copies
+            return False
+        try:
+            if os.stat(src).st_mode & 0o222:
+                os.chmod(src, 0o444)
+            os.replace(tmp, dest)
+        finally:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+        return True
 
     # -- commits, merges, tags, diffs ---------------------------------------------------------
 

@@ -20,6 +20,7 @@ __all__ = [
     "DiffType",
     "ImportObject",
     "Importer",
+    "Linker",
     "ObjectInfo",
     "Page",
     "Store",
@@ -90,6 +91,18 @@ class Importer(Protocol):
         ``message``), with its sha256 recorded as for an upload (staged). IntegrityError when
         what the store found at a ``uri`` is not the object of that size and checksum;
         RegistryError when the store cannot read it."""
+
+
+@runtime_checkable
+class Linker(Protocol):
+    """A store that can put an object's bytes at a local path without copying them (the local
+    store: a hard link to its content-addressed object). Optional: callers download otherwise."""
+
+    def link_object(self, repo: str, ref: str, path: str, *, dest_path: str,
+                    sha256: str) -> bool:
+        """Make ``dest_path`` (a local file, replaced atomically) the object's bytes without
+        reading them. IntegrityError when the object at ``ref`` is not ``sha256`` or its bytes
+        are missing; False when no link can be made there (another filesystem)."""
 
 
 @runtime_checkable

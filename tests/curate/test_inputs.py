@@ -16,6 +16,7 @@ from curate.errors import InputRejected, Reason
 from curate.inputs import SourceFingerprints
 from curate.process import process_utterance
 from curate.records import Utterance
+from curate.stat_cache import StatCache
 
 
 def _wav(path, seconds: float = 1.0) -> bytes:
@@ -27,6 +28,10 @@ def _wav(path, seconds: float = 1.0) -> bytes:
     return buf.getvalue()
 
 
+def _fingerprints() -> SourceFingerprints:
+    return SourceFingerprints(record=StatCache(None))  # no machine-wide record: every file read
+
+
 def _utt(path, **kw) -> Utterance:
     return Utterance(key=path.stem, audio_uri=str(path), text="hello there", speaker="s",
                      source_uri="m.jsonl", **kw)
@@ -34,15 +39,15 @@ def _utt(path, **kw) -> Utterance:
 
 def test_read_fingerprints_and_hands_on_the_bytes_it_read(tmp_path):
     data = _wav(tmp_path / "a.wav")
-    utt, got = SourceFingerprints().read(_utt(tmp_path / "a.wav"))
+    utt, got = _fingerprints().read(_utt(tmp_path / "a.wav"))
     assert got == data
     assert utt.source_fingerprint == "sha256:" + hashlib.sha256(data).hexdigest()
-    assert utt.source_fingerprint == SourceFingerprints().of(str(tmp_path / "a.wav"))
+    assert utt.source_fingerprint == _fingerprints().of(str(tmp_path / "a.wav"))
 
 
 def test_processing_the_bytes_read_gives_what_reading_the_file_gives(tmp_path):
     _wav(tmp_path / "a.wav", seconds=2.0)
-    fingerprints = SourceFingerprints()
+    fingerprints = _fingerprints()
     utt, data = fingerprints.read(_utt(tmp_path / "a.wav"))
     assert data is not None
     cfg, filters = AudioConfig(), FilterConfig()
@@ -53,14 +58,14 @@ def test_processing_the_bytes_read_gives_what_reading_the_file_gives(tmp_path):
 def test_a_file_too_large_to_read_whole_is_hashed_not_kept(tmp_path, monkeypatch):
     data = _wav(tmp_path / "a.wav")
     monkeypatch.setattr(audio_io, "WHOLE_READ_BYTES", 100)
-    utt, got = SourceFingerprints().read(_utt(tmp_path / "a.wav"))
+    utt, got = _fingerprints().read(_utt(tmp_path / "a.wav"))
     assert got is None
     assert utt.source_fingerprint == "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def test_a_fingerprint_taken_before_reads_nothing(tmp_path):
     _wav(tmp_path / "a.wav")
-    fingerprints = SourceFingerprints()
+    fingerprints = _fingerprints()
     given = _utt(tmp_path / "a.wav", source_fingerprint="sha256:given")
     assert fingerprints.read(given) == (given, None)
     first, data = fingerprints.read(_utt(tmp_path / "a.wav"))
@@ -70,7 +75,7 @@ def test_a_fingerprint_taken_before_reads_nothing(tmp_path):
 
 
 def test_an_unreadable_input_is_left_for_processing_to_reject(tmp_path):
-    fingerprints = SourceFingerprints()
+    fingerprints = _fingerprints()
     missing = _utt(tmp_path / "gone.wav")
     assert fingerprints.read(missing) == (missing, None)
     (tmp_path / "empty.wav").write_bytes(b"")
@@ -87,3 +92,15 @@ def test_an_unreadable_input_is_left_for_processing_to_reject(tmp_path):
             assert e.reason is reason
         else:
             raise AssertionError(f"{utt.key} was accepted")
+
+
+def test_a_file_in_the_machines_record_is_not_read(tmp_path, monkeypatch):
+    data = _wav(tmp_path / "a.wav")
+    digest = hashlib.sha256(data).hexdigest()
+
+    class _Recorded(StatCache):
+        def get(self, st):
+            return digest
+
+    utt, got = SourceFingerprints(record=_Recorded(None)).read(_utt(tmp_path / "a.wav"))
+    assert (utt.source_fingerprint, got) == ("sha256:" + digest, None)

@@ -154,7 +154,7 @@ def all_versions(corpus, request, tmp_path_factory):
             def uploads() -> int:
                 return len(server.model.blobs)
         reg = Registry(uri, cache_dir=cache)
-        out = {**corpus, "store": store, "reg": reg, "reg_uri": uri}
+        out = {**corpus, "store": store, "reg": reg, "reg_uri": uri, "cache": cache}
         v1 = reg.register(out["b1"], dataset=out["info1"]["name"], allow_unvalidated=True)
         out["stored1"], out["contents1"] = stored(), contents()
         out["uploads1"] = uploads() if store == "lakefs" else None
@@ -217,6 +217,27 @@ def test_unchanged_shards_are_kept_byte_for_byte_and_new_examples_go_to_new_shar
         last[split] = max(last.get(split, -1), int(p.rsplit("-", 1)[1]))
     for p in added:  # after the base's last index of the split
         assert int(p.rsplit("-", 1)[1]) > last.get(p.split("/")[1], -1)
+
+
+def test_a_kept_shard_is_placed_without_its_bytes_being_read_from_a_local_store(versions):
+    """Local store: a kept shard of the build directory is a hard link to the store's object,
+    made read-only (no byte read or copied, none in the registry's cache; registering the build
+    hashes it). lakeFS: the build directory must hold the bytes, downloaded into the cache."""
+    from registry.local import LocalStore
+
+    info2, v1 = versions["info2"], versions["v1"]
+    kept = [p for p, f in _shards(info2).items() if f.get("base")]
+    assert kept
+    commit_dir = os.path.join(versions["cache"], info2["name"], v1.commit_id)
+    for p in kept:
+        built = os.stat(os.path.join(versions["b2"], p))
+        if versions["store"] == "local":
+            obj = LocalStore(versions["reg_uri"].removeprefix("file://")).object_path(
+                _shards(info2)[p]["sha256"])
+            assert built.st_ino == obj.stat().st_ino and not obj.stat().st_mode & 0o222
+            assert not os.path.exists(os.path.join(commit_dir, p))
+        else:
+            assert os.path.isfile(os.path.join(commit_dir, p))
 
 
 def _index(path: str) -> tuple[str, int]:

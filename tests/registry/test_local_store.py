@@ -97,3 +97,22 @@ def test_reading_tags_and_commits_takes_no_lock(local: LocalStore, tmp_path: Pat
     assert (tmp_path / "x.out").read_bytes() == b"x"
     assert local.stat_object("repo-ro", c.id, "x").size_bytes == 1
     assert not (local.root / "locks").exists()
+
+
+def test_link_object_links_the_verified_object_read_only(local: LocalStore, tmp_path: Path) -> None:
+    local.create_repository("repo-link")
+    sha = _upload(local, "repo-link", "main", "data/x", b"shard bytes", tmp_path)
+    c = local.commit("repo-link", "main", message="m", metadata={})
+    dest = tmp_path / "out" / "x"
+    dest.parent.mkdir()
+    dest.write_bytes(b"an older file")  # replaced atomically
+    assert local.link_object("repo-link", c.id, "data/x", dest_path=str(dest), sha256=sha)
+    assert dest.read_bytes() == b"shard bytes"
+    assert dest.stat().st_ino == local.object_path(sha).stat().st_ino
+    assert not local.object_path(sha).stat().st_mode & 0o222
+    assert [p.name for p in dest.parent.iterdir()] == ["x"]  # no temporary left
+    with pytest.raises(IntegrityError, match="expected"):
+        local.link_object("repo-link", c.id, "data/x", dest_path=str(dest), sha256="0" * 64)
+    local.object_path(sha).unlink()
+    with pytest.raises(IntegrityError, match="missing"):
+        local.link_object("repo-link", c.id, "data/x", dest_path=str(tmp_path / "y"), sha256=sha)
