@@ -9,7 +9,9 @@ given) and runs the floor (:mod:`bench.floor`, this checkout) as often, A B F, t
 each in a fresh process (``python -m bench.child``, one worker, start-up included). The same
 over one utterance (the fixed cost) follows each round. Figures: CPU seconds of each process
 tree (median of ``R``), per utterance ``(cpu(N) - cpu(1)) / (N - 1)`` from the medians, and
-their ratios; every build of one code must give one fingerprint.
+their ratios; every build of one code must give one fingerprint. The machine's record of
+source fingerprints (:mod:`curate.stat_cache`, codes that have it) is off: every build hashes
+its files, as the first build of a corpus on a machine does.
 """
 
 from __future__ import annotations
@@ -132,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    os.environ["CURATE_FINGERPRINT_CACHE"] = "off"  # (curate.stat_cache; the builds inherit it)
     work = tempfile.mkdtemp(prefix="curate-bench-fresh-ab-")
     try:
         r = run(work, before=args.before, after=args.after, utterances=args.utterances,

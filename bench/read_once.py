@@ -10,7 +10,8 @@ utterances of the benchmark corpus in this process, after one warm-up build, in 
 A B, B A, … (``R`` rounds); figures: CPU seconds of the process (``time.process_time``) per
 build, their medians and the paired differences. One process and a warm state make this finer
 than fresh processes (``bench.fresh_ab``), whose run-to-run noise on a shared machine exceeds
-the change; every build must give one fingerprint.
+the change; every build must give one fingerprint. The machine's record of source fingerprints
+(:mod:`curate.stat_cache`) is off: every build hashes its files, as the first one does.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def run(work: str, *, utterances: int, rounds: int, target_mb: float) -> dict[st
     from bench.machine import load_average
     from curate import inputs
     from curate.launch import run_build
+    from curate.stat_cache import ENV_FINGERPRINT_CACHE
+
+    os.environ[ENV_FINGERPRINT_CACHE] = "off"  # every build hashes its files, as a first one
 
     corpus, _ = ensure_corpus(max(2000, utterances))
     config = corpus.subset(utterances, target_shard_mb=target_mb,
