@@ -35,9 +35,6 @@ _FAKE_ENV = {
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
 }
 _UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
-# put first on the PYTHONPATH of the processes started while the server runs: its
-# sitecustomize.py shares their botocore loader too
-_CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "s3_child")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -73,11 +70,12 @@ def one_botocore_loader() -> Iterator[None]:
     """Every botocore session made in the block shares one data loader (the parsed service
     models), instead of parsing them again for each session: in this process, and in the
     processes started in the block (``tests/s3_child`` first on their ``PYTHONPATH``)."""
+    from tests.s3_child import env_with
     from tests.s3_child.botocore_models import share_one_loader
 
     restore = share_one_loader()
     saved = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_CHILD, saved) if p)
+    os.environ["PYTHONPATH"] = env_with(saved)
     try:
         yield
     finally:

@@ -1,5 +1,6 @@
-"""Run by Python at the start-up of every process that the S3 tests start
-(``tests/s3_server.py`` puts this directory first on their ``PYTHONPATH``): once the process
+"""Run by Python at the start-up of every process that the S3 tests and the bench smoke run
+start (``tests/s3_server.py`` and ``tests/bench_quick.py`` put this directory first on their
+``PYTHONPATH``): once the process
 imports ``botocore.session``, its sessions share one data loader (``botocore_models.py``), as
 the test process's do. Nothing is imported before the process imports botocore itself."""
 
