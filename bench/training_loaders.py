@@ -4,7 +4,9 @@ Over the largest split of a build (every file verified once before anything is t
 
 * the raw baselines, in this process: ArrayRecord reads + the project's decoder (audio decoded
   with soundfile), the same over TFRecord, and ArrayRecord reads + the decoder without audio
-  decoding (for the loaders that hand out encoded bytes);
+  decoding (for the loaders that hand out encoded bytes); and the decoded ArrayRecord reads in
+  two forked processes side by side, each half of the split (the floor of a 2-worker tree's
+  CPU per example: two busy cores slow each other);
 * PyTorch: ``ResumableDataLoader`` over ``ExampleDataset`` (map-style) and ``ExampleStream``
   (iterable), ``num_workers`` 0 and 2, batches of 16 padded by ``pad_collate``; with workers,
   float32 audio sent as its 16-bit PCM (the default) and as float32 (before), and the stream
@@ -214,6 +216,40 @@ def _raw(files) -> dict[str, Callable[..., int]]:
             "raw_array_record_bytes": lambda times, first: array_record(times, first, undecoded)}
 
 
+def _decode_range(decode: Callable[[bytes], Any], shards: Any, lo: int, hi: int,
+                  times: int) -> None:
+    for _ in range(times):
+        for i in range(lo, hi):
+            decode(shards[i])
+
+
+def _raw_pair(files) -> dict[str, Callable[..., int]]:
+    """The raw ArrayRecord reads + decoder in two forked processes side by side, each half of
+    the split: what two decoding workers cost this machine at the least (two busy cores slow
+    each other), the floor for a 2-worker loader's tree CPU per example."""
+    import multiprocessing
+
+    from registry.loaders.records import ArrayRecordShards, Decoder
+
+    decoded = Decoder(files)
+    shards = ArrayRecordShards(files.array_record, ref=files.ref)
+    n = files.num_examples
+
+    def pair(times: int, first: _FirstBatch) -> int:
+        ctx = multiprocessing.get_context("fork")  # no start-up to speak of: the decoding alone
+        procs = [ctx.Process(target=_decode_range, args=(decoded, shards, lo, hi, times))
+                 for lo, hi in ((0, n // 2), (n // 2, n))]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join()
+            if proc.exitcode:
+                raise RuntimeError(f"a raw decoding process exited with {proc.exitcode}")
+        return n * times
+
+    return {"raw_array_record_two_processes": pair}
+
+
 def _count(batches, first: _FirstBatch) -> int:
     n = 0
     for b in batches:
@@ -418,7 +454,7 @@ def run(build_dir: str, workdir: str, *, passes: int, min_records: int, say,
     say(f"  training loaders ({split}, {n} examples, {times} passes per measurement; "
         f"load average {_load()})")
     dtypes = ("float32", "int16")
-    fns = {**_torch(files, dtypes), **_grain(files, dtypes)}
+    fns = {**_raw_pair(files), **_torch(files, dtypes), **_grain(files, dtypes)}
     if "scaling" not in only:
         fns = {**_raw(files), **fns, **_hf(files, workdir)}
     if rows:
@@ -461,13 +497,22 @@ def run(build_dir: str, workdir: str, *, passes: int, min_records: int, say,
     worker_cpu_steady = {k: r(a, b, "steady_cpu_ms_per_item") for k, (a, b) in scaling.items()}
     # CPU per example, raw over loader: what the loader costs beyond the raw reads, whatever
     # else the machine runs (wall-clock ratios are not, on shared cores).
+    # The 2-worker tree's steady CPU per example over two raw decoding processes side by side
+    # (1.0 = the workers cost nothing beyond the decoding on two busy cores), and those two
+    # over one in-process decoder (what two busy cores cost this machine).
+    pair = "raw_array_record_two_processes"
+    over_pair = {f"{a}_vs_two_raw": ratio(rates[a]["steady_cpu_ms_per_item"],
+                                          rates[pair]["cpu_ms_per_item"])
+                 for a, _ in scaling.values() if pair in rates}
+    if pair in rates and "raw_array_record" in rates:
+        over_pair["two_raw_vs_one_raw"] = r(pair, "raw_array_record", "cpu_ms_per_item")
     cpu_ratios = {k.split("_vs_raw")[0]: ratio(rates[b]["cpu_ms_per_item"],
                                               rates[a]["cpu_ms_per_item"])
                   for k, (a, b) in versus_raw.items()}
     return {"split": split, "examples": n, "passes_per_measurement": times,
             "cpus": os.cpu_count(), "rates": rates, "startup_s": startup,
             "ratios": ratios, "steady_ratios": steady, "worker_cpu_ratios": worker_cpu,
-            "worker_cpu_steady_ratios": worker_cpu_steady,
+            "worker_cpu_steady_ratios": worker_cpu_steady, "worker_cpu_vs_two_raw": over_pair,
             "cpu_efficiency": cpu_ratios, "targets": targets, "load_average": _load()}
 
 
@@ -519,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2, sort_keys=True)
     for key in ("ratios", "steady_ratios", "worker_cpu_ratios", "worker_cpu_steady_ratios",
-                "cpu_efficiency"):
+                "worker_cpu_vs_two_raw", "cpu_efficiency"):
         say(f"  {key}: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(result[key].items())))
     say(f"  load average at the end: {result['load_average']}; results in {args.out}")
     return 0
