@@ -40,6 +40,11 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run only these")
     parser.add_argument("--rounds", type=int, help="throughput rounds (default: by mode)")
     parser.add_argument("--utterances", type=int, help="corpus size (default: by mode)")
+    parser.add_argument(
+        "--records", type=int,
+        help="each loader and training-loader measurement reads at least this many records, "
+             "and as many random reads (default: by mode; the smoke tests' few)",
+    )
     parser.add_argument("--workdir", help="keep builds and stores here (default: a temp dir)")
     parser.add_argument("--no-lakefs", action="store_true", help="skip the lakeFS test server")
     return parser.parse_args(argv)
@@ -61,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                        memory_n=max(1, args.utterances // 4))
     if args.rounds:
         plan = replace(plan, rounds=args.rounds)
+    if args.records:
+        plan = replace(plan, loader_min_records=args.records, random_reads=args.records,
+                       training_min_records=args.records)
     wanted = set(args.only or BENCHMARKS)
     started = time.perf_counter()
     results: dict[str, Any] = {
@@ -105,7 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         builds = bench.get("throughput", {}).get("builds")
         if not builds and wanted & {"registration", "loaders", "training"}:  # they need builds
             builds = {}
-            for kind, workers in (("workers_1", 1), ("workers_2", 2)):
+            # registration registers both (the 2-worker one as an identical rebuild); the
+            # loaders and the training loaders read the 1-worker build
+            kinds = (("workers_1", 1), ("workers_2", 2))[: 2 if "registration" in wanted else 1]
+            for kind, workers in kinds:
                 from bench.common import build
 
                 builds[kind] = os.path.join(workdir, "throughput", kind)

@@ -40,7 +40,7 @@ class Plan:
     loader_min_records: int  # a measurement reads the split until it has read this many
     random_reads: int  # ArrayRecord random reads per measurement
     training_min_records: int  # a training-loader measurement reads at least this many
-    training_passes: int  # training-loader measurements of each kind (the best one is kept)
+    training_passes: int  # training-loader rounds, rows alternated (figures are medians)
 
 
 QUICK = Plan(

@@ -4,7 +4,9 @@ Over the largest split of a build (every file verified once before anything is t
 
 * the raw baselines, in this process: ArrayRecord reads + the project's decoder (audio decoded
   with soundfile), the same over TFRecord, and ArrayRecord reads + the decoder without audio
-  decoding (for the loaders that hand out encoded bytes);
+  decoding (for the loaders that hand out encoded bytes); and the decoded ArrayRecord reads in
+  two forked processes side by side, each half of the split (the floor of a 2-worker tree's
+  CPU per example: two busy cores slow each other);
 * PyTorch: ``ResumableDataLoader`` over ``ExampleDataset`` (map-style) and ``ExampleStream``
   (iterable), ``num_workers`` 0 and 2, batches of 16 padded by ``pad_collate``; with workers,
   float32 audio sent as its 16-bit PCM (the default) and as float32 (before), and the stream
@@ -22,9 +24,10 @@ Over the largest split of a build (every file verified once before anything is t
   audio decoding.
 
 Every measurement reads at least ``min_records`` records (the split repeated), worker start-up
-included; measurements are interleaved and the best of ``passes`` is kept, after one warm-up
-pass over the split each. The
-targets: each loader >= 0.9x its baseline, 2 workers >= 1.5x 0 workers (Grain, PyTorch).
+included (and reported apart: the tree's CPU until the first batch, the rate and CPU per
+example after it); the rows alternate ``passes`` times, after one warm-up pass over the split
+each, and each figure is the median of its row's rounds. CPU counts the whole process tree
+(main process and workers). The targets: each loader >= 0.9x its baseline, 2 workers >= 1.5x 0 workers (Grain, PyTorch).
 """
 
 from __future__ import annotations
@@ -37,58 +40,76 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.common import ratio
-
 __all__ = ["run"]
 
 _BATCH = 16
 
 
 class _FirstBatch:
-    """When the first batch of a measurement arrived (``mark()`` from the loop): what follows
-    it is the steady rate, worker start-up and the first reads excluded."""
+    """When the first batch of a measurement arrived (``mark()`` from the loop) and the tree's
+    CPU seconds by then: what follows it is the steady rate and CPU per example, worker
+    start-up and the first reads apart."""
 
-    def __init__(self) -> None:
+    def __init__(self, cpu: _TreeCPU | None = None) -> None:
         self.at: float | None = None
         self.items = 0
+        self.cpu_s = 0.0
+        self._cpu = cpu
 
     def mark(self, items: int) -> None:
         if self.at is None:
             self.at, self.items = time.perf_counter(), items
+            if self._cpu is not None:
+                self.cpu_s = self._cpu.so_far()
 
 
-def _best(fns: dict[str, Callable[..., int]], passes: int, times: int,
-          say) -> dict[str, dict[str, float]]:
+def _measure(fns: dict[str, Callable[..., int]], passes: int, times: int,
+             say) -> dict[str, dict[str, float]]:
     """Each ``fn(times, first)`` reads the split ``times`` over, calls ``first.mark(n)`` with
     its first batch's size, and returns how many examples it read; after one warm-up pass each
-    (page cache, imports, lazy set-ups), the best of ``passes``. CPU is that of this process
-    and every process descended from it (DataLoader and Grain workers, the fork server;
-    not Ray's or Spark's, which are not ours), with the machine's other load beside it."""
+    (page cache, imports, lazy set-ups), ``passes`` rounds, the rows alternated in each
+    (A B C, A B C, ...), and each figure the median of its row's rounds (``best_per_s`` the
+    fastest). CPU is that of this process and every process descended from it (DataLoader
+    and Grain workers, Grain's resource tracker; not Ray's or Spark's, which are not ours),
+    with the machine's other load beside it. ``startup_cpu_s``: the tree's CPU until the
+    first batch (worker start-up, the first reads); ``steady_cpu_ms_per_item``: after it."""
+    import statistics
+
     for fn in fns.values():
         fn(1, _FirstBatch())
-    best: dict[str, dict[str, float]] = {}
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in fns}
     for _ in range(passes):
         for name, fn in fns.items():
-            first = _FirstBatch()
             with _TreeCPU() as cpu:
+                first = _FirstBatch(cpu)
                 items = fn(times, first)
             elapsed = cpu.wall_s
             rate = items / elapsed if elapsed else 0.0
-            steady = rate
+            steady, steady_cpu = rate, cpu.cpu_s
             if first.at is not None and items > first.items:
                 steady = (items - first.items) / max(cpu.end - first.at, 1e-9)
-            if name not in best or rate > best[name]["per_s"]:
-                best[name] = {"items": items, "seconds": elapsed, "per_s": rate,
-                              "steady_per_s": steady,
-                              "first_batch_s": (first.at or cpu.end) - cpu.start,
-                              "cpu_s": cpu.cpu_s, "cpu_ms_per_item": 1000 * cpu.cpu_s / max(items, 1),
-                              "others_cores": cpu.others_cores}
-    for name, b in best.items():
-        steady = (f"after the first batch at {b['first_batch_s']:.2f} s "
-                  f"{b['steady_per_s']:.0f}/s; " if b["first_batch_s"] < b["seconds"] else "")
-        say(f"    {name}: {b['per_s']:.0f}/s ({b['items']} in {b['seconds']:.2f} s; {steady}"
-            f"{b['cpu_ms_per_item']:.2f} CPU ms each; others' load {b['others_cores']:.1f} cores)")
-    return best
+                steady_cpu = cpu.cpu_s - first.cpu_s
+            rest = items - first.items if first.at is not None else items
+            runs[name].append({
+                "items": items, "seconds": elapsed, "per_s": rate, "steady_per_s": steady,
+                "first_batch_s": (first.at or cpu.end) - cpu.start,
+                "cpu_s": cpu.cpu_s, "cpu_ms_per_item": 1000 * cpu.cpu_s / max(items, 1),
+                "startup_cpu_s": first.cpu_s if first.at is not None else 0.0,
+                "steady_cpu_ms_per_item": 1000 * steady_cpu / max(rest, 1),
+                "cores": cpu.cpu_s / max(elapsed, 1e-9), "others_cores": cpu.others_cores})
+    out: dict[str, dict[str, float]] = {}
+    for name, rounds in runs.items():
+        out[name] = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+        out[name]["best_per_s"] = max(r["per_s"] for r in rounds)
+        out[name]["rounds"] = len(rounds)
+    for name, b in out.items():
+        steady = (f"first batch at {b['first_batch_s']:.2f} s after {b['startup_cpu_s']:.2f} "
+                  f"CPU s, then {b['steady_per_s']:.0f}/s at {b['steady_cpu_ms_per_item']:.2f} "
+                  f"CPU ms each; " if b["first_batch_s"] < b["seconds"] else "")
+        say(f"    {name}: {b['per_s']:.0f}/s ({b['items']:.0f} in {b['seconds']:.2f} s; {steady}"
+            f"{b['cpu_ms_per_item']:.2f} CPU ms each on {b['cores']:.2f} cores; others' load "
+            f"{b['others_cores']:.1f} cores; medians of {b['rounds']})")
+    return out
 
 
 class _TreeCPU:
@@ -103,15 +124,20 @@ class _TreeCPU:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._sampler_s = 0.0
 
-    def _sample(self) -> None:
+    def _kids(self) -> dict[int, float]:
         from bench.proctree import _tree
 
         me = os.getpid()
+        seen = {}
         for pid in _tree(me):
             if pid != me:
                 t = _proc_cpu_s(pid)
                 if t is not None:
-                    self._seen[pid] = t
+                    seen[pid] = t
+        return seen
+
+    def _sample(self) -> None:
+        self._seen.update(self._kids())
 
     def _run(self) -> None:
         t = time.thread_time()
@@ -119,6 +145,13 @@ class _TreeCPU:
             self._sample()
         self._sample()
         self._sampler_s = time.thread_time() - t
+
+    def so_far(self) -> float:
+        """The tree's CPU seconds since the block began (this process's less the sampler's
+        so far, roughly: its thread time is taken at the end)."""
+        kids = {**self._seen, **self._kids()}
+        return (time.process_time() - self._own
+                + sum(t - self._before.get(p, 0.0) for p, t in kids.items()))
 
     def __enter__(self) -> _TreeCPU:
         from bench.proctree import _busy_s, _tree
@@ -181,6 +214,40 @@ def _raw(files) -> dict[str, Callable[..., int]]:
 
     return {"raw_array_record": array_record, "raw_tfrecord": tfrecord,
             "raw_array_record_bytes": lambda times, first: array_record(times, first, undecoded)}
+
+
+def _decode_range(decode: Callable[[bytes], Any], shards: Any, lo: int, hi: int,
+                  times: int) -> None:
+    for _ in range(times):
+        for i in range(lo, hi):
+            decode(shards[i])
+
+
+def _raw_pair(files) -> dict[str, Callable[..., int]]:
+    """The raw ArrayRecord reads + decoder in two forked processes side by side, each half of
+    the split: what two decoding workers cost this machine at the least (two busy cores slow
+    each other), the floor for a 2-worker loader's tree CPU per example."""
+    import multiprocessing
+
+    from registry.loaders.records import ArrayRecordShards, Decoder
+
+    decoded = Decoder(files)
+    shards = ArrayRecordShards(files.array_record, ref=files.ref)
+    n = files.num_examples
+
+    def pair(times: int, first: _FirstBatch) -> int:
+        ctx = multiprocessing.get_context("fork")  # no start-up to speak of: the decoding alone
+        procs = [ctx.Process(target=_decode_range, args=(decoded, shards, lo, hi, times))
+                 for lo, hi in ((0, n // 2), (n // 2, n))]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join()
+            if proc.exitcode:
+                raise RuntimeError(f"a raw decoding process exited with {proc.exitcode}")
+        return n * times
+
+    return {"raw_array_record_two_processes": pair}
 
 
 def _count(batches, first: _FirstBatch) -> int:
@@ -355,13 +422,25 @@ _SCALING = {  # ratio name: (2 workers, 0 workers)
     "grain_2_loader_vs_0_workers_one_thread": ("grain_2_loader", "grain_0_one_thread"),
 }
 
+_VS_RAW = {  # ratio name: (loader, its raw baseline)
+    "torch_map_vs_raw_array_record": ("torch_map_0", "raw_array_record"),
+    "torch_stream_vs_raw_tfrecord": ("torch_stream_0", "raw_tfrecord"),
+    "grain_vs_raw_array_record": ("grain_0", "raw_array_record"),
+    "grain_one_thread_vs_raw_array_record": ("grain_0_one_thread", "raw_array_record"),
+    "hf_vs_raw_array_record_bytes": ("hf_build_and_iterate", "raw_array_record_bytes"),
+    "hf_built_vs_raw_array_record_bytes": ("hf_iterate", "raw_array_record_bytes"),
+}
+
 
 def run(build_dir: str, workdir: str, *, passes: int, min_records: int, say,
-        clusters: bool = True, only: tuple[str, ...] = ()) -> dict[str, Any]:
+        clusters: bool = True, only: tuple[str, ...] = (),
+        rows: tuple[str, ...] = ()) -> dict[str, Any]:
     """``clusters=False`` leaves out Ray and Spark (a minute of start-up: the quick mode);
-    ``only=("scaling",)`` measures the worker scaling alone (and the loaders' 0-worker rows)."""
+    ``only=("scaling",)`` measures the worker scaling alone (and the loaders' 0-worker rows);
+    ``rows``: only the rows whose names start with one of these (the ratios of what ran)."""
     import json
 
+    from bench.common import ratio
     from curate.layout import INFO_FILE
     from registry.loaders.split import SplitFiles
 
@@ -375,60 +454,65 @@ def run(build_dir: str, workdir: str, *, passes: int, min_records: int, say,
     say(f"  training loaders ({split}, {n} examples, {times} passes per measurement; "
         f"load average {_load()})")
     dtypes = ("float32", "int16")
-    fns = {**_torch(files, dtypes), **_grain(files, dtypes)}
+    fns = {**_raw_pair(files), **_torch(files, dtypes), **_grain(files, dtypes)}
     if "scaling" not in only:
         fns = {**_raw(files), **fns, **_hf(files, workdir)}
-    rates = _best(fns, passes, times, say)
+    if rows:
+        fns = {k: f for k, f in fns.items() if k.startswith(rows)}
+    rates = _measure(fns, passes, times, say)
     startup: dict[str, float] = {}
-    for name, make in (("ray", _ray), ("spark", _spark)) if clusters and not only else ():
+    for name, make in (("ray", _ray), ("spark", _spark)) if clusters and not only and not rows else ():
         more, stop, startup[name] = make(files)
         try:  # each against the baselines measured again beside it
             base = {k: fns[k] for k in ("raw_array_record", "raw_array_record_bytes")}
-            again = _best({**more, **base}, passes, times, say)
+            again = _measure({**more, **base}, passes, times, say)
         finally:
             stop()
         rates.update({k: again[k] for k in more})
         rates[f"raw_array_record@{name}"] = again["raw_array_record"]
         rates[f"raw_array_record_bytes@{name}"] = again["raw_array_record_bytes"]
 
+    def pairs(table: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+        return {k: (a, b) for k, (a, b) in table.items() if a in rates and b in rates}
+
     def r(a: str, b: str, key: str = "per_s") -> float:
         return ratio(rates[a][key], rates[b][key])
 
-    ratios = {k: r(a, b) for k, (a, b) in _SCALING.items()}
-    if "scaling" not in only:
-        ratios.update({
-            "torch_map_vs_raw_array_record": r("torch_map_0", "raw_array_record"),
-            "torch_stream_vs_raw_tfrecord": r("torch_stream_0", "raw_tfrecord"),
-            "grain_vs_raw_array_record": r("grain_0", "raw_array_record"),
-            "grain_one_thread_vs_raw_array_record": r("grain_0_one_thread", "raw_array_record"),
-            "hf_vs_raw_array_record_bytes": r("hf_build_and_iterate", "raw_array_record_bytes"),
-            "hf_built_vs_raw_array_record_bytes": r("hf_iterate", "raw_array_record_bytes"),
-        })
+    scaling = pairs(_SCALING)
+    versus_raw = pairs(_VS_RAW)
     if "ray_iter_batches" in rates:
-        ratios["ray_vs_raw_array_record"] = r("ray_iter_batches", "raw_array_record@ray")
-        ratios["spark_vs_raw_array_record_bytes"] = r("spark_scan", "raw_array_record_bytes@spark")
+        versus_raw.update({"ray_vs_raw_array_record": ("ray_iter_batches", "raw_array_record@ray"),
+                           "spark_vs_raw_array_record_bytes": ("spark_scan",
+                                                               "raw_array_record_bytes@spark")})
+    ratios = {k: r(a, b) for k, (a, b) in {**scaling, **versus_raw}.items()}
     targets = {f"{k} >= {0.9 if '_vs_raw' in k else 1.5}": v >= (0.9 if "_vs_raw" in k else 1.5)
                for k, v in ratios.items()}
     # The scaling after each loader's first batch (worker start-up and the first reads left
     # out: what a run long enough to amortise them gets), and in CPU: the 2-worker tree's CPU
     # seconds per example over the in-process loader's (1.0 = workers cost nothing extra; on
-    # 2 cores, 2 workers can reach 1.5x only below about 1.3).
-    steady = {k: r(a, b, "steady_per_s") for k, (a, b) in _SCALING.items()}
-    worker_cpu = {k: r(a, b, "cpu_ms_per_item") for k, (a, b) in _SCALING.items()}
+    # 2 cores, 2 workers reach 1.5x an in-process loader that keeps one core busy only below
+    # about 1.33: in-process Grain's 16 reading threads keep ~1.4 busy, see "cores").
+    steady = {k: r(a, b, "steady_per_s") for k, (a, b) in scaling.items()}
+    worker_cpu = {k: r(a, b, "cpu_ms_per_item") for k, (a, b) in scaling.items()}
+    worker_cpu_steady = {k: r(a, b, "steady_cpu_ms_per_item") for k, (a, b) in scaling.items()}
     # CPU per example, raw over loader: what the loader costs beyond the raw reads, whatever
     # else the machine runs (wall-clock ratios are not, on shared cores).
-    cpu_ratios = {k: ratio(rates[b]["cpu_ms_per_item"], rates[a]["cpu_ms_per_item"])
-                  for k, (a, b) in {
-                      "torch_map": ("torch_map_0", "raw_array_record"),
-                      "torch_stream": ("torch_stream_0", "raw_tfrecord"),
-                      "grain": ("grain_0", "raw_array_record"),
-                      "grain_one_thread": ("grain_0_one_thread", "raw_array_record"),
-                      "hf": ("hf_build_and_iterate", "raw_array_record_bytes"),
-                      "hf_built": ("hf_iterate", "raw_array_record_bytes")}.items()
-                  if b in rates}
+    # The 2-worker tree's steady CPU per example over two raw decoding processes side by side
+    # (1.0 = the workers cost nothing beyond the decoding on two busy cores), and those two
+    # over one in-process decoder (what two busy cores cost this machine).
+    pair = "raw_array_record_two_processes"
+    over_pair = {f"{a}_vs_two_raw": ratio(rates[a]["steady_cpu_ms_per_item"],
+                                          rates[pair]["cpu_ms_per_item"])
+                 for a, _ in scaling.values() if pair in rates}
+    if pair in rates and "raw_array_record" in rates:
+        over_pair["two_raw_vs_one_raw"] = r(pair, "raw_array_record", "cpu_ms_per_item")
+    cpu_ratios = {k.split("_vs_raw")[0]: ratio(rates[b]["cpu_ms_per_item"],
+                                              rates[a]["cpu_ms_per_item"])
+                  for k, (a, b) in versus_raw.items()}
     return {"split": split, "examples": n, "passes_per_measurement": times,
             "cpus": os.cpu_count(), "rates": rates, "startup_s": startup,
             "ratios": ratios, "steady_ratios": steady, "worker_cpu_ratios": worker_cpu,
+            "worker_cpu_steady_ratios": worker_cpu_steady, "worker_cpu_vs_two_raw": over_pair,
             "cpu_efficiency": cpu_ratios, "targets": targets, "load_average": _load()}
 
 
@@ -452,11 +536,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build", help="a build directory (default: made from the corpus)")
     parser.add_argument("--utterances", type=int, default=1000, help="corpus size (default 1000)")
     parser.add_argument("--workdir", default=os.path.join(repo_root(), "bench", ".training"))
-    parser.add_argument("--passes", type=int, default=1, help="best of this many (default 1)")
+    parser.add_argument("--passes", type=int, default=3,
+                        help="rounds of the rows alternated; figures are medians (default 3)")
     parser.add_argument("--min-records", type=int, default=1500,
                         help="each measurement reads the split until this many (default 1500)")
     parser.add_argument("--clusters", action="store_true", help="also Ray and Spark")
     parser.add_argument("--scaling", action="store_true", help="the worker scaling only")
+    parser.add_argument("--rows", default="",
+                        help="comma-separated prefixes: only these rows (e.g. grain_,raw_array)")
     parser.add_argument("--out", default=os.path.join(repo_root(), "bench", "training.json"))
     args = parser.parse_args(argv)
     say = functools.partial(print, file=sys.stderr, flush=True)
@@ -472,10 +559,12 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
     result = run(build_dir, os.path.join(args.workdir, "work"), passes=args.passes,
                  min_records=args.min_records, say=say, clusters=args.clusters,
-                 only=("scaling",) if args.scaling else ())
+                 only=("scaling",) if args.scaling else (),
+                 rows=tuple(p for p in args.rows.split(",") if p))
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2, sort_keys=True)
-    for key in ("ratios", "steady_ratios", "worker_cpu_ratios", "cpu_efficiency"):
+    for key in ("ratios", "steady_ratios", "worker_cpu_ratios", "worker_cpu_steady_ratios",
+                "worker_cpu_vs_two_raw", "cpu_efficiency"):
         say(f"  {key}: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(result[key].items())))
     say(f"  load average at the end: {result['load_average']}; results in {args.out}")
     return 0

@@ -5,14 +5,14 @@ kernel picks, points the AWS environment variables at fake credentials (and away
 ``~/.aws`` files) for the duration, and yields a :class:`LocalS3` with the endpoint, a boto3
 client and the Beam pipeline options that make ``s3://`` paths use it.
 
-While it runs, every botocore session made in this process shares one data loader
+While it runs, every botocore session made in this process, and in the processes it starts
+(Beam's SDK workers, ``curate`` commands), shares one data loader per process
 (:func:`one_botocore_loader`): Beam's S3 filesystem makes a new boto3 session and client for
 every operation (``S3FileSystem`` -> ``S3IO(options=...)`` -> ``boto3.session.Session()``), and
 each new session parses botocore's S3 service model again, about 170 ms of CPU here against
 22 ms with the loader shared. That was most of the time of the S3 tests, and none of what they
 check. What a user's process pays for it is unchanged (and worth a fix of its own; curate's
-``fsio.FileReader`` keeps one client per thread for that reason); Beam's worker processes still
-make their own.
+``fsio.FileReader`` keeps one client per thread for that reason).
 """
 
 from __future__ import annotations
@@ -67,22 +67,23 @@ class LocalS3:
 
 @contextlib.contextmanager
 def one_botocore_loader() -> Iterator[None]:
-    """Every botocore session made in this process in the block shares one data loader (the
-    parsed service models), instead of parsing them again for each session."""
-    import botocore.loaders
-    import botocore.session
+    """Every botocore session made in the block shares one data loader (the parsed service
+    models), instead of parsing them again for each session: in this process, and in the
+    processes started in the block (``tests/s3_child`` first on their ``PYTHONPATH``)."""
+    from tests.s3_child import env_with
+    from tests.s3_child.botocore_models import share_one_loader
 
-    shared = botocore.loaders.create_loader()
-    saved = botocore.session.Session._register_data_loader
-
-    def register(session: botocore.session.Session) -> None:
-        session._components.lazy_register_component("data_loader", lambda: shared)
-
-    botocore.session.Session._register_data_loader = register
+    restore = share_one_loader()
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = env_with(saved)
     try:
         yield
     finally:
-        botocore.session.Session._register_data_loader = saved
+        restore()
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
 
 
 @contextlib.contextmanager

@@ -1,7 +1,9 @@
 """``python -m bench --quick`` (on a smaller corpus) runs and writes its results JSON: here the
-curation benchmarks (throughput, memory), the training loaders and the start-up imports;
-``test_bench_smoke_registry.py`` runs the others (registration, loaders, builds on a base)
-beside it. Never checks speed: timing belongs to the benchmarks, not to the tests."""
+benchmarks over the corpus's 1- and 2-worker builds, made once by the throughput benchmark and
+read by the others (throughput, registration, loaders, training loaders) and the start-up
+imports; ``test_bench_smoke_builds.py`` runs the two that make builds of their own (memory,
+builds on a base) beside it. Never checks speed: timing belongs to the benchmarks, not to the
+tests."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ import pytest
 from bench.__main__ import BENCHMARKS as ALL_BENCHMARKS
 from tests.bench_quick import quick_run
 
-BENCHMARKS = ("throughput", "memory", "training", "imports")
-ELSEWHERE = ("registration", "loaders", "incremental")  # tests/test_bench_smoke_registry.py
+BENCHMARKS = ("throughput", "registration", "loaders", "training", "imports")
+ELSEWHERE = ("memory", "incremental")  # tests/test_bench_smoke_builds.py
 
 # The bench's own bound (quick_run's 900 s, which reports its stderr) speaks before pytest.ini's
 # 600 s per test: on this shared machine at a load of 15-20 one half took 864 s.
@@ -34,7 +36,22 @@ def test_quick_run_writes_every_benchmark_with_its_ratios(quick_results):
     assert set(b["throughput"]["summary"]) == kinds
     assert {"workers_1_vs_floor", "workers_2_vs_floor"} <= set(b["throughput"]["ratios"])
     assert b["throughput"]["deterministic_1_vs_2_workers"] is True
-    assert "peak_tree_4n_vs_n" in b["memory"]["ratios"]
+    assert {"local", "lakefs_test_server"} <= set(b["registration"]["stores"])
+    real = b["registration"]["lakefs_real"]  # skipped, saying why, without the lakeFS binary
+    if "skipped" not in real:
+        assert real["bucket_imported"]["v1"]["imported"]
+        assert not real["bucket_copied"]["v1"]["imported"]
+        assert set(real["ratios"]) == {"v1: through launcher, imported vs copied",
+                                       "changed: through launcher, imported vs copied",
+                                       "local changed: sent vs changed files"}
+    assert "tf_dataset_vs_plain" in b["loaders"]["ratios"]
+
+
+def test_identical_rebuild_registers_nothing(quick_results):
+    results, _ = quick_results
+    for store in results["benchmarks"]["registration"]["stores"].values():
+        assert store["identical_rebuild"]["tag"] == store["v1"]["tag"]
+        assert store["identical_rebuild"]["object_bytes_stored"] == 0
 
 
 def test_quick_run_describes_the_machine_and_prints_the_table(quick_results):

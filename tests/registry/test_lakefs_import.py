@@ -23,17 +23,21 @@ from registry.store import Importer, paginate
 from tests.registry.conftest import Builds
 from tests.registry.counting_store import CountingStore
 from tests.registry.real_lakefs import LakeFSProcess, MotoProcess, moto_process
+from tests.s3_server import one_botocore_loader
 
 
 @pytest.fixture
 def bucket(real_lakefs: LakeFSProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh bucket in the moto server behind lakeFS, reached by the launcher through boto3's
-    environment; Beam's process-wide filesystem options are put back afterwards."""
+    environment; Beam's process-wide filesystem options are put back afterwards. Its botocore
+    sessions share one data loader (``tests/s3_server.py``): Beam's S3 filesystem makes one for
+    every operation, and registering a build from the bucket took 13 s, mostly that."""
     from apache_beam.io.filesystems import FileSystems
 
     saved = FileSystems._pipeline_options
     _reach(real_lakefs.s3, monkeypatch)
-    yield _new_bucket(real_lakefs.s3)
+    with one_botocore_loader():
+        yield _new_bucket(real_lakefs.s3)
     FileSystems.set_options(saved)
 
 
