@@ -8,6 +8,7 @@ build is on that registered version (as ``curate build --base``); opening it is 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import resource
@@ -35,7 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     imported = time.perf_counter()
     counters: dict[str, int] = {}
     kwargs = dict(workers=args.workers, pipeline_args=pipeline_args, overwrite=True,
-                  say=lambda _: None, counters=counters)
+                  say=lambda _: None)
+    if "counters" in inspect.signature(run_build).parameters:  # (older codes: bench.fresh_ab)
+        kwargs["counters"] = counters
     if args.base:
         from registry.api import Registry
 

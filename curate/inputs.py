@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import os
 from collections import OrderedDict
 
@@ -53,19 +54,20 @@ class SourceFingerprints:
         ``OSError`` (``FileNotFoundError`` and the like) when it cannot be taken."""
         found = self._cache.get(uri)
         if found is None:
-            found = self._take(uri)
-            self._cache[uri] = found
-            if len(self._cache) > self._size:
-                self._cache.popitem(last=False)
+            found = self._remember(uri, self._take(uri))
         else:
             self._cache.move_to_end(uri)
         return found
 
+    def _remember(self, uri: str, fingerprint: str) -> str:
+        self._cache[uri] = fingerprint
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return fingerprint
+
     def _take(self, uri: str) -> str:
         if is_local(uri):
-            # through the audio opener: a FIFO or a device (/dev/zero) is refused before a byte
-            # is read, and a file over the input size cap is not read at all
-            return f"sha256:{self._local(uri)}"
+            return f"sha256:{self._local(uri)[0]}"
         scheme = uri.split("://", 1)[0]
         if scheme in _SCHEMES:
             (checksum,) = self._reader.checksums([uri])
@@ -76,7 +78,12 @@ class SourceFingerprints:
                 digest.update(chunk)
         return f"sha256:{digest.hexdigest()}"
 
-    def _local(self, uri: str) -> str:
+    def _local(self, uri: str) -> tuple[str, bytes | None]:
+        """The sha256 (hex) of a local file, and its bytes when they were read whole to take it
+        (the audio opener reads a file up to :data:`curate.audio_io.WHOLE_READ_BYTES` whole);
+        from this machine's record, reading nothing, while the file's stat data is unchanged."""
+        # through the audio opener: a FIFO or a device (/dev/zero) is refused before a byte is
+        # read, and a file over the input size cap is not read at all
         from curate.audio_io import open_audio
 
         path = local_path(uri)
@@ -87,15 +94,19 @@ class SourceFingerprints:
         if before is not None:
             recorded = self._record.get(before)
             if recorded is not None:
-                return recorded
+                return recorded, None
         with open_audio(uri) as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
+            if isinstance(f, io.BytesIO):  # read whole: hash what is in memory, hand it on
+                data: bytes | None = f.getvalue()
+                digest = hashlib.sha256(data).hexdigest()
+            else:
+                data, digest = None, hashlib.file_digest(f, "sha256").hexdigest()
         if before is not None:
             try:
                 self._record.put(before, os.stat(path), digest)
             except OSError:
                 pass  # gone since: nothing to record
-        return digest
+        return digest, data
 
     def fingerprinted(self, utt: Utterance) -> Utterance:
         """``utt`` with its source fingerprint, or ``utt`` as it is when it already has one or
@@ -107,3 +118,19 @@ class SourceFingerprints:
         except Exception:  # missing, unreadable, refused: processing names the reason
             return utt
         return dataclasses.replace(utt, source_fingerprint=fingerprint)
+
+    def read(self, utt: Utterance) -> tuple[Utterance, bytes | None]:
+        """``utt`` as :meth:`fingerprinted` gives it, and the bytes of its file when taking the
+        fingerprint read them whole (a local file up to
+        :data:`curate.audio_io.WHOLE_READ_BYTES`, fingerprinted neither before nor in this
+        machine's record), else None: the decoder reads them from memory instead of reading
+        the file a second time."""
+        uri = utt.audio_uri
+        if utt.source_fingerprint or not is_local(uri) or uri in self._cache:
+            return self.fingerprinted(utt), None
+        try:
+            digest, data = self._local(uri)
+        except Exception:  # missing, unreadable, refused: processing names the reason
+            return utt, None
+        fingerprint = self._remember(uri, f"sha256:{digest}")
+        return dataclasses.replace(utt, source_fingerprint=fingerprint), data

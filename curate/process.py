@@ -9,7 +9,9 @@ move every byte (see ``curate.shards`` for where the staged bytes are read back,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -149,17 +151,22 @@ class PreparedUtterance:
 
 
 def prepare_utterance(
-    utt: Utterance, audio_cfg: AudioConfig, filter_cfg: FilterConfig
+    utt: Utterance, audio_cfg: AudioConfig, filter_cfg: FilterConfig, *,
+    data: bytes | None = None,
 ) -> PreparedUtterance:
     """Check the text, read and decode the audio, normalise it, quantise it once, measure it and
-    apply the cheap filters. Raises :class:`InputRejected` with the reason."""
+    apply the cheap filters. Raises :class:`InputRejected` with the reason. ``data``: the
+    audio file's bytes when they were read already (:meth:`SourceFingerprints.read
+    <curate.inputs.SourceFingerprints.read>`), else the file is opened."""
     from curate import audio, filters
     from curate.signals import compute_signals
 
     filters.check_text(utt.text, filter_cfg)
     Metrics.counter("curate", "audio.decoded").inc()  # a build on a base counts what it decodes
+    opened = (audio.open_audio(utt.audio_uri) if data is None  # the header, then the range
+              else contextlib.nullcontext(io.BytesIO(data)))
     try:
-        with audio.open_audio(utt.audio_uri) as f:  # reads the header, then only the range
+        with opened as f:
             decoded = audio.decode(f, uri=utt.audio_uri, start_s=utt.start_s, end_s=utt.end_s,
                                    max_duration_s=filter_cfg.max_duration_s)
     except InputRejected:
@@ -252,13 +259,16 @@ def finish_utterance(
 
 
 def process_utterance(
-    utt: Utterance, audio_cfg: AudioConfig, filter_cfg: FilterConfig
+    utt: Utterance, audio_cfg: AudioConfig, filter_cfg: FilterConfig, *,
+    data: bytes | None = None,
 ) -> ProcessedUtterance:
     """All the per-utterance work of a build without models, with no Beam: check the text, read
     and decode the audio, normalise it, quantise it once, measure it, filter it, encode it and
     serialise the Example. Raises :class:`InputRejected` with the reason. (The benchmark floor
-    calls this too, so the pipeline and the floor always do the same work.)"""
-    return finish_utterance(prepare_utterance(utt, audio_cfg, filter_cfg), audio_cfg)
+    calls this too, so the pipeline and the floor always do the same work.) ``data``: as
+    :func:`prepare_utterance` takes it."""
+    return finish_utterance(prepare_utterance(utt, audio_cfg, filter_cfg, data=data),
+                            audio_cfg)
 
 
 def _rejected(utt: Utterance, e: InputRejected, settings_sha256: str) -> beam.pvalue.TaggedOutput:
@@ -318,9 +328,9 @@ class _ProcessFn(_StagingFn):
         self._audio, self._filters = audio, filters
 
     def process(self, utt: Utterance):
-        utt = self._fingerprints.fingerprinted(utt)
+        utt, data = self._fingerprints.read(utt)  # the file read once: hashed, then decoded
         try:
-            done = process_utterance(utt, self._audio, self._filters)
+            done = process_utterance(utt, self._audio, self._filters, data=data)
         except InputRejected as e:
             yield _rejected(utt, e, self._settings)
             return
@@ -336,9 +346,9 @@ class _PrepareFn(_FingerprintingFn):
     def process(self, utt: Utterance):
         from curate.models.records import ModelInput
 
-        utt = self._fingerprints.fingerprinted(utt)
+        utt, data = self._fingerprints.read(utt)
         try:
-            prep = prepare_utterance(utt, self._audio, self._filters)
+            prep = prepare_utterance(utt, self._audio, self._filters, data=data)
         except InputRejected as e:
             yield _rejected(utt, e, self._settings)
             return
