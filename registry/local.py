@@ -75,16 +75,16 @@ class LocalStore:
         # changes; each stat or download of an object would otherwise read and parse it again
         self._trees: OrderedDict[tuple[str, str], Tree] = OrderedDict()
         self._trees_lock = threading.Lock()  # the registry cache fetches in threads
+        for place in (self.root, *self.root.parents):  # one line, not a traceback, later
+            if place.exists() and not place.is_dir():
+                what = "is a file" if place == self.root else f"lies under {place}, a file"
+                raise NotFoundError(f"registry '{self.root}' {what}: give a directory")
 
     def __getstate__(self) -> dict[str, Any]:  # pickled to a build's workers: the root only
         return {"root": self.root}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["root"])  # type: ignore[misc]
-        for place in (self.root, *self.root.parents):  # one line, not a traceback, later
-            if place.exists() and not place.is_dir():
-                what = "is a file" if place == self.root else f"lies under {place}, a file"
-                raise NotFoundError(f"registry '{self.root}' {what}: give a directory")
 
     def __repr__(self) -> str:
         return f"LocalStore({str(self.root)!r})"
