@@ -111,13 +111,7 @@ class SourceFingerprints:
     def fingerprinted(self, utt: Utterance) -> Utterance:
         """``utt`` with its source fingerprint, or ``utt`` as it is when it already has one or
         when its file cannot be read (processing then rejects it, with the reason)."""
-        if utt.source_fingerprint:
-            return utt
-        try:
-            fingerprint = self.of(utt.audio_uri)
-        except Exception:  # missing, unreadable, refused: processing names the reason
-            return utt
-        return dataclasses.replace(utt, source_fingerprint=fingerprint)
+        return self.read(utt)[0]
 
     def read(self, utt: Utterance) -> tuple[Utterance, bytes | None]:
         """``utt`` as :meth:`fingerprinted` gives it, and the bytes of its file when taking the
@@ -125,12 +119,15 @@ class SourceFingerprints:
         :data:`curate.audio_io.WHOLE_READ_BYTES`, fingerprinted neither before nor in this
         machine's record), else None: the decoder reads them from memory instead of reading
         the file a second time."""
-        uri = utt.audio_uri
-        if utt.source_fingerprint or not is_local(uri) or uri in self._cache:
-            return self.fingerprinted(utt), None
+        if utt.source_fingerprint:
+            return utt, None
+        uri, data = utt.audio_uri, None
         try:
-            digest, data = self._local(uri)
+            if is_local(uri) and uri not in self._cache:
+                digest, data = self._local(uri)
+                fingerprint = self._remember(uri, f"sha256:{digest}")
+            else:
+                fingerprint = self.of(uri)
         except Exception:  # missing, unreadable, refused: processing names the reason
             return utt, None
-        fingerprint = self._remember(uri, f"sha256:{digest}")
         return dataclasses.replace(utt, source_fingerprint=fingerprint), data
