@@ -25,8 +25,8 @@ Prints a Markdown table and writes ``bench/compaction.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -34,9 +34,30 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bench.incremental import _config, _cpu_s, _tree_bytes
+from bench.incremental import _tree_bytes
 
 __all__ = ["main", "run"]
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and its waited-for children (Beam's workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _config(root: str, name: str, sources: list[str], target_mb: float) -> str:
+    """The sample corpus's LibriSpeech config over ``sources``, with shards of ``target_mb``."""
+    import yaml
+
+    with open(os.path.join(root, "base", "configs", "librispeech.yaml"), encoding="utf-8") as f:
+        config = yaml.safe_load(f)
+    config["sources"] = [{"kind": "librispeech", "path": p} for p in sources]
+    config["shards"]["target_size_mb"] = target_mb
+    path = os.path.join(root, f"{name}.yaml")
+    with open(path, "w", encoding="utf-8") as f:
+        yaml.safe_dump(config, f)
+    return path
 
 
 def _build_versions(work: str, *, utterances: int, appends: int, batch: int,
@@ -261,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true",
                         help="with --workdir: read the versions an earlier run registered there")
     args = parser.parse_args(argv)
-    from bench.machine import describe, load_average
+    from bench.machine import describe, load_average, write_json
 
     work = args.workdir or tempfile.mkdtemp(prefix="curate-bench-compaction-")
     load_before = load_average()
@@ -274,9 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     result["load_average"] = {"before": load_before, "after": load_average()}
     result["machine"] = describe(os.path.dirname(os.path.dirname(__file__)))
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_json(args.out, result)
     print(table(result))
     print(f"load average before {load_before}, after {result['load_average']['after']}")
     print(f"wrote {args.out}", file=sys.stderr)
