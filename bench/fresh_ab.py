@@ -17,7 +17,6 @@ its files, as the first build of a corpus on a machine does.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -142,12 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 with_floor=not args.no_floor)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    from bench.machine import describe
+    from bench.machine import describe, write_json
 
     result = {"run": r, "machine": describe(os.path.dirname(os.path.dirname(__file__)))}
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_json(args.out, result)
     print(table(r))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

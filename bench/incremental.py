@@ -471,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                       "incremental.json"))
     parser.add_argument("--workdir", help="keep the builds and stores here")
     args = parser.parse_args(argv)
-    from bench.machine import describe, load_average
+    from bench.machine import describe, load_average, write_json
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -488,9 +488,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     r["load_average"] = load_average()
     result = {"run": r, "machine": describe(os.path.dirname(os.path.dirname(__file__)))}
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_json(args.out, result)
     print(table(r))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

@@ -13,7 +13,6 @@ one (as the build on v1 of ``bench.incremental`` does). Both codes must read the
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 from collections.abc import Sequence
@@ -67,10 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--cold", action="store_true", help="an empty registry cache per build")
     p.add_argument("--out", default="bench/incremental_ab.json")
     args = p.parse_args(argv)
+    from bench.machine import write_json
+
     result = run(args.workdir, args.before, args.runs, args.cold)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_json(args.out, result)
     return 0
 
 

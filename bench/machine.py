@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -9,7 +10,7 @@ import sys
 from importlib import metadata
 from typing import Any
 
-__all__ = ["describe", "load_average"]
+__all__ = ["describe", "load_average", "write_json"]
 
 _PACKAGES = (
     "apache-beam",
@@ -92,3 +93,10 @@ def describe(repo_root: str) -> dict[str, Any]:
         "note": "shared machine: other developers' jobs run at the same time; see each run's "
         "background_cores",
     }
+
+
+def write_json(path: str, result: Any) -> None:
+    """A benchmark's figures at ``path``: indented, keys sorted, one trailing newline."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2, sort_keys=True)
+        f.write("\n")

@@ -526,10 +526,10 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m bench.training_loaders``: this benchmark alone, on a build made once (or
     ``--build``), in a few minutes; ``--scaling`` measures the worker scaling only."""
     import argparse
-    import json
 
     from bench.common import build, repo_root
     from bench.corpus import ensure_corpus
+    from bench.machine import write_json
 
     parser = argparse.ArgumentParser(prog="python -m bench.training_loaders",
                                      description=main.__doc__.splitlines()[0])
@@ -561,8 +561,7 @@ def main(argv: list[str] | None = None) -> int:
                  min_records=args.min_records, say=say, clusters=args.clusters,
                  only=("scaling",) if args.scaling else (),
                  rows=tuple(p for p in args.rows.split(",") if p))
-    with open(args.out, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
+    write_json(args.out, result)
     for key in ("ratios", "steady_ratios", "worker_cpu_ratios", "worker_cpu_steady_ratios",
                 "worker_cpu_vs_two_raw", "cpu_efficiency"):
         say(f"  {key}: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(result[key].items())))
